@@ -1,0 +1,202 @@
+//! The `leadrelay` subcommands. Owns argument parsing, printing and exit codes; the work itself
+//! is done by the library modules.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use serde_json::Value;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::sim::{Faults, Simulator};
+use crate::vendor::{all_ops, AccountClient, HttpClient, Vendor};
+
+/// leadrelay: route sales leads between ad platforms and CRMs with Rhai scripts.
+#[derive(Debug, Parser)]
+#[command(name = "leadrelay", version, about)]
+pub struct Cli {
+    /// Config file (default: $LEADRELAY_CONFIG, else ./leadrelay.toml).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the vendor simulators until Ctrl-C; prints each vendor's base URL and a ready config.
+    Sim {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:9000")]
+        listen: SocketAddr,
+        /// Answer this share of vendor requests (0.0–1.0) with --fault-status.
+        #[arg(long, default_value_t = 0.0)]
+        error_rate: f64,
+        /// HTTP status of injected faults.
+        #[arg(long, default_value_t = 503)]
+        fault_status: u16,
+        /// Delay every vendor answer by this many milliseconds.
+        #[arg(long, default_value_t = 0)]
+        latency_ms: u64,
+        /// Write the ready-to-use config to this file as well as printing it.
+        #[arg(long, value_name = "FILE")]
+        write_config: Option<PathBuf>,
+    },
+    /// Make one signed vendor call and print the decoded answer as JSON.
+    #[command(after_long_help = op_list_help())]
+    Call {
+        /// The account (a name under [accounts] in the config).
+        account: String,
+        /// The op, e.g. list_leads or import_customer (see the list below).
+        op: String,
+        /// The payload as JSON (default `{}`).
+        #[arg(long, conflicts_with = "json_file")]
+        json: Option<String>,
+        /// Read the payload from a file (`-` for standard input).
+        #[arg(long, value_name = "FILE")]
+        json_file: Option<PathBuf>,
+    },
+}
+
+/// Every op with the vendor its account needs, for `call --help`.
+pub fn op_list_help() -> String {
+    let mut out = String::from("Ops (the account's vendor in brackets):\n");
+    for (vendor, op) in all_ops() {
+        out.push_str(&format!(
+            "  {:<28} [{vendor}] {} — {}\n",
+            op.name, op.endpoint, op.summary
+        ));
+    }
+    out
+}
+
+/// Runs a parsed command line and returns the process exit code.
+pub fn run(cli: Cli) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(dispatch(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Sim {
+            listen,
+            error_rate,
+            fault_status,
+            latency_ms,
+            write_config,
+        } => {
+            sim(listen, error_rate, fault_status, latency_ms, write_config).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Call {
+            account,
+            op,
+            json,
+            json_file,
+        } => call(cli.config, &account, &op, json, json_file).await,
+    }
+}
+
+async fn sim(
+    listen: SocketAddr,
+    error_rate: f64,
+    fault_status: u16,
+    latency_ms: u64,
+    write_config: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    if !(0.0..=1.0).contains(&error_rate) {
+        bail!("--error-rate must be between 0.0 and 1.0, got {error_rate}");
+    }
+    let simulator = Simulator::start(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    if error_rate > 0.0 || latency_ms > 0 {
+        simulator.shared().set_faults(Faults {
+            error_rate,
+            status: Some(fault_status),
+            latency_ms,
+            ..Faults::default()
+        });
+    }
+    let config = simulator.config_toml();
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "leadrelay simulators listening on {}",
+        simulator.base_url()
+    )?;
+    for vendor in Vendor::ALL {
+        writeln!(
+            out,
+            "  {:<11} {}",
+            vendor.as_str(),
+            simulator.vendor_base_url(vendor)
+        )?;
+    }
+    writeln!(out, "  {:<11} {}/_sim/state", "state", simulator.base_url())?;
+    if let Some(path) = &write_config {
+        std::fs::write(path, &config)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        writeln!(out, "\nconfig written to {}", path.display())?;
+    }
+    writeln!(out, "\n# ---- leadrelay.toml ----\n{config}")?;
+    writeln!(out, "Press Ctrl-C to stop.")?;
+    out.flush()?;
+    drop(out);
+    tokio::signal::ctrl_c().await?;
+    Ok(())
+}
+
+async fn call(
+    config_path: Option<PathBuf>,
+    account_name: &str,
+    op: &str,
+    json: Option<String>,
+    json_file: Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    let path = Config::locate(config_path.as_deref());
+    let config = Config::load(&path)?;
+    let account = config.account(account_name).map_err(anyhow::Error::msg)?;
+    let text = match (json, json_file) {
+        (Some(text), _) => text,
+        (None, Some(file)) if file.as_os_str() == "-" => std::io::read_to_string(std::io::stdin())
+            .context("cannot read the payload from standard input")?,
+        (None, Some(file)) => std::fs::read_to_string(&file)
+            .with_context(|| format!("cannot read the payload file {}", file.display()))?,
+        (None, None) => "{}".to_string(),
+    };
+    let payload: Value = serde_json::from_str(&text).context("the payload is not valid JSON")?;
+    let client = AccountClient::new(account, HttpClient::new(), Clock::system());
+    match client.call(op, payload).await {
+        Ok(answer) => {
+            println!("{}", serde_json::to_string_pretty(&answer)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            let e = e.with_account(account_name);
+            eprintln!("error: {e}");
+            Ok(ExitCode::from(if e.retryable() { 75 } else { 1 }))
+        }
+    }
+}

@@ -1,0 +1,323 @@
+//! `leadrelay.toml` → validated [`Config`]. Owns file lookup (`--config`, `LEADRELAY_CONFIG`,
+//! `./leadrelay.toml`), `${VAR}` substitution from the environment, and error messages that name
+//! the file, the account and the key. It never logs a credential: credentials are [`Secret`]s.
+//!
+//! [`Secret`]: crate::secret::Secret
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::vendor::{feiyu, linkflow, tencent, waiqin, xiaolanben, Vendor};
+
+/// Environment variable naming the config file when `--config` is not given.
+pub const CONFIG_ENV: &str = "LEADRELAY_CONFIG";
+/// Config file used when neither `--config` nor `LEADRELAY_CONFIG` is given.
+pub const DEFAULT_CONFIG_FILE: &str = "leadrelay.toml";
+
+/// A config problem, always naming where it is.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{path}: cannot read config: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has an unknown top-level key.
+    #[error("{path}: {message}")]
+    Syntax {
+        /// The file.
+        path: String,
+        /// The TOML parser's message, with line and column.
+        message: String,
+    },
+    /// One account is wrong.
+    #[error("{path}: account `{account}`: {message}")]
+    Account {
+        /// The file.
+        path: String,
+        /// The account name.
+        account: String,
+        /// What is wrong, naming the key.
+        message: String,
+    },
+}
+
+/// The whole validated configuration.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// Where it was read from (for messages).
+    pub origin: String,
+    /// Accounts by name, sorted.
+    pub accounts: BTreeMap<String, Account>,
+}
+
+/// One named credential set for one vendor.
+#[derive(Debug, Clone)]
+pub struct Account {
+    /// The name under `[accounts.NAME]`.
+    pub name: String,
+    /// The account's vendor.
+    pub vendor: Vendor,
+    /// The API prefix, default the vendor's public URL; may point at a simulator or proxy.
+    pub base_url: String,
+    /// The vendor's credentials.
+    pub credentials: Credentials,
+}
+
+/// The credentials of one account, by vendor.
+#[derive(Debug, Clone)]
+pub enum Credentials {
+    /// Tencent: `token`, `secret`, `algorithm`.
+    Tencent(tencent::config::Credentials),
+    /// Feiyu: `token`, `signature_key`.
+    Feiyu(feiyu::config::Credentials),
+    /// Waiqin: `openid`, `appkey`, `pushsecret`.
+    Waiqin(waiqin::config::Credentials),
+    /// Xiaolanben: `company_id`, `key`.
+    Xiaolanben(xiaolanben::config::Credentials),
+    /// Linkflow: `app_key`, `app_secret`.
+    Linkflow(linkflow::config::Credentials),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    accounts: BTreeMap<String, toml::Table>,
+}
+
+impl Config {
+    /// The config file to use: `explicit`, else `$LEADRELAY_CONFIG`, else `./leadrelay.toml`.
+    pub fn locate(explicit: Option<&Path>) -> PathBuf {
+        explicit
+            .map(Path::to_path_buf)
+            .or_else(|| std::env::var_os(CONFIG_ENV).map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG_FILE))
+    }
+
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let origin = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: origin.clone(),
+            source,
+        })?;
+        Self::parse(&text, &origin, &|name| std::env::var(name).ok())
+    }
+
+    /// Parses config text; `env` resolves `${VAR}` references. `origin` names the text in errors.
+    pub fn parse(
+        text: &str,
+        origin: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+            path: origin.to_string(),
+            message: e.to_string().trim_end().replace('\n', " "),
+        })?;
+        let mut accounts = BTreeMap::new();
+        for (name, table) in raw.accounts {
+            let account =
+                parse_account(&name, table, env).map_err(|message| ConfigError::Account {
+                    path: origin.to_string(),
+                    account: name.clone(),
+                    message,
+                })?;
+            accounts.insert(name, account);
+        }
+        Ok(Config {
+            origin: origin.to_string(),
+            accounts,
+        })
+    }
+
+    /// The account called `name`, or an error listing the configured ones.
+    pub fn account(&self, name: &str) -> Result<&Account, String> {
+        self.accounts.get(name).ok_or_else(|| {
+            let known: Vec<_> = self.accounts.keys().map(String::as_str).collect();
+            if known.is_empty() {
+                format!(
+                    "{}: no account `{name}`: no accounts are configured",
+                    self.origin
+                )
+            } else {
+                format!(
+                    "{}: no account `{name}` (configured: {})",
+                    self.origin,
+                    known.join(", ")
+                )
+            }
+        })
+    }
+}
+
+fn parse_account(
+    name: &str,
+    mut table: toml::Table,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Account, String> {
+    for (key, value) in table.iter_mut() {
+        substitute_env(key, value, env)?;
+    }
+    let vendor = match table.remove("vendor") {
+        None => return Err("missing key `vendor`".to_string()),
+        Some(toml::Value::String(v)) => v
+            .parse::<Vendor>()
+            .map_err(|e| format!("key `vendor`: {e}"))?,
+        Some(other) => {
+            return Err(format!(
+                "key `vendor` must be a string, got {}",
+                other.type_str()
+            ))
+        }
+    };
+    let base_url = match table.remove("base_url") {
+        None => vendor.default_base_url().to_string(),
+        Some(toml::Value::String(url))
+            if url.starts_with("http://") || url.starts_with("https://") =>
+        {
+            url.trim_end_matches('/').to_string()
+        }
+        Some(other) => {
+            return Err(format!(
+                "key `base_url` must be an http:// or https:// URL, got {other}"
+            ))
+        }
+    };
+    let credentials = match vendor {
+        Vendor::Tencent => Credentials::Tencent(credentials(table)?),
+        Vendor::Feiyu => Credentials::Feiyu(credentials(table)?),
+        Vendor::Waiqin => Credentials::Waiqin(credentials(table)?),
+        Vendor::Xiaolanben => Credentials::Xiaolanben(credentials(table)?),
+        Vendor::Linkflow => Credentials::Linkflow(credentials(table)?),
+    };
+    Ok(Account {
+        name: name.to_string(),
+        vendor,
+        base_url,
+        credentials,
+    })
+}
+
+/// Deserializes a vendor's credentials; serde's "unknown field `x`" / "missing field `x`" names
+/// the key, and we call it a key because that is what the user typed.
+fn credentials<T: serde::de::DeserializeOwned>(table: toml::Table) -> Result<T, String> {
+    T::deserialize(toml::Value::Table(table)).map_err(|e| {
+        e.to_string()
+            .trim_end()
+            .replace("unknown field", "unknown key")
+            .replace("missing field", "missing key")
+    })
+}
+
+fn substitute_env(
+    key: &str,
+    value: &mut toml::Value,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(), String> {
+    let toml::Value::String(text) = value else {
+        return Ok(());
+    };
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text.as_str();
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after
+            .find('}')
+            .ok_or_else(|| format!("key `{key}`: unterminated `${{` in value"))?;
+        let var = &after[..end];
+        if var.is_empty() {
+            return Err(format!("key `{key}`: empty `${{}}` in value"));
+        }
+        let resolved = env(var)
+            .ok_or_else(|| format!("key `{key}`: environment variable `{var}` is not set"))?;
+        out.push_str(&resolved);
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    *text = out;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(name: &str) -> Option<String> {
+        (name == "TX_SECRET").then(|| "s3cr3t".to_string())
+    }
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, "leadrelay.toml", &env)
+    }
+
+    #[test]
+    fn unknown_key_names_file_account_and_key() {
+        let e = parse("[accounts.tx_main]\nvendor = \"tencent\"\ntoken = \"t\"\nsecret = \"s\"\ntokn = \"x\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("leadrelay.toml: account `tx_main`: unknown key `tokn`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn missing_env_var_names_the_key_and_variable() {
+        let e = parse(
+            "[accounts.tx_main]\nvendor = \"tencent\"\ntoken = \"${NOPE}\"\nsecret = \"s\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            e,
+            "leadrelay.toml: account `tx_main`: key `token`: environment variable `NOPE` is not set"
+        );
+    }
+
+    #[test]
+    fn unknown_vendor_lists_the_vendors() {
+        let e = parse("[accounts.a]\nvendor = \"baidu\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("account `a`: key `vendor`: unknown vendor `baidu`"),
+            "{e}"
+        );
+        assert!(
+            e.contains("tencent, feiyu, waiqin, xiaolanben, linkflow"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn env_substitution_and_default_base_url() {
+        let c = parse(
+            "[accounts.tx]\nvendor = \"tencent\"\ntoken = \"t\"\nsecret = \"${TX_SECRET}\"\n",
+        )
+        .unwrap();
+        let a = &c.accounts["tx"];
+        assert_eq!(a.base_url, "https://leads.qq.com/api/mv1");
+        let Credentials::Tencent(creds) = &a.credentials else {
+            panic!("tencent credentials expected")
+        };
+        assert_eq!(creds.secret.expose(), "s3cr3t");
+        assert!(
+            !format!("{c:?}").contains("s3cr3t"),
+            "secret leaked into Debug"
+        );
+    }
+
+    #[test]
+    fn unknown_top_level_key_is_a_syntax_error_with_the_file() {
+        let e = parse("[acounts.x]\n").unwrap_err().to_string();
+        assert!(e.starts_with("leadrelay.toml: "), "{e}");
+        assert!(e.contains("acounts"), "{e}");
+    }
+}

@@ -1,0 +1,27 @@
+//! # leadrelay
+//!
+//! Routes sales leads between Chinese ad platforms (Tencent Ads leads, Toutiao/Feiyu) and CRMs
+//! (Waiqin365, Xiaolanben, Linkflow CDP).
+//!
+//! ## Map
+//!
+//! - [`config`] — `leadrelay.toml` → validated accounts; `${VAR}` secrets.
+//! - [`secret`] — `Secret`, which prints as `***`; phone masking for logs.
+//! - [`clock`] — the signing clock (skewable in tests) and Beijing time.
+//! - [`lead`] — the normalized `Lead` and the kind vocabulary shared by all vendors.
+//! - [`vendor`] — one folder per vendor: pure signer, typed models, async client, inbound
+//!   webhook verification; `vendor::AccountClient` dispatches an op by name.
+//! - [`sim`] — signature-exact simulators of all five vendors on one HTTP server.
+//! - [`cli`] — the `leadrelay` command line.
+//!
+//! Dependency direction: `lead ← vendor ← sim`, and `cli` on top. Nothing below `cli` prints.
+
+#![warn(missing_docs)]
+
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod lead;
+pub mod secret;
+pub mod sim;
+pub mod vendor;

@@ -1,0 +1,342 @@
+//! Signature-exact vendor simulators: one HTTP server that serves every vendor under its own
+//! prefix, verifies requests as the real vendor would, answers in the vendor's own envelopes,
+//! keeps state, generates synthetic leads, and injects faults on request.
+//!
+//! Used by `leadrelay sim`, `demo`, `test`, the test suite and the benchmark. Each vendor's
+//! behaviour lives in `sim/<vendor>.rs`; this file owns the server, the prefixes, fault
+//! injection and the control endpoints under `/_sim`:
+//!
+//! - `GET /_sim/state` — every vendor's state summary (create/update counts…) as JSON;
+//! - `POST /_sim/faults` — `{"vendor": "xiaolanben"?, "error_rate": 1.0, "status": 503,
+//!   "latency_ms": 0, "timeout": false}`; `DELETE /_sim/faults` clears every fault;
+//! - `/_sim/<vendor>/…` — vendor-specific controls (e.g. generating leads).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::vendor::Vendor;
+
+pub mod feiyu;
+pub mod linkflow;
+pub mod synth;
+pub mod tencent;
+pub mod waiqin;
+pub mod xiaolanben;
+
+/// Largest request body any simulated vendor accepts; larger ones get 413.
+pub const MAX_BODY: usize = 2 * 1024 * 1024;
+
+/// Where each vendor is served, below the simulator's base URL.
+pub fn prefix(vendor: Vendor) -> &'static str {
+    match vendor {
+        Vendor::Tencent => "/tencent/api/mv1",
+        Vendor::Feiyu => "/feiyu",
+        Vendor::Waiqin => "/waiqin/api",
+        Vendor::Xiaolanben => "/xiaolanben",
+        Vendor::Linkflow => "/linkflow",
+    }
+}
+
+/// The config keys (besides `vendor` and `base_url`) of the simulator's built-in account.
+fn credentials_toml(vendor: Vendor) -> &'static str {
+    match vendor {
+        Vendor::Tencent => tencent::CREDENTIALS_TOML,
+        Vendor::Feiyu => feiyu::CREDENTIALS_TOML,
+        Vendor::Waiqin => waiqin::CREDENTIALS_TOML,
+        Vendor::Xiaolanben => xiaolanben::CREDENTIALS_TOML,
+        Vendor::Linkflow => linkflow::CREDENTIALS_TOML,
+    }
+}
+
+/// Faults to inject into a vendor's answers.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Faults {
+    /// Only this vendor; all vendors when absent.
+    pub vendor: Option<Vendor>,
+    /// Share of requests (0.0–1.0) answered with `status` instead of being served.
+    pub error_rate: f64,
+    /// The status of injected errors (default 503).
+    pub status: Option<u16>,
+    /// Delay added before every answer, in milliseconds.
+    pub latency_ms: u64,
+    /// Never answer (the client times out).
+    pub timeout: bool,
+}
+
+/// State shared by every simulated vendor.
+#[derive(Debug, Default)]
+pub struct SimShared {
+    /// The simulators' clock, for timestamp windows.
+    pub clock: Clock,
+    faults: Mutex<HashMap<Option<Vendor>, Faults>>,
+    requests: Mutex<HashMap<Vendor, u64>>,
+    /// Tencent's state.
+    pub tencent: tencent::State,
+    /// Feiyu's state.
+    pub feiyu: feiyu::State,
+    /// Waiqin's state.
+    pub waiqin: waiqin::State,
+    /// Xiaolanben's state.
+    pub xiaolanben: xiaolanben::State,
+    /// Linkflow's state.
+    pub linkflow: linkflow::State,
+}
+
+impl SimShared {
+    /// Sets faults for one vendor (or all, when `faults.vendor` is `None`).
+    pub fn set_faults(&self, faults: Faults) {
+        self.faults
+            .lock()
+            .expect("faults lock")
+            .insert(faults.vendor, faults);
+    }
+
+    /// Removes every fault.
+    pub fn clear_faults(&self) {
+        self.faults.lock().expect("faults lock").clear();
+    }
+
+    fn faults_for(&self, vendor: Vendor) -> Option<Faults> {
+        let faults = self.faults.lock().expect("faults lock");
+        faults
+            .get(&Some(vendor))
+            .or_else(|| faults.get(&None))
+            .cloned()
+    }
+
+    /// How many requests a vendor has received (faulted ones included).
+    pub fn requests(&self, vendor: Vendor) -> u64 {
+        self.requests
+            .lock()
+            .expect("requests lock")
+            .get(&vendor)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Every vendor's state summary.
+    pub fn snapshot(&self) -> Value {
+        let requests: HashMap<_, _> = Vendor::ALL.map(|v| (v.as_str(), self.requests(v))).into();
+        json!({
+            "requests": requests,
+            "tencent": self.tencent.snapshot(),
+            "feiyu": self.feiyu.snapshot(),
+            "waiqin": self.waiqin.snapshot(),
+            "xiaolanben": self.xiaolanben.snapshot(),
+            "linkflow": self.linkflow.snapshot(),
+        })
+    }
+}
+
+/// A running simulator. Dropping it stops the server.
+pub struct Simulator {
+    addr: SocketAddr,
+    shared: Arc<SimShared>,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl Simulator {
+    /// Starts serving on `addr` (port 0 picks a free port) on the current tokio runtime.
+    pub async fn start(addr: SocketAddr) -> std::io::Result<Simulator> {
+        let shared = Arc::new(SimShared::default());
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let app = router(shared.clone());
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(async {
+                let _ = stopped.await;
+            });
+            if let Err(e) = serve.await {
+                tracing::error!(error = %e, "simulator stopped");
+            }
+        });
+        Ok(Simulator {
+            addr,
+            shared,
+            stop: Some(stop),
+        })
+    }
+
+    /// Starts on a free loopback port.
+    pub async fn start_local() -> std::io::Result<Simulator> {
+        Self::start(SocketAddr::from(([127, 0, 0, 1], 0))).await
+    }
+
+    /// The server's address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://ADDR`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The base URL an account of `vendor` should use.
+    pub fn vendor_base_url(&self, vendor: Vendor) -> String {
+        format!("{}{}", self.base_url(), prefix(vendor))
+    }
+
+    /// The shared state, to inspect counts or set faults.
+    pub fn shared(&self) -> &Arc<SimShared> {
+        &self.shared
+    }
+
+    /// The name of the simulator's built-in account for `vendor` in [`Simulator::config_toml`].
+    pub fn account_name(vendor: Vendor) -> String {
+        format!("sim_{vendor}")
+    }
+
+    /// A ready-to-use `leadrelay.toml` with one account per vendor pointing here.
+    pub fn config_toml(&self) -> String {
+        let mut out = String::from(
+            "# Accounts of the leadrelay simulators; the credentials are the simulators' own.\n",
+        );
+        for vendor in Vendor::ALL {
+            out.push_str(&format!(
+                "\n[accounts.{}]\nvendor = \"{vendor}\"\nbase_url = \"{}\"\n{}",
+                Self::account_name(vendor),
+                self.vendor_base_url(vendor),
+                credentials_toml(vendor)
+            ));
+        }
+        out
+    }
+
+    /// [`Simulator::config_toml`], parsed.
+    pub fn config(&self) -> Config {
+        Config::parse(&self.config_toml(), "<simulator>", &|_| None)
+            .expect("the simulator's own config is valid")
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// The whole simulator as an axum router.
+pub fn router(shared: Arc<SimShared>) -> Router {
+    let mut app = Router::new()
+        .route("/_sim/state", get(state_handler))
+        .route(
+            "/_sim/faults",
+            axum::routing::post(set_faults_handler).delete(clear_faults_handler),
+        )
+        .with_state(shared.clone())
+        .nest("/_sim/tencent", tencent::control_router(shared.clone()))
+        .nest("/_sim/feiyu", feiyu::control_router(shared.clone()))
+        .nest("/_sim/waiqin", waiqin::control_router(shared.clone()))
+        .nest(
+            "/_sim/xiaolanben",
+            xiaolanben::control_router(shared.clone()),
+        )
+        .nest("/_sim/linkflow", linkflow::control_router(shared.clone()));
+    for vendor in Vendor::ALL {
+        let vendor_router = match vendor {
+            Vendor::Tencent => tencent::router(shared.clone()),
+            Vendor::Feiyu => feiyu::router(shared.clone()),
+            Vendor::Waiqin => waiqin::router(shared.clone()),
+            Vendor::Xiaolanben => xiaolanben::router(shared.clone()),
+            Vendor::Linkflow => linkflow::router(shared.clone()),
+        };
+        let faulted = vendor_router.layer(middleware::from_fn_with_state(
+            (shared.clone(), vendor),
+            inject_faults,
+        ));
+        app = app.nest(prefix(vendor), faulted);
+    }
+    app.fallback(unknown_path)
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+}
+
+async fn inject_faults(
+    State((shared, vendor)): State<(Arc<SimShared>, Vendor)>,
+    request: Request,
+    next: Next,
+) -> Response {
+    *shared
+        .requests
+        .lock()
+        .expect("requests lock")
+        .entry(vendor)
+        .or_default() += 1;
+    if let Some(faults) = shared.faults_for(vendor) {
+        if faults.latency_ms > 0 {
+            tokio::time::sleep(Duration::from_millis(faults.latency_ms)).await;
+        }
+        if faults.timeout {
+            // Long enough for any client deadline; the connection closes when the server stops.
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+        }
+        if faults.error_rate > 0.0 && rand::random::<f64>() < faults.error_rate {
+            let status = StatusCode::from_u16(faults.status.unwrap_or(503))
+                .unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+            let mut response =
+                (status, format!("simulated fault: HTTP {}", status.as_u16())).into_response();
+            if status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::TOO_MANY_REQUESTS
+            {
+                response
+                    .headers_mut()
+                    .insert("retry-after", axum::http::HeaderValue::from_static("1"));
+            }
+            return response;
+        }
+    }
+    next.run(request).await
+}
+
+async fn state_handler(State(shared): State<Arc<SimShared>>) -> Json<Value> {
+    Json(shared.snapshot())
+}
+
+async fn set_faults_handler(
+    State(shared): State<Arc<SimShared>>,
+    body: axum::body::Bytes,
+) -> Response {
+    match serde_json::from_slice::<Faults>(&body) {
+        Ok(faults) if (0.0..=1.0).contains(&faults.error_rate) => {
+            shared.set_faults(faults.clone());
+            Json(json!({"ok": true, "faults": faults})).into_response()
+        }
+        Ok(_) => bad_request("error_rate must be between 0.0 and 1.0"),
+        Err(e) => bad_request(&format!("invalid faults: {e}")),
+    }
+}
+
+async fn clear_faults_handler(State(shared): State<Arc<SimShared>>) -> Json<Value> {
+    shared.clear_faults();
+    Json(json!({"ok": true}))
+}
+
+async fn unknown_path(request: Request<Body>) -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        Json(json!({"error": format!("the simulator serves no {} {}", request.method(), request.uri().path())})),
+    )
+        .into_response()
+}
+
+fn bad_request(message: &str) -> Response {
+    (StatusCode::BAD_REQUEST, Json(json!({"error": message}))).into_response()
+}

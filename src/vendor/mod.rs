@@ -1,0 +1,239 @@
+//! The vendor layer: the ONE list of vendors ([`Vendor`]), the op registry ([`all_ops`]), and
+//! [`AccountClient`], which dispatches a named op with a JSON payload to the right typed client.
+//!
+//! Each vendor lives in its own folder with the same files: `config.rs` (credentials),
+//! `sign.rs` (pure signer, clock and nonce passed in), `model.rs` (typed, tolerant serde models),
+//! `client.rs` (async client: serialize once, sign those bytes, send them, classify errors),
+//! `webhook.rs` where the vendor pushes to us, and `tests.rs` with the spec's vectors.
+//! Nothing here knows Rhai or the journal.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub mod error;
+pub mod http;
+pub mod wire;
+
+pub mod feiyu;
+pub mod linkflow;
+pub mod tencent;
+pub mod waiqin;
+pub mod xiaolanben;
+
+pub use error::{CallError, FailureKind};
+pub use http::HttpClient;
+
+use crate::clock::Clock;
+use crate::config::{Account, Credentials};
+
+/// The five vendors. Adding one means adding a variant here and a folder beside this file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Vendor {
+    /// Tencent Ads leads platform (leads.qq.com).
+    Tencent,
+    /// Toutiao / Ocean Engine Feiyu CRM pull-clues.
+    Feiyu,
+    /// Waiqin365 (勤策) sales leads.
+    Waiqin,
+    /// Xiaolanben (小蓝本) CRM import.
+    Xiaolanben,
+    /// Linkflow CDP.
+    Linkflow,
+}
+
+impl Vendor {
+    /// Every vendor, in display order.
+    pub const ALL: [Vendor; 5] = [
+        Vendor::Tencent,
+        Vendor::Feiyu,
+        Vendor::Waiqin,
+        Vendor::Xiaolanben,
+        Vendor::Linkflow,
+    ];
+
+    /// The name used in config, CLI and scripts.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Vendor::Tencent => "tencent",
+            Vendor::Feiyu => "feiyu",
+            Vendor::Waiqin => "waiqin",
+            Vendor::Xiaolanben => "xiaolanben",
+            Vendor::Linkflow => "linkflow",
+        }
+    }
+
+    /// The vendor's public API base URL, used when an account sets no `base_url`.
+    pub fn default_base_url(self) -> &'static str {
+        match self {
+            Vendor::Tencent => tencent::config::DEFAULT_BASE_URL,
+            Vendor::Feiyu => feiyu::config::DEFAULT_BASE_URL,
+            Vendor::Waiqin => waiqin::config::DEFAULT_BASE_URL,
+            Vendor::Xiaolanben => xiaolanben::config::DEFAULT_BASE_URL,
+            Vendor::Linkflow => linkflow::config::DEFAULT_BASE_URL,
+        }
+    }
+
+    /// The ops this vendor offers.
+    pub fn ops(self) -> &'static [OpInfo] {
+        match self {
+            Vendor::Tencent => tencent::OPS,
+            Vendor::Feiyu => feiyu::OPS,
+            Vendor::Waiqin => waiqin::OPS,
+            Vendor::Xiaolanben => xiaolanben::OPS,
+            Vendor::Linkflow => linkflow::OPS,
+        }
+    }
+}
+
+impl fmt::Display for Vendor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Vendor {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Vendor::ALL
+            .into_iter()
+            .find(|v| v.as_str() == s)
+            .ok_or_else(|| {
+                format!(
+                    "unknown vendor `{s}` (expected one of: {})",
+                    Vendor::ALL.map(Vendor::as_str).join(", ")
+                )
+            })
+    }
+}
+
+/// One op of one vendor: the name used by `leadrelay call` and by scripts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpInfo {
+    /// snake_case op name (`list_leads`, `import_customer`, …).
+    pub name: &'static str,
+    /// HTTP method and path relative to the account's base URL, for help text.
+    pub endpoint: &'static str,
+    /// One line saying what the op does.
+    pub summary: &'static str,
+}
+
+/// Every op of every vendor, with its vendor.
+pub fn all_ops() -> impl Iterator<Item = (Vendor, &'static OpInfo)> {
+    Vendor::ALL
+        .into_iter()
+        .flat_map(|v| v.ops().iter().map(move |op| (v, op)))
+}
+
+/// What every vendor client needs besides its credentials.
+#[derive(Clone, Debug)]
+pub struct ClientContext {
+    /// The account name, carried into every error.
+    pub account: String,
+    /// The base URL, without a trailing slash.
+    pub base_url: String,
+    /// The shared HTTP client.
+    pub http: HttpClient,
+    /// The clock to sign with.
+    pub clock: Clock,
+}
+
+/// A ready client for one configured account, whatever its vendor.
+#[derive(Clone, Debug)]
+pub enum AccountClient {
+    /// A Tencent account.
+    Tencent(tencent::Client),
+    /// A Feiyu account.
+    Feiyu(feiyu::Client),
+    /// A Waiqin account.
+    Waiqin(waiqin::Client),
+    /// A Xiaolanben account.
+    Xiaolanben(xiaolanben::Client),
+    /// A Linkflow account.
+    Linkflow(linkflow::Client),
+}
+
+impl AccountClient {
+    /// Builds the client for `account`.
+    pub fn new(account: &Account, http: HttpClient, clock: Clock) -> Self {
+        let ctx = ClientContext {
+            account: account.name.clone(),
+            base_url: account.base_url.trim_end_matches('/').to_string(),
+            http,
+            clock,
+        };
+        match &account.credentials {
+            Credentials::Tencent(c) => Self::Tencent(tencent::Client::new(ctx, c.clone())),
+            Credentials::Feiyu(c) => Self::Feiyu(feiyu::Client::new(ctx, c.clone())),
+            Credentials::Waiqin(c) => Self::Waiqin(waiqin::Client::new(ctx, c.clone())),
+            Credentials::Xiaolanben(c) => Self::Xiaolanben(xiaolanben::Client::new(ctx, c.clone())),
+            Credentials::Linkflow(c) => Self::Linkflow(linkflow::Client::new(ctx, c.clone())),
+        }
+    }
+
+    /// The account's vendor.
+    pub fn vendor(&self) -> Vendor {
+        match self {
+            Self::Tencent(_) => Vendor::Tencent,
+            Self::Feiyu(_) => Vendor::Feiyu,
+            Self::Waiqin(_) => Vendor::Waiqin,
+            Self::Xiaolanben(_) => Vendor::Xiaolanben,
+            Self::Linkflow(_) => Vendor::Linkflow,
+        }
+    }
+
+    /// Runs op `op` with a JSON payload and returns the decoded answer as JSON. An unknown op or
+    /// a payload that does not fit the op's request type fails with `InvalidPayload` before
+    /// anything is sent.
+    pub async fn call(&self, op: &str, payload: Value) -> Result<Value, CallError> {
+        let vendor = self.vendor();
+        if !vendor.ops().iter().any(|o| o.name == op) {
+            let known: Vec<_> = vendor.ops().iter().map(|o| o.name).collect();
+            return Err(CallError::new(
+                vendor,
+                op,
+                FailureKind::InvalidPayload,
+                format!("{vendor} has no op `{op}` (ops: {})", known.join(", ")),
+            ));
+        }
+        match self {
+            Self::Tencent(c) => c.call_op(op, payload).await,
+            Self::Feiyu(c) => c.call_op(op, payload).await,
+            Self::Waiqin(c) => c.call_op(op, payload).await,
+            Self::Xiaolanben(c) => c.call_op(op, payload).await,
+            Self::Linkflow(c) => c.call_op(op, payload).await,
+        }
+    }
+}
+
+/// Decodes an op's JSON payload into its typed request, or an `InvalidPayload` error naming the
+/// field serde complained about. Shared by every vendor's `call_op`.
+pub fn decode_payload<T: serde::de::DeserializeOwned>(
+    vendor: Vendor,
+    op: &str,
+    payload: Value,
+) -> Result<T, CallError> {
+    serde_json::from_value(payload).map_err(|e| {
+        CallError::new(
+            vendor,
+            op,
+            FailureKind::InvalidPayload,
+            format!("invalid payload: {e}"),
+        )
+    })
+}
+
+/// Encodes a typed answer as JSON for `call_op`. Serializing our own models cannot fail; a
+/// failure would be a bug, reported as `BadResponse` rather than a panic.
+pub fn encode_answer<T: Serialize>(
+    vendor: Vendor,
+    op: &str,
+    answer: &T,
+) -> Result<Value, CallError> {
+    serde_json::to_value(answer)
+        .map_err(|e| CallError::new(vendor, op, FailureKind::BadResponse, e.to_string()))
+}

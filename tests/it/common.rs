@@ -1,0 +1,47 @@
+//! Shared helpers for the integration tests.
+
+#![allow(dead_code)]
+
+use leadrelay::clock::Clock;
+use leadrelay::config::Config;
+use leadrelay::sim::Simulator;
+use leadrelay::vendor::{AccountClient, HttpClient, Vendor};
+
+/// A simulator on a free loopback port, its config, and a way to build clients.
+pub struct Harness {
+    pub sim: Simulator,
+    pub config: Config,
+}
+
+impl Harness {
+    pub async fn start() -> Harness {
+        let sim = Simulator::start_local().await.expect("simulator starts");
+        let config = sim.config();
+        Harness { sim, config }
+    }
+
+    /// The built-in account of `vendor`, signing with the system clock.
+    pub fn client(&self, vendor: Vendor) -> AccountClient {
+        self.client_with(vendor, Clock::system(), |_| {})
+    }
+
+    /// The built-in account of `vendor`, with a clock and a chance to edit the account.
+    pub fn client_with(
+        &self,
+        vendor: Vendor,
+        clock: Clock,
+        edit: impl FnOnce(&mut leadrelay::config::Account),
+    ) -> AccountClient {
+        let mut account = self.config.accounts[&Simulator::account_name(vendor)].clone();
+        edit(&mut account);
+        AccountClient::new(
+            &account,
+            HttpClient::with_timeout(std::time::Duration::from_secs(5)),
+            clock,
+        )
+    }
+
+    pub fn base_url(&self) -> String {
+        self.sim.base_url()
+    }
+}

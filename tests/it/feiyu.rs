@@ -1,0 +1,1 @@
+//! feiyu against the simulator over real HTTP.

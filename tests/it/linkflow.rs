@@ -1,0 +1,1 @@
+//! linkflow against the simulator over real HTTP.

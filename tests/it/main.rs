@@ -1,0 +1,9 @@
+//! Integration tests: real HTTP on 127.0.0.1 against the simulators, and the `leadrelay` binary.
+
+mod cli;
+mod common;
+mod feiyu;
+mod linkflow;
+mod tencent;
+mod waiqin;
+mod xiaolanben;

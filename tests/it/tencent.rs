@@ -1,0 +1,1 @@
+//! tencent against the simulator over real HTTP.

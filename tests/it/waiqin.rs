@@ -1,0 +1,1 @@
+//! waiqin against the simulator over real HTTP.

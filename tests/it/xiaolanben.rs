@@ -1,0 +1,1 @@
+//! xiaolanben against the simulator over real HTTP.
