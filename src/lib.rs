@@ -21,6 +21,7 @@
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod host;
 pub mod lead;
 pub mod secret;
 pub mod sim;

@@ -25,6 +25,8 @@ use serde_json::{Map, Value};
 
 use crate::vendor::Vendor;
 
+pub mod rhai;
+
 /// What the person did to become a lead, in one vocabulary across vendors (see the module doc).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]

@@ -7,6 +7,7 @@
 //! `webhook.rs` where the vendor pushes to us, and `tests.rs` with the spec's vectors.
 //! Nothing here knows Rhai or the journal.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -207,6 +208,83 @@ impl AccountClient {
             Self::Xiaolanben(c) => c.call_op(op, payload).await,
             Self::Linkflow(c) => c.call_op(op, payload).await,
         }
+    }
+}
+
+/// The clients of every configured account, by name.
+#[derive(Clone, Debug, Default)]
+pub struct Accounts {
+    clients: BTreeMap<String, AccountClient>,
+}
+
+impl Accounts {
+    /// A client for every account in `config`.
+    pub fn from_config(config: &crate::config::Config, http: HttpClient, clock: Clock) -> Self {
+        let clients = config
+            .accounts
+            .iter()
+            .map(|(name, account)| {
+                (
+                    name.clone(),
+                    AccountClient::new(account, http.clone(), clock),
+                )
+            })
+            .collect();
+        Accounts { clients }
+    }
+
+    /// The client of account `name`.
+    pub fn get(&self, name: &str) -> Option<&AccountClient> {
+        self.clients.get(name)
+    }
+
+    /// The names of `vendor`'s accounts, sorted.
+    pub fn names_of(&self, vendor: Vendor) -> Vec<&str> {
+        self.clients
+            .iter()
+            .filter(|(_, c)| c.vendor() == vendor)
+            .map(|(n, _)| n.as_str())
+            .collect()
+    }
+
+    /// The account to use for a call of `vendor`: the one named, or the only one configured.
+    /// The error says which accounts exist and how to name one.
+    pub fn resolve(
+        &self,
+        vendor: Vendor,
+        name: Option<&str>,
+        op: &str,
+    ) -> Result<(&str, &AccountClient), String> {
+        if let Some(name) = name {
+            return match self.clients.get_key_value(name) {
+                Some((n, c)) if c.vendor() == vendor => Ok((n.as_str(), c)),
+                Some((_, c)) => Err(format!(
+                    "account `{name}` is a {} account, not {vendor}",
+                    c.vendor()
+                )),
+                None => Err(format!(
+                    "no account `{name}`; {vendor} accounts: {}",
+                    list_or_none(&self.names_of(vendor))
+                )),
+            };
+        }
+        match self.names_of(vendor).as_slice() {
+            [only] => Ok((only, &self.clients[*only])),
+            [] => Err(format!("no {vendor} account is configured")),
+            several => Err(format!(
+                "several {vendor} accounts are configured ({}): name one, e.g. {vendor}::{op}(\"{}\", payload)",
+                several.join(", "),
+                several[0]
+            )),
+        }
+    }
+}
+
+fn list_or_none(names: &[&str]) -> String {
+    if names.is_empty() {
+        "none".to_string()
+    } else {
+        names.join(", ")
     }
 }
 

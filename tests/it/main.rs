@@ -3,6 +3,7 @@
 mod cli;
 mod common;
 mod feiyu;
+mod host;
 mod linkflow;
 mod tencent;
 mod waiqin;

@@ -1,0 +1,12 @@
+//! The Rhai scripting host. Owns the engine ([`engine::new_engine`], the only constructor),
+//! limits, the sync→async [`bridge`], script loading with handler declarations, and value
+//! conversion. Nothing outside `host/` and `*/rhai.rs` knows Rhai.
+
+pub mod bridge;
+pub mod convert;
+pub mod engine;
+pub mod error;
+pub mod limits;
+pub mod run;
+pub mod schedule;
+pub mod script;

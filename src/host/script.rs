@@ -1,0 +1,127 @@
+//! One script version: compiled, its top level run once to collect handler declarations, every
+//! declaration checked. A version is immutable; reloads build new ones, and runs pin the version
+//! they started with.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rhai::{CallFnOptions, Dynamic, Engine, Scope, AST};
+use sha2::{Digest, Sha256};
+
+use super::error::ScriptError;
+use super::limits::{self, Limits};
+use super::run::{self, CallRecord, Declaration, Phase, RunContext};
+
+/// A loaded, validated script.
+#[derive(Debug)]
+pub struct ScriptVersion {
+    /// The path as given (shown in messages).
+    pub path: Arc<str>,
+    /// The first 12 hex digits of the source's SHA-256: the version every run records.
+    pub hash: String,
+    /// The compiled script.
+    pub ast: AST,
+    /// Handlers and schedules declared at the top level, in order.
+    pub declarations: Vec<Declaration>,
+}
+
+/// The content hash used as a script version.
+pub fn content_hash(source: &str) -> String {
+    hex::encode(&Sha256::digest(source.as_bytes())[..6])
+}
+
+/// Compiles `source`, runs its top level once with declarations allowed and vendor calls refused,
+/// and checks every declaration. Returns every problem found, each with its place.
+pub fn load(
+    engine: &Engine,
+    limits: &Limits,
+    path: &str,
+    source: &str,
+) -> Result<ScriptVersion, Vec<ScriptError>> {
+    let mut ast = engine
+        .compile(source)
+        .map_err(|e| vec![ScriptError::from_parse(path, &e)])?;
+    ast.set_source(path);
+    let context = run::enter(RunContext::new(path.into(), Phase::Load));
+    let _deadline = limits::set_deadline(Instant::now() + limits.run_budget);
+    let result = engine.run_ast_with_scope(&mut Scope::new(), &ast);
+    let context = context.finish();
+    result.map_err(|e| vec![ScriptError::from_rhai(path, &e)])?;
+
+    let functions: HashSet<(String, usize)> = ast
+        .iter_functions()
+        .map(|f| (f.name.to_string(), f.params.len()))
+        .collect();
+    let mut problems = Vec::new();
+    for declaration in &context.declarations {
+        let (function, arity, at, what) = match declaration {
+            Declaration::Lead { function, at, .. } => (function, 1, at, "lead handler"),
+            Declaration::Follow { function, at, .. } => (function, 1, at, "follow handler"),
+            Declaration::Schedule { function, at, .. } => (function, 0, at, "scheduled job"),
+        };
+        if !functions.contains(&(function.clone(), arity)) {
+            let hint = if functions.iter().any(|(name, _)| name == function) {
+                format!(
+                    "`{function}` must take {arity} parameter{}",
+                    if arity == 1 { "" } else { "s" }
+                )
+            } else {
+                format!("no function `{function}` is defined in this script")
+            };
+            problems.push(ScriptError::new(
+                path,
+                *at,
+                format!("{what} `{function}`: {hint}"),
+            ));
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    Ok(ScriptVersion {
+        path: path.into(),
+        hash: content_hash(source),
+        ast,
+        declarations: context.declarations,
+    })
+}
+
+/// The result of one handler run.
+#[derive(Debug)]
+pub struct RunResult {
+    /// What the handler returned, or where it failed.
+    pub outcome: Result<Dynamic, ScriptError>,
+    /// The vendor calls it made, in order.
+    pub calls: Vec<CallRecord>,
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+/// Runs `function(args…)` of `version` on this thread with a fresh scope, under the run budget.
+/// Blocks: call it on the blocking pool.
+pub fn run_handler(
+    engine: &Engine,
+    limits: &Limits,
+    version: &ScriptVersion,
+    function: &str,
+    args: Vec<Dynamic>,
+) -> RunResult {
+    let started = Instant::now();
+    let context = run::enter(RunContext::new(version.path.clone(), Phase::Run));
+    let _deadline = limits::set_deadline(started + limits.run_budget);
+    let options = CallFnOptions::new().eval_ast(false).rewind_scope(true);
+    let result = engine.call_fn_with_options::<Dynamic>(
+        options,
+        &mut Scope::new(),
+        &version.ast,
+        function,
+        args,
+    );
+    let context = context.finish();
+    RunResult {
+        outcome: result.map_err(|e| ScriptError::from_rhai(&version.path, &e)),
+        calls: context.calls,
+        elapsed: started.elapsed(),
+    }
+}

@@ -1,0 +1,175 @@
+//! The scripting host through the production engine constructor.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use leadrelay::host::bridge::Bridge;
+use leadrelay::host::engine::{new_engine, Services};
+use leadrelay::host::limits::Limits;
+use leadrelay::host::run::Declaration;
+use leadrelay::host::script::{self, ScriptVersion};
+use leadrelay::vendor::Accounts;
+
+use crate::common::Harness;
+
+fn services(accounts: Accounts, budget: Duration) -> Arc<Services> {
+    Arc::new(Services {
+        accounts,
+        bridge: Bridge::current(),
+        limits: Limits {
+            run_budget: budget,
+            ..Limits::default()
+        },
+    })
+}
+
+fn load_ok(engine: &rhai::Engine, limits: &Limits, source: &str) -> ScriptVersion {
+    script::load(engine, limits, "scripts/t.rhai", source)
+        .unwrap_or_else(|e| panic!("load failed: {e:?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runaway_scripts_stop_within_budget_while_other_runs_continue() {
+    let budget = Duration::from_millis(300);
+    let services = services(Accounts::default(), budget);
+    let engine = Arc::new(new_engine(services.clone()));
+    let source = r#"
+        fn spin() { loop {} }
+        fn recurse() { recurse() }
+        fn double() { let s = "x"; loop { s += s; } }
+        fn grow() { let a = []; loop { a.push(1); } }
+        fn quick() { 40 + 2 }
+    "#;
+    let version = Arc::new(load_ok(&engine, &services.limits, source));
+    let mut runaways = Vec::new();
+    for (function, expect) in [
+        ("spin", &["time budget"][..]),
+        ("recurse", &["nested function calls"]),
+        ("double", &["string"]),
+        // The array limit is checked on every push by measuring the array, so in a debug build
+        // the budget can run out first; either way the run stops with a clear reason.
+        ("grow", &["array", "time budget"]),
+    ] {
+        let (engine, version, limits) = (engine.clone(), version.clone(), services.limits.clone());
+        runaways.push(tokio::task::spawn_blocking(move || {
+            let started = Instant::now();
+            let run = script::run_handler(&engine, &limits, &version, function, vec![]);
+            (function, expect, run.outcome, started.elapsed())
+        }));
+    }
+    // A well-behaved run is not held up by the runaways.
+    let (e, v, l) = (engine.clone(), version.clone(), services.limits.clone());
+    let quick = tokio::task::spawn_blocking(move || {
+        let started = Instant::now();
+        let run = script::run_handler(&e, &l, &v, "quick", vec![]);
+        (run.outcome.unwrap().as_int().unwrap(), started.elapsed())
+    })
+    .await
+    .unwrap();
+    assert_eq!(quick.0, 42);
+    assert!(
+        quick.1 < Duration::from_millis(100),
+        "quick run took {:?}",
+        quick.1
+    );
+    for handle in runaways {
+        let (function, expect, outcome, elapsed) = handle.await.unwrap();
+        let error = outcome.expect_err(function);
+        let text = error.to_string().to_lowercase();
+        assert!(
+            expect.iter().any(|e| text.contains(e)),
+            "{function}: {text}"
+        );
+        assert!(text.starts_with("scripts/t.rhai:"), "{function}: {text}");
+        assert!(
+            elapsed <= budget + Duration::from_millis(50),
+            "{function} ran {elapsed:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vendor_calls_at_load_time_are_refused_with_the_place() {
+    let harness = Harness::start().await;
+    let accounts = Accounts::from_config(&harness.config, Default::default(), Default::default());
+    let services = services(accounts, Duration::from_secs(2));
+    let engine = new_engine(services.clone());
+    let source = "let staff = xiaolanben::list_staffs(#{ pageIndex: 1, pageSize: 20 });\n";
+    let errors = tokio::task::spawn_blocking(move || {
+        script::load(&engine, &services.limits, "scripts/bad.rhai", source).unwrap_err()
+    })
+    .await
+    .unwrap();
+    assert_eq!(errors.len(), 1);
+    let text = errors[0].to_string();
+    assert!(text.starts_with("scripts/bad.rhai:1:"), "{text}");
+    assert!(
+        text.contains("xiaolanben::list_staffs cannot be called at the top level"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn declarations_are_collected_and_checked_at_load() {
+    let services = services(Accounts::default(), Duration::from_secs(2));
+    let engine = new_engine(services.clone());
+    let limits = services.limits.clone();
+    let good = r#"
+        on_lead("tencent", "route_tencent");
+        on_lead("feiyu", "fy_main", Fn("route_feiyu"));
+        on_follow("follow");
+        schedule("30 9 * * *", "daily");
+        fn route_tencent(lead) {}
+        fn route_feiyu(lead) {}
+        fn follow(record) {}
+        fn daily() {}
+    "#;
+    let version = load_ok(&engine, &limits, good);
+    assert_eq!(version.declarations.len(), 4);
+    assert!(
+        matches!(&version.declarations[3], Declaration::Schedule { cron, .. } if cron == "30 9 * * *")
+    );
+
+    let missing = "on_lead(\"route\");\n";
+    let e = script::load(&engine, &limits, "s.rhai", missing).unwrap_err();
+    assert_eq!(
+        e[0].to_string(),
+        "s.rhai:1:1: lead handler `route`: no function `route` is defined in this script"
+    );
+
+    let bad_cron = "\nschedule(\"0 61 * * * *\", \"daily\");\nfn daily() {}\n";
+    let e = script::load(&engine, &limits, "s.rhai", bad_cron).unwrap_err();
+    assert!(
+        e[0].to_string()
+            .starts_with("s.rhai:2:1: bad cron expression `0 61 * * * *`"),
+        "{}",
+        e[0]
+    );
+
+    let syntax = "fn route(lead) {\n  let x = ;\n}\n";
+    let e = script::load(&engine, &limits, "s.rhai", syntax).unwrap_err();
+    assert!(e[0].to_string().starts_with("s.rhai:2:11: "), "{}", e[0]);
+
+    let unknown_vendor = "on_lead(\"baidu\", \"route\");\nfn route(lead) {}\n";
+    let e = script::load(&engine, &limits, "s.rhai", unknown_vendor).unwrap_err();
+    assert!(
+        e[0].to_string().contains("unknown vendor `baidu`"),
+        "{}",
+        e[0]
+    );
+
+    let inside = "fn route(lead) { on_lead(\"x\") }\n";
+    let version = load_ok(&engine, &limits, inside);
+    let run = script::run_handler(
+        &engine,
+        &limits,
+        &version,
+        "route",
+        vec![rhai::Dynamic::UNIT],
+    );
+    assert!(run
+        .outcome
+        .unwrap_err()
+        .message
+        .contains("call it at the top level"));
+}
