@@ -5,6 +5,7 @@ mod common;
 mod feiyu;
 mod host;
 mod linkflow;
+mod reload;
 mod tencent;
 mod waiqin;
 mod xiaolanben;

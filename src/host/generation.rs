@@ -1,0 +1,275 @@
+//! Generations: the set of live script versions, swapped whole on every reload.
+//!
+//! A reload builds a new [`Generation`] from the previous one with one script replaced. If the
+//! edit does not load (syntax error, bad cron, missing handler, load-time error) the previous
+//! version of that script stays live and the problem is recorded and logged as
+//! `path:line:col: message`. A run takes the current generation's `Arc` when it starts, so runs
+//! in flight finish on the version they started with.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::SystemTime;
+
+use rhai::{Dynamic, Engine};
+use tokio::sync::Semaphore;
+
+use super::engine::{new_engine, Services};
+use super::error::ScriptError;
+use super::run::Declaration;
+use super::script::{self, content_hash, RunResult, ScriptVersion};
+use crate::lead::Lead;
+
+/// The live script versions, by path.
+#[derive(Debug, Default)]
+pub struct Generation {
+    /// Increases by one with every change.
+    pub number: u64,
+    /// Live versions by path.
+    pub scripts: BTreeMap<String, Arc<ScriptVersion>>,
+}
+
+/// The outcome of the last reload of one script.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// The new version is live.
+    Live,
+    /// The file did not change.
+    Unchanged,
+    /// The edit did not load; the previous version (if any) stays live.
+    Rejected(Vec<ScriptError>),
+    /// The file is gone; its handlers stopped.
+    Removed,
+}
+
+/// What `status` shows for one script.
+#[derive(Debug, Clone)]
+pub struct ScriptStatus {
+    /// The live version's hash, if any version is live.
+    pub live_version: Option<String>,
+    /// The last reload's verdict.
+    pub verdict: Verdict,
+    /// When it was decided.
+    pub at: SystemTime,
+}
+
+/// One handler run of a lead, record or tick.
+#[derive(Debug)]
+pub struct HandlerRun {
+    /// The script's path.
+    pub script: Arc<str>,
+    /// The script version it ran on.
+    pub version: String,
+    /// The handler function.
+    pub function: String,
+    /// What happened.
+    pub result: RunResult,
+}
+
+/// The script host: engine, live generation, and the pool permits for runs.
+pub struct Host {
+    engine: Engine,
+    services: Arc<Services>,
+    current: RwLock<Arc<Generation>>,
+    status: Mutex<BTreeMap<String, ScriptStatus>>,
+    permits: Arc<Semaphore>,
+}
+
+impl std::fmt::Debug for Host {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Host")
+            .field("generation", &self.generation().number)
+            .finish()
+    }
+}
+
+/// Whether a path is a script the host loads (tests and definitions are not).
+pub fn is_script(path: &Path) -> bool {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    name.ends_with(".rhai")
+        && !name.ends_with(".test.rhai")
+        && !name.ends_with(".d.rhai")
+        && !name.starts_with('.')
+}
+
+impl Host {
+    /// A host with no scripts yet.
+    pub fn new(services: Arc<Services>) -> Arc<Host> {
+        let permits = Arc::new(Semaphore::new(services.limits.concurrent_runs.max(1)));
+        Arc::new(Host {
+            engine: new_engine(services.clone()),
+            services,
+            current: RwLock::new(Arc::new(Generation::default())),
+            status: Mutex::new(BTreeMap::new()),
+            permits,
+        })
+    }
+
+    /// The engine (shared by every run).
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The services scripts use.
+    pub fn services(&self) -> &Arc<Services> {
+        &self.services
+    }
+
+    /// The live generation.
+    pub fn generation(&self) -> Arc<Generation> {
+        self.current.read().expect("generation lock").clone()
+    }
+
+    /// Every script's status, by path.
+    pub fn status(&self) -> BTreeMap<String, ScriptStatus> {
+        self.status.lock().expect("status lock").clone()
+    }
+
+    /// Loads every script in `dir` (sorted by name). Blocks: compile and top-level runs happen here.
+    pub fn load_dir(&self, dir: &Path) -> std::io::Result<Vec<(String, Verdict)>> {
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| is_script(p))
+            .collect();
+        paths.sort();
+        Ok(paths
+            .iter()
+            .map(|p| (p.display().to_string(), self.reload(p)))
+            .collect())
+    }
+
+    /// Re-reads one script and makes it live if it loads; otherwise keeps the previous version.
+    /// Blocks.
+    pub fn reload(&self, path: &Path) -> Verdict {
+        let key = path.display().to_string();
+        let verdict = match std::fs::read_to_string(path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                self.replace(&key, None);
+                tracing::info!(script = %key, "script removed; its handlers stopped");
+                Verdict::Removed
+            }
+            Err(e) => {
+                let error = ScriptError::new(&key, Default::default(), format!("cannot read: {e}"));
+                tracing::error!("{error}");
+                Verdict::Rejected(vec![error])
+            }
+            Ok(source) => {
+                let unchanged = self
+                    .generation()
+                    .scripts
+                    .get(&key)
+                    .is_some_and(|v| v.hash == content_hash(&source));
+                if unchanged {
+                    Verdict::Unchanged
+                } else {
+                    match script::load(&self.engine, &self.services.limits, &key, &source) {
+                        Ok(version) => {
+                            tracing::info!(script = %key, version = %version.hash, "script live");
+                            self.replace(&key, Some(Arc::new(version)));
+                            Verdict::Live
+                        }
+                        Err(errors) => {
+                            for error in &errors {
+                                tracing::error!("{error} (the previous version stays live)");
+                            }
+                            Verdict::Rejected(errors)
+                        }
+                    }
+                }
+            }
+        };
+        if verdict != Verdict::Unchanged {
+            let live_version = self.generation().scripts.get(&key).map(|v| v.hash.clone());
+            self.status.lock().expect("status lock").insert(
+                key,
+                ScriptStatus {
+                    live_version,
+                    verdict: verdict.clone(),
+                    at: SystemTime::now(),
+                },
+            );
+        }
+        verdict
+    }
+
+    fn replace(&self, key: &str, version: Option<Arc<ScriptVersion>>) {
+        let mut current = self.current.write().expect("generation lock");
+        let mut scripts = current.scripts.clone();
+        match version {
+            Some(v) => scripts.insert(key.to_string(), v),
+            None => scripts.remove(key),
+        };
+        *current = Arc::new(Generation {
+            number: current.number + 1,
+            scripts,
+        });
+    }
+
+    /// Runs every lead handler that wants `lead`, in script order, on the blocking pool.
+    pub async fn run_lead(self: &Arc<Self>, lead: &Lead) -> Vec<HandlerRun> {
+        let generation = self.generation();
+        let mut runs = Vec::new();
+        for version in generation.scripts.values() {
+            for declaration in &version.declarations {
+                let Declaration::Lead {
+                    filter, function, ..
+                } = declaration
+                else {
+                    continue;
+                };
+                let wanted = filter.vendor.is_none_or(|v| v == lead.vendor)
+                    && filter.account.as_deref().is_none_or(|a| a == lead.account);
+                if wanted {
+                    runs.push(
+                        self.run(version.clone(), function, vec![Dynamic::from(lead.clone())])
+                            .await,
+                    );
+                }
+            }
+        }
+        runs
+    }
+
+    /// Runs `function(args…)` of one script version on the blocking pool, under the permits.
+    pub async fn run(
+        self: &Arc<Self>,
+        version: Arc<ScriptVersion>,
+        function: &str,
+        args: Vec<Dynamic>,
+    ) -> HandlerRun {
+        let _permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the run semaphore is never closed");
+        let host = self.clone();
+        let function_name = function.to_string();
+        let v = version.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            script::run_handler(
+                &host.engine,
+                &host.services.limits,
+                &v,
+                &function_name,
+                args,
+            )
+        })
+        .await
+        .unwrap_or_else(|e| RunResult {
+            outcome: Err(ScriptError::new(
+                &version.path,
+                Default::default(),
+                format!("the run panicked: {e}"),
+            )),
+            calls: Vec::new(),
+            elapsed: Default::default(),
+        });
+        HandlerRun {
+            script: version.path.clone(),
+            version: version.hash.clone(),
+            function: function.to_string(),
+            result,
+        }
+    }
+}

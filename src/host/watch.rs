@@ -1,0 +1,60 @@
+//! Hot reload: watch the scripts folder and reload each saved script.
+//!
+//! We watch the folder, not the files, because editors save by writing a temporary file and
+//! renaming it over the old one, which ends a watch on the old file. Events are debounced: after
+//! the first event we wait until [`QUIET`] passes without another, so one save (often several
+//! events) becomes one reload, and every changed script is reloaded once.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use notify::{RecursiveMode, Watcher as _};
+
+use super::generation::{is_script, Host};
+
+/// How long the folder must be quiet before changed scripts are reloaded.
+pub const QUIET: Duration = Duration::from_millis(25);
+
+/// A running watch; dropping it stops watching.
+pub struct ScriptWatcher {
+    _watcher: notify::RecommendedWatcher,
+}
+
+/// Starts watching `dir` and reloading changed scripts into `host` on a dedicated thread.
+pub fn watch(host: Arc<Host>, dir: &Path) -> notify::Result<ScriptWatcher> {
+    let (tx, rx) = mpsc::channel::<PathBuf>();
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if let Ok(event) = event {
+            for path in event.paths {
+                if is_script(&path) {
+                    let _ = tx.send(path);
+                }
+            }
+        }
+    })?;
+    watcher.watch(dir, RecursiveMode::NonRecursive)?;
+    let dir = dir.to_path_buf();
+    std::thread::Builder::new()
+        .name("script-watch".into())
+        .spawn(move || debounce_and_reload(&host, &dir, &rx))
+        .map_err(|e| notify::Error::generic(&e.to_string()))?;
+    Ok(ScriptWatcher { _watcher: watcher })
+}
+
+fn debounce_and_reload(host: &Host, dir: &Path, rx: &mpsc::Receiver<PathBuf>) {
+    // Ends when the watcher (the sender's owner) is dropped.
+    while let Ok(first) = rx.recv() {
+        let mut changed = BTreeSet::from([first]);
+        while let Ok(path) = rx.recv_timeout(QUIET) {
+            changed.insert(path);
+        }
+        for path in changed {
+            // Paths from notify are absolute; key scripts the way load_dir named them.
+            let key = path.file_name().map(|n| dir.join(n)).unwrap_or(path);
+            host.reload(&key);
+        }
+    }
+}

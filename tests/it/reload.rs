@@ -1,0 +1,153 @@
+//! Hot reload in a temp dir, through the real watcher.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use leadrelay::host::bridge::Bridge;
+use leadrelay::host::engine::Services;
+use leadrelay::host::generation::{Host, Verdict};
+use leadrelay::host::limits::Limits;
+use leadrelay::host::watch;
+use leadrelay::vendor::Accounts;
+
+fn host() -> Arc<Host> {
+    Host::new(Arc::new(Services {
+        accounts: Accounts::default(),
+        bridge: Bridge::current(),
+        limits: Limits::default(),
+    }))
+}
+
+fn script(version: &str) -> String {
+    format!(
+        "on_lead(\"route\");\nfn route(lead) {{ \"{version}\" }}\nfn which() {{ \"{version}\" }}\n"
+    )
+}
+
+/// Saves like an editor: write a temporary file, then rename it over the script.
+fn save(path: &Path, text: &str) {
+    let tmp = path.with_extension("rhai.swp~");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+async fn live_version(host: &Arc<Host>, key: &str) -> Option<String> {
+    let version = host.generation().scripts.get(key).cloned()?;
+    let run = host.run(version, "which", vec![]).await;
+    run.result.outcome.ok().map(|d| d.into_string().unwrap())
+}
+
+async fn wait_for(host: &Arc<Host>, key: &str, want: &str) -> Duration {
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(5) {
+        if live_version(host, key).await.as_deref() == Some(want) {
+            return started.elapsed();
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    panic!("{want} never went live");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edits_go_live_and_broken_edits_keep_the_last_good_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("route.rhai");
+    let key = path.display().to_string();
+    std::fs::write(&path, script("v1")).unwrap();
+    let host = host();
+    let loaded = host.load_dir(dir.path()).unwrap();
+    assert_eq!(loaded, vec![(key.clone(), Verdict::Live)]);
+    let _watch = watch::watch(host.clone(), dir.path()).unwrap();
+    assert_eq!(live_version(&host, &key).await.as_deref(), Some("v1"));
+
+    save(&path, &script("v2"));
+    wait_for(&host, &key, "v2").await;
+
+    save(
+        &path,
+        "on_lead(\"route\");\nfn route(lead) {\n  let = 3;\n}\n",
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        live_version(&host, &key).await.as_deref(),
+        Some("v2"),
+        "v2 must keep serving"
+    );
+    let status = host.status()[&key].clone();
+    let Verdict::Rejected(errors) = status.verdict else {
+        panic!("expected a rejected reload, got {:?}", status.verdict)
+    };
+    assert!(
+        errors[0].to_string().starts_with(&format!("{key}:3:7: ")),
+        "{}",
+        errors[0]
+    );
+
+    save(&path, &script("v4"));
+    wait_for(&host, &key, "v4").await;
+
+    save(
+        &path,
+        "schedule(\"0 0 25 * * *\", \"tick\");\nfn tick() {}\nfn which() { \"v5\" }\n",
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(live_version(&host, &key).await.as_deref(), Some("v4"));
+    let Verdict::Rejected(errors) = host.status()[&key].verdict.clone() else {
+        panic!("a bad cron expression must be a load error")
+    };
+    assert!(
+        errors[0].message.contains("bad cron expression"),
+        "{}",
+        errors[0]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_in_flight_finish_on_the_version_they_started_with() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("slow.rhai");
+    let key = path.display().to_string();
+    let slow =
+        |v: &str| format!("fn which() {{ let n = 0; while n < 30000 {{ n += 1; }} \"{v}\" }}\n");
+    std::fs::write(&path, slow("v1")).unwrap();
+    let host = host();
+    host.load_dir(dir.path()).unwrap();
+    let pinned = host.generation().scripts[&key].clone();
+    let h = host.clone();
+    let in_flight = tokio::spawn(async move { h.run(pinned, "which", vec![]).await });
+    std::fs::write(&path, slow("v2")).unwrap();
+    assert_eq!(host.reload(&path), Verdict::Live);
+    let old = in_flight.await.unwrap();
+    assert_eq!(old.result.outcome.unwrap().into_string().unwrap(), "v1");
+    assert_eq!(live_version(&host, &key).await.as_deref(), Some("v2"));
+    assert_ne!(old.version, host.generation().scripts[&key].hash);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn save_to_live_latency_p99() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("route.rhai");
+    let key = path.display().to_string();
+    std::fs::write(&path, script("s0")).unwrap();
+    let host = host();
+    host.load_dir(dir.path()).unwrap();
+    let _watch = watch::watch(host.clone(), dir.path()).unwrap();
+    let mut samples = Vec::new();
+    for i in 1..=40 {
+        let version = format!("s{i}");
+        save(&path, &script(&version));
+        samples.push(wait_for(&host, &key, &version).await);
+    }
+    samples.sort();
+    let p50 = samples[samples.len() / 2];
+    let p99 = samples[(samples.len() * 99).div_ceil(100) - 1];
+    println!(
+        "save → live over {} saves: p50 {p50:?}, p99 {p99:?}",
+        samples.len()
+    );
+    assert!(
+        p99 <= Duration::from_millis(150),
+        "save → live p99 {p99:?} exceeds 150 ms"
+    );
+}
