@@ -20,6 +20,7 @@ use super::convert::{dynamic_to_json, json_to_dynamic};
 use super::limits::{self, Limits};
 use super::run::{self, CallRecord, Declaration, LeadFilter, Phase};
 use super::schedule::parse_cron;
+use super::stdlib::{self, AssignmentStore, MemoryAssignments};
 use crate::vendor::{all_ops, Accounts, CallError, FailureKind, Vendor};
 
 /// What scripts can reach: the configured accounts, the bridge to run their calls, the limits.
@@ -31,6 +32,21 @@ pub struct Services {
     pub bridge: Bridge,
     /// Run limits.
     pub limits: Limits,
+    /// Turn counters of the stdlib's assignment helpers.
+    pub assignments: Arc<dyn AssignmentStore>,
+}
+
+impl Services {
+    /// Services for `accounts` with default limits and in-memory assignment counters, on the
+    /// current tokio runtime.
+    pub fn new(accounts: Accounts) -> Self {
+        Services {
+            accounts,
+            bridge: Bridge::current(),
+            limits: Limits::default(),
+            assignments: Arc::new(MemoryAssignments::default()),
+        }
+    }
 }
 
 /// Builds the engine. Call once per set of services; the engine is shared by every run.
@@ -74,6 +90,12 @@ pub fn new_engine(services: Arc<Services>) -> Engine {
     for vendor in Vendor::ALL {
         engine.register_static_module(vendor.as_str(), vendor_module(vendor, &services).into());
     }
+    stdlib::register_natives(&mut engine, services.assignments.clone());
+    let problems = stdlib::install(&mut engine);
+    debug_assert!(
+        problems.is_empty(),
+        "the shipped stdlib does not compile: {problems:?}"
+    );
     engine
 }
 

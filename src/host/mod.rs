@@ -11,4 +11,5 @@ pub mod limits;
 pub mod run;
 pub mod schedule;
 pub mod script;
+pub mod stdlib;
 pub mod watch;

@@ -3,7 +3,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use leadrelay::host::bridge::Bridge;
 use leadrelay::host::engine::{new_engine, Services};
 use leadrelay::host::limits::Limits;
 use leadrelay::host::run::Declaration;
@@ -14,12 +13,11 @@ use crate::common::Harness;
 
 fn services(accounts: Accounts, budget: Duration) -> Arc<Services> {
     Arc::new(Services {
-        accounts,
-        bridge: Bridge::current(),
         limits: Limits {
             run_budget: budget,
             ..Limits::default()
         },
+        ..Services::new(accounts)
     })
 }
 

@@ -4,19 +4,13 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use leadrelay::host::bridge::Bridge;
 use leadrelay::host::engine::Services;
 use leadrelay::host::generation::{Host, Verdict};
-use leadrelay::host::limits::Limits;
 use leadrelay::host::watch;
 use leadrelay::vendor::Accounts;
 
 fn host() -> Arc<Host> {
-    Host::new(Arc::new(Services {
-        accounts: Accounts::default(),
-        bridge: Bridge::current(),
-        limits: Limits::default(),
-    }))
+    Host::new(Arc::new(Services::new(Accounts::default())))
 }
 
 fn script(version: &str) -> String {

@@ -1,0 +1,114 @@
+//! The stdlib: Rhai modules shipped in `stdlib/` and embedded in the binary, importable by name
+//! (`import "phone" as phone;`, or directly as `phone::normalize(…)`), plus the native functions they stand on: turn counters for
+//! assignment (kept behind [`AssignmentStore`] so the journal can hold them) and Beijing time.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use chrono::{Datelike, Timelike};
+use rhai::module_resolvers::StaticModuleResolver;
+use rhai::{Dynamic, Engine, FuncRegistration, Module, Scope, INT};
+
+use super::error::ScriptError;
+
+/// The stdlib modules: (import name, source).
+pub const MODULES: &[(&str, &str)] = &[
+    ("phone", include_str!("../../stdlib/phone.rhai")),
+    ("assign", include_str!("../../stdlib/assign.rhai")),
+    ("hours", include_str!("../../stdlib/hours.rhai")),
+];
+
+/// Where assignment turn counters live. The in-memory store forgets on restart; the journal's
+/// store keeps them.
+pub trait AssignmentStore: Send + Sync + std::fmt::Debug {
+    /// Returns the counter for `key` and advances it (0, 1, 2, …).
+    fn next(&self, key: &str) -> u64;
+}
+
+/// Counters in memory.
+#[derive(Debug, Default)]
+pub struct MemoryAssignments {
+    counters: Mutex<HashMap<String, u64>>,
+}
+
+impl AssignmentStore for MemoryAssignments {
+    fn next(&self, key: &str) -> u64 {
+        let mut counters = self.counters.lock().expect("assignment lock");
+        let counter = counters.entry(key.to_string()).or_default();
+        let value = *counter;
+        *counter += 1;
+        value
+    }
+}
+
+/// Registers the native functions the stdlib modules use.
+pub fn register_natives(engine: &mut Engine, assignments: Arc<dyn AssignmentStore>) {
+    let mut module = Module::new();
+    FuncRegistration::new("assign_counter_next")
+        .in_global_namespace()
+        .with_volatility(true)
+        .with_purity(false)
+        .with_comments([
+            "/// Returns the turn counter of `key` and advances it (used by the assign module).",
+        ])
+        .set_into_module(&mut module, move |key: &str| -> INT {
+            assignments.next(key) as INT
+        });
+    FuncRegistration::new("now_beijing")
+        .in_global_namespace()
+        .with_volatility(true)
+        .with_comments([
+            "/// Now in Beijing time as a map: year, month, day, hour, minute, second,",
+            "/// weekday (1 = Monday … 7 = Sunday), timestamp (unix seconds).",
+        ])
+        .set_into_module(&mut module, || -> Dynamic {
+            let now = crate::clock::Clock::system().now_beijing();
+            let mut map = rhai::Map::new();
+            for (k, v) in [
+                ("year", now.year() as INT),
+                ("month", now.month() as INT),
+                ("day", now.day() as INT),
+                ("hour", now.hour() as INT),
+                ("minute", now.minute() as INT),
+                ("second", now.second() as INT),
+                ("weekday", now.weekday().number_from_monday() as INT),
+                ("timestamp", now.timestamp() as INT),
+            ] {
+                map.insert(k.into(), v.into());
+            }
+            map.into()
+        });
+    engine.register_global_module(module.into());
+}
+
+/// Compiles every stdlib module with `engine` and makes them importable. Returns the problems
+/// (which would be bugs in the shipped stdlib; `check` reports them).
+pub fn install(engine: &mut Engine) -> Vec<ScriptError> {
+    let mut resolver = StaticModuleResolver::new();
+    let mut problems = Vec::new();
+    for (name, source) in MODULES {
+        let path = format!("stdlib/{name}.rhai");
+        match compile_module(engine, &path, source) {
+            Ok(module) => {
+                // Also a static module: handlers run without re-running the script's top level,
+                // so a top-level `import` is not in scope inside them; the static module is.
+                engine.register_static_module(*name, module.clone().into());
+                resolver.insert(*name, module);
+            }
+            Err(e) => problems.push(e),
+        }
+    }
+    engine.set_module_resolver(resolver);
+    problems
+}
+
+fn compile_module(engine: &Engine, path: &str, source: &str) -> Result<Module, ScriptError> {
+    let mut ast = engine
+        .compile(source)
+        .map_err(|e| ScriptError::from_parse(path, &e))?;
+    ast.set_source(path);
+    let mut module = Module::eval_ast_as_new(Scope::new(), &ast, engine)
+        .map_err(|e| ScriptError::from_rhai(path, &e))?;
+    module.build_index();
+    Ok(module)
+}
