@@ -1,16 +1,44 @@
-//! feiyu client (stub).
+//! The async Feiyu client: one op, `pull_clues`, plus [`Client::pull_window`], which pages
+//! through a whole window for the pull source.
+//!
+//! Every call re-reads the clock and signs afresh (F-j: the vendor allows about ±300 s, and the
+//! dispatcher retries by calling again). The window values are signed raw and sent
+//! byte-identical: `form_urlencoded` leaves `YYYY-MM-DD` and unix seconds untouched, and only
+//! encodes what the query syntax needs, which the server decodes back to the signed text.
 
+use std::collections::HashSet;
+use std::time::Duration;
+
+use serde::Serialize;
 use serde_json::Value;
 
 use super::config::Credentials;
-use crate::vendor::{CallError, ClientContext, FailureKind, Vendor};
+use super::model::{self, AnswerError, Clue, CluePage, InvalidClue, PullRequest};
+use super::sign;
+use crate::vendor::http::RawResponse;
+use crate::vendor::{decode_payload, encode_answer, CallError, ClientContext, FailureKind, Vendor};
 
-/// Client for one account.
+/// The op name of the pull.
+pub const PULL_CLUES: &str = "pull_clues";
+
+/// Client for one advertiser account (each has its own key and token).
 #[derive(Clone, Debug)]
 pub struct Client {
     ctx: ClientContext,
-    #[allow(dead_code)]
     credentials: Credentials,
+}
+
+/// Every clue of a window, gathered page by page by [`Client::pull_window`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClueWindow {
+    /// The vendor's `count` on the last page fetched.
+    pub count: u64,
+    /// Pages fetched.
+    pub pages: u32,
+    /// Every clue once (by `clue_id`), in the vendor's order.
+    pub clues: Vec<Clue>,
+    /// Records that could not be decoded.
+    pub invalid: Vec<InvalidClue>,
 }
 
 impl Client {
@@ -19,14 +47,187 @@ impl Client {
         Self { ctx, credentials }
     }
 
-    /// Runs a named op.
-    pub async fn call_op(&self, op: &str, _payload: Value) -> Result<Value, CallError> {
-        let _ = &self.ctx;
-        Err(CallError::new(
-            Vendor::Feiyu,
-            op,
-            FailureKind::InvalidPayload,
-            "not implemented",
-        ))
+    /// The configured account name.
+    pub fn account(&self) -> &str {
+        &self.ctx.account
+    }
+
+    /// Runs a named op with a JSON payload (see [`super::OPS`]).
+    pub async fn call_op(&self, op: &str, payload: Value) -> Result<Value, CallError> {
+        match op {
+            PULL_CLUES => {
+                let request: PullRequest = decode_payload(Vendor::Feiyu, op, payload)
+                    .map_err(|e| e.with_account(&self.ctx.account))?;
+                let page = self.pull_clues(&request).await?;
+                encode_answer(Vendor::Feiyu, op, &page)
+                    .map_err(|e| e.with_account(&self.ctx.account))
+            }
+            _ => Err(self.error(
+                op,
+                FailureKind::InvalidPayload,
+                format!("feiyu has no op `{op}` (ops: {PULL_CLUES})"),
+            )),
+        }
+    }
+
+    /// `GET /crm/v2/openapi/pull-clues/`: one page of the clues created in the window.
+    /// A `status` other than `success` under HTTP 200 is an error: `Auth` when the message is
+    /// about the signature, token or timestamp, `InvalidRequest` when it names a parameter,
+    /// `Business` otherwise, with `status` as the code and `msg` as the message.
+    pub async fn pull_clues(&self, request: &PullRequest) -> Result<CluePage, CallError> {
+        let op = PULL_CLUES;
+        request
+            .validate()
+            .map_err(|m| self.error(op, FailureKind::InvalidPayload, m))?;
+        let ts = self.ctx.clock.unix_secs().to_string();
+        let to_sign = sign::string_to_sign(
+            sign::PULL_CLUES_ROUTE,
+            &[
+                ("start_time", &request.start_time),
+                ("end_time", &request.end_time),
+            ],
+            &ts,
+        );
+        let signature = sign::signature(self.credentials.signature_key.expose(), &to_sign);
+        let query: String = form_urlencoded::Serializer::new(String::new())
+            .append_pair("start_time", &request.start_time)
+            .append_pair("end_time", &request.end_time)
+            .append_pair("page", &request.page.to_string())
+            .append_pair("page_size", &request.page_size.to_string())
+            .finish();
+        let url = format!("{}{}?{query}", self.ctx.base_url, sign::PULL_CLUES_ROUTE);
+        let builder = self
+            .ctx
+            .http
+            .reqwest()
+            .get(url)
+            .header("Signature", signature)
+            .header("Timestamp", &ts)
+            .header("Access-Token", self.credentials.token.expose())
+            .header("Content-Type", "application/json");
+        let raw = self
+            .ctx
+            .http
+            .send(Vendor::Feiyu, op, builder)
+            .await
+            .map_err(|e| e.with_account(&self.ctx.account))?;
+        let page = self.decode(op, &raw, request)?;
+        tracing::debug!(
+            account = %self.ctx.account,
+            page = page.page,
+            count = page.count,
+            received = page.data.len(),
+            invalid = page.invalid.len(),
+            "feiyu pull_clues"
+        );
+        Ok(page)
+    }
+
+    /// Every clue of `request`'s window, from `request.page` on: pages 1, 2, … until
+    /// `(page-1) * page_size >= count` or a page comes back empty, waiting `pause` between pages
+    /// (the vendor asks for a few seconds: "注意请求频率"). A clue seen on an earlier page (the
+    /// window can shift while clues arrive) is kept once. The first failing page fails the whole
+    /// window; nothing is half-returned.
+    pub async fn pull_window(
+        &self,
+        request: &PullRequest,
+        pause: Duration,
+    ) -> Result<ClueWindow, CallError> {
+        let mut request = request.clone();
+        let mut window = ClueWindow {
+            count: 0,
+            pages: 0,
+            clues: Vec::new(),
+            invalid: Vec::new(),
+        };
+        let mut seen = HashSet::new();
+        loop {
+            let page = self.pull_clues(&request).await?;
+            window.pages += 1;
+            window.count = page.count;
+            let more = page.has_more();
+            for clue in page.data {
+                if seen.insert(clue.clue_id.clone()) {
+                    window.clues.push(clue);
+                }
+            }
+            window.invalid.extend(page.invalid);
+            if !more {
+                return Ok(window);
+            }
+            request.page += 1;
+            if !pause.is_zero() {
+                tokio::time::sleep(pause).await;
+            }
+        }
+    }
+
+    fn decode(
+        &self,
+        op: &str,
+        raw: &RawResponse,
+        request: &PullRequest,
+    ) -> Result<CluePage, CallError> {
+        if !raw.is_success() {
+            let mut e = raw.status_error(Vendor::Feiyu, op);
+            if let Some(AnswerError::Vendor { code, message }) = model::error_body(&raw.body) {
+                e.code = Some(code);
+                e.message = message;
+            }
+            return Err(e.with_account(&self.ctx.account));
+        }
+        model::parse_pull_answer(&raw.body, request.page, request.page_size).map_err(|e| {
+            let e = match e {
+                AnswerError::Vendor { code, message } => {
+                    CallError::new(Vendor::Feiyu, op, classify(&message), message).with_code(code)
+                }
+                AnswerError::Undecodable(why) => CallError::new(
+                    Vendor::Feiyu,
+                    op,
+                    FailureKind::BadResponse,
+                    format!("{why}: {}", raw.body_excerpt()),
+                ),
+            };
+            e.with_status(raw.status).with_account(&self.ctx.account)
+        })
+    }
+
+    fn error(&self, op: &str, kind: FailureKind, message: impl Into<String>) -> CallError {
+        CallError::new(Vendor::Feiyu, op, kind, message).with_account(&self.ctx.account)
+    }
+}
+
+/// The kind of a vendor failure under HTTP 200, from its `msg`. The vendor publishes no error
+/// codes (its `status` is just "error" or "-2"), so the message is all there is: signature,
+/// token and timestamp problems are `Auth`; a named parameter is `InvalidRequest`; anything else
+/// is `Business`. None of these is retryable: calling again unchanged cannot help.
+pub fn classify(message: &str) -> FailureKind {
+    const AUTH: &[&str] = &[
+        "signature",
+        "token",
+        "timestamp",
+        "unauthori",
+        "签名",
+        "时间戳",
+        "令牌",
+        "鉴权",
+        "认证",
+        "授权",
+    ];
+    const PARAMS: &[&str] = &[
+        "param",
+        "start_time",
+        "end_time",
+        "page",
+        "参数",
+        "时间范围",
+    ];
+    let lower = message.to_lowercase();
+    if AUTH.iter().any(|k| lower.contains(k)) {
+        FailureKind::Auth
+    } else if PARAMS.iter().any(|k| lower.contains(k)) {
+        FailureKind::InvalidRequest
+    } else {
+        FailureKind::Business
     }
 }
