@@ -3,6 +3,7 @@
 //! conversion. Nothing outside `host/` and `*/rhai.rs` knows Rhai.
 
 pub mod bridge;
+pub mod check;
 pub mod convert;
 pub mod engine;
 pub mod error;

@@ -1,0 +1,76 @@
+//! `leadrelay check` and `leadrelay definitions`: validate scripts without running handlers, and
+//! write editor definitions from the same engine scripts run on.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::engine::Services;
+use super::error::ScriptError;
+use super::generation::{Host, Verdict};
+use super::stdlib;
+
+/// What `check` found.
+#[derive(Debug, Default)]
+pub struct CheckReport {
+    /// Scripts loaded.
+    pub scripts: usize,
+    /// Test files compiled.
+    pub tests: usize,
+    /// Stdlib modules compiled.
+    pub stdlib_modules: usize,
+    /// Every problem, in file order.
+    pub problems: Vec<ScriptError>,
+}
+
+/// Loads every script in `dir` (declarations checked), compiles every `*.test.rhai`, and
+/// compiles the stdlib. Blocks.
+pub fn check_dir(services: Arc<Services>, dir: &Path) -> std::io::Result<CheckReport> {
+    let host = Host::new(services);
+    let mut report = CheckReport {
+        stdlib_modules: stdlib::MODULES.len(),
+        ..CheckReport::default()
+    };
+    let mut engine = rhai::Engine::new_raw();
+    report.problems.extend(stdlib::install(&mut engine));
+    for (_, verdict) in host.load_dir(dir)? {
+        report.scripts += 1;
+        if let Verdict::Rejected(problems) = verdict {
+            report.problems.extend(problems);
+        }
+    }
+    for path in test_files(dir)? {
+        report.tests += 1;
+        let source = std::fs::read_to_string(&path)?;
+        if let Err(e) = host.engine().compile(&source) {
+            report.problems.push(ScriptError::from_parse(&path.display().to_string(), &e));
+        }
+    }
+    Ok(report)
+}
+
+/// The `*.test.rhai` files in `dir`, sorted.
+pub fn test_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.to_str().is_some_and(|s| s.ends_with(".test.rhai")))
+        .collect();
+    paths.sort();
+    Ok(paths)
+}
+
+/// Writes `.d.rhai` definition files for editors into `dir`; returns the files written.
+pub fn write_definitions(services: Arc<Services>, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let host = Host::new(services);
+    std::fs::create_dir_all(dir)?;
+    host.engine()
+        .definitions()
+        .with_headers(true)
+        .include_standard_packages(false)
+        .write_to_dir(dir)?;
+    let mut written: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.to_str().is_some_and(|s| s.ends_with(".d.rhai")))
+        .collect();
+    written.sort();
+    Ok(written)
+}
