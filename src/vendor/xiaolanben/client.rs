@@ -1,32 +1,356 @@
-//! xiaolanben client (stub).
+//! The async Xiaolanben client: validates, serializes the body once, signs exactly those bytes
+//! with a fresh strictly increasing `h_t`, sends them, and maps answers and errors onto
+//! [`CallError`].
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 
 use serde_json::Value;
 
 use super::config::Credentials;
-use crate::vendor::{CallError, ClientContext, FailureKind, Vendor};
+use super::model::{
+    self, Customer, ImportBatchResult, ImportCustomerRequest, ImportCustomersRequest,
+    ImportOptions, ImportResult, ListAllStaffsRequest, ListStaffsRequest, Staff, MAX_PAGE_SIZE,
+};
+use super::sign;
+use crate::vendor::http::RawResponse;
+use crate::vendor::{decode_payload, encode_answer, CallError, ClientContext, FailureKind, Vendor};
 
-/// Client for one account.
+/// Path of the single import.
+pub const IMPORT_CUSTOMER_PATH: &str = "/blue-crm/api/v1/open/customer/import/customerWithContact";
+/// Path of the batch import.
+pub const IMPORT_CUSTOMERS_PATH: &str =
+    "/blue-crm/api/v1/open/customer/import/customersWithContact";
+/// Path of the staff list.
+pub const STAFFS_PATH: &str = "/blue-crm/api/v1/open/companycenter/staffs";
+/// The import endpoints' content type.
+pub const JSON_UTF8: &str = "application/json; charset=utf-8";
+
+/// `list_all_staffs` stops with an error after this many pages: a server that keeps answering
+/// full pages (e.g. ignoring `pageIndex`) must not loop forever.
+const MAX_STAFF_PAGES: u32 = 1000;
+
+const VENDOR: Vendor = Vendor::Xiaolanben;
+
+/// Client for one Xiaolanben account (one `companyId`).
 #[derive(Clone, Debug)]
 pub struct Client {
     ctx: ClientContext,
-    #[allow(dead_code)]
     credentials: Credentials,
+    /// The last `h_t` used, shared by clones: the server rejects a signature seen in the last
+    /// 10 s, so two identical requests in the same millisecond must still differ (spec L-g).
+    last_h_t: Arc<AtomicI64>,
 }
 
 impl Client {
     /// Builds a client.
     pub fn new(ctx: ClientContext, credentials: Credentials) -> Self {
-        Self { ctx, credentials }
+        Self {
+            ctx,
+            credentials,
+            last_h_t: Arc::new(AtomicI64::new(0)),
+        }
     }
 
-    /// Runs a named op.
-    pub async fn call_op(&self, op: &str, _payload: Value) -> Result<Value, CallError> {
-        let _ = &self.ctx;
-        Err(CallError::new(
-            Vendor::Xiaolanben,
-            op,
-            FailureKind::InvalidPayload,
-            "not implemented",
+    /// Runs a named op with a JSON payload (see [`super::OPS`] and the request types for the
+    /// payload shapes).
+    pub async fn call_op(&self, op: &str, payload: Value) -> Result<Value, CallError> {
+        let payload = payload_or_empty(payload);
+        match op {
+            "import_customer" => {
+                let req: ImportCustomerRequest = self.decode(op, payload)?;
+                let answer = self.import_customer(&req).await?;
+                encode_answer(VENDOR, op, &answer)
+            }
+            "import_customers" => {
+                let req: ImportCustomersRequest = self.decode(op, payload)?;
+                let answer = self.import_customers(&req).await?;
+                encode_answer(VENDOR, op, &answer)
+            }
+            "list_staffs" => {
+                let req: ListStaffsRequest = self.decode(op, payload)?;
+                let answer = self.list_staffs(&req).await?;
+                encode_answer(VENDOR, op, &answer)
+            }
+            "list_all_staffs" => {
+                let req: ListAllStaffsRequest = self.decode(op, payload)?;
+                let answer = self.list_all_staffs(req.search.as_deref()).await?;
+                encode_answer(VENDOR, op, &answer)
+            }
+            _ => Err(self.error(
+                op,
+                FailureKind::InvalidPayload,
+                format!("xiaolanben has no op `{op}`"),
+            )),
+        }
+    }
+
+    /// Imports (creates or updates) one customer with its contacts.
+    pub async fn import_customer(
+        &self,
+        req: &ImportCustomerRequest,
+    ) -> Result<ImportResult, CallError> {
+        const OP: &str = "import_customer";
+        req.customer
+            .validate("")
+            .map_err(|m| self.error(OP, FailureKind::InvalidPayload, m))?;
+        let body = self.to_body(OP, &req.customer)?;
+        let raw = self
+            .send(
+                OP,
+                reqwest::Method::POST,
+                IMPORT_CUSTOMER_PATH,
+                &req.options.to_params(),
+                Some(body),
+            )
+            .await?;
+        let value = self.success_json(OP, &raw)?;
+        model::decode_import(value).map_err(|e| self.bad_response(OP, &raw, &e))
+    }
+
+    /// Imports up to 10 customers in one call. Some customers may fail while others succeed
+    /// under HTTP 200: the answer marks each one; when every customer failed, this is a
+    /// `Business` error listing the reasons.
+    pub async fn import_customers(
+        &self,
+        req: &ImportCustomersRequest,
+    ) -> Result<ImportBatchResult, CallError> {
+        const OP: &str = "import_customers";
+        req.validate()
+            .map_err(|m| self.error(OP, FailureKind::InvalidPayload, m))?;
+        let body = self.to_body(OP, &req.customers)?;
+        let raw = self
+            .send(
+                OP,
+                reqwest::Method::POST,
+                IMPORT_CUSTOMERS_PATH,
+                &req.options.to_params(),
+                Some(body),
+            )
+            .await?;
+        let value = self.success_json(OP, &raw)?;
+        let result = model::decode_batch(value, &req.customers)
+            .map_err(|e| self.bad_response(OP, &raw, &e))?;
+        if result.succeeded_count == 0 {
+            let reasons: Vec<String> = result
+                .failures()
+                .map(|o| {
+                    format!(
+                        "{}: {}",
+                        o.customer_name,
+                        o.failed_reason.as_deref().unwrap_or("")
+                    )
+                })
+                .collect();
+            return Err(self
+                .error(
+                    OP,
+                    FailureKind::Business,
+                    format!(
+                        "all {} customers failed: {}",
+                        result.failed_count,
+                        reasons.join("; ")
+                    ),
+                )
+                .with_status(raw.status));
+        }
+        Ok(result)
+    }
+
+    /// Imports one customer given as separate parts (a convenience over [`Client::import_customer`]).
+    pub async fn import_one(
+        &self,
+        customer: Customer,
+        options: ImportOptions,
+    ) -> Result<ImportResult, CallError> {
+        self.import_customer(&ImportCustomerRequest { customer, options })
+            .await
+    }
+
+    /// One page of the staff list. A page shorter than `pageSize` is the last.
+    pub async fn list_staffs(&self, req: &ListStaffsRequest) -> Result<Vec<Staff>, CallError> {
+        self.staff_page("list_staffs", req).await
+    }
+
+    /// The whole staff list (optionally filtered), paging with the largest page size until a
+    /// short page. A staff member seen on two pages (the list moved while paging) appears once.
+    pub async fn list_all_staffs(&self, search: Option<&str>) -> Result<Vec<Staff>, CallError> {
+        const OP: &str = "list_all_staffs";
+        let mut all = Vec::new();
+        let mut seen = HashSet::new();
+        for page_index in 1..=MAX_STAFF_PAGES {
+            let req = ListStaffsRequest {
+                page_index,
+                page_size: MAX_PAGE_SIZE,
+                search: search.map(str::to_string),
+            };
+            let page = self.staff_page(OP, &req).await?;
+            let last = page.len() < MAX_PAGE_SIZE as usize;
+            all.extend(page.into_iter().filter(|s| seen.insert(s.staff_id)));
+            if last {
+                return Ok(all);
+            }
+        }
+        Err(self.error(
+            OP,
+            FailureKind::BadResponse,
+            format!("the staff list did not end within {MAX_STAFF_PAGES} pages"),
         ))
     }
+
+    async fn staff_page(&self, op: &str, req: &ListStaffsRequest) -> Result<Vec<Staff>, CallError> {
+        req.validate()
+            .map_err(|m| self.error(op, FailureKind::InvalidPayload, m))?;
+        let raw = self
+            .send(
+                op,
+                reqwest::Method::GET,
+                STAFFS_PATH,
+                &req.to_params(),
+                None,
+            )
+            .await?;
+        let value = self.success_json(op, &raw)?;
+        model::decode_staffs(value).map_err(|e| self.bad_response(op, &raw, &e))
+    }
+
+    /// A fresh `h_t`: now in epoch ms, but always above the last one this client (or a clone)
+    /// used, so no two calls share a timestamp even within one millisecond.
+    fn next_h_t(&self) -> i64 {
+        let now = self.ctx.clock.unix_millis();
+        let prev = self
+            .last_h_t
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |last| {
+                Some(now.max(last + 1))
+            })
+            .unwrap_or_else(|last| last);
+        now.max(prev + 1)
+    }
+
+    fn to_body<T: serde::Serialize>(&self, op: &str, body: &T) -> Result<String, CallError> {
+        serde_json::to_string(body).map_err(|e| {
+            self.error(
+                op,
+                FailureKind::InvalidPayload,
+                format!("body does not serialize: {e}"),
+            )
+        })
+    }
+
+    /// Signs and sends one request. The body string is signed and then moved, unchanged, into
+    /// the request: the bytes hashed are the bytes sent.
+    async fn send(
+        &self,
+        op: &str,
+        method: reqwest::Method,
+        path: &str,
+        params: &[(String, Vec<String>)],
+        body: Option<String>,
+    ) -> Result<RawResponse, CallError> {
+        let h_t = self.next_h_t();
+        let signature = sign::h_sign(params, body.as_deref(), h_t, self.credentials.key.expose());
+        let url = format!(
+            "{}{path}?{}",
+            self.ctx.base_url,
+            sign::query_string(params, h_t, &signature)
+        );
+        let mut request = self
+            .ctx
+            .http
+            .reqwest()
+            .request(method, url)
+            .header("companyId", self.credentials.company_id.as_str());
+        if let Some(body) = body {
+            request = request
+                .header(reqwest::header::CONTENT_TYPE, JSON_UTF8)
+                .body(reqwest::Body::from(body));
+        }
+        tracing::debug!(account = %self.ctx.account, op, h_t, "xiaolanben request");
+        self.ctx
+            .http
+            .send(VENDOR, op, request)
+            .await
+            .map_err(|e| e.with_account(&self.ctx.account))
+    }
+
+    /// The JSON of a 2xx answer, or the error it carries: a non-2xx status, or the vendor's
+    /// error shape under 200 (an error, never a success).
+    fn success_json(&self, op: &str, raw: &RawResponse) -> Result<Value, CallError> {
+        if !raw.is_success() {
+            return Err(error_from_response(&self.ctx.account, op, raw));
+        }
+        if let Some(err) = model::decode_error(&raw.body) {
+            return Err(vendor_error(&self.ctx.account, op, raw, &err));
+        }
+        raw.json::<Value>(VENDOR, op)
+            .map_err(|e| e.with_account(&self.ctx.account))
+    }
+
+    fn decode<T: serde::de::DeserializeOwned>(
+        &self,
+        op: &str,
+        payload: Value,
+    ) -> Result<T, CallError> {
+        decode_payload(VENDOR, op, payload).map_err(|e| e.with_account(&self.ctx.account))
+    }
+
+    fn error(&self, op: &str, kind: FailureKind, message: impl Into<String>) -> CallError {
+        CallError::new(VENDOR, op, kind, message).with_account(&self.ctx.account)
+    }
+
+    fn bad_response(&self, op: &str, raw: &RawResponse, problem: &str) -> CallError {
+        self.error(
+            op,
+            FailureKind::BadResponse,
+            format!("undecodable answer ({problem}): {}", raw.body_excerpt()),
+        )
+        .with_status(raw.status)
+    }
+}
+
+/// `null` (an op called without arguments) reads as `{}`, so defaults apply.
+fn payload_or_empty(payload: Value) -> Value {
+    if payload.is_null() {
+        Value::Object(Default::default())
+    } else {
+        payload
+    }
+}
+
+/// The error for a non-2xx answer: kind from the status (401/403 `Auth`, 400 `InvalidRequest`,
+/// 5xx retryable, `Retry-After` kept), code and message from `errors[0]` of the vendor's error
+/// body when there is one, else the body excerpt.
+pub fn error_from_response(account: &str, op: &str, raw: &RawResponse) -> CallError {
+    match model::decode_error(&raw.body) {
+        Some(err) => vendor_error(account, op, raw, &err),
+        None => raw.status_error(VENDOR, op).with_account(account),
+    }
+}
+
+fn vendor_error(account: &str, op: &str, raw: &RawResponse, err: &model::ErrorBody) -> CallError {
+    let first = &err.errors[0];
+    let status = if raw.is_success() {
+        // An error shape under 2xx: classify by its code, which mirrors an HTTP status.
+        first
+            .code
+            .as_deref()
+            .and_then(|c| c.trim().parse::<u16>().ok())
+            .filter(|c| (400..600).contains(c))
+    } else {
+        Some(raw.status)
+    };
+    let kind = status.map_or(FailureKind::Business, FailureKind::from_http_status);
+    let message = first.message.clone().unwrap_or_else(|| raw.body_excerpt());
+    if let Some(tracking_id) = &err.tracking_id {
+        tracing::debug!(account, op, tracking_id, "xiaolanben error");
+    }
+    let mut e = CallError::new(VENDOR, op, kind, message)
+        .with_status(raw.status)
+        .with_account(account);
+    if let Some(code) = &first.code {
+        e = e.with_code(code.clone());
+    }
+    e.retry_after = raw.retry_after();
+    e
 }
