@@ -5,6 +5,7 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
@@ -12,8 +13,10 @@ use serde_json::Value;
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::host::check::{check_dir, write_definitions};
+use crate::host::engine::Services;
 use crate::sim::{Faults, Simulator};
-use crate::vendor::{all_ops, AccountClient, HttpClient, Vendor};
+use crate::vendor::{all_ops, AccountClient, Accounts, HttpClient, Vendor};
 
 /// leadrelay: route sales leads between ad platforms and CRMs with Rhai scripts.
 #[derive(Debug, Parser)]
@@ -47,6 +50,19 @@ pub enum Command {
         /// Write the ready-to-use config to this file as well as printing it.
         #[arg(long, value_name = "FILE")]
         write_config: Option<PathBuf>,
+    },
+    /// Compile and validate every script, test file and stdlib module; print each problem as
+    /// path:line:col: message.
+    Check {
+        /// The scripts folder.
+        #[arg(default_value = "scripts")]
+        dir: PathBuf,
+    },
+    /// Write .d.rhai definition files (vendor functions, lead getters, constants) for editors.
+    Definitions {
+        /// Where to write them.
+        #[arg(default_value = "scripts")]
+        dir: PathBuf,
     },
     /// Make one signed vendor call and print the decoded answer as JSON.
     #[command(after_long_help = op_list_help())]
@@ -115,6 +131,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             json,
             json_file,
         } => call(cli.config, &account, &op, json, json_file).await,
+        Command::Check { dir } => check(cli.config, dir).await,
+        Command::Definitions { dir } => definitions(dir).await,
     }
 }
 
@@ -199,4 +217,57 @@ async fn call(
             Ok(ExitCode::from(if e.retryable() { 75 } else { 1 }))
         }
     }
+}
+
+/// Accounts from the config when there is one; scripts can be checked without any.
+fn optional_accounts(config_path: Option<PathBuf>) -> anyhow::Result<Accounts> {
+    let path = Config::locate(config_path.as_deref());
+    if config_path.is_none() && !path.exists() {
+        return Ok(Accounts::default());
+    }
+    let config = Config::load(&path)?;
+    Ok(Accounts::from_config(
+        &config,
+        HttpClient::new(),
+        Clock::system(),
+    ))
+}
+
+async fn check(config_path: Option<PathBuf>, dir: PathBuf) -> anyhow::Result<ExitCode> {
+    if !dir.is_dir() {
+        bail!("{} is not a folder of scripts", dir.display());
+    }
+    let services = Arc::new(Services::new(optional_accounts(config_path)?));
+    let report = tokio::task::spawn_blocking(move || check_dir(services, &dir)).await??;
+    for problem in &report.problems {
+        println!("{problem}");
+    }
+    println!(
+        "checked {} scripts, {} test files and {} stdlib modules: {}",
+        report.scripts,
+        report.tests,
+        report.stdlib_modules,
+        match report.problems.len() {
+            0 => "no problems".to_string(),
+            1 => "1 problem".to_string(),
+            n => format!("{n} problems"),
+        }
+    );
+    Ok(if report.problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+async fn definitions(dir: PathBuf) -> anyhow::Result<ExitCode> {
+    let services = Arc::new(Services::new(Accounts::default()));
+    let target = dir.clone();
+    let written = tokio::task::spawn_blocking(move || write_definitions(services, &target))
+        .await?
+        .with_context(|| format!("cannot write definitions into {}", dir.display()))?;
+    for path in &written {
+        println!("wrote {}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
 }

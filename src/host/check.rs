@@ -42,7 +42,9 @@ pub fn check_dir(services: Arc<Services>, dir: &Path) -> std::io::Result<CheckRe
         report.tests += 1;
         let source = std::fs::read_to_string(&path)?;
         if let Err(e) = host.engine().compile(&source) {
-            report.problems.push(ScriptError::from_parse(&path.display().to_string(), &e));
+            report
+                .problems
+                .push(ScriptError::from_parse(&path.display().to_string(), &e));
         }
     }
     Ok(report)
