@@ -152,77 +152,96 @@ fn register_declarations(engine: &mut Engine) {
     fn vendor_of(name: &str) -> Result<Vendor, Box<EvalAltResult>> {
         Vendor::from_str(name).map_err(|e| e.into())
     }
-    engine.register_fn("on_lead", |ctx: NativeCallContext, f: Dynamic| {
-        lead(ctx, LeadFilter::default(), f)
-    });
-    engine.register_fn(
-        "on_lead",
-        |ctx: NativeCallContext, vendor: &str, f: Dynamic| {
-            let filter = LeadFilter {
-                vendor: Some(vendor_of(vendor)?),
-                account: None,
-            };
-            lead(ctx, filter, f)
-        },
-    );
-    engine.register_fn(
-        "on_lead",
-        |ctx: NativeCallContext, vendor: &str, account: &str, f: Dynamic| {
-            let filter = LeadFilter {
-                vendor: Some(vendor_of(vendor)?),
-                account: Some(account.to_string()),
-            };
-            lead(ctx, filter, f)
-        },
-    );
-    engine.register_fn("on_follow", |ctx: NativeCallContext, f: Dynamic| {
+    fn follow(
+        ctx: NativeCallContext,
+        account: Option<&str>,
+        f: Dynamic,
+    ) -> Result<(), Box<EvalAltResult>> {
         let function = function_name(&f)?;
         let at = ctx.call_position().into();
+        let account = account.map(str::to_string);
         declare(
             &ctx,
             "on_follow",
             Declaration::Follow {
-                account: None,
+                account,
                 function,
                 at,
             },
         )
-    });
-    engine.register_fn(
-        "on_follow",
-        |ctx: NativeCallContext, account: &str, f: Dynamic| {
-            let function = function_name(&f)?;
-            let at = ctx.call_position().into();
-            declare(
-                &ctx,
-                "on_follow",
-                Declaration::Follow {
+    }
+    let doc_lead =
+        "/// Declares a lead handler: `handler(lead)` runs for each new lead. Top level only.";
+    FuncRegistration::new("on_lead")
+        .with_comments([doc_lead, "/// on_lead(\"route\") — every lead."])
+        .with_params_info(["handler: String", "()"])
+        .register_into_engine(engine, |ctx: NativeCallContext, f: Dynamic| {
+            lead(ctx, LeadFilter::default(), f)
+        });
+    FuncRegistration::new("on_lead")
+        .with_comments([
+            doc_lead,
+            "/// on_lead(\"tencent\", \"route\") — only leads of one vendor.",
+        ])
+        .with_params_info(["vendor: String", "handler: String", "()"])
+        .register_into_engine(
+            engine,
+            |ctx: NativeCallContext, vendor: &str, f: Dynamic| {
+                let filter = LeadFilter {
+                    vendor: Some(vendor_of(vendor)?),
+                    account: None,
+                };
+                lead(ctx, filter, f)
+            },
+        );
+    FuncRegistration::new("on_lead")
+        .with_comments([
+            doc_lead,
+            "/// on_lead(\"tencent\", \"tx_main\", \"route\") — only leads of one account.",
+        ])
+        .with_params_info(["vendor: String", "account: String", "handler: String", "()"])
+        .register_into_engine(
+            engine,
+            |ctx: NativeCallContext, vendor: &str, account: &str, f: Dynamic| {
+                let filter = LeadFilter {
+                    vendor: Some(vendor_of(vendor)?),
                     account: Some(account.to_string()),
-                    function,
-                    at,
-                },
-            )
-        },
-    );
-    engine.register_fn(
-        "schedule",
-        |ctx: NativeCallContext, cron: &str, f: Dynamic| {
+                };
+                lead(ctx, filter, f)
+            },
+        );
+    let doc_follow =
+        "/// Declares a handler for Waiqin follow records: `handler(record)`. Top level only.";
+    FuncRegistration::new("on_follow")
+        .with_comments([doc_follow])
+        .with_params_info(["handler: String", "()"])
+        .register_into_engine(engine, |ctx: NativeCallContext, f: Dynamic| {
+            follow(ctx, None, f)
+        });
+    FuncRegistration::new("on_follow")
+        .with_comments([
+            doc_follow,
+            "/// on_follow(\"wq_main\", \"record\") — only pushes to one account.",
+        ])
+        .with_params_info(["account: String", "handler: String", "()"])
+        .register_into_engine(
+            engine,
+            |ctx: NativeCallContext, account: &str, f: Dynamic| follow(ctx, Some(account), f),
+        );
+    FuncRegistration::new("schedule")
+        .with_comments([
+            "/// Declares a scheduled job: `job()` runs at each cron tick (Beijing time by default).",
+            "/// 6 fields with seconds (\"0 30 9 * * Mon-Fri\") or a 5-field crontab (\"30 9 * * Mon-Fri\"). Top level only.",
+        ])
+        .with_params_info(["cron: String", "job: String", "()"])
+        .register_into_engine(engine, |ctx: NativeCallContext, cron: &str, f: Dynamic| {
             let function = function_name(&f)?;
             parse_cron(cron).map_err(|e| -> Box<EvalAltResult> {
                 EvalAltResult::ErrorRuntime(e.into(), ctx.call_position()).into()
             })?;
             let at = ctx.call_position().into();
-            declare(
-                &ctx,
-                "schedule",
-                Declaration::Schedule {
-                    cron: cron.to_string(),
-                    function,
-                    at,
-                },
-            )
-        },
-    );
+            declare(&ctx, "schedule", Declaration::Schedule { cron: cron.to_string(), function, at })
+        });
 }
 
 /// The module `vendor::…` with two functions per op: `op(payload)` for the only account of the

@@ -61,6 +61,7 @@ pub fn register_natives(engine: &mut Engine, assignments: Arc<dyn AssignmentStor
             "/// Now in Beijing time as a map: year, month, day, hour, minute, second,",
             "/// weekday (1 = Monday … 7 = Sunday), timestamp (unix seconds).",
         ])
+        .with_params_info(["Map"])
         .set_into_module(&mut module, || -> Dynamic {
             let now = crate::clock::Clock::system().now_beijing();
             let mut map = rhai::Map::new();
