@@ -248,6 +248,10 @@ fn register_declarations(engine: &mut Engine) {
 /// vendor, and `op("account", payload)`.
 fn vendor_module(vendor: Vendor, services: &Arc<Services>) -> Module {
     let mut module = Module::new();
+    match vendor {
+        Vendor::Feiyu => crate::vendor::feiyu::rhai::constants(&mut module),
+        Vendor::Tencent | Vendor::Waiqin | Vendor::Xiaolanben | Vendor::Linkflow => {}
+    }
     for (_, op) in all_ops().filter(|(v, _)| *v == vendor) {
         let name = op.name;
         let doc = format!("/// {} (`{}`).", op.summary, op.endpoint);

@@ -95,9 +95,16 @@ pub fn is_script(path: &Path) -> bool {
 impl Host {
     /// A host with no scripts yet.
     pub fn new(services: Arc<Services>) -> Arc<Host> {
+        Self::with_extension(services, |_| {})
+    }
+
+    /// A host whose engine gets extra functions on top of the production ones (the test kit).
+    pub fn with_extension(services: Arc<Services>, extend: impl FnOnce(&mut Engine)) -> Arc<Host> {
+        let mut engine = new_engine(services.clone());
+        extend(&mut engine);
         let permits = Arc::new(Semaphore::new(services.limits.concurrent_runs.max(1)));
         Arc::new(Host {
-            engine: new_engine(services.clone()),
+            engine,
             services,
             current: RwLock::new(Arc::new(Generation::default())),
             status: Mutex::new(BTreeMap::new()),

@@ -13,4 +13,5 @@ pub mod run;
 pub mod schedule;
 pub mod script;
 pub mod stdlib;
+pub mod testkit;
 pub mod watch;

@@ -211,6 +211,24 @@ impl AccountClient {
     }
 }
 
+/// Converts one record as a lead vendor sends it (a Tencent lead, a Feiyu clue, a Waiqin query
+/// record) into a [`Lead`](crate::lead::Lead) of `account`.
+pub fn lead_from_record(
+    vendor: Vendor,
+    account: &str,
+    record: Value,
+) -> Result<crate::lead::Lead, String> {
+    match vendor {
+        Vendor::Feiyu => feiyu::model::Clue::from_raw(record)
+            .map(|clue| clue.to_lead(account))
+            .map_err(|(e, _)| format!("not a Feiyu clue: {e}")),
+        Vendor::Tencent | Vendor::Waiqin => Err(format!("{vendor} records are not supported yet")),
+        Vendor::Xiaolanben | Vendor::Linkflow => Err(format!(
+            "{vendor} is a destination, not a lead source: leads come from tencent, feiyu or waiqin"
+        )),
+    }
+}
+
 /// The clients of every configured account, by name.
 #[derive(Clone, Debug, Default)]
 pub struct Accounts {

@@ -12,6 +12,7 @@
 pub mod client;
 pub mod config;
 pub mod model;
+pub mod rhai;
 pub mod sign;
 
 #[cfg(test)]

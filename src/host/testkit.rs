@@ -1,0 +1,253 @@
+//! `leadrelay test`: script tests (`*.test.rhai`) that build leads, route them through the
+//! scripts' handlers against the simulators, and assert on the vendor calls made.
+//!
+//! Inside a test function (`fn test_…()`):
+//! - `make_lead(vendor, record)` — a lead from a record as the vendor sends it;
+//! - `route(lead)` — runs every matching `on_lead` handler of the scripts; returns the runs as
+//!   `[#{script, handler, ok, error}]`;
+//! - `expect_call(vendor, op, subset)` — passes when a call of `vendor::op` was made whose payload
+//!   contains `subset` (maps are compared key by key, recursively);
+//! - `expect_no_call(vendor)` / `expect_no_call(vendor, op)`;
+//! - `calls()` — every call so far as `[#{vendor, account, op, payload, ok, response, error}]`;
+//! - `assert(cond, message)` and `assert_eq(actual, expected)`.
+
+use std::cell::RefCell;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rhai::{Dynamic, Engine, EvalAltResult, FuncRegistration, Module, NativeCallContext};
+use serde_json::Value;
+
+use super::convert::{dynamic_to_json, json_to_dynamic};
+use super::engine::error_map;
+use super::error::ScriptError;
+use super::generation::Host;
+use super::run::{CallRecord, Declaration};
+use super::script;
+use crate::lead::Lead;
+use crate::vendor::{lead_from_record, Vendor};
+
+struct TestState {
+    host: Arc<Host>,
+    calls: Vec<CallRecord>,
+}
+
+thread_local! {
+    static STATE: RefCell<Option<TestState>> = const { RefCell::new(None) };
+}
+
+fn fail(ctx: &NativeCallContext, message: String) -> Box<EvalAltResult> {
+    EvalAltResult::ErrorRuntime(message.into(), ctx.call_position()).into()
+}
+
+fn with_state<R>(ctx: &NativeCallContext, f: impl FnOnce(&mut TestState) -> R) -> Result<R, Box<EvalAltResult>> {
+    STATE
+        .with(|s| s.borrow_mut().as_mut().map(f))
+        .ok_or_else(|| fail(ctx, "test functions only work inside `leadrelay test`".into()))
+}
+
+/// True when `actual` contains `expected`: equal scalars, arrays of equal length whose items
+/// match, and maps whose every expected key matches (extra keys in `actual` are fine).
+pub fn json_contains(actual: &Value, expected: &Value) -> bool {
+    match (actual, expected) {
+        (Value::Object(a), Value::Object(e)) => e.iter().all(|(k, v)| a.get(k).is_some_and(|av| json_contains(av, v))),
+        (Value::Array(a), Value::Array(e)) => a.len() == e.len() && a.iter().zip(e).all(|(x, y)| json_contains(x, y)),
+        (Value::Number(a), Value::Number(e)) => a.as_f64() == e.as_f64(),
+        _ => actual == expected,
+    }
+}
+
+fn call_to_map(call: &CallRecord) -> Dynamic {
+    let mut map = rhai::Map::new();
+    map.insert("vendor".into(), call.vendor.as_str().into());
+    map.insert("account".into(), call.account.as_str().into());
+    map.insert("op".into(), call.op.as_str().into());
+    map.insert("payload".into(), json_to_dynamic(&call.payload));
+    match &call.outcome {
+        Ok(response) => {
+            map.insert("ok".into(), true.into());
+            map.insert("response".into(), json_to_dynamic(response));
+        }
+        Err(e) => {
+            map.insert("ok".into(), false.into());
+            map.insert("error".into(), error_map(e));
+        }
+    }
+    map.into()
+}
+
+fn describe_calls(calls: &[CallRecord]) -> String {
+    if calls.is_empty() {
+        return "no calls were made".to_string();
+    }
+    let list: Vec<String> = calls
+        .iter()
+        .map(|c| format!("{}::{}({})", c.vendor, c.op, c.payload))
+        .collect();
+    format!("calls made: {}", list.join("; "))
+}
+
+/// Registers the test functions on the engine.
+pub fn register(engine: &mut Engine) {
+    let mut module = Module::new();
+    FuncRegistration::new("make_lead")
+        .in_global_namespace()
+        .with_comments(["/// A lead from a record as the vendor sends it (tests only)."])
+        .set_into_module(&mut module, |ctx: NativeCallContext, vendor: &str, record: Dynamic| {
+            let vendor: Vendor = vendor.parse().map_err(|e: String| fail(&ctx, e))?;
+            let record = dynamic_to_json(&record).map_err(|e| fail(&ctx, e))?;
+            let account = with_state(&ctx, |s| {
+                s.host.services().accounts.names_of(vendor).first().map(|a| a.to_string())
+            })?
+            .unwrap_or_else(|| "test".to_string());
+            lead_from_record(vendor, &account, record).map(Dynamic::from).map_err(|e| fail(&ctx, e))
+        });
+    FuncRegistration::new("route")
+        .in_global_namespace()
+        .with_volatility(true)
+        .with_comments(["/// Runs every matching on_lead handler of the scripts for `lead` (tests only)."])
+        .set_into_module(&mut module, |ctx: NativeCallContext, lead: Lead| {
+            let host = with_state(&ctx, |s| s.host.clone())?;
+            let mut runs = rhai::Array::new();
+            for version in host.generation().scripts.values() {
+                for declaration in &version.declarations {
+                    let Declaration::Lead { filter, function, .. } = declaration else { continue };
+                    let wanted = filter.vendor.is_none_or(|v| v == lead.vendor)
+                        && filter.account.as_deref().is_none_or(|a| a == lead.account);
+                    if !wanted {
+                        continue;
+                    }
+                    let run = script::run_handler(
+                        host.engine(),
+                        &host.services().limits,
+                        version,
+                        function,
+                        vec![Dynamic::from(lead.clone())],
+                    );
+                    let mut map = rhai::Map::new();
+                    map.insert("script".into(), version.path.to_string().into());
+                    map.insert("handler".into(), function.as_str().into());
+                    map.insert("ok".into(), run.outcome.is_ok().into());
+                    if let Err(e) = &run.outcome {
+                        map.insert("error".into(), e.to_string().into());
+                    }
+                    runs.push(map.into());
+                    with_state(&ctx, |s| s.calls.extend(run.calls))?;
+                }
+            }
+            Ok::<_, Box<EvalAltResult>>(runs)
+        });
+    FuncRegistration::new("calls")
+        .in_global_namespace()
+        .with_volatility(true)
+        .with_comments(["/// Every vendor call made so far in this test (tests only)."])
+        .set_into_module(&mut module, |ctx: NativeCallContext| {
+            with_state(&ctx, |s| s.calls.iter().map(call_to_map).collect::<rhai::Array>())
+        });
+    FuncRegistration::new("expect_call")
+        .in_global_namespace()
+        .with_volatility(true)
+        .with_comments(["/// Fails unless a call of vendor::op was made whose payload contains `subset` (tests only)."])
+        .set_into_module(&mut module, |ctx: NativeCallContext, vendor: &str, op: &str, subset: Dynamic| {
+            let expected = dynamic_to_json(&subset).map_err(|e| fail(&ctx, e))?;
+            let (found, seen) = with_state(&ctx, |s| {
+                let found = s
+                    .calls
+                    .iter()
+                    .any(|c| c.vendor.as_str() == vendor && c.op == op && json_contains(&c.payload, &expected));
+                (found, describe_calls(&s.calls))
+            })?;
+            if found {
+                Ok(())
+            } else {
+                Err(fail(&ctx, format!("expected a call {vendor}::{op} with {expected}; {seen}")))
+            }
+        });
+    for arity in [1, 2] {
+        let f = move |ctx: &NativeCallContext, vendor: &str, op: Option<&str>| {
+            let (matching, seen) = with_state(ctx, |s| {
+                let n = s
+                    .calls
+                    .iter()
+                    .filter(|c| c.vendor.as_str() == vendor && op.is_none_or(|o| c.op == o))
+                    .count();
+                (n, describe_calls(&s.calls))
+            })?;
+            if matching == 0 {
+                Ok(())
+            } else {
+                let what = op.map_or(vendor.to_string(), |o| format!("{vendor}::{o}"));
+                Err(fail(ctx, format!("expected no call of {what}; {seen}")))
+            }
+        };
+        let registration = FuncRegistration::new("expect_no_call")
+            .in_global_namespace()
+            .with_volatility(true)
+            .with_comments(["/// Fails if a call of the vendor (or vendor::op) was made (tests only)."]);
+        if arity == 1 {
+            registration.set_into_module(&mut module, move |ctx: NativeCallContext, vendor: &str| f(&ctx, vendor, None));
+        } else {
+            registration.set_into_module(&mut module, move |ctx: NativeCallContext, vendor: &str, op: &str| {
+                f(&ctx, vendor, Some(op))
+            });
+        }
+    }
+    FuncRegistration::new("assert")
+        .in_global_namespace()
+        .with_comments(["/// Fails the test with `message` unless `condition` is true."])
+        .set_into_module(&mut module, |ctx: NativeCallContext, condition: bool, message: &str| {
+            if condition { Ok(()) } else { Err(fail(&ctx, format!("assertion failed: {message}"))) }
+        });
+    FuncRegistration::new("assert_eq")
+        .in_global_namespace()
+        .with_comments(["/// Fails the test unless `actual` equals `expected`."])
+        .set_into_module(&mut module, |ctx: NativeCallContext, actual: Dynamic, expected: Dynamic| {
+            let (a, e) = (dynamic_to_json(&actual), dynamic_to_json(&expected));
+            match (a, e) {
+                (Ok(a), Ok(e)) if a == e => Ok(()),
+                (Ok(a), Ok(e)) => Err(fail(&ctx, format!("expected {e}, got {a}"))),
+                _ => Err(fail(&ctx, format!("cannot compare {} with {}", actual.type_name(), expected.type_name()))),
+            }
+        });
+    engine.register_global_module(module.into());
+}
+
+/// One test's result.
+#[derive(Debug)]
+pub struct TestOutcome {
+    /// `file::test_name`.
+    pub name: String,
+    /// Failure, with its place.
+    pub error: Option<ScriptError>,
+    /// How long it took.
+    pub elapsed: Duration,
+}
+
+/// Runs every `test_*` function of one test file against `host`'s scripts. Blocks.
+pub fn run_file(host: &Arc<Host>, path: &Path) -> Result<Vec<TestOutcome>, Vec<ScriptError>> {
+    let key = path.display().to_string();
+    let source = std::fs::read_to_string(path)
+        .map_err(|e| vec![ScriptError::new(&key, Default::default(), format!("cannot read: {e}"))])?;
+    let version = script::load(host.engine(), &host.services().limits, &key, &source)?;
+    let mut names: Vec<String> = version
+        .ast
+        .iter_functions()
+        .filter(|f| f.name.starts_with("test_") && f.params.is_empty())
+        .map(|f| f.name.to_string())
+        .collect();
+    names.sort();
+    let file = path.file_name().map_or(key.clone(), |n| n.to_string_lossy().to_string());
+    let mut outcomes = Vec::new();
+    for name in names {
+        STATE.with(|s| *s.borrow_mut() = Some(TestState { host: host.clone(), calls: Vec::new() }));
+        let run = script::run_handler(host.engine(), &host.services().limits, &version, &name, vec![]);
+        STATE.with(|s| *s.borrow_mut() = None);
+        outcomes.push(TestOutcome {
+            name: format!("{file}::{}", name.trim_start_matches("test_")),
+            error: run.outcome.err(),
+            elapsed: run.elapsed,
+        });
+    }
+    Ok(outcomes)
+}
