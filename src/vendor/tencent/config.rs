@@ -41,3 +41,36 @@ pub struct Credentials {
     #[serde(default)]
     pub algorithm: Algorithm,
 }
+
+impl Algorithm {
+    /// Parses an `X-Signature-Algorithm` value. Case and a dash are tolerated (`sha256`,
+    /// `SHA-256`) because the platform's own spelling is only known from examples.
+    pub fn parse(text: &str) -> Option<Self> {
+        let normalized: String = text
+            .trim()
+            .chars()
+            .filter(|c| *c != '-' && *c != '_')
+            .map(|c| c.to_ascii_uppercase())
+            .collect();
+        match normalized.as_str() {
+            "SHA1" => Some(Algorithm::Sha1),
+            "SHA256" => Some(Algorithm::Sha256),
+            _ => None,
+        }
+    }
+
+    /// The algorithm whose lowercase hex digest has `len` characters (40 SHA-1, 64 SHA-256).
+    pub fn from_digest_len(len: usize) -> Option<Self> {
+        match len {
+            40 => Some(Algorithm::Sha1),
+            64 => Some(Algorithm::Sha256),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Algorithm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
