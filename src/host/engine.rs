@@ -250,7 +250,8 @@ fn vendor_module(vendor: Vendor, services: &Arc<Services>) -> Module {
     let mut module = Module::new();
     match vendor {
         Vendor::Feiyu => crate::vendor::feiyu::rhai::constants(&mut module),
-        Vendor::Tencent | Vendor::Waiqin | Vendor::Xiaolanben | Vendor::Linkflow => {}
+        Vendor::Tencent => crate::vendor::tencent::rhai::constants(&mut module),
+        Vendor::Waiqin | Vendor::Xiaolanben | Vendor::Linkflow => {}
     }
     for (_, op) in all_ops().filter(|(v, _)| *v == vendor) {
         let name = op.name;

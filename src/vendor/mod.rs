@@ -222,7 +222,12 @@ pub fn lead_from_record(
         Vendor::Feiyu => feiyu::model::Clue::from_raw(record)
             .map(|clue| clue.to_lead(account))
             .map_err(|(e, _)| format!("not a Feiyu clue: {e}")),
-        Vendor::Tencent | Vendor::Waiqin => Err(format!("{vendor} records are not supported yet")),
+        Vendor::Tencent => tencent::model::TencentLead::from_value(record)
+            .map(|lead| lead.to_lead(account))
+            .map_err(|e| format!("not a Tencent lead: {e}")),
+        Vendor::Waiqin => waiqin::model::SalesLead::from_raw(record)
+            .map(|lead| lead.to_lead(account))
+            .map_err(|e| format!("not a Waiqin sales lead: {e}")),
         Vendor::Xiaolanben | Vendor::Linkflow => Err(format!(
             "{vendor} is a destination, not a lead source: leads come from tencent, feiyu or waiqin"
         )),

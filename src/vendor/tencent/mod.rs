@@ -11,6 +11,7 @@ pub mod client;
 pub mod config;
 pub mod enums;
 pub mod model;
+pub mod rhai;
 pub mod sign;
 pub mod webhook;
 
