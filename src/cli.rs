@@ -15,6 +15,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::host::check::{check_dir, write_definitions};
 use crate::host::engine::Services;
+use crate::host::generation::{Host, Verdict};
 use crate::sim::{Faults, Simulator};
 use crate::vendor::{all_ops, AccountClient, Accounts, HttpClient, Vendor};
 
@@ -64,10 +65,34 @@ pub enum Command {
         #[arg(default_value = "scripts")]
         dir: PathBuf,
     },
+    /// Run the lead handlers of the scripts for one vendor record and print every call made.
+    Route {
+        /// The record as the vendor sends it (a Tencent lead, a Feiyu clue, a Waiqin record), JSON.
+        #[arg(long, value_name = "FILE")]
+        lead: PathBuf,
+        /// The vendor the record comes from.
+        #[arg(long)]
+        vendor: Vendor,
+        /// The account it came through (default: the vendor's only account).
+        #[arg(long)]
+        account: Option<String>,
+        /// Send the calls to the built-in simulators, never to real accounts.
+        #[arg(long)]
+        dry_run: bool,
+        /// The scripts folder.
+        #[arg(long, default_value = "scripts")]
+        scripts: PathBuf,
+    },
+    /// Run the *.test.rhai files against the built-in simulators.
+    Test {
+        /// The scripts folder (scripts and their tests).
+        #[arg(default_value = "scripts")]
+        dir: PathBuf,
+    },
     /// Make one signed vendor call and print the decoded answer as JSON.
     #[command(after_long_help = op_list_help())]
     Call {
-        /// The account (a name under [accounts] in the config).
+        /// The account (a name under `[accounts]` in the config).
         account: String,
         /// The op, e.g. list_leads or import_customer (see the list below).
         op: String,
@@ -132,6 +157,14 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             json_file,
         } => call(cli.config, &account, &op, json, json_file).await,
         Command::Check { dir } => check(cli.config, dir).await,
+        Command::Route {
+            lead,
+            vendor,
+            account,
+            dry_run,
+            scripts,
+        } => route(cli.config, &lead, vendor, account, dry_run, &scripts).await,
+        Command::Test { dir } => test(cli.config, dir).await,
         Command::Definitions { dir } => definitions(dir).await,
     }
 }
@@ -270,4 +303,138 @@ async fn definitions(dir: PathBuf) -> anyhow::Result<ExitCode> {
         println!("wrote {}", path.display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The user's config when there is one, else an empty one.
+fn optional_config(config_path: Option<PathBuf>) -> anyhow::Result<Config> {
+    let path = Config::locate(config_path.as_deref());
+    if config_path.is_none() && !path.exists() {
+        return Ok(Config {
+            origin: "(no config)".to_string(),
+            ..Config::default()
+        });
+    }
+    Ok(Config::load(&path)?)
+}
+
+/// A host over `config`'s accounts with the scripts of `dir` loaded; load problems are printed.
+async fn scripted_host(config: &Config, dir: &std::path::Path, extension: fn(&mut rhai::Engine)) -> anyhow::Result<Arc<Host>> {
+    if !dir.is_dir() {
+        bail!("{} is not a folder of scripts", dir.display());
+    }
+    let accounts = Accounts::from_config(config, HttpClient::new(), Clock::system());
+    let host = Host::with_extension(Arc::new(Services::new(accounts)), extension);
+    let (h, d) = (host.clone(), dir.to_path_buf());
+    let loaded = tokio::task::spawn_blocking(move || h.load_dir(&d)).await??;
+    let mut broken = 0;
+    for (_, verdict) in loaded {
+        if let Verdict::Rejected(problems) = verdict {
+            broken += 1;
+            for problem in problems {
+                eprintln!("{problem}");
+            }
+        }
+    }
+    if broken > 0 {
+        bail!("{broken} script(s) in {} do not load; fix them first (see `leadrelay check`)", dir.display());
+    }
+    Ok(host)
+}
+
+async fn route(
+    config_path: Option<PathBuf>,
+    lead_file: &std::path::Path,
+    vendor: Vendor,
+    account: Option<String>,
+    dry_run: bool,
+    scripts: &std::path::Path,
+) -> anyhow::Result<ExitCode> {
+    let text = std::fs::read_to_string(lead_file).with_context(|| format!("cannot read {}", lead_file.display()))?;
+    let record: Value = serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", lead_file.display()))?;
+    let user_config = optional_config(config_path)?;
+    let simulator = if dry_run { Some(Simulator::start_local().await?) } else { None };
+    let config = match &simulator {
+        Some(sim) => sim.mirror(&user_config),
+        None => user_config,
+    };
+    let account = match account {
+        Some(name) => name,
+        None => {
+            let names: Vec<_> = config.accounts.values().filter(|a| a.vendor == vendor).map(|a| a.name.clone()).collect();
+            match names.as_slice() {
+                [only] => only.clone(),
+                [] => bail!("no {vendor} account is configured; name one with --account or use --dry-run"),
+                several => bail!("several {vendor} accounts are configured ({}); name one with --account", several.join(", ")),
+            }
+        }
+    };
+    let lead = crate::vendor::lead_from_record(vendor, &account, record).map_err(anyhow::Error::msg)?;
+    let host = scripted_host(&config, scripts, |_| {}).await?;
+    if dry_run {
+        println!("dry run: every call goes to the built-in simulators");
+    }
+    println!("lead {} from {vendor} account {account} (kind {})", lead.id, lead.kind);
+    let runs = host.run_lead(&lead).await;
+    if runs.is_empty() {
+        println!("no handler wants this lead (check the on_lead(...) declarations)");
+    }
+    let mut failed = false;
+    for run in &runs {
+        let verdict = match &run.result.outcome {
+            Ok(_) => "ok".to_string(),
+            Err(e) => {
+                failed = true;
+                format!("FAILED: {e}")
+            }
+        };
+        println!("\nrun {}::{} (version {}) {:?}: {verdict}", run.script, run.function, run.version, run.result.elapsed);
+        for call in &run.result.calls {
+            println!("  call {}::{} account={} ({:?})", call.vendor, call.op, call.account, call.elapsed);
+            println!("    payload:  {}", call.payload);
+            match &call.outcome {
+                Ok(response) => println!("    response: {response}"),
+                Err(e) => println!("    error:    {e}"),
+            }
+        }
+    }
+    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+async fn test(config_path: Option<PathBuf>, dir: PathBuf) -> anyhow::Result<ExitCode> {
+    let simulator = Simulator::start_local().await?;
+    let config = simulator.mirror(&optional_config(config_path)?);
+    let host = scripted_host(&config, &dir, crate::host::testkit::register).await?;
+    let files = crate::host::check::test_files(&dir)?;
+    if files.is_empty() {
+        bail!("no *.test.rhai files in {}", dir.display());
+    }
+    let (mut passed, mut failed) = (0, 0);
+    for file in files {
+        let h = host.clone();
+        let outcomes = tokio::task::spawn_blocking(move || crate::host::testkit::run_file(&h, &file)).await?;
+        match outcomes {
+            Err(problems) => {
+                failed += 1;
+                for problem in problems {
+                    println!("FAIL {problem}");
+                }
+            }
+            Ok(outcomes) => {
+                for outcome in outcomes {
+                    match outcome.error {
+                        None => {
+                            passed += 1;
+                            println!("ok   {} ({} ms)", outcome.name, outcome.elapsed.as_millis());
+                        }
+                        Some(e) => {
+                            failed += 1;
+                            println!("FAIL {} ({} ms)\n     {e}", outcome.name, outcome.elapsed.as_millis());
+                        }
+                    }
+                }
+            }
+        }
+    }
+    println!("\n{passed} passed, {failed} failed");
+    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

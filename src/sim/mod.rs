@@ -220,6 +220,35 @@ impl Simulator {
         out
     }
 
+    /// A config with every account of `config` under the same name, pointing at the simulators
+    /// with their credentials, plus the built-in `sim_<vendor>` account of each vendor `config`
+    /// has no account for. Dry runs use it so scripts that name accounts work unchanged.
+    pub fn mirror(&self, config: &Config) -> Config {
+        let own = self.config();
+        let mut mirrored = Config {
+            origin: format!("{} (mirrored onto the simulators)", config.origin),
+            accounts: Default::default(),
+        };
+        for vendor in Vendor::ALL {
+            let sim_account = &own.accounts[&Self::account_name(vendor)];
+            let mut names: Vec<String> = config
+                .accounts
+                .values()
+                .filter(|a| a.vendor == vendor)
+                .map(|a| a.name.clone())
+                .collect();
+            if names.is_empty() {
+                names.push(sim_account.name.clone());
+            }
+            for name in names {
+                let mut account = sim_account.clone();
+                account.name = name.clone();
+                mirrored.accounts.insert(name, account);
+            }
+        }
+        mirrored
+    }
+
     /// [`Simulator::config_toml`], parsed.
     pub fn config(&self) -> Config {
         Config::parse(&self.config_toml(), "<simulator>", &|_| None)
