@@ -105,6 +105,8 @@ struct Inner {
     next_member_id: u64,
     short_urls: Vec<(String, String, Option<String>)>,
     report_polls: HashMap<u64, u32>,
+    /// An error the next authenticated API call answers with instead of being served.
+    fail_next: Option<(u16, String, String)>,
 }
 
 impl Default for Inner {
@@ -157,6 +159,7 @@ impl Default for Inner {
             next_member_id: 1_243_167,
             short_urls: Vec::new(),
             report_polls: HashMap::new(),
+            fail_next: None,
         }
     }
 }
@@ -253,10 +256,13 @@ pub fn router(shared: Arc<SimShared>) -> Router {
 }
 
 /// Controls under `/_sim/linkflow`: `POST /token_ttl {"seconds": N}`, `POST /expire_tokens`,
-/// `POST /contacts {"count": N}` (synthetic contacts with a `mobilePhone` identity).
+/// `POST /contacts {"count": N}` (synthetic contacts with a `mobilePhone` identity), and
+/// `POST /fail_next {"status": 200, "code": "B01151", "message": "…"}` (the next authenticated
+/// call answers that Linkflow error body, e.g. a business error under HTTP 200).
 pub fn control_router(shared: Arc<SimShared>) -> Router {
     Router::new()
         .route("/token_ttl", post(set_token_ttl))
+        .route("/fail_next", post(set_fail_next))
         .route("/expire_tokens", post(expire_tokens))
         .route("/contacts", post(generate_contacts))
         .with_state(shared)
@@ -277,6 +283,37 @@ async fn set_token_ttl(AxumState(shared): AxumState<Arc<SimShared>>, body: Body)
         }
         _ => control_error("expected {\"seconds\": N} with N >= 0"),
     }
+}
+
+async fn set_fail_next(AxumState(shared): AxumState<Arc<SimShared>>, body: Body) -> Response {
+    let body = match axum::body::to_bytes(body, 4096).await {
+        Ok(b) => b,
+        Err(_) => return control_error("body too large"),
+    };
+    let value: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let status = value
+        .get("status")
+        .and_then(Value::as_u64)
+        .and_then(|s| u16::try_from(s).ok())
+        .filter(|s| StatusCode::from_u16(*s).is_ok());
+    let code = value.get("code").and_then(Value::as_str);
+    let message = value.get("message").and_then(Value::as_str).unwrap_or("");
+    match (status, code) {
+        (Some(status), Some(code)) => {
+            shared.linkflow.lock().fail_next = Some((status, code.into(), message.into()));
+            Json(json!({"ok": true})).into_response()
+        }
+        _ => control_error("expected {\"status\": N, \"code\": \"B…\", \"message\": \"…\"}"),
+    }
+}
+
+fn injected(status: u16, code: &str, message: &str) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    (
+        status,
+        Json(json!({"domain": "linkflow", "code": code, "message": message})),
+    )
+        .into_response()
 }
 
 async fn expire_tokens(AxumState(shared): AxumState<Arc<SimShared>>) -> Response {
@@ -425,7 +462,11 @@ impl Req {
     fn json_object(&self) -> Result<Map<String, Value>, Fail> {
         match self.json()? {
             Value::Object(map) => Ok(map),
-            _ => Err(fail(400, "B00010", "参数不合法: body must be a JSON object")),
+            _ => Err(fail(
+                400,
+                "B00010",
+                "参数不合法: body must be a JSON object",
+            )),
         }
     }
 
@@ -471,7 +512,11 @@ fn identity_of(v: &Value, field: &str) -> Result<(String, String), Fail> {
     let kind = text_of(v.get("type"));
     match (kind, id) {
         (Some(kind), Some(id)) => Ok((kind, id)),
-        _ => Err(fail(400, "B00002", format!("必填参数为空: {field}.id/type"))),
+        _ => Err(fail(
+            400,
+            "B00002",
+            format!("必填参数为空: {field}.id/type"),
+        )),
     }
 }
 
@@ -542,7 +587,11 @@ impl Inner {
         let answer = if segs == ["token"] {
             self.token(req)
         } else {
-            self.check_token(req).and_then(|()| self.route(req, &segs))
+            self.check_token(req)
+                .and_then(|()| match self.fail_next.take() {
+                    Some((status, code, message)) => Ok(injected(status, &code, &message)),
+                    None => self.route(req, &segs),
+                })
         };
         answer.unwrap_or_else(IntoResponse::into_response)
     }
@@ -788,7 +837,11 @@ impl Inner {
                 ));
             }
             let Some(data) = m.get("data").and_then(Value::as_object) else {
-                return Err(fail(400, "B00002", format!("必填参数为空: messages[{i}].data")));
+                return Err(fail(
+                    400,
+                    "B00002",
+                    format!("必填参数为空: messages[{i}].data"),
+                ));
             };
             if domain == "event" && text_of(data.get("event")).is_none() {
                 return Err(fail(
@@ -824,7 +877,11 @@ impl Inner {
                     continue;
                 }
             }
-            let data = m.get("data").and_then(Value::as_object).cloned().unwrap_or_default();
+            let data = m
+                .get("data")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default();
             match m.get("domain").and_then(Value::as_str) {
                 Some("contact") => {
                     if let Some(c) = self.contacts.get_mut(&contact_id) {
@@ -985,11 +1042,13 @@ impl Inner {
 
     fn find_contact(&self, req: &Req) -> Answer {
         let (Some(kind), Some(id)) = (req.q("idType"), req.q("id")) else {
-            return Err(fail(500, "B00010", "参数不合法: idType and id are required"));
+            return Err(fail(
+                500,
+                "B00010",
+                "参数不合法: idType and id are required",
+            ));
         };
-        let found = self
-            .identity_index
-            .get(&(kind.to_string(), id.to_string()));
+        let found = self.identity_index.get(&(kind.to_string(), id.to_string()));
         let body = match found {
             Some(id) => id.to_string(),
             None => "null".to_string(),
@@ -1027,19 +1086,17 @@ impl Inner {
         let page = req.q_u64("page")?.unwrap_or(0);
         let size = req.q_u64("size")?.unwrap_or(200);
         if size == 0 || size > 200 {
-            return Err(fail(400, "B00031", format!("超过最大数量: size {size} > 200")));
+            return Err(fail(
+                400,
+                "B00031",
+                format!("超过最大数量: size {size} > 200"),
+            ));
         }
         if page * size > 10_000 {
             return Err(fail(420, "B00030", "page*size必须小于等于10000"));
         }
         let members: Option<HashSet<u64>> = match req.q_u64("groupId")? {
-            Some(g) => Some(
-                self.group(g)?
-                    .members
-                    .values()
-                    .map(|(c, _)| *c)
-                    .collect(),
-            ),
+            Some(g) => Some(self.group(g)?.members.values().map(|(c, _)| *c).collect()),
             None => None,
         };
         let search = req.q("search");
@@ -1069,7 +1126,11 @@ impl Inner {
         };
         let size = req.q_u64("size")?.unwrap_or(200);
         if size == 0 || size > 200 {
-            return Err(fail(400, "B00031", format!("超过最大数量: size {size} > 200")));
+            return Err(fail(
+                400,
+                "B00031",
+                format!("超过最大数量: size {size} > 200"),
+            ));
         }
         let list: Vec<Value> = self
             .contacts
@@ -1139,10 +1200,7 @@ impl Inner {
 
     fn contact_identities(&self, req: &Req) -> Answer {
         let body = req.json_object()?;
-        let identity = identity_of(
-            body.get("identity").unwrap_or(&Value::Null),
-            "identity",
-        )?;
+        let identity = identity_of(body.get("identity").unwrap_or(&Value::Null), "identity")?;
         let wanted: Option<HashSet<String>> = body
             .get("identityTypes")
             .and_then(Value::as_array)
@@ -1254,7 +1312,11 @@ impl Inner {
         let name = required_text(&body, "tagName").map_err(|f| Fail { status: 500, ..f })?;
         let data_type = required_text(&body, "dataType").map_err(|f| Fail { status: 500, ..f })?;
         if !["text", "number", "array", "datetime", "boolean"].contains(&data_type.as_str()) {
-            return Err(fail(500, "B00010", format!("参数不合法: dataType {data_type}")));
+            return Err(fail(
+                500,
+                "B00010",
+                format!("参数不合法: dataType {data_type}"),
+            ));
         }
         if text_of(body.get("tagType")).as_deref() != Some("UPLOAD") {
             return Err(fail(500, "B00010", "参数不合法: tagType must be UPLOAD"));
@@ -1291,10 +1353,18 @@ impl Inner {
 
     fn list_tags(&self, req: &Req) -> Answer {
         let (Some(page), Some(size)) = (req.q_u64("page")?, req.q_u64("size")?) else {
-            return Err(fail(500, "B00010", "参数不合法: page and size are required"));
+            return Err(fail(
+                500,
+                "B00010",
+                "参数不合法: page and size are required",
+            ));
         };
         if size == 0 || size > 200 {
-            return Err(fail(500, "B00010", format!("参数不合法: size {size} > 200")));
+            return Err(fail(
+                500,
+                "B00010",
+                format!("参数不合法: size {size} > 200"),
+            ));
         }
         let list: Vec<Value> = self
             .tags
@@ -1320,7 +1390,11 @@ impl Inner {
 
     fn upload_tag_file(&mut self, req: &Req, key: &str, operate: &str) -> Answer {
         if !["overwrite", "append"].contains(&operate) {
-            return Err(fail(500, "B00010", format!("参数不合法: operate {operate}")));
+            return Err(fail(
+                500,
+                "B00010",
+                format!("参数不合法: operate {operate}"),
+            ));
         }
         self.tag_by_key(key)?;
         let content_type = req
@@ -1329,7 +1403,11 @@ impl Inner {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
         let boundary = multipart_boundary(content_type).ok_or_else(|| {
-            fail(500, "B00010", "参数不合法: expected multipart/form-data with a boundary")
+            fail(
+                500,
+                "B00010",
+                "参数不合法: expected multipart/form-data with a boundary",
+            )
         })?;
         let (file_name, content) = file_part(&req.body, &boundary)
             .ok_or_else(|| fail(500, "B00002", "必填参数为空: file"))?;
@@ -1371,7 +1449,11 @@ impl Inner {
 
     fn poll_export(&mut self, task: u64) -> Answer {
         let Some((key, polls)) = self.exports.get_mut(&task) else {
-            return Err(fail(404, "B00008", format!("No [task] found with id [{task}]")));
+            return Err(fail(
+                404,
+                "B00008",
+                format!("No [task] found with id [{task}]"),
+            ));
         };
         *polls += 1;
         if *polls == 1 {
@@ -1444,7 +1526,13 @@ impl Inner {
         };
         let rows = match req.json()? {
             Value::Array(rows) => rows,
-            _ => return Err(fail(400, "B00010", "参数不合法: body must be an array of rows")),
+            _ => {
+                return Err(fail(
+                    400,
+                    "B00010",
+                    "参数不合法: body must be an array of rows",
+                ))
+            }
         };
         if rows.len() > MAX_DIM_ROWS {
             return Err(fail(500, "B01206", "上传数量超过限制"));
@@ -1452,7 +1540,11 @@ impl Inner {
         let mut keyed = Vec::with_capacity(rows.len());
         for (i, row) in rows.into_iter().enumerate() {
             let pk = text_of(row.get(*key)).ok_or_else(|| {
-                fail(500, "B01205", format!("数据结点不包含主键列: rows[{i}].{key}"))
+                fail(
+                    500,
+                    "B01205",
+                    format!("数据结点不包含主键列: rows[{i}].{key}"),
+                )
             })?;
             keyed.push((pk, row));
         }
@@ -1599,14 +1691,24 @@ impl Inner {
     fn change_members(&mut self, req: &Req, group_id: u64, add: bool) -> Answer {
         let ids = match req.json()? {
             Value::Array(ids) => ids,
-            _ => return Err(fail(400, "B00010", "参数不合法: body must be an array of contact ids")),
+            _ => {
+                return Err(fail(
+                    400,
+                    "B00010",
+                    "参数不合法: body must be an array of contact ids",
+                ))
+            }
         };
         if ids.len() > MAX_MEMBER_CHANGE {
             return Err(fail(400, "B00031", "联系人超过最大数量"));
         }
         let g = self.group(group_id)?;
         if g.group_type != "static" {
-            return Err(fail(400, "B00010", "参数不合法: only static groups take members"));
+            return Err(fail(
+                400,
+                "B00010",
+                "参数不合法: only static groups take members",
+            ));
         }
         let mut success = Vec::new();
         let mut failure = Vec::new();
@@ -1618,7 +1720,11 @@ impl Inner {
                     let Some(g) = self.groups.get_mut(&group_id) else {
                         break;
                     };
-                    let present = g.members.iter().find(|(_, (c, _))| *c == contact_id).map(|(m, _)| *m);
+                    let present = g
+                        .members
+                        .iter()
+                        .find(|(_, (c, _))| *c == contact_id)
+                        .map(|(m, _)| *m);
                     match (add, present) {
                         (true, None) => {
                             g.members.insert(member_id, (contact_id, at.clone()));
@@ -1656,7 +1762,11 @@ impl Inner {
             return ok_json(Value::Array(list));
         }
         let (Some(start), Some(end)) = (req.q("startTime"), req.q("endTime")) else {
-            return Err(fail(400, "B00002", "必填参数为空: lastMaxId or startTime/endTime"));
+            return Err(fail(
+                400,
+                "B00002",
+                "必填参数为空: lastMaxId or startTime/endTime",
+            ));
         };
         let parse = |key: &str, text: &str| {
             NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S")
@@ -1687,7 +1797,11 @@ impl Inner {
 
     fn report(&mut self, id: u64) -> Answer {
         let Some((_, name)) = DASHBOARD_REPORTS.iter().find(|(r, _)| *r == id) else {
-            return Err(fail(404, "B00008", format!("No [report] found with id [{id}]")));
+            return Err(fail(
+                404,
+                "B00008",
+                format!("No [report] found with id [{id}]"),
+            ));
         };
         let polls = self.report_polls.entry(id).or_default();
         *polls += 1;
@@ -1717,9 +1831,16 @@ impl Inner {
             let Some(term) = term.clone() else {
                 return Err(fail(400, "B00002", "必填参数为空: utm.term"));
             };
-            let known = term.parse::<u64>().ok().filter(|id| self.contacts.contains_key(id));
+            let known = term
+                .parse::<u64>()
+                .ok()
+                .filter(|id| self.contacts.contains_key(id));
             if known.is_none() {
-                return Err(fail(420, "B00008", format!("No [contact] found with id [{term}]")));
+                return Err(fail(
+                    420,
+                    "B00008",
+                    format!("No [contact] found with id [{term}]"),
+                ));
             }
         }
         let n = self.short_urls.len() as u64 + 0x3_0000;
@@ -1787,7 +1908,11 @@ fn folders() -> Answer {
 
 fn dashboard(id: u64) -> Answer {
     if id != DASHBOARD_ID {
-        return Err(fail(404, "B00008", format!("No [dashboard] found with id [{id}]")));
+        return Err(fail(
+            404,
+            "B00008",
+            format!("No [dashboard] found with id [{id}]"),
+        ));
     }
     let reports: Vec<Value> = DASHBOARD_REPORTS
         .iter()
@@ -1877,5 +2002,63 @@ fn pass<T>(filter: Option<T>, f: impl FnOnce(T) -> bool) -> bool {
     match filter {
         None => true,
         Some(v) => f(v),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn parses_the_clients_multipart_body() {
+        let body = crate::vendor::linkflow::multipart::file_part(
+            "b1",
+            "file",
+            "等级.csv",
+            "text/csv",
+            b"phone,value\r\n1,A",
+        )
+        .unwrap();
+        assert_eq!(
+            multipart_boundary(&body.content_type).as_deref(),
+            Some("b1")
+        );
+        let (name, content) = file_part(&body.bytes, "b1").unwrap();
+        assert_eq!(name, "等级.csv");
+        assert_eq!(content, b"phone,value\r\n1,A");
+        assert_eq!(
+            multipart_boundary("multipart/form-data; boundary=\"q q\"").as_deref(),
+            Some("q q")
+        );
+        assert_eq!(multipart_boundary("text/plain; boundary=x"), None);
+    }
+
+    #[test]
+    fn percent_decoding_is_lenient() {
+        assert_eq!(percent_decode("ww%20x"), "ww x");
+        assert_eq!(percent_decode("%E6%B8%A0"), "渠");
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%zz%4"), "%zz%4");
+        assert_eq!(base62(0), "0");
+        assert_eq!(base62(62), "10");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        #[test]
+        fn multipart_parser_never_panics(body in proptest::collection::vec(proptest::arbitrary::any::<u8>(), 0..300), boundary in "[a-zA-Z0-9]{1,8}") {
+            let _ = file_part(&body, &boundary);
+            let mut framed = format!("--{boundary}\r\n").into_bytes();
+            framed.extend_from_slice(&body);
+            let _ = file_part(&framed, &boundary);
+        }
+
+        #[test]
+        fn header_and_path_parsers_never_panic(text in ".{0,60}") {
+            let _ = multipart_boundary(&text);
+            let _ = percent_decode(&text);
+        }
     }
 }

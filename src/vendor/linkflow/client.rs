@@ -241,8 +241,12 @@ impl Client {
         req: &ContactIdRequest,
     ) -> Result<Vec<ChannelIdentity>, CallError> {
         let path = format!("/open/contacts/{}/channel_identities", req.id);
-        self.list(Call::new("get_contact_channel_identities", Method::GET, path))
-            .await
+        self.list(Call::new(
+            "get_contact_channel_identities",
+            Method::GET,
+            path,
+        ))
+        .await
     }
 
     /// `GET /open/contacts`: one 0-based page.
@@ -308,7 +312,10 @@ impl Client {
     ) -> Result<ContactIdentities, CallError> {
         const OP: &str = "find_contact_identities";
         req.validate().map_err(|e| self.invalid(OP, e))?;
-        let call = self.json(Call::new(OP, Method::POST, "/open/contacts/identities"), req)?;
+        let call = self.json(
+            Call::new(OP, Method::POST, "/open/contacts/identities"),
+            req,
+        )?;
         self.execute(call).await
     }
 
@@ -595,7 +602,8 @@ impl Client {
     /// `GET /open/report/{reportId}`; poll while `status` is 0.
     pub async fn get_report(&self, req: &ReportRequest) -> Result<Report, CallError> {
         let path = format!("/open/report/{}", req.report_id);
-        self.execute(Call::new("get_report", Method::GET, path)).await
+        self.execute(Call::new("get_report", Method::GET, path))
+            .await
     }
 
     /// `GET /open/dashboard/{dashboardId}/summary`.
@@ -760,17 +768,14 @@ impl Client {
         }
         let body = raw.body.trim_ascii();
         let body: &[u8] = if body.is_empty() { b"null" } else { body };
-        serde_json::from_slice(body).map_err(|e| {
-            self.bad_response(op, raw, &format!("undecodable answer ({e})"))
-        })
+        serde_json::from_slice(body)
+            .map_err(|e| self.bad_response(op, raw, &format!("undecodable answer ({e})")))
     }
 
     fn failure(&self, op: &str, raw: &RawResponse) -> CallError {
         match error_body(&raw.body, false) {
             Some(e) => self.vendor_failure(op, raw, e),
-            None => raw
-                .status_error(VENDOR, op)
-                .with_account(&self.ctx.account),
+            None => raw.status_error(VENDOR, op).with_account(&self.ctx.account),
         }
     }
 

@@ -340,7 +340,10 @@ impl MessageBatch {
                     ));
                 }
             }
-            exact_numbers(&format!("messages[{i}].data"), &Value::Object(m.data.clone()))?;
+            exact_numbers(
+                &format!("messages[{i}].data"),
+                &Value::Object(m.data.clone()),
+            )?;
         }
         Ok(())
     }
@@ -948,7 +951,10 @@ impl UploadTagValuesRequest {
         if self.content.len() > MAX_TAG_FILE_BYTES {
             return Err(invalid(
                 "content",
-                format!("is {} bytes, the vendor takes at most 100 MB", self.content.len()),
+                format!(
+                    "is {} bytes, the vendor takes at most 100 MB",
+                    self.content.len()
+                ),
             ));
         }
         Ok(())
@@ -1084,7 +1090,11 @@ impl SetTagValuesRequest {
             return Err(invalid("actions", "must hold at least one action"));
         }
         for (i, a) in self.actions.iter().enumerate() {
-            one_of(&format!("actions[{i}].action"), &a.action, &["set", "delete"])?;
+            one_of(
+                &format!("actions[{i}].action"),
+                &a.action,
+                &["set", "delete"],
+            )?;
             if a.action == "set" {
                 require_opt(&format!("actions[{i}].value"), &a.value)?;
             }

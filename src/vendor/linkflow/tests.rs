@@ -33,14 +33,20 @@ fn expiration_as_epoch_milliseconds_and_seconds() {
         json!("1504488623000"),
         json!(" 1504488623 "),
     ] {
-        assert_eq!(parse_expiration(&v).unwrap().timestamp(), 1_504_488_623, "{v}");
+        assert_eq!(
+            parse_expiration(&v).unwrap().timestamp(),
+            1_504_488_623,
+            "{v}"
+        );
     }
     // Milliseconds keep their fraction.
     let t = parse_expiration(&json!(1_504_488_623_250i64)).unwrap();
     assert_eq!(t.timestamp_millis(), 1_504_488_623_250);
     // The 10^11 boundary: below is seconds, at and above is milliseconds.
     assert_eq!(
-        parse_expiration(&json!(99_999_999_999i64)).unwrap().timestamp(),
+        parse_expiration(&json!(99_999_999_999i64))
+            .unwrap()
+            .timestamp(),
         99_999_999_999
     );
     assert_eq!(
@@ -65,7 +71,10 @@ fn bad_expirations_are_errors_not_panics() {
         parse_expiration(&json!(1.5)),
         Err(ExpirationError::BadNumber(_))
     ));
-    assert_eq!(parse_expiration(&Value::Null), Err(ExpirationError::Missing));
+    assert_eq!(
+        parse_expiration(&Value::Null),
+        Err(ExpirationError::Missing)
+    );
     assert_eq!(parse_expiration(&json!({})), Err(ExpirationError::Missing));
 }
 
@@ -133,7 +142,12 @@ proptest! {
 fn known_codes_decide_before_the_status() {
     use FailureKind::*;
     let cases: &[(u16, &str, &str, FailureKind)] = &[
-        (420, "B00008", "No [contact] found with id [71302452690124]", Business),
+        (
+            420,
+            "B00008",
+            "No [contact] found with id [71302452690124]",
+            Business,
+        ),
         (500, "B01151", "标签已经存在", Business),
         (500, "B01162", "tagKey不存在", Business),
         (500, "B_01162", "标签不存在", Business),
@@ -188,7 +202,9 @@ fn offline_client() -> Client {
 #[test]
 fn bare_bodies_decode_and_errors_keep_code_and_message() {
     let c = offline_client();
-    let n: Option<Id> = c.decode("find_contact", &raw(200, "703941987164160")).unwrap();
+    let n: Option<Id> = c
+        .decode("find_contact", &raw(200, "703941987164160"))
+        .unwrap();
     assert_eq!(n, Some(Id(703_941_987_164_160)));
     let n: Option<Id> = c.decode("find_contact", &raw(200, "null")).unwrap();
     assert_eq!(n, None);
@@ -217,7 +233,10 @@ fn bare_bodies_decode_and_errors_keep_code_and_message() {
     let e = c
         .decode::<Value>(
             "create_tag",
-            &raw(200, r#"{"domain":"linkflow","code":"B01151","message":"标签已经存在"}"#),
+            &raw(
+                200,
+                r#"{"domain":"linkflow","code":"B01151","message":"标签已经存在"}"#,
+            ),
         )
         .unwrap_err();
     assert_eq!(
@@ -239,7 +258,9 @@ fn bare_bodies_decode_and_errors_keep_code_and_message() {
     assert_eq!(e.message, "upstream unavailable");
 
     // Garbage under 200 is BadResponse.
-    let e = c.decode::<Vec<Tag>>("list_tags", &raw(200, "<html>")).unwrap_err();
+    let e = c
+        .decode::<Vec<Tag>>("list_tags", &raw(200, "<html>"))
+        .unwrap_err();
     assert_eq!(e.kind, FailureKind::BadResponse);
 }
 
@@ -276,7 +297,14 @@ fn query_values_are_percent_encoded_like_the_doc() {
 
 #[test]
 fn multipart_body_is_byte_exact() {
-    let body = file_part("B0UND", "file", "tag_878.csv", "text/csv", b"phone,value\n1,a").unwrap();
+    let body = file_part(
+        "B0UND",
+        "file",
+        "tag_878.csv",
+        "text/csv",
+        b"phone,value\n1,a",
+    )
+    .unwrap();
     assert_eq!(body.content_type, "multipart/form-data; boundary=B0UND");
     assert_eq!(
         String::from_utf8(body.bytes).unwrap(),
@@ -327,7 +355,10 @@ fn doc_message_batch() -> Value {
 #[test]
 fn doc_message_example_decodes_and_its_huge_integer_is_refused_k_f() {
     let batch: MessageBatch = serde_json::from_value(doc_message_batch()).unwrap();
-    assert_eq!(batch.identities[0], Identity::new("idCard", "321100199012203412"));
+    assert_eq!(
+        batch.identities[0],
+        Identity::new("idCard", "321100199012203412")
+    );
     let e = batch.validate_messages().unwrap_err();
     assert_eq!(e.field, "messages[0].data.props.long");
 
@@ -356,12 +387,27 @@ fn message_validation_names_the_field() {
     };
     assert_eq!(field(&|b| b.channel_key.clear()), "channelKey");
     assert_eq!(field(&|b| b.identities.clear()), "identities");
-    assert_eq!(field(&|b| b.identities[1].kind.clear()), "identities[1].type");
+    assert_eq!(
+        field(&|b| b.identities[1].kind.clear()),
+        "identities[1].type"
+    );
     assert_eq!(field(&|b| b.messages.clear()), "messages");
-    assert_eq!(field(&|b| b.messages[1].action = "set".into()), "messages[1].action");
-    assert_eq!(field(&|b| b.messages[0].domain = "order".into()), "messages[0].domain");
-    assert_eq!(field(&|b| b.messages[0].ts = Some(1_663_146_117)), "messages[0].ts");
-    assert_eq!(field(&|b| b.channel_type = Some("YOUZAN".into())), "channelType");
+    assert_eq!(
+        field(&|b| b.messages[1].action = "set".into()),
+        "messages[1].action"
+    );
+    assert_eq!(
+        field(&|b| b.messages[0].domain = "order".into()),
+        "messages[0].domain"
+    );
+    assert_eq!(
+        field(&|b| b.messages[0].ts = Some(1_663_146_117)),
+        "messages[0].ts"
+    );
+    assert_eq!(
+        field(&|b| b.channel_type = Some("YOUZAN".into())),
+        "channelType"
+    );
     assert_eq!(
         field(&|b| {
             b.messages[1].data.remove("event");
@@ -369,9 +415,10 @@ fn message_validation_names_the_field() {
         "messages[1].data.event"
     );
     // ts given as a numeric string is read as an integer.
-    let m: Message =
-        serde_json::from_value(json!({"domain":"event","action":"track","ts":"1663146117310","data":{}}))
-            .unwrap();
+    let m: Message = serde_json::from_value(
+        json!({"domain":"event","action":"track","ts":"1663146117310","data":{}}),
+    )
+    .unwrap();
     assert_eq!(m.ts, Some(1_663_146_117_310));
 }
 
@@ -380,7 +427,10 @@ fn order_batches_need_sales_order_set_and_order_ids() {
     let mut data = serde_json::Map::new();
     data.insert("orderId".into(), json!("E20221028"));
     data.insert("orderDate".into(), json!("2022-10-28 10:33:44"));
-    data.insert("lines".into(), json!([{"lineId": "L20221028", "price": 50.12}]));
+    data.insert(
+        "lines".into(),
+        json!([{"lineId": "L20221028", "price": 50.12}]),
+    );
     let batch = MessageBatch {
         request_id: None,
         channel_key: "udc_12SyQfFmg".into(),
@@ -391,9 +441,14 @@ fn order_batches_need_sales_order_set_and_order_ids() {
     batch.validate_orders().unwrap();
     let mut wrong = batch.clone();
     wrong.messages[0].domain = "salesOrders".into();
-    assert_eq!(wrong.validate_orders().unwrap_err().field, "messages[0].domain");
+    assert_eq!(
+        wrong.validate_orders().unwrap_err().field,
+        "messages[0].domain"
+    );
     let mut no_line_id = batch.clone();
-    no_line_id.messages[0].data.insert("lines".into(), json!([{"price": 1}]));
+    no_line_id.messages[0]
+        .data
+        .insert("lines".into(), json!([{"price": 1}]));
     assert_eq!(
         no_line_id.validate_orders().unwrap_err().field,
         "messages[0].data.lines[0].lineId"
@@ -411,14 +466,27 @@ fn tag_key_rule_b01157() {
     for ok in ["tag_ccc2", "tag_878", "tag_a_b_1"] {
         assert!(is_valid_tag_key(ok), "{ok}");
     }
-    for bad in ["tag_", "Tag_x", "tag_X", "tag-x", "tagx", "tag_a-b", "", "tag_中文"] {
+    for bad in [
+        "tag_",
+        "Tag_x",
+        "tag_X",
+        "tag-x",
+        "tagx",
+        "tag_a-b",
+        "",
+        "tag_中文",
+    ] {
         assert!(!is_valid_tag_key(bad), "{bad}");
     }
 }
 
 #[test]
 fn documented_limits_are_checked_before_sending() {
-    let create = |v: Value| serde_json::from_value::<CreateTagRequest>(v).unwrap().validate();
+    let create = |v: Value| {
+        serde_json::from_value::<CreateTagRequest>(v)
+            .unwrap()
+            .validate()
+    };
     let doc = json!({"tagName":"aaccc","tagKey":"tag_ccc2","dataType":"number","tagType":"UPLOAD","identityType":"externalId","channelId":"1"});
     create(doc.clone()).unwrap();
     let mut v = doc.clone();
@@ -453,7 +521,10 @@ fn documented_limits_are_checked_before_sending() {
     };
     assert_eq!(ids.validate().unwrap_err().field, "minUpdateTime");
     assert_eq!(
-        ListContactIdsRequest::default().validate().unwrap_err().field,
+        ListContactIdsRequest::default()
+            .validate()
+            .unwrap_err()
+            .field,
         "size"
     );
 
@@ -495,17 +566,26 @@ fn documented_limits_are_checked_before_sending() {
     assert_eq!(upload("replace").validate().unwrap_err().field, "operate");
     assert_eq!(upload("append").part_content_type(), "text/csv");
 
-    let orders = |v: Value| serde_json::from_value::<ListOrdersRequest>(v).unwrap().validate();
+    let orders = |v: Value| {
+        serde_json::from_value::<ListOrdersRequest>(v)
+            .unwrap()
+            .validate()
+    };
     orders(json!({"lastMaxId": 0})).unwrap();
-    orders(json!({"startTime":"2023-01-01 15:44:20","endTime":"2024-03-16 15:44:20","page":2})).unwrap();
+    orders(json!({"startTime":"2023-01-01 15:44:20","endTime":"2024-03-16 15:44:20","page":2}))
+        .unwrap();
     assert_eq!(
-        orders(json!({"startTime":"2023-01-01 15:44:20","endTime":"2024-03-16 15:44:20","page":101}))
-            .unwrap_err()
-            .field,
+        orders(
+            json!({"startTime":"2023-01-01 15:44:20","endTime":"2024-03-16 15:44:20","page":101})
+        )
+        .unwrap_err()
+        .field,
         "page"
     );
     assert_eq!(
-        orders(json!({"lastMaxId": 0, "page": 1})).unwrap_err().field,
+        orders(json!({"lastMaxId": 0, "page": 1}))
+            .unwrap_err()
+            .field,
         "lastMaxId"
     );
     assert_eq!(orders(json!({})).unwrap_err().field, "lastMaxId");
@@ -524,10 +604,14 @@ fn documented_limits_are_checked_before_sending() {
     tag_values.validate().unwrap();
     let mut missing_value = tag_values.clone();
     missing_value.actions[1].value = None;
-    assert_eq!(missing_value.validate().unwrap_err().field, "actions[1].value");
+    assert_eq!(
+        missing_value.validate().unwrap_err().field,
+        "actions[1].value"
+    );
 
     let short: ShortUrlRequest =
-        serde_json::from_value(json!({"url": "http://www.baidu.com", "utm": {"source": "s"}})).unwrap();
+        serde_json::from_value(json!({"url": "http://www.baidu.com", "utm": {"source": "s"}}))
+            .unwrap();
     short.validate().unwrap();
     assert_eq!(short.validate_distribute().unwrap_err().field, "utm.term");
     let short: ShortUrlRequest = serde_json::from_value(
@@ -576,7 +660,10 @@ fn doc_contact_answers_decode() {
     }]))
     .unwrap();
     assert_eq!(channel[0].contact_id, Some(Id(703_941_987_164_160)));
-    assert_eq!(channel[0].channel.as_ref().unwrap()["channelType"], "WORKWECHAT_PRO");
+    assert_eq!(
+        channel[0].channel.as_ref().unwrap()["channelType"],
+        "WORKWECHAT_PRO"
+    );
 
     let identities: ContactIdentities = serde_json::from_value(json!({
         "contactId": 29,
@@ -627,9 +714,10 @@ fn doc_tag_answers_decode() {
     .unwrap();
     assert_eq!(upload.file_name.as_deref(), Some("tag_878_file1"));
 
-    let task: TagExport =
-        serde_json::from_value(json!({"tagKey": "tag_sf", "taskId": 19723653547885u64, "status": "INITIAL"}))
-            .unwrap();
+    let task: TagExport = serde_json::from_value(
+        json!({"tagKey": "tag_sf", "taskId": 19723653547885u64, "status": "INITIAL"}),
+    )
+    .unwrap();
     assert!(!task.is_finished());
     let done: TagExport = serde_json::from_value(
         json!({"taskId": 19723653547885u64, "status": "FINISH", "errorMsg": "", "fileUrl": ""}),
@@ -688,7 +776,8 @@ fn doc_group_order_report_answers_decode() {
     .unwrap();
     assert_eq!(dashboard.reports[1].id, Id(410));
 
-    let short: ShortUrl = serde_json::from_value(json!({"shorturl": "http://ln8w.cn/5T2SnX"})).unwrap();
+    let short: ShortUrl =
+        serde_json::from_value(json!({"shorturl": "http://ln8w.cn/5T2SnX"})).unwrap();
     assert_eq!(short.shorturl, "http://ln8w.cn/5T2SnX");
 }
 
@@ -704,7 +793,11 @@ fn ops_are_unique_snake_case_and_documented() {
         );
         assert!(!op.summary.is_empty());
         let method = op.endpoint.split(' ').next().unwrap();
-        assert!(["GET", "POST", "DELETE"].contains(&method), "{}", op.endpoint);
+        assert!(
+            ["GET", "POST", "DELETE"].contains(&method),
+            "{}",
+            op.endpoint
+        );
     }
     names.sort_unstable();
     names.dedup();
@@ -723,6 +816,9 @@ async fn unknown_op_and_bad_payload_fail_before_sending() {
     assert_eq!(e.kind, FailureKind::InvalidPayload);
     assert!(e.message.contains("`tagKey`"), "{}", e.message);
     assert_eq!(e.account, "lf_test");
-    let e = c.call_op("list_folders", json!({"x": 1})).await.unwrap_err();
+    let e = c
+        .call_op("list_folders", json!({"x": 1}))
+        .await
+        .unwrap_err();
     assert_eq!(e.kind, FailureKind::InvalidPayload);
 }
