@@ -318,7 +318,11 @@ fn optional_config(config_path: Option<PathBuf>) -> anyhow::Result<Config> {
 }
 
 /// A host over `config`'s accounts with the scripts of `dir` loaded; load problems are printed.
-async fn scripted_host(config: &Config, dir: &std::path::Path, extension: fn(&mut rhai::Engine)) -> anyhow::Result<Arc<Host>> {
+async fn scripted_host(
+    config: &Config,
+    dir: &std::path::Path,
+    extension: fn(&mut rhai::Engine),
+) -> anyhow::Result<Arc<Host>> {
     if !dir.is_dir() {
         bail!("{} is not a folder of scripts", dir.display());
     }
@@ -336,7 +340,10 @@ async fn scripted_host(config: &Config, dir: &std::path::Path, extension: fn(&mu
         }
     }
     if broken > 0 {
-        bail!("{broken} script(s) in {} do not load; fix them first (see `leadrelay check`)", dir.display());
+        bail!(
+            "{broken} script(s) in {} do not load; fix them first (see `leadrelay check`)",
+            dir.display()
+        );
     }
     Ok(host)
 }
@@ -349,10 +356,16 @@ async fn route(
     dry_run: bool,
     scripts: &std::path::Path,
 ) -> anyhow::Result<ExitCode> {
-    let text = std::fs::read_to_string(lead_file).with_context(|| format!("cannot read {}", lead_file.display()))?;
-    let record: Value = serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", lead_file.display()))?;
+    let text = std::fs::read_to_string(lead_file)
+        .with_context(|| format!("cannot read {}", lead_file.display()))?;
+    let record: Value = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not valid JSON", lead_file.display()))?;
     let user_config = optional_config(config_path)?;
-    let simulator = if dry_run { Some(Simulator::start_local().await?) } else { None };
+    let simulator = if dry_run {
+        Some(Simulator::start_local().await?)
+    } else {
+        None
+    };
     let config = match &simulator {
         Some(sim) => sim.mirror(&user_config),
         None => user_config,
@@ -360,20 +373,34 @@ async fn route(
     let account = match account {
         Some(name) => name,
         None => {
-            let names: Vec<_> = config.accounts.values().filter(|a| a.vendor == vendor).map(|a| a.name.clone()).collect();
+            let names: Vec<_> = config
+                .accounts
+                .values()
+                .filter(|a| a.vendor == vendor)
+                .map(|a| a.name.clone())
+                .collect();
             match names.as_slice() {
                 [only] => only.clone(),
-                [] => bail!("no {vendor} account is configured; name one with --account or use --dry-run"),
-                several => bail!("several {vendor} accounts are configured ({}); name one with --account", several.join(", ")),
+                [] => bail!(
+                    "no {vendor} account is configured; name one with --account or use --dry-run"
+                ),
+                several => bail!(
+                    "several {vendor} accounts are configured ({}); name one with --account",
+                    several.join(", ")
+                ),
             }
         }
     };
-    let lead = crate::vendor::lead_from_record(vendor, &account, record).map_err(anyhow::Error::msg)?;
+    let lead =
+        crate::vendor::lead_from_record(vendor, &account, record).map_err(anyhow::Error::msg)?;
     let host = scripted_host(&config, scripts, |_| {}).await?;
     if dry_run {
         println!("dry run: every call goes to the built-in simulators");
     }
-    println!("lead {} from {vendor} account {account} (kind {})", lead.id, lead.kind);
+    println!(
+        "lead {} from {vendor} account {account} (kind {})",
+        lead.id, lead.kind
+    );
     let runs = host.run_lead(&lead).await;
     if runs.is_empty() {
         println!("no handler wants this lead (check the on_lead(...) declarations)");
@@ -387,9 +414,15 @@ async fn route(
                 format!("FAILED: {e}")
             }
         };
-        println!("\nrun {}::{} (version {}) {:?}: {verdict}", run.script, run.function, run.version, run.result.elapsed);
+        println!(
+            "\nrun {}::{} (version {}) {:?}: {verdict}",
+            run.script, run.function, run.version, run.result.elapsed
+        );
         for call in &run.result.calls {
-            println!("  call {}::{} account={} ({:?})", call.vendor, call.op, call.account, call.elapsed);
+            println!(
+                "  call {}::{} account={} ({:?})",
+                call.vendor, call.op, call.account, call.elapsed
+            );
             println!("    payload:  {}", call.payload);
             match &call.outcome {
                 Ok(response) => println!("    response: {response}"),
@@ -397,7 +430,11 @@ async fn route(
             }
         }
     }
-    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 async fn test(config_path: Option<PathBuf>, dir: PathBuf) -> anyhow::Result<ExitCode> {
@@ -411,7 +448,8 @@ async fn test(config_path: Option<PathBuf>, dir: PathBuf) -> anyhow::Result<Exit
     let (mut passed, mut failed) = (0, 0);
     for file in files {
         let h = host.clone();
-        let outcomes = tokio::task::spawn_blocking(move || crate::host::testkit::run_file(&h, &file)).await?;
+        let outcomes =
+            tokio::task::spawn_blocking(move || crate::host::testkit::run_file(&h, &file)).await?;
         match outcomes {
             Err(problems) => {
                 failed += 1;
@@ -428,7 +466,11 @@ async fn test(config_path: Option<PathBuf>, dir: PathBuf) -> anyhow::Result<Exit
                         }
                         Some(e) => {
                             failed += 1;
-                            println!("FAIL {} ({} ms)\n     {e}", outcome.name, outcome.elapsed.as_millis());
+                            println!(
+                                "FAIL {} ({} ms)\n     {e}",
+                                outcome.name,
+                                outcome.elapsed.as_millis()
+                            );
                         }
                     }
                 }
@@ -436,5 +478,9 @@ async fn test(config_path: Option<PathBuf>, dir: PathBuf) -> anyhow::Result<Exit
         }
     }
     println!("\n{passed} passed, {failed} failed");
-    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

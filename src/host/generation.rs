@@ -212,27 +212,34 @@ impl Host {
         });
     }
 
-    /// Runs every lead handler that wants `lead`, in script order, on the blocking pool.
-    pub async fn run_lead(self: &Arc<Self>, lead: &Lead) -> Vec<HandlerRun> {
+    /// Every `(script version, handler)` of the live generation that wants `lead`, in script
+    /// order.
+    pub fn lead_handlers(&self, lead: &Lead) -> Vec<(Arc<ScriptVersion>, String)> {
         let generation = self.generation();
-        let mut runs = Vec::new();
+        let mut handlers = Vec::new();
         for version in generation.scripts.values() {
             for declaration in &version.declarations {
-                let Declaration::Lead {
+                if let Declaration::Lead {
                     filter, function, ..
                 } = declaration
-                else {
-                    continue;
-                };
-                let wanted = filter.vendor.is_none_or(|v| v == lead.vendor)
-                    && filter.account.as_deref().is_none_or(|a| a == lead.account);
-                if wanted {
-                    runs.push(
-                        self.run(version.clone(), function, vec![Dynamic::from(lead.clone())])
-                            .await,
-                    );
+                {
+                    if filter.matches(lead) {
+                        handlers.push((version.clone(), function.clone()));
+                    }
                 }
             }
+        }
+        handlers
+    }
+
+    /// Runs every lead handler that wants `lead`, in script order, on the blocking pool.
+    pub async fn run_lead(self: &Arc<Self>, lead: &Lead) -> Vec<HandlerRun> {
+        let mut runs = Vec::new();
+        for (version, function) in self.lead_handlers(lead) {
+            runs.push(
+                self.run(version, &function, vec![Dynamic::from(lead.clone())])
+                    .await,
+            );
         }
         runs
     }

@@ -37,6 +37,14 @@ pub struct LeadFilter {
     pub account: Option<String>,
 }
 
+impl LeadFilter {
+    /// True when the filter wants `lead`.
+    pub fn matches(&self, lead: &crate::lead::Lead) -> bool {
+        self.vendor.is_none_or(|v| v == lead.vendor)
+            && self.account.as_deref().is_none_or(|a| a == lead.account)
+    }
+}
+
 /// A handler or schedule declared at a script's top level.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Declaration {

@@ -23,7 +23,7 @@ use super::convert::{dynamic_to_json, json_to_dynamic};
 use super::engine::error_map;
 use super::error::ScriptError;
 use super::generation::Host;
-use super::run::{CallRecord, Declaration};
+use super::run::CallRecord;
 use super::script;
 use crate::lead::Lead;
 use crate::vendor::{lead_from_record, Vendor};
@@ -41,18 +41,30 @@ fn fail(ctx: &NativeCallContext, message: String) -> Box<EvalAltResult> {
     EvalAltResult::ErrorRuntime(message.into(), ctx.call_position()).into()
 }
 
-fn with_state<R>(ctx: &NativeCallContext, f: impl FnOnce(&mut TestState) -> R) -> Result<R, Box<EvalAltResult>> {
+fn with_state<R>(
+    ctx: &NativeCallContext,
+    f: impl FnOnce(&mut TestState) -> R,
+) -> Result<R, Box<EvalAltResult>> {
     STATE
         .with(|s| s.borrow_mut().as_mut().map(f))
-        .ok_or_else(|| fail(ctx, "test functions only work inside `leadrelay test`".into()))
+        .ok_or_else(|| {
+            fail(
+                ctx,
+                "test functions only work inside `leadrelay test`".into(),
+            )
+        })
 }
 
 /// True when `actual` contains `expected`: equal scalars, arrays of equal length whose items
 /// match, and maps whose every expected key matches (extra keys in `actual` are fine).
 pub fn json_contains(actual: &Value, expected: &Value) -> bool {
     match (actual, expected) {
-        (Value::Object(a), Value::Object(e)) => e.iter().all(|(k, v)| a.get(k).is_some_and(|av| json_contains(av, v))),
-        (Value::Array(a), Value::Array(e)) => a.len() == e.len() && a.iter().zip(e).all(|(x, y)| json_contains(x, y)),
+        (Value::Object(a), Value::Object(e)) => e
+            .iter()
+            .all(|(k, v)| a.get(k).is_some_and(|av| json_contains(av, v))),
+        (Value::Array(a), Value::Array(e)) => {
+            a.len() == e.len() && a.iter().zip(e).all(|(x, y)| json_contains(x, y))
+        }
         (Value::Number(a), Value::Number(e)) => a.as_f64() == e.as_f64(),
         _ => actual == expected,
     }
@@ -94,47 +106,51 @@ pub fn register(engine: &mut Engine) {
     FuncRegistration::new("make_lead")
         .in_global_namespace()
         .with_comments(["/// A lead from a record as the vendor sends it (tests only)."])
-        .set_into_module(&mut module, |ctx: NativeCallContext, vendor: &str, record: Dynamic| {
-            let vendor: Vendor = vendor.parse().map_err(|e: String| fail(&ctx, e))?;
-            let record = dynamic_to_json(&record).map_err(|e| fail(&ctx, e))?;
-            let account = with_state(&ctx, |s| {
-                s.host.services().accounts.names_of(vendor).first().map(|a| a.to_string())
-            })?
-            .unwrap_or_else(|| "test".to_string());
-            lead_from_record(vendor, &account, record).map(Dynamic::from).map_err(|e| fail(&ctx, e))
-        });
+        .set_into_module(
+            &mut module,
+            |ctx: NativeCallContext, vendor: &str, record: Dynamic| {
+                let vendor: Vendor = vendor.parse().map_err(|e: String| fail(&ctx, e))?;
+                let record = dynamic_to_json(&record).map_err(|e| fail(&ctx, e))?;
+                let account = with_state(&ctx, |s| {
+                    s.host
+                        .services()
+                        .accounts
+                        .names_of(vendor)
+                        .first()
+                        .map(|a| a.to_string())
+                })?
+                .unwrap_or_else(|| "test".to_string());
+                lead_from_record(vendor, &account, record)
+                    .map(Dynamic::from)
+                    .map_err(|e| fail(&ctx, e))
+            },
+        );
     FuncRegistration::new("route")
         .in_global_namespace()
         .with_volatility(true)
-        .with_comments(["/// Runs every matching on_lead handler of the scripts for `lead` (tests only)."])
+        .with_comments([
+            "/// Runs every matching on_lead handler of the scripts for `lead` (tests only).",
+        ])
         .set_into_module(&mut module, |ctx: NativeCallContext, lead: Lead| {
             let host = with_state(&ctx, |s| s.host.clone())?;
             let mut runs = rhai::Array::new();
-            for version in host.generation().scripts.values() {
-                for declaration in &version.declarations {
-                    let Declaration::Lead { filter, function, .. } = declaration else { continue };
-                    let wanted = filter.vendor.is_none_or(|v| v == lead.vendor)
-                        && filter.account.as_deref().is_none_or(|a| a == lead.account);
-                    if !wanted {
-                        continue;
-                    }
-                    let run = script::run_handler(
-                        host.engine(),
-                        &host.services().limits,
-                        version,
-                        function,
-                        vec![Dynamic::from(lead.clone())],
-                    );
-                    let mut map = rhai::Map::new();
-                    map.insert("script".into(), version.path.to_string().into());
-                    map.insert("handler".into(), function.as_str().into());
-                    map.insert("ok".into(), run.outcome.is_ok().into());
-                    if let Err(e) = &run.outcome {
-                        map.insert("error".into(), e.to_string().into());
-                    }
-                    runs.push(map.into());
-                    with_state(&ctx, |s| s.calls.extend(run.calls))?;
+            for (version, function) in host.lead_handlers(&lead) {
+                let run = script::run_handler(
+                    host.engine(),
+                    &host.services().limits,
+                    &version,
+                    &function,
+                    vec![Dynamic::from(lead.clone())],
+                );
+                let mut map = rhai::Map::new();
+                map.insert("script".into(), version.path.to_string().into());
+                map.insert("handler".into(), function.as_str().into());
+                map.insert("ok".into(), run.outcome.is_ok().into());
+                if let Err(e) = &run.outcome {
+                    map.insert("error".into(), e.to_string().into());
                 }
+                runs.push(map.into());
+                with_state(&ctx, |s| s.calls.extend(run.calls))?;
             }
             Ok::<_, Box<EvalAltResult>>(runs)
         });
@@ -143,7 +159,9 @@ pub fn register(engine: &mut Engine) {
         .with_volatility(true)
         .with_comments(["/// Every vendor call made so far in this test (tests only)."])
         .set_into_module(&mut module, |ctx: NativeCallContext| {
-            with_state(&ctx, |s| s.calls.iter().map(call_to_map).collect::<rhai::Array>())
+            with_state(&ctx, |s| {
+                s.calls.iter().map(call_to_map).collect::<rhai::Array>()
+            })
         });
     FuncRegistration::new("expect_call")
         .in_global_namespace()
@@ -184,32 +202,55 @@ pub fn register(engine: &mut Engine) {
         let registration = FuncRegistration::new("expect_no_call")
             .in_global_namespace()
             .with_volatility(true)
-            .with_comments(["/// Fails if a call of the vendor (or vendor::op) was made (tests only)."]);
+            .with_comments([
+                "/// Fails if a call of the vendor (or vendor::op) was made (tests only).",
+            ]);
         if arity == 1 {
-            registration.set_into_module(&mut module, move |ctx: NativeCallContext, vendor: &str| f(&ctx, vendor, None));
+            registration
+                .set_into_module(&mut module, move |ctx: NativeCallContext, vendor: &str| {
+                    f(&ctx, vendor, None)
+                });
         } else {
-            registration.set_into_module(&mut module, move |ctx: NativeCallContext, vendor: &str, op: &str| {
-                f(&ctx, vendor, Some(op))
-            });
+            registration.set_into_module(
+                &mut module,
+                move |ctx: NativeCallContext, vendor: &str, op: &str| f(&ctx, vendor, Some(op)),
+            );
         }
     }
     FuncRegistration::new("assert")
         .in_global_namespace()
         .with_comments(["/// Fails the test with `message` unless `condition` is true."])
-        .set_into_module(&mut module, |ctx: NativeCallContext, condition: bool, message: &str| {
-            if condition { Ok(()) } else { Err(fail(&ctx, format!("assertion failed: {message}"))) }
-        });
+        .set_into_module(
+            &mut module,
+            |ctx: NativeCallContext, condition: bool, message: &str| {
+                if condition {
+                    Ok(())
+                } else {
+                    Err(fail(&ctx, format!("assertion failed: {message}")))
+                }
+            },
+        );
     FuncRegistration::new("assert_eq")
         .in_global_namespace()
         .with_comments(["/// Fails the test unless `actual` equals `expected`."])
-        .set_into_module(&mut module, |ctx: NativeCallContext, actual: Dynamic, expected: Dynamic| {
-            let (a, e) = (dynamic_to_json(&actual), dynamic_to_json(&expected));
-            match (a, e) {
-                (Ok(a), Ok(e)) if a == e => Ok(()),
-                (Ok(a), Ok(e)) => Err(fail(&ctx, format!("expected {e}, got {a}"))),
-                _ => Err(fail(&ctx, format!("cannot compare {} with {}", actual.type_name(), expected.type_name()))),
-            }
-        });
+        .set_into_module(
+            &mut module,
+            |ctx: NativeCallContext, actual: Dynamic, expected: Dynamic| {
+                let (a, e) = (dynamic_to_json(&actual), dynamic_to_json(&expected));
+                match (a, e) {
+                    (Ok(a), Ok(e)) if a == e => Ok(()),
+                    (Ok(a), Ok(e)) => Err(fail(&ctx, format!("expected {e}, got {a}"))),
+                    _ => Err(fail(
+                        &ctx,
+                        format!(
+                            "cannot compare {} with {}",
+                            actual.type_name(),
+                            expected.type_name()
+                        ),
+                    )),
+                }
+            },
+        );
     engine.register_global_module(module.into());
 }
 
@@ -227,8 +268,13 @@ pub struct TestOutcome {
 /// Runs every `test_*` function of one test file against `host`'s scripts. Blocks.
 pub fn run_file(host: &Arc<Host>, path: &Path) -> Result<Vec<TestOutcome>, Vec<ScriptError>> {
     let key = path.display().to_string();
-    let source = std::fs::read_to_string(path)
-        .map_err(|e| vec![ScriptError::new(&key, Default::default(), format!("cannot read: {e}"))])?;
+    let source = std::fs::read_to_string(path).map_err(|e| {
+        vec![ScriptError::new(
+            &key,
+            Default::default(),
+            format!("cannot read: {e}"),
+        )]
+    })?;
     let version = script::load(host.engine(), &host.services().limits, &key, &source)?;
     let mut names: Vec<String> = version
         .ast
@@ -237,11 +283,24 @@ pub fn run_file(host: &Arc<Host>, path: &Path) -> Result<Vec<TestOutcome>, Vec<S
         .map(|f| f.name.to_string())
         .collect();
     names.sort();
-    let file = path.file_name().map_or(key.clone(), |n| n.to_string_lossy().to_string());
+    let file = path
+        .file_name()
+        .map_or(key.clone(), |n| n.to_string_lossy().to_string());
     let mut outcomes = Vec::new();
     for name in names {
-        STATE.with(|s| *s.borrow_mut() = Some(TestState { host: host.clone(), calls: Vec::new() }));
-        let run = script::run_handler(host.engine(), &host.services().limits, &version, &name, vec![]);
+        STATE.with(|s| {
+            *s.borrow_mut() = Some(TestState {
+                host: host.clone(),
+                calls: Vec::new(),
+            })
+        });
+        let run = script::run_handler(
+            host.engine(),
+            &host.services().limits,
+            &version,
+            &name,
+            vec![],
+        );
         STATE.with(|s| *s.borrow_mut() = None);
         outcomes.push(TestOutcome {
             name: format!("{file}::{}", name.trim_start_matches("test_")),

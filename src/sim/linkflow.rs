@@ -825,10 +825,9 @@ impl Inner {
                     format!("参数不合法: messages[{i}] domain={domain:?} action={action:?}"),
                 ));
             }
-            if !m
-                .get("ts")
+            if m.get("ts")
                 .and_then(Value::as_i64)
-                .is_some_and(|ts| ts >= 100_000_000_000)
+                .is_none_or(|ts| ts < 100_000_000_000)
             {
                 return Err(fail(
                     400,

@@ -868,14 +868,14 @@ fn query(inner: &Inner, body: &Map<String, Value>, apaas: bool) -> Result<Value,
     let page = positive(body, "page", 1)?;
     let page_size = positive(body, "pageSize", 1000)?;
 
-    let eq = |key: &str, lead: &SimLead| text(body, key).map_or(true, |v| lead.get(key) == v);
+    let eq = |key: &str, lead: &SimLead| text(body, key).is_none_or(|v| lead.get(key) == v);
     let contains = |key: &str, lead: &SimLead| {
-        text(body, key).map_or(true, |v| lead.get(key).contains(v.as_str()))
+        text(body, key).is_none_or(|v| lead.get(key).contains(v.as_str()))
     };
     let within = |field: &str, start: &str, end: &str, lead: &SimLead| {
         let day = lead.get(field).get(..10).unwrap_or("");
-        text(body, start).map_or(true, |s| day >= s.as_str())
-            && text(body, end).map_or(true, |e| day <= e.as_str())
+        text(body, start).is_none_or(|s| day >= s.as_str())
+            && text(body, end).is_none_or(|e| day <= e.as_str())
     };
     let mut matched: Vec<&SimLead> = inner
         .leads
@@ -889,7 +889,7 @@ fn query(inner: &Inner, body: &Map<String, Value>, apaas: bool) -> Result<Value,
                 && contains("cus_name", l)
                 && within("create_time", "create_time_start", "create_time_end", l)
                 && within("modify_time", "modify_time_start", "modify_time_end", l)
-                && text(body, "salesleads_status").map_or(true, |s| l.status == s)
+                && text(body, "salesleads_status").is_none_or(|s| l.status == s)
         })
         .collect();
     if apaas {
