@@ -25,4 +25,6 @@ pub mod host;
 pub mod lead;
 pub mod secret;
 pub mod sim;
+pub mod store;
+pub mod trigger;
 pub mod vendor;
