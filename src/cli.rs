@@ -105,6 +105,17 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// The log level when `LEADRELAY_LOG` is not set: long-running commands report progress,
+    /// one-shot commands print their own results and log only problems.
+    pub fn default_log_level(&self) -> &'static str {
+        match self {
+            Command::Sim { .. } => "info",
+            _ => "warn",
+        }
+    }
+}
+
 /// Every op with the vendor its account needs, for `call --help`.
 pub fn op_list_help() -> String {
     let mut out = String::from("Ops (the account's vendor in brackets):\n");
@@ -438,41 +449,63 @@ async fn route(
 }
 
 async fn test(config_path: Option<PathBuf>, dir: PathBuf) -> anyhow::Result<ExitCode> {
-    let simulator = Simulator::start_local().await?;
-    let config = simulator.mirror(&optional_config(config_path)?);
-    let host = scripted_host(&config, &dir, crate::host::testkit::register).await?;
+    let user_config = optional_config(config_path)?;
     let files = crate::host::check::test_files(&dir)?;
     if files.is_empty() {
         bail!("no *.test.rhai files in {}", dir.display());
     }
     let (mut passed, mut failed) = (0, 0);
     for file in files {
-        let h = host.clone();
-        let outcomes =
-            tokio::task::spawn_blocking(move || crate::host::testkit::run_file(&h, &file)).await?;
-        match outcomes {
-            Err(problems) => {
-                failed += 1;
-                for problem in problems {
-                    println!("FAIL {problem}");
-                }
-            }
-            Ok(outcomes) => {
-                for outcome in outcomes {
-                    match outcome.error {
-                        None => {
-                            passed += 1;
-                            println!("ok   {} ({} ms)", outcome.name, outcome.elapsed.as_millis());
-                        }
-                        Some(e) => {
-                            failed += 1;
-                            println!(
-                                "FAIL {} ({} ms)\n     {e}",
-                                outcome.name,
-                                outcome.elapsed.as_millis()
-                            );
-                        }
+        // Every test gets fresh simulators and a fresh host, so tests cannot see each other's
+        // customers, leads or assignment turns.
+        let fresh = || async {
+            let simulator = Simulator::start_local().await?;
+            let host = scripted_host(
+                &simulator.mirror(&user_config),
+                &dir,
+                crate::host::testkit::register,
+            )
+            .await?;
+            anyhow::Ok((simulator, host))
+        };
+        let (_simulator, host) = fresh().await?;
+        let (h, f) = (host.clone(), file.clone());
+        let names =
+            match tokio::task::spawn_blocking(move || crate::host::testkit::load_tests(&h, &f))
+                .await?
+            {
+                Ok((_, names)) => names,
+                Err(problems) => {
+                    failed += 1;
+                    for problem in problems {
+                        println!("FAIL {problem}");
                     }
+                    continue;
+                }
+            };
+        for name in names {
+            let (_simulator, host) = fresh().await?;
+            let f = file.clone();
+            let outcome = tokio::task::spawn_blocking(move || {
+                crate::host::testkit::load_tests(&host, &f)
+                    .map(|(version, _)| crate::host::testkit::run_test(&host, &version, &name))
+            })
+            .await?
+            .map_err(|problems| {
+                anyhow::anyhow!("{} changed while testing: {problems:?}", file.display())
+            })?;
+            match outcome.error {
+                None => {
+                    passed += 1;
+                    println!("ok   {} ({} ms)", outcome.name, outcome.elapsed.as_millis());
+                }
+                Some(e) => {
+                    failed += 1;
+                    println!(
+                        "FAIL {} ({} ms)\n     {e}",
+                        outcome.name,
+                        outcome.elapsed.as_millis()
+                    );
                 }
             }
         }

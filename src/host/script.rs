@@ -24,6 +24,33 @@ pub struct ScriptVersion {
     pub ast: AST,
     /// Handlers and schedules declared at the top level, in order.
     pub declarations: Vec<Declaration>,
+    /// The top level's constants with their values; every run starts from a copy, which is how
+    /// handlers see them (Rhai functions see constants of the scope they are called with).
+    pub constants: Scope<'static>,
+}
+
+/// The names a script declares with `const` at the start of a line. Strict variables would
+/// otherwise reject a handler that uses a top-level constant, because Rhai compiles functions
+/// without knowing the top level's variables. A `const` inside a function only makes this list
+/// longer, which is harmless: the local one shadows it.
+fn declared_constants(source: &str) -> Scope<'static> {
+    let mut scope = Scope::new();
+    for line in source.lines() {
+        let Some(rest) = line.trim_start().strip_prefix("const ") else {
+            continue;
+        };
+        let name: String = rest
+            .trim_start()
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        if !name.is_empty() {
+            // A plain variable, not a constant: the optimizer would fold a constant's
+            // placeholder value into the handlers.
+            scope.push(name, ());
+        }
+    }
+    scope
 }
 
 /// The content hash used as a script version.
@@ -40,14 +67,21 @@ pub fn load(
     source: &str,
 ) -> Result<ScriptVersion, Vec<ScriptError>> {
     let mut ast = engine
-        .compile(source)
+        .compile_with_scope(&declared_constants(source), source)
         .map_err(|e| vec![ScriptError::from_parse(path, &e)])?;
     ast.set_source(path);
     let context = run::enter(RunContext::new(path.into(), Phase::Load));
     let _deadline = limits::set_deadline(Instant::now() + limits.run_budget);
-    let result = engine.run_ast_with_scope(&mut Scope::new(), &ast);
+    let mut top_level = Scope::new();
+    let result = engine.run_ast_with_scope(&mut top_level, &ast);
     let context = context.finish();
     result.map_err(|e| vec![ScriptError::from_rhai(path, &e)])?;
+    let mut constants = Scope::new();
+    for (name, is_constant, value) in top_level.iter_raw() {
+        if is_constant {
+            constants.push_constant_dynamic(name.to_string(), value.clone());
+        }
+    }
 
     let functions: HashSet<(String, usize)> = ast
         .iter_functions()
@@ -84,6 +118,7 @@ pub fn load(
         hash: content_hash(source),
         ast,
         declarations: context.declarations,
+        constants,
     })
 }
 
@@ -111,13 +146,9 @@ pub fn run_handler(
     let context = run::enter(RunContext::new(version.path.clone(), Phase::Run));
     let _deadline = limits::set_deadline(started + limits.run_budget);
     let options = CallFnOptions::new().eval_ast(false).rewind_scope(true);
-    let result = engine.call_fn_with_options::<Dynamic>(
-        options,
-        &mut Scope::new(),
-        &version.ast,
-        function,
-        args,
-    );
+    let mut scope = version.constants.clone();
+    let result =
+        engine.call_fn_with_options::<Dynamic>(options, &mut scope, &version.ast, function, args);
     let context = context.finish();
     RunResult {
         outcome: result.map_err(|e| ScriptError::from_rhai(&version.path, &e)),

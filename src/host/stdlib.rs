@@ -16,6 +16,7 @@ pub const MODULES: &[(&str, &str)] = &[
     ("phone", include_str!("../../stdlib/phone.rhai")),
     ("assign", include_str!("../../stdlib/assign.rhai")),
     ("hours", include_str!("../../stdlib/hours.rhai")),
+    ("map", include_str!("../../stdlib/map.rhai")),
 ];
 
 /// Where assignment turn counters live. The in-memory store forgets on restart; the journal's

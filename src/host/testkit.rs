@@ -4,7 +4,9 @@
 //! Inside a test function (`fn test_…()`):
 //! - `make_lead(vendor, record)` — a lead from a record as the vendor sends it;
 //! - `route(lead)` — runs every matching `on_lead` handler of the scripts; returns the runs as
-//!   `[#{script, handler, ok, error}]`;
+//!   `[#{script, handler, ok}]`, and throws `handler … failed: path:line:col: message` when one
+//!   fails (catch it to test failures);
+//! - `run_job(function)` — runs the scheduled job `function` now and returns its result;
 //! - `expect_call(vendor, op, subset)` — passes when a call of `vendor::op` was made whose payload
 //!   contains `subset` (maps are compared key by key, recursively);
 //! - `expect_no_call(vendor)` / `expect_no_call(vendor, op)`;
@@ -23,8 +25,8 @@ use super::convert::{dynamic_to_json, json_to_dynamic};
 use super::engine::error_map;
 use super::error::ScriptError;
 use super::generation::Host;
-use super::run::CallRecord;
-use super::script;
+use super::run::{CallRecord, Declaration};
+use super::script::{self, ScriptVersion};
 use crate::lead::Lead;
 use crate::vendor::{lead_from_record, Vendor};
 
@@ -146,13 +148,36 @@ pub fn register(engine: &mut Engine) {
                 map.insert("script".into(), version.path.to_string().into());
                 map.insert("handler".into(), function.as_str().into());
                 map.insert("ok".into(), run.outcome.is_ok().into());
-                if let Err(e) = &run.outcome {
-                    map.insert("error".into(), e.to_string().into());
+                with_state(&ctx, |s| s.calls.extend(run.calls))?;
+                // A failing handler fails the test where route() was called; a test that expects
+                // the failure catches it: `try { route(lead) } catch (e) { … }`.
+                if let Err(e) = run.outcome {
+                    return Err(fail(&ctx, format!("handler {function} failed: {e}")));
                 }
                 runs.push(map.into());
-                with_state(&ctx, |s| s.calls.extend(run.calls))?;
             }
             Ok::<_, Box<EvalAltResult>>(runs)
+        });
+    FuncRegistration::new("run_job")
+        .in_global_namespace()
+        .with_volatility(true)
+        .with_comments(["/// Runs the scheduled job `function` of the scripts now and returns its result (tests only)."])
+        .set_into_module(&mut module, |ctx: NativeCallContext, function: &str| {
+            let host = with_state(&ctx, |s| s.host.clone())?;
+            let version = host
+                .generation()
+                .scripts
+                .values()
+                .find(|v| {
+                    v.declarations.iter().any(
+                        |d| matches!(d, Declaration::Schedule { function: f, .. } if f == function),
+                    )
+                })
+                .cloned()
+                .ok_or_else(|| fail(&ctx, format!("no script declares schedule(…, \"{function}\")")))?;
+            let run = script::run_handler(host.engine(), &host.services().limits, &version, function, vec![]);
+            with_state(&ctx, |s| s.calls.extend(run.calls))?;
+            run.outcome.map_err(|e| fail(&ctx, format!("the job failed: {e}")))
         });
     FuncRegistration::new("calls")
         .in_global_namespace()
@@ -265,8 +290,12 @@ pub struct TestOutcome {
     pub elapsed: Duration,
 }
 
-/// Runs every `test_*` function of one test file against `host`'s scripts. Blocks.
-pub fn run_file(host: &Arc<Host>, path: &Path) -> Result<Vec<TestOutcome>, Vec<ScriptError>> {
+/// Loads a test file with `host`'s engine and lists its tests (`test_*` functions without
+/// parameters), sorted. Blocks.
+pub fn load_tests(
+    host: &Arc<Host>,
+    path: &Path,
+) -> Result<(ScriptVersion, Vec<String>), Vec<ScriptError>> {
     let key = path.display().to_string();
     let source = std::fs::read_to_string(path).map_err(|e| {
         vec![ScriptError::new(
@@ -283,30 +312,33 @@ pub fn run_file(host: &Arc<Host>, path: &Path) -> Result<Vec<TestOutcome>, Vec<S
         .map(|f| f.name.to_string())
         .collect();
     names.sort();
-    let file = path
+    Ok((version, names))
+}
+
+/// Runs one test function of a loaded test file against `host`'s scripts. Blocks.
+pub fn run_test(host: &Arc<Host>, version: &ScriptVersion, name: &str) -> TestOutcome {
+    STATE.with(|s| {
+        *s.borrow_mut() = Some(TestState {
+            host: host.clone(),
+            calls: Vec::new(),
+        })
+    });
+    let run = script::run_handler(
+        host.engine(),
+        &host.services().limits,
+        version,
+        name,
+        vec![],
+    );
+    STATE.with(|s| *s.borrow_mut() = None);
+    let file = Path::new(&*version.path)
         .file_name()
-        .map_or(key.clone(), |n| n.to_string_lossy().to_string());
-    let mut outcomes = Vec::new();
-    for name in names {
-        STATE.with(|s| {
-            *s.borrow_mut() = Some(TestState {
-                host: host.clone(),
-                calls: Vec::new(),
-            })
+        .map_or(version.path.to_string(), |n| {
+            n.to_string_lossy().to_string()
         });
-        let run = script::run_handler(
-            host.engine(),
-            &host.services().limits,
-            &version,
-            &name,
-            vec![],
-        );
-        STATE.with(|s| *s.borrow_mut() = None);
-        outcomes.push(TestOutcome {
-            name: format!("{file}::{}", name.trim_start_matches("test_")),
-            error: run.outcome.err(),
-            elapsed: run.elapsed,
-        });
+    TestOutcome {
+        name: format!("{file}::{}", name.trim_start_matches("test_")),
+        error: run.outcome.err(),
+        elapsed: run.elapsed,
     }
-    Ok(outcomes)
 }

@@ -171,3 +171,27 @@ async fn declarations_are_collected_and_checked_at_load() {
         .message
         .contains("call it at the top level"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handlers_see_top_level_constants() {
+    let services = services(Accounts::default(), Duration::from_secs(2));
+    let engine = new_engine(services.clone());
+    let source = "const TEAM = #{ \"广州市\": [\"陈静\"] };\nconst OWNER = 1001;\nfn owner() { OWNER }\nfn team(city) { TEAM[city] ?? [] }\n";
+    let version = load_ok(&engine, &services.limits, source);
+    assert_eq!(
+        version.constants.len(),
+        2,
+        "constants kept: {:?}",
+        version.constants
+    );
+    let run = script::run_handler(&engine, &services.limits, &version, "owner", vec![]);
+    assert_eq!(run.outcome.unwrap().as_int().unwrap(), 1001);
+    let run = script::run_handler(
+        &engine,
+        &services.limits,
+        &version,
+        "team",
+        vec!["广州市".into()],
+    );
+    assert_eq!(run.outcome.unwrap().to_string(), "[\"陈静\"]");
+}
