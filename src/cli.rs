@@ -51,6 +51,9 @@ pub enum Command {
         /// Write the ready-to-use config to this file as well as printing it.
         #[arg(long, value_name = "FILE")]
         write_config: Option<PathBuf>,
+        /// Synthetic leads to generate at start in each lead source (Tencent, Feiyu, Waiqin).
+        #[arg(long, default_value_t = 20)]
+        leads: u32,
     },
     /// Compile and validate every script, test file and stdlib module; print each problem as
     /// path:line:col: message.
@@ -157,8 +160,17 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             fault_status,
             latency_ms,
             write_config,
+            leads,
         } => {
-            sim(listen, error_rate, fault_status, latency_ms, write_config).await?;
+            sim(
+                listen,
+                error_rate,
+                fault_status,
+                latency_ms,
+                write_config,
+                leads,
+            )
+            .await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Call {
@@ -186,6 +198,7 @@ async fn sim(
     fault_status: u16,
     latency_ms: u64,
     write_config: Option<PathBuf>,
+    leads: u32,
 ) -> anyhow::Result<()> {
     if !(0.0..=1.0).contains(&error_rate) {
         bail!("--error-rate must be between 0.0 and 1.0, got {error_rate}");
@@ -193,6 +206,9 @@ async fn sim(
     let simulator = Simulator::start(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
+    if leads > 0 {
+        seed_leads(&simulator, leads).await?;
+    }
     if error_rate > 0.0 || latency_ms > 0 {
         simulator.shared().set_faults(Faults {
             error_rate,
@@ -227,6 +243,27 @@ async fn sim(
     out.flush()?;
     drop(out);
     tokio::signal::ctrl_c().await?;
+    Ok(())
+}
+
+/// Generates synthetic leads through the simulators' own control endpoints.
+async fn seed_leads(simulator: &Simulator, count: u32) -> anyhow::Result<()> {
+    let http = reqwest::Client::new();
+    for path in [
+        "/_sim/tencent/leads",
+        "/_sim/feiyu/clues",
+        "/_sim/waiqin/leads",
+    ] {
+        let response = http
+            .post(format!("{}{path}", simulator.base_url()))
+            .json(&serde_json::json!({ "count": count }))
+            .send()
+            .await
+            .with_context(|| format!("cannot seed {path}"))?;
+        if !response.status().is_success() {
+            bail!("seeding {path} failed: HTTP {}", response.status());
+        }
+    }
     Ok(())
 }
 

@@ -48,3 +48,232 @@ fn call_help_lists_every_op_with_its_vendor() {
         assert!(help.contains(&format!("[{vendor}]")));
     }
 }
+
+fn manifest_path(relative: &str) -> String {
+    format!("{}/{relative}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `leadrelay sim` as a child process; killed on drop.
+struct SimProcess {
+    child: std::process::Child,
+    config: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl SimProcess {
+    fn start() -> SimProcess {
+        use std::io::BufRead;
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("leadrelay.toml");
+        let mut child = leadrelay()
+            .args([
+                "sim",
+                "--listen",
+                "127.0.0.1:0",
+                "--leads",
+                "5",
+                "--write-config",
+            ])
+            .arg(&config)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        let started = std::time::Instant::now();
+        while started.elapsed() < std::time::Duration::from_secs(20) {
+            match lines.next() {
+                Some(Ok(line)) if line.starts_with("config written to") => {
+                    return SimProcess {
+                        child,
+                        config,
+                        _dir: dir,
+                    };
+                }
+                Some(Ok(_)) => continue,
+                _ => break,
+            }
+        }
+        let _ = child.kill();
+        panic!("leadrelay sim did not start");
+    }
+
+    fn call(&self, account: &str, op: &str, json: &str) -> std::process::Output {
+        leadrelay()
+            .arg("--config")
+            .arg(&self.config)
+            .args(["call", account, op, "--json", json])
+            .output()
+            .unwrap()
+    }
+}
+
+impl Drop for SimProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn call_against_sim_works_for_every_vendor_as_in_the_readme() {
+    let sim = SimProcess::start();
+    let today = chrono::Utc::now()
+        .with_timezone(&leadrelay::clock::beijing())
+        .format("%Y-%m-%d")
+        .to_string();
+    let window = format!(r#"{{"start_time":"2020-01-01","end_time":"{today}"}}"#);
+    let cases: [(&str, &str, &str, &str); 5] = [
+        ("sim_tencent", "list_leads", &window, "\"total_number\": 5"),
+        ("sim_feiyu", "pull_clues", &window, "\"count\": 5"),
+        (
+            "sim_waiqin",
+            "add_sales_leads",
+            r#"{"code":"demo-1","cus_name":"张三","poolName":"公海"}"#,
+            "\"msg_id\"",
+        ),
+        (
+            "sim_xiaolanben",
+            "list_staffs",
+            r#"{"pageIndex":1,"pageSize":20}"#,
+            "\"staffId\": 1001",
+        ),
+        (
+            "sim_linkflow",
+            "find_contact",
+            r#"{"idType":"mobile","id":"13800000000"}"#,
+            "null",
+        ),
+    ];
+    for (account, op, json, expect) in cases {
+        let out = sim.call(account, op, json);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{account} {op}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout.contains(expect), "{account} {op}: {stdout}");
+    }
+    // A vendor error is the vendor's code and message and a non-zero exit.
+    let again = sim.call(
+        "sim_waiqin",
+        "add_sales_leads",
+        r#"{"code":"demo-1","cus_name":"张三","poolName":"公海"}"#,
+    );
+    assert_eq!(again.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        stderr.contains("code 30001") && stderr.contains("(not retryable)"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn check_test_and_definitions_work_on_the_shipped_scripts() {
+    let check = leadrelay()
+        .args(["check", &manifest_path("scripts")])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&check.stdout);
+    assert!(check.status.success(), "{stdout}");
+    assert!(stdout.contains("no problems"), "{stdout}");
+
+    let test = leadrelay()
+        .args(["test", &manifest_path("scripts")])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&test.stdout);
+    assert!(test.status.success(), "{stdout}");
+    assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
+    assert!(
+        stdout.contains("ok   tencent_to_xiaolanben.test.rhai::form_leads_go_to_staff_1001"),
+        "{stdout}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let defs = leadrelay()
+        .args(["definitions"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(defs.status.success());
+    let xiaolanben = std::fs::read_to_string(dir.path().join("xiaolanben.d.rhai")).unwrap();
+    assert!(
+        xiaolanben.contains("fn import_customer(account: string, payload: map)"),
+        "{xiaolanben}"
+    );
+    let statics = std::fs::read_to_string(dir.path().join("__static__.d.rhai")).unwrap();
+    assert!(
+        statics.contains("fn get kind(lead: Lead)") && statics.contains("fn on_lead("),
+        "{statics}"
+    );
+    let tencent = std::fs::read_to_string(dir.path().join("tencent.d.rhai")).unwrap();
+    assert!(
+        tencent.contains("LEADS_TYPE_FORM"),
+        "constants missing from tencent.d.rhai"
+    );
+}
+
+#[test]
+fn check_reports_every_problem_with_its_place() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("a.rhai"),
+        "on_lead(\"route\");\nfn route(lead) {\n  let x = ;\n}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("b.rhai"),
+        "schedule(\"every day\", \"job\");\nfn job() {}\n",
+    )
+    .unwrap();
+    let out = leadrelay().arg("check").arg(dir.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let a = dir.path().join("a.rhai").display().to_string();
+    let b = dir.path().join("b.rhai").display().to_string();
+    assert!(stdout.contains(&format!("{a}:3:11: ")), "{stdout}");
+    assert!(
+        stdout.contains(&format!("{b}:1:1: bad cron expression `every day`")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("2 problems"), "{stdout}");
+}
+
+#[test]
+fn route_dry_run_prints_each_call_to_the_simulators() {
+    let dir = tempfile::tempdir().unwrap();
+    let lead = dir.path().join("lead.json");
+    std::fs::write(&lead, r#"{"leads_id": 9007199254740993, "leads_type": "LEADS_TYPE_FORM", "leads_name": "张三", "leads_tel": "13812345678"}"#).unwrap();
+    let out = leadrelay()
+        .args([
+            "route",
+            "--vendor",
+            "tencent",
+            "--dry-run",
+            "--scripts",
+            &manifest_path("scripts"),
+            "--lead",
+        ])
+        .arg(&lead)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("lead 9007199254740993 from tencent"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("call xiaolanben::import_customer"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("\"staffId\":1001"), "{stdout}");
+    assert!(stdout.contains("call linkflow::send_messages"), "{stdout}");
+}
