@@ -195,3 +195,102 @@ async fn handlers_see_top_level_constants() {
     );
     assert_eq!(run.outcome.unwrap().to_string(), "[\"陈静\"]");
 }
+
+/// Runs `fn probe()` of `source` against the simulators' accounts and returns its value as JSON.
+async fn probe(harness: &Harness, source: &str) -> Result<serde_json::Value, String> {
+    let accounts = Accounts::from_config(&harness.config, Default::default(), Default::default());
+    let host = leadrelay::host::generation::Host::new(Arc::new(Services::new(accounts)));
+    let version = script::load(host.engine(), &host.services().limits, "probe.rhai", source)
+        .map_err(|e| format!("{e:?}"))?;
+    let run = host.run(Arc::new(version), "probe", vec![]).await;
+    run.result
+        .outcome
+        .map_err(|e| e.to_string())
+        .and_then(|d| leadrelay::host::convert::dynamic_to_json(&d))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_vendor_is_callable_from_rhai_against_the_simulators() {
+    let harness = Harness::start().await;
+    let source = r#"
+        fn probe() {
+            let today = now_beijing();
+            let day = "" + today.year + "-" + (if today.month < 10 { "0" } else { "" }) + today.month
+                + "-" + (if today.day < 10 { "0" } else { "" }) + today.day;
+            #{
+                tencent: tencent::list_leads(#{ start_time: "2020-01-01", end_time: day }).page_info.page,
+                feiyu: feiyu::pull_clues(#{ start_time: "2020-01-01", end_time: day }).status,
+                waiqin: waiqin::add_sales_leads(#{ code: "rhai-1", cus_name: "张三", poolName: "公海" }).msg_id != (),
+                xiaolanben: xiaolanben::import_customer("sim_xiaolanben", #{
+                    customerName: "张三 13812345678",
+                    staffId: 1001,
+                    contacts: [#{ thirdDataId: "t:1", name: "张三", phone: "13812345678" }],
+                }).isNew,
+                linkflow: linkflow::find_contact(#{ idType: "mobile", id: "13800000000" }),
+            }
+        }
+    "#;
+    let answer = probe(&harness, source).await.unwrap();
+    assert_eq!(
+        answer,
+        serde_json::json!({"tencent": 1, "feiyu": "success", "waiqin": true, "xiaolanben": true, "linkflow": null})
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vendor_errors_are_catchable_maps_and_validation_names_the_field() {
+    let harness = Harness::start().await;
+    let source = r#"
+        fn probe() {
+            waiqin::add_sales_leads(#{ code: "dup-1", cus_name: "张三", poolName: "公海" });
+            let caught = #{};
+            try {
+                waiqin::add_sales_leads(#{ code: "dup-1", cus_name: "张三", poolName: "公海" });
+            } catch (e) {
+                caught = e;
+            }
+            let invalid = #{};
+            try {
+                xiaolanben::import_customer(#{ customerName: "", contacts: [] });
+            } catch (e) {
+                invalid = e;
+            }
+            let unnamed = "";
+            try { tencent::list_leads("no_such_account", #{}); } catch (e) { unnamed = e.message; }
+            #{ caught: caught, invalid: invalid, unnamed: unnamed }
+        }
+    "#;
+    let answer = probe(&harness, source).await.unwrap();
+    let caught = &answer["caught"];
+    assert_eq!(caught["vendor"], "waiqin");
+    assert_eq!(caught["account"], "sim_waiqin");
+    assert_eq!(caught["op"], "add_sales_leads");
+    assert_eq!(caught["status"], 200);
+    assert_eq!(caught["code"], "30001");
+    assert!(caught["message"].as_str().unwrap().contains("dup-1"), "{caught}");
+    assert_eq!(caught["retryable"], false);
+    let invalid = &answer["invalid"];
+    assert_eq!(invalid["kind"], "invalidpayload");
+    assert!(invalid["message"].as_str().unwrap().contains("customerName"), "{invalid}");
+    assert_eq!(invalid["status"], serde_json::Value::Null);
+    assert!(answer["unnamed"].as_str().unwrap().contains("no account `no_such_account`"), "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calling_without_an_account_name_lists_the_accounts_when_there_are_several() {
+    let harness = Harness::start().await;
+    let mut config = harness.config.clone();
+    let mut second = config.accounts["sim_xiaolanben"].clone();
+    second.name = "xlb_east".into();
+    config.accounts.insert("xlb_east".into(), second);
+    let accounts = Accounts::from_config(&config, Default::default(), Default::default());
+    let host = leadrelay::host::generation::Host::new(Arc::new(Services::new(accounts)));
+    let source = "fn probe() { xiaolanben::list_staffs(#{ pageIndex: 1, pageSize: 20 }) }";
+    let version = script::load(host.engine(), &host.services().limits, "p.rhai", source).unwrap();
+    let run = host.run(Arc::new(version), "probe", vec![]).await;
+    let error = run.result.outcome.unwrap_err().to_string();
+    assert!(
+        error.contains("several xiaolanben accounts are configured (sim_xiaolanben, xlb_east): name one"),
+        "{error}"
+    );
+}
