@@ -116,58 +116,48 @@ impl Drop for SimProcess {
     }
 }
 
+/// The README's `leadrelay --config sim.toml call ACCOUNT OP --json '…'` lines.
+fn readme_call_examples() -> Vec<(String, String, String)> {
+    let readme = std::fs::read_to_string(manifest_path("README.md")).unwrap();
+    readme
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("leadrelay --config sim.toml call "))
+        .map(|rest| {
+            let (head, json) = rest.split_once(" --json '").expect("a --json '…' argument");
+            let (account, op) = head.split_once(' ').unwrap();
+            (account.to_string(), op.to_string(), json.trim_end_matches('\'').to_string())
+        })
+        .collect()
+}
+
 #[test]
-fn call_against_sim_works_for_every_vendor_as_in_the_readme() {
+fn the_readme_call_examples_work_against_sim_for_every_vendor() {
     let sim = SimProcess::start();
-    let today = chrono::Utc::now()
-        .with_timezone(&leadrelay::clock::beijing())
-        .format("%Y-%m-%d")
-        .to_string();
-    let window = format!(r#"{{"start_time":"2020-01-01","end_time":"{today}"}}"#);
-    let cases: [(&str, &str, &str, &str); 5] = [
-        ("sim_tencent", "list_leads", &window, "\"total_number\": 5"),
-        ("sim_feiyu", "pull_clues", &window, "\"count\": 5"),
-        (
-            "sim_waiqin",
-            "add_sales_leads",
-            r#"{"code":"demo-1","cus_name":"张三","poolName":"公海"}"#,
-            "\"msg_id\"",
-        ),
-        (
-            "sim_xiaolanben",
-            "list_staffs",
-            r#"{"pageIndex":1,"pageSize":20}"#,
-            "\"staffId\": 1001",
-        ),
-        (
-            "sim_linkflow",
-            "find_contact",
-            r#"{"idType":"mobile","id":"13800000000"}"#,
-            "null",
-        ),
-    ];
-    for (account, op, json, expect) in cases {
+    let examples = readme_call_examples();
+    let vendors: std::collections::BTreeSet<_> = examples.iter().map(|(a, _, _)| a.clone()).collect();
+    assert_eq!(vendors.len(), 5, "one example per vendor: {examples:?}");
+    for (account, op, json) in &examples {
         let out = sim.call(account, op, json);
         let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{account} {op}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(stdout.contains(expect), "{account} {op}: {stdout}");
+        assert!(out.status.success(), "{account} {op}: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_str::<serde_json::Value>(&stdout).unwrap_or_else(|e| panic!("{account} {op}: {e}: {stdout}"));
     }
-    // A vendor error is the vendor's code and message and a non-zero exit.
-    let again = sim.call(
-        "sim_waiqin",
-        "add_sales_leads",
-        r#"{"code":"demo-1","cus_name":"张三","poolName":"公海"}"#,
-    );
+    let listed = sim.call("sim_tencent", "list_leads", r#"{"start_time":"2020-01-01","end_time":"2030-12-31"}"#);
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("\"total_number\": 5"));
+    // As the README says: the Waiqin example a second time is the vendor's own error, exit 1.
+    let (account, op, json) = examples.iter().find(|(a, _, _)| a == "sim_waiqin").unwrap();
+    let again = sim.call(account, op, json);
     assert_eq!(again.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&again.stderr);
-    assert!(
-        stderr.contains("code 30001") && stderr.contains("(not retryable)"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("code 30001") && stderr.contains("(not retryable)"), "{stderr}");
+}
+
+#[test]
+fn the_readme_lists_every_op() {
+    let readme = std::fs::read_to_string(manifest_path("README.md")).unwrap();
+    for (vendor, op) in leadrelay::vendor::all_ops() {
+        assert!(readme.contains(&format!("| `{}` | {vendor} |", op.name)), "README lacks {vendor} op {}", op.name);
+    }
 }
 
 #[test]
