@@ -34,6 +34,19 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Route a bounded stream of synthetic leads through the scripts against the built-in
+    /// simulators: no config, no credentials.
+    Demo {
+        /// The scripts folder.
+        #[arg(long, default_value = "scripts")]
+        scripts: PathBuf,
+        /// Stop after this many leads.
+        #[arg(long, default_value_t = 200)]
+        leads: usize,
+        /// Stop after this many seconds.
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+    },
     /// Run the vendor simulators until Ctrl-C; prints each vendor's base URL and a ready config.
     Sim {
         /// Address to listen on.
@@ -113,7 +126,7 @@ impl Command {
     /// one-shot commands print their own results and log only problems.
     pub fn default_log_level(&self) -> &'static str {
         match self {
-            Command::Sim { .. } => "info",
+            Command::Sim { .. } | Command::Demo { .. } => "info",
             _ => "warn",
         }
     }
@@ -180,6 +193,23 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             json_file,
         } => call(cli.config, &account, &op, json, json_file).await,
         Command::Check { dir } => check(cli.config, dir).await,
+        Command::Demo {
+            scripts,
+            leads,
+            seconds,
+        } => {
+            let failed = crate::demo::run(crate::demo::DemoOptions {
+                scripts,
+                leads,
+                duration: std::time::Duration::from_secs(seconds),
+            })
+            .await?;
+            Ok(if failed == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
         Command::Route {
             lead,
             vendor,

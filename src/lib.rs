@@ -12,15 +12,21 @@
 //! - [`vendor`] — one folder per vendor: pure signer, typed models, async client, inbound
 //!   webhook verification; `vendor::AccountClient` dispatches an op by name.
 //! - [`sim`] — signature-exact simulators of all five vendors on one HTTP server.
+//! - [`host`] — the Rhai scripting host: one engine, limits, bridge, hot reload, stdlib, tests.
+//! - [`store`] — the journal's shared types (the journal itself is being built).
+//! - [`trigger`] — what produces work: pushes, pulls, cron ticks, file changes.
+//! - [`demo`] — `leadrelay demo`: the routing path end to end against the simulators.
 //! - [`cli`] — the `leadrelay` command line.
 //!
-//! Dependency direction: `lead ← vendor ← sim`, and `cli` on top. Nothing below `cli` prints.
+//! Dependency direction: `lead ← vendor ← host ← trigger`, `sim` beside them, `store` on `lead`
+//! only, and `demo`/`cli` on top. Nothing below `cli` and `demo` prints.
 
 #![warn(missing_docs)]
 
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod demo;
 pub mod host;
 pub mod lead;
 pub mod secret;

@@ -121,11 +121,18 @@ fn readme_call_examples() -> Vec<(String, String, String)> {
     let readme = std::fs::read_to_string(manifest_path("README.md")).unwrap();
     readme
         .lines()
-        .filter_map(|line| line.trim().strip_prefix("leadrelay --config sim.toml call "))
+        .filter_map(|line| {
+            line.trim()
+                .strip_prefix("leadrelay --config sim.toml call ")
+        })
         .map(|rest| {
             let (head, json) = rest.split_once(" --json '").expect("a --json '…' argument");
             let (account, op) = head.split_once(' ').unwrap();
-            (account.to_string(), op.to_string(), json.trim_end_matches('\'').to_string())
+            (
+                account.to_string(),
+                op.to_string(),
+                json.trim_end_matches('\'').to_string(),
+            )
         })
         .collect()
 }
@@ -134,29 +141,46 @@ fn readme_call_examples() -> Vec<(String, String, String)> {
 fn the_readme_call_examples_work_against_sim_for_every_vendor() {
     let sim = SimProcess::start();
     let examples = readme_call_examples();
-    let vendors: std::collections::BTreeSet<_> = examples.iter().map(|(a, _, _)| a.clone()).collect();
+    let vendors: std::collections::BTreeSet<_> =
+        examples.iter().map(|(a, _, _)| a.clone()).collect();
     assert_eq!(vendors.len(), 5, "one example per vendor: {examples:?}");
     for (account, op, json) in &examples {
         let out = sim.call(account, op, json);
         let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success(), "{account} {op}: {}", String::from_utf8_lossy(&out.stderr));
-        serde_json::from_str::<serde_json::Value>(&stdout).unwrap_or_else(|e| panic!("{account} {op}: {e}: {stdout}"));
+        assert!(
+            out.status.success(),
+            "{account} {op}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_str::<serde_json::Value>(&stdout)
+            .unwrap_or_else(|e| panic!("{account} {op}: {e}: {stdout}"));
     }
-    let listed = sim.call("sim_tencent", "list_leads", r#"{"start_time":"2020-01-01","end_time":"2030-12-31"}"#);
+    let listed = sim.call(
+        "sim_tencent",
+        "list_leads",
+        r#"{"start_time":"2020-01-01","end_time":"2030-12-31"}"#,
+    );
     assert!(String::from_utf8_lossy(&listed.stdout).contains("\"total_number\": 5"));
     // As the README says: the Waiqin example a second time is the vendor's own error, exit 1.
     let (account, op, json) = examples.iter().find(|(a, _, _)| a == "sim_waiqin").unwrap();
     let again = sim.call(account, op, json);
     assert_eq!(again.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&again.stderr);
-    assert!(stderr.contains("code 30001") && stderr.contains("(not retryable)"), "{stderr}");
+    assert!(
+        stderr.contains("code 30001") && stderr.contains("(not retryable)"),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn the_readme_lists_every_op() {
     let readme = std::fs::read_to_string(manifest_path("README.md")).unwrap();
     for (vendor, op) in leadrelay::vendor::all_ops() {
-        assert!(readme.contains(&format!("| `{}` | {vendor} |", op.name)), "README lacks {vendor} op {}", op.name);
+        assert!(
+            readme.contains(&format!("| `{}` | {vendor} |", op.name)),
+            "README lacks {vendor} op {}",
+            op.name
+        );
     }
 }
 

@@ -267,13 +267,28 @@ async fn vendor_errors_are_catchable_maps_and_validation_names_the_field() {
     assert_eq!(caught["op"], "add_sales_leads");
     assert_eq!(caught["status"], 200);
     assert_eq!(caught["code"], "30001");
-    assert!(caught["message"].as_str().unwrap().contains("dup-1"), "{caught}");
+    assert!(
+        caught["message"].as_str().unwrap().contains("dup-1"),
+        "{caught}"
+    );
     assert_eq!(caught["retryable"], false);
     let invalid = &answer["invalid"];
     assert_eq!(invalid["kind"], "invalidpayload");
-    assert!(invalid["message"].as_str().unwrap().contains("customerName"), "{invalid}");
+    assert!(
+        invalid["message"]
+            .as_str()
+            .unwrap()
+            .contains("customerName"),
+        "{invalid}"
+    );
     assert_eq!(invalid["status"], serde_json::Value::Null);
-    assert!(answer["unnamed"].as_str().unwrap().contains("no account `no_such_account`"), "{answer}");
+    assert!(
+        answer["unnamed"]
+            .as_str()
+            .unwrap()
+            .contains("no account `no_such_account`"),
+        "{answer}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -290,7 +305,9 @@ async fn calling_without_an_account_name_lists_the_accounts_when_there_are_sever
     let run = host.run(Arc::new(version), "probe", vec![]).await;
     let error = run.result.outcome.unwrap_err().to_string();
     assert!(
-        error.contains("several xiaolanben accounts are configured (sim_xiaolanben, xlb_east): name one"),
+        error.contains(
+            "several xiaolanben accounts are configured (sim_xiaolanben, xlb_east): name one"
+        ),
         "{error}"
     );
 }
