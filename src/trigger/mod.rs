@@ -9,6 +9,9 @@ use serde::Deserialize;
 use crate::lead::Lead;
 use crate::store::types::{Accepted, Arrival, Checkpoint, FollowArrival, Quarantined};
 
+pub mod pull;
+pub mod webhook;
+
 /// Why the intake could not take something. The trigger answers 503 (push) or retries later
 /// (pull); nothing is acknowledged.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

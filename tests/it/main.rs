@@ -6,6 +6,7 @@ mod feiyu;
 mod host;
 mod linkflow;
 mod reload;
+mod sources;
 mod stdlib;
 mod tencent;
 mod waiqin;

@@ -1,0 +1,538 @@
+//! The webhook server: signed pushes from Tencent (one lead per push, spec §6.1) and Waiqin
+//! (`salesLeads_follow` records, spec §6.2), one configured path per account.
+//!
+//! Every push goes through the same steps, and the order is the contract:
+//!
+//! 1. the path must be configured (else 404) and the method POST (else 405);
+//! 2. an overloaded intake answers 503 with `Retry-After` before anything is read, because
+//!    shedding load is only useful when it is cheap;
+//! 3. the body is read with a cap (default 1 MiB), 413 above it;
+//! 4. the signature is verified on the raw bytes, before any parsing: a failure is 401 and
+//!    nothing is stored (a forged push must not be able to fill the quarantine);
+//! 5. a verified body that does not parse is kept byte for byte in the quarantine and answered
+//!    400 with the reason;
+//! 6. the lead or follow record is handed to the [`Intake`], and only once it reports the commit
+//!    is the push answered in the vendor's own success shape. A duplicate is answered success
+//!    too: the vendor re-sends until it hears success, and the journal already has it.
+//!
+//! Any intake failure is 503 and nothing is acknowledged, so the vendor retries.
+//!
+//! One log line per push outcome, with `path`, `account`, `outcome` and the lead id. Bodies,
+//! parse errors (serde quotes the offending value, which may be a phone number) and secrets are
+//! never logged.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+
+use super::{Intake, SourceSpec};
+use crate::clock::Clock;
+use crate::config::{Config, Credentials};
+use crate::secret::Secret;
+use crate::store::types::{Accepted, Arrival, FollowArrival, Quarantined, Via};
+use crate::vendor::{tencent, waiqin, Vendor};
+
+/// Largest push body read by default; Tencent pushes one lead and Waiqin one follow record, a
+/// few KiB each, so anything near this is not a genuine push.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Default `Retry-After` (seconds) of a 503 answered because the intake is overloaded.
+pub const DEFAULT_RETRY_AFTER_SECS: u64 = 5;
+
+/// Tencent's code for "busy, retry later" (the 1100–1199 range, spec §3.6).
+const TENCENT_BUSY: i64 = 1100;
+/// Tencent's code for a request we refuse as invalid (the 2100–2199 range).
+const TENCENT_INVALID: i64 = 2100;
+
+/// How one push path checks its signature.
+#[derive(Debug, Clone)]
+pub enum PushVerifierKind {
+    /// Tencent lead push: `X-Signature` over the account's token and secret (±300 s window).
+    Tencent(tencent::webhook::PushVerifier),
+    /// Waiqin follow push: `md5(data|pushsecret|timestamp)`.
+    Waiqin {
+        /// The tenant's push secret.
+        pushsecret: Secret,
+    },
+}
+
+impl PushVerifierKind {
+    /// The vendor whose push this verifies.
+    pub fn vendor(&self) -> Vendor {
+        match self {
+            PushVerifierKind::Tencent(_) => Vendor::Tencent,
+            PushVerifierKind::Waiqin { .. } => Vendor::Waiqin,
+        }
+    }
+}
+
+/// One push path and the account it belongs to.
+#[derive(Debug, Clone)]
+pub struct PushRoute {
+    /// The exact request path, e.g. `/hooks/tencent/tx_main`.
+    pub path: String,
+    /// The account whose credentials verify pushes to `path`.
+    pub account: String,
+    /// How to verify them.
+    pub verifier: PushVerifierKind,
+}
+
+/// Server-wide settings of the webhook router.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookOptions {
+    /// Bodies longer than this are answered 413 without being read further.
+    pub max_body_bytes: usize,
+    /// `Retry-After` of the 503 answered while the intake is overloaded.
+    pub retry_after_secs: u64,
+}
+
+impl Default for WebhookOptions {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            retry_after_secs: DEFAULT_RETRY_AFTER_SECS,
+        }
+    }
+}
+
+/// The push routes of every `[[sources]]` entry with a `push` path. Errors name the entry (1-based)
+/// and its account: unknown account, a vendor that does not push, a Waiqin account without
+/// `pushsecret`, a path that is not absolute, or a path used twice.
+pub fn push_routes(config: &Config, sources: &[SourceSpec]) -> Result<Vec<PushRoute>, String> {
+    let mut routes: Vec<PushRoute> = Vec::new();
+    for (i, source) in sources.iter().enumerate() {
+        let at = source_label(i, &source.account);
+        check_has_trigger(source, &at)?;
+        let Some(path) = &source.push else { continue };
+        let account = config
+            .account(&source.account)
+            .map_err(|e| format!("{at}: {e}"))?;
+        check_path(path).map_err(|e| format!("{at}: key `push`: {e}"))?;
+        if let Some(other) = routes.iter().find(|r| &r.path == path) {
+            return Err(format!(
+                "{at}: key `push`: path `{path}` is already used by account `{}`",
+                other.account
+            ));
+        }
+        let verifier = match &account.credentials {
+            Credentials::Tencent(c) => {
+                PushVerifierKind::Tencent(tencent::webhook::PushVerifier::from_credentials(c))
+            }
+            Credentials::Waiqin(c) => match &c.pushsecret {
+                Some(secret) if !secret.is_empty() => PushVerifierKind::Waiqin {
+                    pushsecret: secret.clone(),
+                },
+                _ => {
+                    return Err(format!(
+                        "{at}: key `push`: waiqin account `{}` has no `pushsecret`; add it under [accounts.{}] to receive follow pushes",
+                        account.name, account.name
+                    ))
+                }
+            },
+            _ if account.vendor == Vendor::Feiyu => {
+                return Err(format!(
+                    "{at}: key `push`: feiyu does not push leads (only tencent and waiqin do); pull account `{}` with `pull = \"<cron>\"` instead",
+                    account.name
+                ))
+            }
+            _ => {
+                return Err(format!(
+                    "{at}: key `push`: account `{}` is a {} account, a destination rather than a lead source (pushes come from tencent and waiqin)",
+                    account.name, account.vendor
+                ))
+            }
+        };
+        routes.push(PushRoute {
+            path: path.clone(),
+            account: account.name.clone(),
+            verifier,
+        });
+    }
+    Ok(routes)
+}
+
+/// `[[sources]] #N (account `x`)`: the prefix of every source error, shared with the pulls.
+pub(crate) fn source_label(index: usize, account: &str) -> String {
+    format!("[[sources]] #{} (account `{account}`)", index + 1)
+}
+
+/// A source with neither trigger is a typo (e.g. `pul = …` would already be refused, but an
+/// entry with only `account` is accepted by serde) and would silently do nothing.
+pub(crate) fn check_has_trigger(source: &SourceSpec, at: &str) -> Result<(), String> {
+    if source.pull.is_none() && source.push.is_none() {
+        return Err(format!("{at}: has neither `pull` nor `push`"));
+    }
+    Ok(())
+}
+
+fn check_path(path: &str) -> Result<(), String> {
+    if !path.starts_with('/') {
+        return Err(format!("path `{path}` must start with `/`"));
+    }
+    if path.len() < 2 {
+        return Err("path `/` is too broad; use e.g. `/hooks/<vendor>/<account>`".into());
+    }
+    if let Some(c) = path
+        .chars()
+        .find(|c| c.is_whitespace() || c.is_control() || matches!(c, '?' | '#' | '%'))
+    {
+        return Err(format!(
+            "path `{path}` contains {c:?}; use a plain path such as `/hooks/tencent/tx_main`"
+        ));
+    }
+    Ok(())
+}
+
+struct Shared<I> {
+    intake: Arc<I>,
+    routes: HashMap<String, Arc<PushRoute>>,
+    options: WebhookOptions,
+}
+
+/// The webhook router: one POST endpoint per route, 404 elsewhere. Paths are matched exactly
+/// (no parameters), so any configured path works; if two routes share a path, the first wins
+/// ([`push_routes`] refuses that).
+pub fn router<I: Intake>(
+    intake: Arc<I>,
+    routes: Vec<PushRoute>,
+    options: WebhookOptions,
+) -> Router {
+    let mut by_path = HashMap::new();
+    for route in routes {
+        by_path
+            .entry(route.path.clone())
+            .or_insert_with(|| Arc::new(route));
+    }
+    let limit = options.max_body_bytes;
+    let shared = Arc::new(Shared {
+        intake,
+        routes: by_path,
+        options,
+    });
+    Router::new()
+        .fallback(dispatch::<I>)
+        .with_state(shared)
+        .layer(DefaultBodyLimit::max(limit))
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves, then lets in-flight pushes finish
+/// (their commit and answer) before returning.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// What the handler needs from the request head, copied out so the body can be consumed.
+struct Head {
+    signature: Option<String>,
+    algorithm: Option<String>,
+    content_type: Option<String>,
+}
+
+fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
+    // A header that is not valid text is kept as an empty value rather than dropped, so a
+    // garbled X-Signature is a format error, not a "missing header".
+    headers
+        .get(name)
+        .map(|v| v.to_str().map(str::to_string).unwrap_or_default())
+}
+
+async fn dispatch<I: Intake>(State(shared): State<Arc<Shared<I>>>, request: Request) -> Response {
+    let path = request.uri().path();
+    let Some(route) = shared.routes.get(path).cloned() else {
+        tracing::debug!(path = %truncate(path, 200), outcome = "not_found", "push");
+        return json_response(
+            StatusCode::NOT_FOUND,
+            serde_json::json!({"error": "no push endpoint at this path"}).to_string(),
+        );
+    };
+    if request.method() != Method::POST {
+        log(&route, "method_not_allowed", None);
+        let mut response = json_response(
+            StatusCode::METHOD_NOT_ALLOWED,
+            error_body(&route, "push endpoints accept POST only"),
+        );
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return response;
+    }
+    if shared.intake.is_overloaded() {
+        log(&route, "overloaded", None);
+        let mut response = json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            busy_body(&route, "overloaded, retry later"),
+        );
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(shared.options.retry_after_secs),
+        );
+        return response;
+    }
+    let received_at_ms = Clock::system().unix_millis();
+    let head = Head {
+        signature: header_text(request.headers(), "x-signature"),
+        algorithm: header_text(request.headers(), "x-signature-algorithm"),
+        content_type: header_text(request.headers(), "content-type"),
+    };
+    let body = match Bytes::from_request(request, &()).await {
+        Ok(body) => body,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            log(&route, "too_large", None);
+            let limit = shared.options.max_body_bytes;
+            return json_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                error_body(
+                    &route,
+                    &format!("body exceeds the limit of {limit} bytes for push endpoints"),
+                ),
+            );
+        }
+        Err(_) => {
+            log(&route, "body_unreadable", None);
+            return json_response(
+                StatusCode::BAD_REQUEST,
+                error_body(&route, "the request body could not be read"),
+            );
+        }
+    };
+    let ctx = PushContext {
+        shared: &shared,
+        route: &route,
+        head,
+        received_at_ms,
+    };
+    match &route.verifier {
+        PushVerifierKind::Tencent(verifier) => ctx.tencent(verifier, body).await,
+        PushVerifierKind::Waiqin { pushsecret } => ctx.waiqin(pushsecret, body).await,
+    }
+}
+
+struct PushContext<'a, I> {
+    shared: &'a Shared<I>,
+    route: &'a PushRoute,
+    head: Head,
+    received_at_ms: i64,
+}
+
+impl<I: Intake> PushContext<'_, I> {
+    fn arrival(&self) -> Arrival {
+        Arrival {
+            via: Via::Push,
+            endpoint: self.route.path.clone(),
+            received_at_ms: self.received_at_ms,
+        }
+    }
+
+    async fn tencent(self, verifier: &tencent::webhook::PushVerifier, body: Bytes) -> Response {
+        use tencent::webhook::PushError;
+        let route = self.route;
+        let now = Clock::system().unix_secs();
+        if let Err(failure) = verifier.verify_signature(
+            self.head.signature.as_deref(),
+            self.head.algorithm.as_deref(),
+            now,
+        ) {
+            tracing::warn!(path = %route.path, account = %route.account, outcome = "unauthorized", reason = %failure, "push");
+            let error = PushError::Unauthorized(failure);
+            return json_response(StatusCode::UNAUTHORIZED, error.response_body());
+        }
+        let lead = match tencent::webhook::parse_push_body(&body) {
+            Ok(lead) => lead,
+            Err(error) => {
+                let reason = error.to_string();
+                return self
+                    .quarantine(body, reason, StatusCode::BAD_REQUEST, error.response_body())
+                    .await;
+            }
+        };
+        let lead_id = lead.leads_id.clone();
+        let lead = lead.to_lead(&route.account);
+        match self
+            .shared
+            .intake
+            .accept_leads(vec![lead], self.arrival(), None)
+            .await
+        {
+            Ok(accepted) => {
+                let outcome = match accepted.first() {
+                    Some(Accepted::Duplicate) => "duplicate",
+                    _ => "accepted",
+                };
+                log(route, outcome, Some(&lead_id));
+                json_response(StatusCode::OK, tencent::webhook::PUSH_ACK.to_string())
+            }
+            Err(e) => self.unavailable(&e.to_string(), Some(&lead_id)),
+        }
+    }
+
+    async fn waiqin(self, pushsecret: &Secret, body: Bytes) -> Response {
+        use waiqin::webhook::{ack, nack, verify_follow_push, PushError};
+        let route = self.route;
+        let push = match verify_follow_push(&body, pushsecret.expose()) {
+            Ok(push) => push,
+            Err(error @ PushError::Unauthorized(_)) => {
+                tracing::warn!(path = %route.path, account = %route.account, outcome = "unauthorized", reason = %error, "push");
+                return json_response(StatusCode::UNAUTHORIZED, nack("", &error.to_string()));
+            }
+            Err(error @ PushError::Malformed(_)) => {
+                let reason = error.to_string();
+                let answer = nack("", &reason);
+                return self
+                    .quarantine(body, reason, StatusCode::BAD_REQUEST, answer)
+                    .await;
+            }
+        };
+        let msg_id = push.meta.msg_id.clone();
+        let lead_id = push.record.lead_id.clone();
+        // `data` was signed and parsed as this exact text; keeping it as a Value (rather than
+        // re-serializing the typed record) preserves every field the tenant sent.
+        let record = serde_json::from_str(&push.data)
+            .or_else(|_| serde_json::to_value(&push.record))
+            .unwrap_or(serde_json::Value::Null);
+        let follow = FollowArrival {
+            account: route.account.clone(),
+            msg_id: msg_id.clone(),
+            data_id: push.meta.data_id.clone(),
+            record,
+            arrival: self.arrival(),
+        };
+        match self.shared.intake.accept_follow(follow).await {
+            Ok(accepted) => {
+                let outcome = match accepted {
+                    Accepted::Duplicate => "duplicate",
+                    Accepted::New => "accepted",
+                };
+                tracing::info!(path = %route.path, account = %route.account, outcome, lead_id = %lead_id, msg_id = %msg_id, "push");
+                json_response(StatusCode::OK, ack(&msg_id))
+            }
+            Err(e) => self.unavailable(&e.to_string(), Some(&lead_id)),
+        }
+    }
+
+    /// Keeps a verified but unreadable body and answers `status` with `answer`; if even the
+    /// quarantine cannot take it, answers 503 so the vendor sends it again.
+    async fn quarantine(
+        &self,
+        body: Bytes,
+        reason: String,
+        status: StatusCode,
+        answer: String,
+    ) -> Response {
+        let route = self.route;
+        let item = Quarantined {
+            account: route.account.clone(),
+            endpoint: route.path.clone(),
+            reason,
+            content_type: self.head.content_type.clone(),
+            body: body.to_vec(),
+            received_at_ms: self.received_at_ms,
+        };
+        match self.shared.intake.quarantine(item).await {
+            Ok(id) => {
+                tracing::warn!(path = %route.path, account = %route.account, outcome = "quarantined", quarantine_id = id, "push");
+                json_response(status, answer)
+            }
+            Err(e) => self.unavailable(&e.to_string(), None),
+        }
+    }
+
+    fn unavailable(&self, error: &str, lead_id: Option<&str>) -> Response {
+        let route = self.route;
+        tracing::error!(path = %route.path, account = %route.account, outcome = "intake_error", lead_id = lead_id.unwrap_or(""), error, "push");
+        json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            busy_body(route, "the journal cannot take it now, retry later"),
+        )
+    }
+}
+
+fn log(route: &PushRoute, outcome: &'static str, lead_id: Option<&str>) {
+    tracing::info!(path = %route.path, account = %route.account, outcome, lead_id = lead_id.unwrap_or(""), "push");
+}
+
+fn truncate(text: &str, max: usize) -> &str {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => &text[..at],
+        None => text,
+    }
+}
+
+/// A refusal in the vendor's own error shape (the vendor's sender logs it).
+fn error_body(route: &PushRoute, message: &str) -> String {
+    match route.verifier.vendor() {
+        Vendor::Waiqin => waiqin::webhook::nack("", message),
+        _ => serde_json::json!({"code": TENCENT_INVALID, "message": message}).to_string(),
+    }
+}
+
+/// A "try again later" in the vendor's own error shape.
+fn busy_body(route: &PushRoute, message: &str) -> String {
+    match route.verifier.vendor() {
+        Vendor::Waiqin => waiqin::webhook::nack("", message),
+        _ => serde_json::json!({"code": TENCENT_BUSY, "message": message}).to_string(),
+    }
+}
+
+fn json_response(status: StatusCode, body: String) -> Response {
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_must_be_plain_and_absolute() {
+        assert!(check_path("/hooks/tencent/tx").is_ok());
+        assert!(check_path("hooks/x")
+            .unwrap_err()
+            .contains("must start with `/`"));
+        assert!(check_path("/").is_err());
+        assert!(check_path("/a b").is_err());
+        assert!(check_path("/a?b=1").is_err());
+    }
+
+    #[test]
+    fn error_shapes_follow_the_vendor() {
+        let tx = PushRoute {
+            path: "/t".into(),
+            account: "t".into(),
+            verifier: PushVerifierKind::Tencent(tencent::webhook::PushVerifier::new(
+                "tok".into(),
+                "sec".into(),
+            )),
+        };
+        let wq = PushRoute {
+            path: "/w".into(),
+            account: "w".into(),
+            verifier: PushVerifierKind::Waiqin {
+                pushsecret: "p".into(),
+            },
+        };
+        let t: serde_json::Value = serde_json::from_str(&busy_body(&tx, "x")).unwrap();
+        assert_eq!(t["code"], 1100);
+        let w: serde_json::Value = serde_json::from_str(&busy_body(&wq, "x")).unwrap();
+        assert_eq!(w["return_code"], 1);
+        assert!(!format!("{wq:?}").contains("\"p\""), "pushsecret leaked");
+    }
+}
