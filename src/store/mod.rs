@@ -1,4 +1,943 @@
-//! The journal (SQLite, WAL): leads, runs, calls, checkpoints, cron slot claims, dead letters,
-//! quarantine and assignment counters. Depends on `lead` only. (Being implemented.)
+//! The journal: one SQLite file (WAL) holding leads, follow records, work items, runs, calls,
+//! checkpoints, cron slot claims, dead letters, quarantine and the stdlib's assignment counters.
+//! Depends on `lead` only. It must not run scripts, call vendors, or log phone numbers or
+//! payloads (lead bodies are stored, never traced).
+//!
+//! ## One writer, group commit
+//!
+//! All writes go through one thread that owns the write connection (see `writer.rs`). Callers
+//! send a job on a bounded channel and wait for its answer, which comes only after the
+//! transaction holding that job has committed: [`Journal::accept_leads`] resolving is the
+//! promise that the leads (and the checkpoint passed with them) are in the journal. Jobs that
+//! queue up while a commit is in progress share the next commit, so durability costs one commit
+//! per batch, not per lead. A failing job is rolled back to its own savepoint and does not
+//! affect the others in its batch. The bounded channel is the only queue: when the writer falls
+//! behind, callers wait (and pushes see [`Journal::is_overloaded`]), memory does not grow.
+//!
+//! ## Durability
+//!
+//! The default, [`Durability::Process`], is `journal_mode=WAL` with `synchronous=NORMAL`: a
+//! commit is written to the WAL (handed to the OS) before it is acknowledged, but the WAL is
+//! fsynced only at checkpoints. Every acknowledged lead therefore survives the daemon crashing,
+//! being killed or redeployed — the failures a relay actually sees — and the database is never
+//! corrupted; an OS crash or power loss may lose the last commits before the next checkpoint.
+//! We chose this because the sources are at-least-once anyway (pulls overlap their windows and
+//! platforms re-push unacknowledged webhooks; duplicates are dropped here), so the rare power
+//! loss costs a re-delivery, while an fsync per batch costs milliseconds on ordinary disks.
+//! [`Durability::Power`] (`synchronous=FULL`) fsyncs every commit for deployments that want it;
+//! group commit keeps that to one fsync per batch.
+//!
+//! ## Schema
+//!
+//! Versioned migrations in `schema.rs` (`PRAGMA user_version` + `schema_migrations`; a newer
+//! file is refused). Tables: `leads` (unique per account + vendor lead id, full JSON body),
+//! `follows` (unique per account + msgId), `work` (one item per new lead or follow:
+//! pending → running → done | retry | dead), `runs`, `calls`, `checkpoints` (per account and
+//! endpoint), `cron_claims` + `cron_state`, `dead_letters`, `quarantine`, `assignments`.
+//!
+//! ## Reading
+//!
+//! Queries for the CLI go through a [`JournalReader`] with its own read-only connection, so
+//! they run while the daemon writes ([`Journal::reader`] in the daemon,
+//! [`JournalReader::open`] from another process). Reads the daemon's async paths need
+//! ([`Journal::checkpoint`], [`Journal::succeeded_calls`]) go through the writer, so they see
+//! every earlier write and never block a runtime thread.
 
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use rusqlite::{params, Connection, OptionalExtension};
+use tokio::sync::mpsc;
+
+use crate::host::stdlib::AssignmentStore;
+use crate::lead::Lead;
+use crate::trigger::IntakeError;
+
+mod fingerprint;
+mod model;
+mod reader;
+mod schema;
 pub mod types;
+mod writer;
+
+pub use fingerprint::fingerprint;
+pub use model::{
+    CallRow, CallStory, CheckpointRow, CronRow, DeadLetter, DeadSelector, JournalStatus, LeadQuery,
+    LeadStory, LeadSummary, PriorCall, QuarantineSummary, RunRecord, RunStory, Work, WorkKind,
+    WorkOutcome, WorkState, WorkStatus,
+};
+pub use reader::JournalReader;
+
+use types::{Accepted, Arrival, Checkpoint, FollowArrival, Quarantined, Via};
+use writer::{Ctx, Job};
+
+/// Where the journal lives when the config names no path.
+pub const DEFAULT_PATH: &str = "./leadrelay.db";
+
+/// How long claimed cron slots are remembered one by one; older slots are refused wholesale.
+const CRON_RETENTION_MS: i64 = 7 * 24 * 3600 * 1000;
+
+/// Why the journal failed. Messages say what and where; they never contain lead contents.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The file could not be opened or created.
+    #[error("journal {path}: cannot open: {message}")]
+    Open {
+        /// The journal file.
+        path: PathBuf,
+        /// What SQLite or the OS said.
+        message: String,
+    },
+    /// The file was written by a newer leadrelay.
+    #[error(
+        "journal {path} has schema version {found}, newer than this leadrelay knows ({known}); \
+         upgrade leadrelay or point it at another journal"
+    )]
+    TooNew {
+        /// The journal file.
+        path: PathBuf,
+        /// Its `user_version`.
+        found: i64,
+        /// The newest version this build knows.
+        known: i64,
+    },
+    /// A read-only open found no journal schema.
+    #[error(
+        "{path} is not a leadrelay journal (no schema); is the daemon's `journal` path right?"
+    )]
+    NotAJournal {
+        /// The file.
+        path: PathBuf,
+    },
+    /// SQLite refused a statement.
+    #[error("journal: {0}")]
+    Sqlite(String),
+    /// A stored value could not be decoded.
+    #[error("journal: unreadable stored value: {0}")]
+    Corrupt(String),
+    /// The thing asked for does not exist.
+    #[error("journal: {0} not found")]
+    NotFound(String),
+    /// The request contradicts the stored state (e.g. finishing work that is not running).
+    #[error("journal: {0}")]
+    Conflict(String),
+    /// The writer thread has stopped.
+    #[error("journal writer has stopped")]
+    Closed,
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Sqlite(e.to_string())
+    }
+}
+
+impl From<StoreError> for IntakeError {
+    fn from(e: StoreError) -> Self {
+        IntakeError(e.to_string())
+    }
+}
+
+/// What an acknowledged commit survives (see the module doc).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// `synchronous=NORMAL`: survives the process dying; may lose the last commits on power loss.
+    #[default]
+    Process,
+    /// `synchronous=FULL`: every commit is fsynced before it is acknowledged.
+    Power,
+}
+
+/// Tuning of a [`Journal`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JournalOptions {
+    /// Backlog (pending + running + retry) above which [`Journal::is_overloaded`] is true.
+    pub backlog_limit: u64,
+    /// What a commit survives.
+    pub durability: Durability,
+    /// Jobs that may wait for the writer; callers beyond it wait to enqueue.
+    pub queue_capacity: usize,
+    /// Most jobs sharing one commit.
+    pub max_batch: usize,
+}
+
+impl Default for JournalOptions {
+    fn default() -> Self {
+        JournalOptions {
+            backlog_limit: 100_000,
+            durability: Durability::Process,
+            queue_capacity: 1024,
+            max_batch: 256,
+        }
+    }
+}
+
+/// The durable journal. Cheap to clone (all clones share one writer); `Send + Sync`.
+#[derive(Clone)]
+pub struct Journal {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    sender: Option<mpsc::Sender<Job>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    backlog: Arc<AtomicI64>,
+    backlog_limit: u64,
+    reader: JournalReader,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Closing the channel lets the writer finish what is queued and close the file; waiting
+        // for it means a reopen of the same path sees every committed write.
+        self.sender.take();
+        if let Some(handle) = self.writer.lock().ok().and_then(|mut h| h.take()) {
+            let _ = handle.join();
+        }
+    }
+}
+
+impl std::fmt::Debug for Journal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Journal")
+            .field("path", &self.inner.path)
+            .field("backlog", &self.backlog())
+            .finish()
+    }
+}
+
+/// Unix milliseconds now.
+pub(crate) fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+fn via_str(via: Via) -> &'static str {
+    match via {
+        Via::Push => "push",
+        Via::Pull => "pull",
+        Via::Manual => "manual",
+    }
+}
+
+pub(crate) fn parse_via(s: &str) -> Result<Via, StoreError> {
+    match s {
+        "push" => Ok(Via::Push),
+        "pull" => Ok(Via::Pull),
+        "manual" => Ok(Via::Manual),
+        other => Err(StoreError::Corrupt(format!("via `{other}`"))),
+    }
+}
+
+pub(crate) fn parse_status(s: &str) -> Result<WorkStatus, StoreError> {
+    WorkStatus::parse(s).ok_or_else(|| StoreError::Corrupt(format!("work status `{s}`")))
+}
+
+/// A lead made ready for the writer: serialized on the caller's thread so the single writer
+/// spends its time on SQLite only.
+struct LeadRow {
+    vendor: &'static str,
+    account: String,
+    id: String,
+    kind: &'static str,
+    body: String,
+}
+
+/// A claimed row as the writer returns it; decoded on the caller's thread.
+struct ClaimedRow {
+    id: i64,
+    account: String,
+    attempts: u32,
+    first_seen_ms: i64,
+    lead_body: Option<String>,
+    follow: Option<(String, String, Option<String>, String)>,
+}
+
+impl Journal {
+    /// Opens (creating if needed) the journal at `path`, migrates it to the current schema, and
+    /// recovers from a crash: work left `running` goes back to `pending`.
+    ///
+    /// Only one `Journal` may use a file at a time: recovery assumes nothing else is running
+    /// its work. Other processes (the CLI next to a live daemon) use [`JournalReader::open`].
+    pub fn open(path: &Path, options: JournalOptions) -> Result<Journal, StoreError> {
+        let open_error = |e: rusqlite::Error| StoreError::Open {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        };
+        let mut conn = Connection::open(path).map_err(open_error)?;
+        schema::configure(&conn, options.durability)?;
+        schema::migrate(&mut conn, path)?;
+        let recovered = conn.execute(
+            "UPDATE work SET status = 'pending', updated_ms = ?1 WHERE status = 'running'",
+            [now_ms()],
+        )?;
+        if recovered > 0 {
+            tracing::warn!(
+                recovered,
+                "journal: work interrupted by a crash is pending again"
+            );
+        }
+        let backlog: i64 = conn.query_row(
+            "SELECT count(*) FROM work WHERE status IN ('pending', 'running', 'retry')",
+            [],
+            |r| r.get(0),
+        )?;
+        let reader = JournalReader::open(path)?;
+        let backlog = Arc::new(AtomicI64::new(backlog));
+        let (sender, receiver) = mpsc::channel(options.queue_capacity.max(1));
+        let handle = writer::spawn(conn, receiver, backlog.clone(), options.max_batch.max(1))
+            .map_err(|e| StoreError::Open {
+                path: path.to_path_buf(),
+                message: format!("cannot start the writer thread: {e}"),
+            })?;
+        tracing::info!(path = %path.display(), backlog = backlog.load(Ordering::Relaxed), "journal open");
+        Ok(Journal {
+            inner: Arc::new(Inner {
+                path: path.to_path_buf(),
+                sender: Some(sender),
+                writer: Mutex::new(Some(handle)),
+                backlog,
+                backlog_limit: options.backlog_limit,
+                reader,
+            }),
+        })
+    }
+
+    /// The journal file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// The read side: queries for the CLI on a separate read-only connection.
+    pub fn reader(&self) -> &JournalReader {
+        &self.inner.reader
+    }
+
+    /// Work still to do (pending + running + retry), as of the last commit.
+    pub fn backlog(&self) -> u64 {
+        self.inner.backlog.load(Ordering::Relaxed).max(0) as u64
+    }
+
+    fn sender(&self) -> Result<&mpsc::Sender<Job>, StoreError> {
+        self.inner.sender.as_ref().ok_or(StoreError::Closed)
+    }
+
+    /// Runs `f` on the writer; resolves after the transaction holding it has committed.
+    async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Ctx<'_>) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (job, answer) = writer::job(f);
+        self.sender()?
+            .send(job)
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// [`write`](Self::write) for blocking threads (never call it from an async task).
+    fn write_blocking<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Ctx<'_>) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (job, answer) = writer::job(f);
+        self.sender()?
+            .blocking_send(job)
+            .map_err(|_| StoreError::Closed)?;
+        answer.blocking_recv().map_err(|_| StoreError::Closed)?
+    }
+
+    // ----- intake -------------------------------------------------------------------------
+
+    /// Commits `leads` (new ones get one pending work item each; a lead already stored for the
+    /// same account and vendor id is a duplicate) and, in the same transaction, `checkpoint`.
+    /// Returns, per lead in order, whether it was new. Resolves only after COMMIT.
+    pub async fn accept_leads(
+        &self,
+        leads: Vec<Lead>,
+        arrival: Arrival,
+        checkpoint: Option<Checkpoint>,
+    ) -> Result<Vec<Accepted>, IntakeError> {
+        let rows = leads
+            .into_iter()
+            .map(|lead| {
+                let body = serde_json::to_string(&lead)
+                    .map_err(|e| StoreError::Corrupt(format!("lead {}: {e}", lead.id)))?;
+                Ok(LeadRow {
+                    vendor: lead.vendor.as_str(),
+                    kind: lead.kind.as_str(),
+                    account: lead.account,
+                    id: lead.id,
+                    body,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let result = self
+            .write(move |ctx| {
+                let now = now_ms();
+                let mut out = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    let inserted = ctx
+                        .conn
+                        .prepare_cached(
+                            "INSERT INTO leads (vendor, account, vendor_lead_id, kind, body, via,
+                                                endpoint, received_ms)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                             ON CONFLICT (account, vendor_lead_id) DO NOTHING",
+                        )?
+                        .execute(params![
+                            row.vendor,
+                            row.account,
+                            row.id,
+                            row.kind,
+                            row.body,
+                            via_str(arrival.via),
+                            arrival.endpoint,
+                            arrival.received_at_ms,
+                        ])?;
+                    if inserted == 0 {
+                        out.push(Accepted::Duplicate);
+                        continue;
+                    }
+                    let lead_id = ctx.conn.last_insert_rowid();
+                    ctx.conn
+                        .prepare_cached(
+                            "INSERT INTO work (lead_id, account, status, due_ms, first_seen_ms,
+                                               updated_ms)
+                             VALUES (?1, ?2, 'pending', ?3, ?3, ?4)",
+                        )?
+                        .execute(params![lead_id, row.account, arrival.received_at_ms, now])?;
+                    ctx.backlog_delta += 1;
+                    out.push(Accepted::New);
+                }
+                if let Some(cp) = &checkpoint {
+                    upsert_checkpoint(ctx.conn, cp, now)?;
+                }
+                Ok(out)
+            })
+            .await?;
+        Ok(result)
+    }
+
+    /// Commits a Waiqin follow record (de-duplicated by account + msgId); a new one gets a
+    /// pending work item.
+    pub async fn accept_follow(&self, follow: FollowArrival) -> Result<Accepted, IntakeError> {
+        let record = serde_json::to_string(&follow.record)
+            .map_err(|e| StoreError::Corrupt(format!("follow {}: {e}", follow.msg_id)))?;
+        let accepted = self
+            .write(move |ctx| {
+                let inserted = ctx
+                    .conn
+                    .prepare_cached(
+                        "INSERT INTO follows (account, msg_id, data_id, record, via, endpoint,
+                                              received_ms)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                         ON CONFLICT (account, msg_id) DO NOTHING",
+                    )?
+                    .execute(params![
+                        follow.account,
+                        follow.msg_id,
+                        follow.data_id,
+                        record,
+                        via_str(follow.arrival.via),
+                        follow.arrival.endpoint,
+                        follow.arrival.received_at_ms,
+                    ])?;
+                if inserted == 0 {
+                    return Ok(Accepted::Duplicate);
+                }
+                let follow_id = ctx.conn.last_insert_rowid();
+                ctx.conn
+                    .prepare_cached(
+                        "INSERT INTO work (follow_id, account, status, due_ms, first_seen_ms,
+                                           updated_ms)
+                         VALUES (?1, ?2, 'pending', ?3, ?3, ?4)",
+                    )?
+                    .execute(params![
+                        follow_id,
+                        follow.account,
+                        follow.arrival.received_at_ms,
+                        now_ms()
+                    ])?;
+                ctx.backlog_delta += 1;
+                Ok(Accepted::New)
+            })
+            .await?;
+        Ok(accepted)
+    }
+
+    /// Keeps a verified but unparsable payload, byte for byte; returns its quarantine id.
+    pub async fn quarantine(&self, item: Quarantined) -> Result<i64, IntakeError> {
+        let id = self
+            .write(move |ctx| {
+                ctx.conn
+                    .prepare_cached(
+                        "INSERT INTO quarantine (account, endpoint, reason, content_type, body,
+                                                 received_ms)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    )?
+                    .execute(params![
+                        item.account,
+                        item.endpoint,
+                        item.reason,
+                        item.content_type,
+                        item.body,
+                        item.received_at_ms
+                    ])?;
+                Ok(ctx.conn.last_insert_rowid())
+            })
+            .await?;
+        Ok(id)
+    }
+
+    /// The last committed position of a pull.
+    pub async fn checkpoint(
+        &self,
+        account: &str,
+        endpoint: &str,
+    ) -> Result<Option<String>, IntakeError> {
+        let (account, endpoint) = (account.to_string(), endpoint.to_string());
+        let position = self
+            .write(move |ctx| {
+                Ok(ctx
+                    .conn
+                    .prepare_cached(
+                        "SELECT position FROM checkpoints WHERE account = ?1 AND endpoint = ?2",
+                    )?
+                    .query_row(params![account, endpoint], |r| r.get(0))
+                    .optional()?)
+            })
+            .await?;
+        Ok(position)
+    }
+
+    /// True when the backlog is above `backlog_limit`. Reads a counter the writer keeps; no query.
+    pub fn is_overloaded(&self) -> bool {
+        self.backlog() > self.inner.backlog_limit
+    }
+
+    // ----- dispatcher ---------------------------------------------------------------------
+
+    /// Claims up to `limit` items to route — pending ones, and retries due at `now_ms` — oldest
+    /// first, and marks them running.
+    pub async fn claim_due(&self, now_ms: i64, limit: usize) -> Result<Vec<Work>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let rows = self
+            .write(move |ctx| {
+                const COLUMNS: &str = "SELECT w.id, w.account, w.attempts, w.first_seen_ms,
+                        w.due_ms, l.body, f.account, f.msg_id, f.data_id, f.record
+                     FROM work w
+                     LEFT JOIN leads l ON l.id = w.lead_id
+                     LEFT JOIN follows f ON f.id = w.follow_id";
+                let read = |r: &rusqlite::Row<'_>| -> rusqlite::Result<(i64, ClaimedRow)> {
+                    let follow = match r.get::<_, Option<String>>(6)? {
+                        Some(account) => Some((account, r.get(7)?, r.get(8)?, r.get(9)?)),
+                        None => None,
+                    };
+                    Ok((
+                        r.get(4)?,
+                        ClaimedRow {
+                            id: r.get(0)?,
+                            account: r.get(1)?,
+                            attempts: r.get(2)?,
+                            first_seen_ms: r.get(3)?,
+                            lead_body: r.get(5)?,
+                            follow,
+                        },
+                    ))
+                };
+                let mut due: Vec<(i64, ClaimedRow)> = Vec::new();
+                let mut pending = ctx.conn.prepare_cached(&format!(
+                    "{COLUMNS} WHERE w.status = 'pending' ORDER BY w.id LIMIT ?1"
+                ))?;
+                for row in pending.query_map([limit as i64], read)? {
+                    due.push(row?);
+                }
+                let mut retries = ctx.conn.prepare_cached(&format!(
+                    "{COLUMNS} WHERE w.status = 'retry' AND w.due_ms <= ?1
+                     ORDER BY w.due_ms, w.id LIMIT ?2"
+                ))?;
+                for row in retries.query_map(params![now_ms, limit as i64], read)? {
+                    due.push(row?);
+                }
+                due.sort_by_key(|(due_ms, row)| (*due_ms, row.id));
+                due.truncate(limit);
+                let now = self::now_ms();
+                let mut mark = ctx.conn.prepare_cached(
+                    "UPDATE work SET status = 'running', attempts = attempts + 1, updated_ms = ?2
+                     WHERE id = ?1",
+                )?;
+                let mut out = Vec::with_capacity(due.len());
+                for (_, mut row) in due {
+                    mark.execute(params![row.id, now])?;
+                    row.attempts += 1;
+                    out.push(row);
+                }
+                Ok(out)
+            })
+            .await?;
+        rows.into_iter().map(decode_claimed).collect()
+    }
+
+    /// Records the runs of one claim of `work_id` with their calls and moves the item on: done,
+    /// retry at a time, or dead (which opens a dead letter with the reason). One transaction.
+    pub async fn finish(
+        &self,
+        work_id: i64,
+        runs: Vec<RunRecord>,
+        outcome: WorkOutcome,
+    ) -> Result<(), StoreError> {
+        // Responses are serialized here, off the writer thread.
+        let mut prepared = Vec::with_capacity(runs.len());
+        for run in runs {
+            let mut calls = Vec::with_capacity(run.calls.len());
+            for call in &run.calls {
+                let response = match &call.response {
+                    Some(v) => Some(serde_json::to_string(v).map_err(|e| {
+                        StoreError::Corrupt(format!("call response of work {work_id}: {e}"))
+                    })?),
+                    None => None,
+                };
+                calls.push(response);
+            }
+            prepared.push((run, calls));
+        }
+        self.write(move |ctx| {
+            let now = now_ms();
+            let (status, attempts): (String, u32) = ctx
+                .conn
+                .prepare_cached("SELECT status, attempts FROM work WHERE id = ?1")?
+                .query_row([work_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?
+                .ok_or_else(|| StoreError::NotFound(format!("work {work_id}")))?;
+            let status = parse_status(&status)?;
+            if status != WorkStatus::Running {
+                return Err(StoreError::Conflict(format!(
+                    "work {work_id} is {status}, not running; it cannot be finished"
+                )));
+            }
+            for (run, responses) in &prepared {
+                ctx.conn
+                    .prepare_cached(
+                        "INSERT INTO runs (work_id, attempt, script, handler, version, started_ms,
+                                           elapsed_ms, status, error)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                    )?
+                    .execute(params![
+                        work_id,
+                        attempts,
+                        run.script,
+                        run.handler,
+                        run.version,
+                        run.started_ms,
+                        run.elapsed_ms,
+                        if run.error.is_some() { "failed" } else { "ok" },
+                        run.error,
+                    ])?;
+                let run_id = ctx.conn.last_insert_rowid();
+                let mut insert = ctx.conn.prepare_cached(
+                    "INSERT INTO calls (run_id, seq, vendor, account, op, fingerprint, ok, status,
+                                        code, message, response, attempts, replayed)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                )?;
+                for (call, response) in run.calls.iter().zip(responses) {
+                    insert.execute(params![
+                        run_id,
+                        call.seq,
+                        call.vendor,
+                        call.account,
+                        call.op,
+                        call.fingerprint,
+                        call.ok,
+                        call.status,
+                        call.code,
+                        call.message,
+                        response,
+                        call.attempts,
+                        call.replayed,
+                    ])?;
+                }
+            }
+            let (next, due, reason) = match &outcome {
+                WorkOutcome::Done => (WorkStatus::Done, None, None),
+                WorkOutcome::Retry { at_ms, reason } => {
+                    (WorkStatus::Retry, Some(*at_ms), Some(reason.as_str()))
+                }
+                WorkOutcome::Dead { reason } => (WorkStatus::Dead, None, Some(reason.as_str())),
+            };
+            ctx.conn
+                .prepare_cached(
+                    "UPDATE work SET status = ?2, due_ms = coalesce(?3, due_ms), reason = ?4,
+                                     updated_ms = ?5
+                     WHERE id = ?1",
+                )?
+                .execute(params![work_id, next.as_str(), due, reason, now])?;
+            if let WorkOutcome::Dead { reason } = &outcome {
+                ctx.conn
+                    .prepare_cached(
+                        "INSERT INTO dead_letters (work_id, reason, attempts, created_ms)
+                         VALUES (?1, ?2, ?3, ?4)",
+                    )?
+                    .execute(params![work_id, reason, attempts, now])?;
+            }
+            if !next.in_backlog() {
+                ctx.backlog_delta -= 1;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Calls that succeeded in earlier runs of `work_id` (replays excluded: they repeat an
+    /// original), oldest first. A retried run answers an identical call from these.
+    pub async fn succeeded_calls(&self, work_id: i64) -> Result<Vec<PriorCall>, StoreError> {
+        let rows: Vec<(String, u32, String, Option<String>)> = self
+            .write(move |ctx| {
+                let mut stmt = ctx.conn.prepare_cached(
+                    "SELECT r.handler, c.seq, c.fingerprint, c.response
+                     FROM calls c JOIN runs r ON r.id = c.run_id
+                     WHERE r.work_id = ?1 AND c.ok = 1 AND c.replayed = 0
+                     ORDER BY r.id, c.seq",
+                )?;
+                let rows = stmt.query_map([work_id], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })?;
+                Ok(rows.collect::<Result<Vec<_>, _>>()?)
+            })
+            .await?;
+        rows.into_iter()
+            .map(|(handler, seq, fingerprint, response)| {
+                let response = match response {
+                    Some(text) => serde_json::from_str(&text).map_err(|e| {
+                        StoreError::Corrupt(format!("call response of work {work_id}: {e}"))
+                    })?,
+                    None => serde_json::Value::Null,
+                };
+                Ok(PriorCall {
+                    handler,
+                    seq,
+                    fingerprint,
+                    response,
+                })
+            })
+            .collect()
+    }
+
+    /// Puts dead letters back: their work becomes pending with attempts reset, and the dead
+    /// letter is marked retried. Returns how many were put back.
+    pub async fn retry_dead(&self, which: DeadSelector) -> Result<usize, StoreError> {
+        self.write(move |ctx| {
+            let now = now_ms();
+            let letters: Vec<(i64, i64)> = match which {
+                DeadSelector::One(id) => ctx
+                    .conn
+                    .prepare_cached(
+                        "SELECT id, work_id FROM dead_letters
+                         WHERE id = ?1 AND retried_ms IS NULL",
+                    )?
+                    .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<Result<_, _>>()?,
+                DeadSelector::All => ctx
+                    .conn
+                    .prepare_cached(
+                        "SELECT id, work_id FROM dead_letters WHERE retried_ms IS NULL ORDER BY id",
+                    )?
+                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<Result<_, _>>()?,
+            };
+            if let (DeadSelector::One(id), true) = (which, letters.is_empty()) {
+                return Err(StoreError::NotFound(format!("open dead letter {id}")));
+            }
+            let mut count = 0;
+            for (letter, work_id) in letters {
+                let revived = ctx
+                    .conn
+                    .prepare_cached(
+                        "UPDATE work SET status = 'pending', attempts = 0, reason = NULL,
+                                         due_ms = ?2, updated_ms = ?2
+                         WHERE id = ?1 AND status = 'dead'",
+                    )?
+                    .execute(params![work_id, now])?;
+                ctx.conn
+                    .prepare_cached("UPDATE dead_letters SET retried_ms = ?2 WHERE id = ?1")?
+                    .execute(params![letter, now])?;
+                ctx.backlog_delta += revived as i64;
+                count += revived;
+            }
+            Ok(count)
+        })
+        .await
+    }
+
+    // ----- cron ---------------------------------------------------------------------------
+
+    /// True exactly once per (schedule, slot): the caller that gets `true` fires the slot.
+    /// Survives reloads and restarts. Claims are remembered one by one for a week behind the
+    /// newest; a slot older than that is refused (it would be a stale catch-up anyway).
+    pub async fn claim_cron_slot(
+        &self,
+        schedule_key: &str,
+        slot_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let key = schedule_key.to_string();
+        self.write(move |ctx| {
+            let now = now_ms();
+            ctx.conn
+                .prepare_cached(
+                    "INSERT INTO cron_state (schedule_key, floor_ms) VALUES (?1, ?2)
+                     ON CONFLICT (schedule_key) DO NOTHING",
+                )?
+                .execute(params![key, i64::MIN])?;
+            let floor: i64 = ctx
+                .conn
+                .prepare_cached("SELECT floor_ms FROM cron_state WHERE schedule_key = ?1")?
+                .query_row([&key], |r| r.get(0))?;
+            if slot_ms < floor {
+                return Ok(false);
+            }
+            let claimed = ctx
+                .conn
+                .prepare_cached(
+                    "INSERT INTO cron_claims (schedule_key, slot_ms, claimed_ms) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (schedule_key, slot_ms) DO NOTHING",
+                )?
+                .execute(params![key, slot_ms, now])?;
+            if claimed == 0 {
+                return Ok(false);
+            }
+            let horizon = slot_ms.saturating_sub(CRON_RETENTION_MS);
+            ctx.conn
+                .prepare_cached(
+                    "UPDATE cron_state SET
+                         last_slot_ms = max(coalesce(last_slot_ms, ?2), ?2),
+                         last_claimed_ms = ?3,
+                         claims = claims + 1,
+                         floor_ms = max(floor_ms, ?4)
+                     WHERE schedule_key = ?1",
+                )?
+                .execute(params![key, slot_ms, now, horizon])?;
+            ctx.conn
+                .prepare_cached("DELETE FROM cron_claims WHERE schedule_key = ?1 AND slot_ms < ?2")?
+                .execute(params![key, horizon])?;
+            Ok(true)
+        })
+        .await
+    }
+
+    /// Counts a slot the overlap policy skipped (the previous tick was still running).
+    pub async fn record_cron_skip(
+        &self,
+        schedule_key: &str,
+        slot_ms: i64,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        let (key, reason) = (schedule_key.to_string(), reason.to_string());
+        self.write(move |ctx| {
+            ctx.conn
+                .prepare_cached(
+                    "INSERT INTO cron_state (schedule_key, floor_ms, skips, last_skip_slot_ms,
+                                             last_skip_reason)
+                     VALUES (?1, ?2, 1, ?3, ?4)
+                     ON CONFLICT (schedule_key) DO UPDATE SET
+                         skips = skips + 1, last_skip_slot_ms = ?3, last_skip_reason = ?4",
+                )?
+                .execute(params![key, i64::MIN, slot_ms, reason])?;
+            Ok(())
+        })
+        .await
+    }
+
+    // ----- assignment counters ------------------------------------------------------------
+
+    /// The stdlib's round-robin counters, kept in the journal so rotations continue across
+    /// restarts. Hand it to the engine as its [`AssignmentStore`].
+    pub fn assignments(&self) -> JournalAssignments {
+        JournalAssignments {
+            journal: self.clone(),
+            fallback: Default::default(),
+        }
+    }
+}
+
+fn upsert_checkpoint(conn: &Connection, cp: &Checkpoint, now: i64) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO checkpoints (account, endpoint, position, updated_ms) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (account, endpoint) DO UPDATE SET position = ?3, updated_ms = ?4",
+    )?
+    .execute(params![cp.account, cp.endpoint, cp.position, now])?;
+    Ok(())
+}
+
+fn decode_claimed(row: ClaimedRow) -> Result<Work, StoreError> {
+    let kind = match (row.lead_body, row.follow) {
+        (Some(body), _) => {
+            WorkKind::Lead(Box::new(serde_json::from_str(&body).map_err(|e| {
+                StoreError::Corrupt(format!("lead body of work {}: {e}", row.id))
+            })?))
+        }
+        (None, Some((account, msg_id, data_id, record))) => WorkKind::Follow {
+            account,
+            msg_id,
+            data_id,
+            record: serde_json::from_str(&record).map_err(|e| {
+                StoreError::Corrupt(format!("follow record of work {}: {e}", row.id))
+            })?,
+        },
+        (None, None) => {
+            return Err(StoreError::Corrupt(format!(
+                "work {} has neither a lead nor a follow record",
+                row.id
+            )))
+        }
+    };
+    Ok(Work {
+        id: row.id,
+        kind,
+        account: row.account,
+        attempts: row.attempts,
+        first_seen_ms: row.first_seen_ms,
+    })
+}
+
+/// The journal as the stdlib's [`AssignmentStore`]. Called from the blocking threads scripts
+/// run on; it waits for the writer's commit, so a counter handed out is never handed out again.
+#[derive(Debug)]
+pub struct JournalAssignments {
+    journal: Journal,
+    // Only used when the journal fails: rotation keeps going (unpersisted) rather than
+    // sending every lead to the first person in the list.
+    fallback: crate::host::stdlib::MemoryAssignments,
+}
+
+impl AssignmentStore for JournalAssignments {
+    fn next(&self, key: &str) -> u64 {
+        let owned = key.to_string();
+        let result = self.journal.write_blocking(move |ctx| {
+            let value: i64 = ctx
+                .conn
+                .prepare_cached(
+                    "INSERT INTO assignments (key, next) VALUES (?1, 1)
+                     ON CONFLICT (key) DO UPDATE SET next = next + 1
+                     RETURNING next - 1",
+                )?
+                .query_row([owned], |r| r.get(0))?;
+            Ok(value.max(0) as u64)
+        });
+        match result {
+            Ok(value) => value,
+            Err(error) => {
+                tracing::error!(%error, key, "journal: assignment counter not persisted");
+                self.fallback.next(key)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,444 @@
+//! Values the dispatcher exchanges with the journal (work items, run and call records, outcomes)
+//! and the read models the CLI shows (lead summaries, a lead's story, status).
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::lead::Lead;
+
+use super::types::Arrival;
+
+/// One item the dispatcher has to route: a new lead or a Waiqin follow record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Work {
+    /// The work id (pass it back to [`finish`](super::Journal::finish)).
+    pub id: i64,
+    /// What to route.
+    pub kind: WorkKind,
+    /// The account it arrived through.
+    pub account: String,
+    /// How many times it has been claimed, this claim included (1 on the first run). A claim
+    /// interrupted by a crash counts.
+    pub attempts: u32,
+    /// Unix milliseconds when it was first received.
+    pub first_seen_ms: i64,
+}
+
+/// What a work item carries.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WorkKind {
+    /// A lead for the lead handlers.
+    Lead(Box<Lead>),
+    /// A Waiqin follow record for the follow handlers.
+    Follow {
+        /// The account whose push carried it.
+        account: String,
+        /// Waiqin's `msgId`.
+        msg_id: String,
+        /// Waiqin's `dataId`.
+        data_id: Option<String>,
+        /// The decoded record.
+        record: Value,
+    },
+}
+
+/// One run of one handler, as the dispatcher reports it to [`finish`](super::Journal::finish).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunRecord {
+    /// The script's path (`scripts/route.rhai`).
+    pub script: String,
+    /// The handler function.
+    pub handler: String,
+    /// The script version the run was pinned to.
+    pub version: String,
+    /// Unix milliseconds when it started.
+    pub started_ms: i64,
+    /// How long it took.
+    pub elapsed_ms: i64,
+    /// `path:line:col: message` when the run failed.
+    pub error: Option<String>,
+    /// The vendor calls it made, in order.
+    pub calls: Vec<CallRow>,
+}
+
+/// One vendor call made by a run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallRow {
+    /// 0-based order within its run.
+    pub seq: u32,
+    /// The vendor (`xiaolanben`).
+    pub vendor: String,
+    /// The account used.
+    pub account: String,
+    /// The op (`import_customer`).
+    pub op: String,
+    /// [`fingerprint`](super::fingerprint) of the request.
+    pub fingerprint: String,
+    /// True when the vendor accepted it.
+    pub ok: bool,
+    /// The HTTP status of a failure, when an answer arrived.
+    pub status: Option<u16>,
+    /// The vendor's error code of a failure.
+    pub code: Option<String>,
+    /// The failure's message.
+    pub message: Option<String>,
+    /// The decoded answer of a success.
+    pub response: Option<Value>,
+    /// HTTP attempts the client made.
+    pub attempts: u32,
+    /// True when the answer came from the journal (a retried run repeating a succeeded call).
+    pub replayed: bool,
+}
+
+/// How a work item ended this time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WorkOutcome {
+    /// Every handler succeeded.
+    Done,
+    /// Try again at `at_ms` (unix milliseconds).
+    Retry {
+        /// When it becomes due again.
+        at_ms: i64,
+        /// Why it failed this time.
+        reason: String,
+    },
+    /// Needs a human: becomes a dead letter.
+    Dead {
+        /// Why (shown by `leads show` and the dead-letter list).
+        reason: String,
+    },
+}
+
+/// A call that succeeded in an earlier run of the same work item.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PriorCall {
+    /// The handler that made it.
+    pub handler: String,
+    /// Its order within that run.
+    pub seq: u32,
+    /// [`fingerprint`](super::fingerprint) of the request.
+    pub fingerprint: String,
+    /// The decoded answer.
+    pub response: Value,
+}
+
+/// Which dead letters [`retry_dead`](super::Journal::retry_dead) puts back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeadSelector {
+    /// One dead letter, by its id.
+    One(i64),
+    /// Every dead letter not yet retried.
+    All,
+}
+
+/// Where a work item is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WorkStatus {
+    /// Waiting for its first run.
+    Pending,
+    /// Claimed by the dispatcher.
+    Running,
+    /// Waiting for a retry.
+    Retry,
+    /// Routed.
+    Done,
+    /// A dead letter.
+    Dead,
+}
+
+impl WorkStatus {
+    /// Every status, in lifecycle order.
+    pub const ALL: [WorkStatus; 5] = [
+        WorkStatus::Pending,
+        WorkStatus::Running,
+        WorkStatus::Retry,
+        WorkStatus::Done,
+        WorkStatus::Dead,
+    ];
+
+    /// The name stored in the journal and shown by the CLI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkStatus::Pending => "pending",
+            WorkStatus::Running => "running",
+            WorkStatus::Retry => "retry",
+            WorkStatus::Done => "done",
+            WorkStatus::Dead => "dead",
+        }
+    }
+
+    /// The status named `name`.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
+    /// True for work still to do (counted in the backlog).
+    pub fn in_backlog(self) -> bool {
+        matches!(
+            self,
+            WorkStatus::Pending | WorkStatus::Running | WorkStatus::Retry
+        )
+    }
+}
+
+impl std::fmt::Display for WorkStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which leads [`list_leads`](super::JournalReader::list_leads) returns, newest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeadQuery {
+    /// Only leads received at or after this (unix milliseconds).
+    pub since_ms: Option<i64>,
+    /// Only leads whose work is in this state.
+    pub status: Option<WorkStatus>,
+    /// Only leads of this vendor (`tencent`).
+    pub vendor: Option<String>,
+    /// Only leads of this account.
+    pub account: Option<String>,
+    /// At most this many (capped at [`LeadQuery::MAX_LIMIT`]).
+    pub limit: usize,
+}
+
+impl LeadQuery {
+    /// The most rows one query returns, so a listing never loads the whole journal.
+    pub const MAX_LIMIT: usize = 10_000;
+}
+
+impl Default for LeadQuery {
+    fn default() -> Self {
+        LeadQuery {
+            since_ms: None,
+            status: None,
+            vendor: None,
+            account: None,
+            limit: 100,
+        }
+    }
+}
+
+/// One line of `leads list`. Carries no contact details.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LeadSummary {
+    /// The journal id.
+    pub id: i64,
+    /// The vendor.
+    pub vendor: String,
+    /// The account.
+    pub account: String,
+    /// The vendor's lead id.
+    pub vendor_lead_id: String,
+    /// The lead kind (`form`).
+    pub kind: String,
+    /// Unix milliseconds when received.
+    pub received_ms: i64,
+    /// Where its work is.
+    pub status: WorkStatus,
+    /// Claims so far.
+    pub attempts: u32,
+    /// Why it is waiting for a retry or dead.
+    pub reason: Option<String>,
+}
+
+/// Where a work item is now, with what that state needs to be understood.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "lowercase")]
+pub enum WorkState {
+    /// Waiting for its first run (or again after a crash or a manual retry).
+    Pending,
+    /// Being routed now.
+    Running,
+    /// Waiting to be retried.
+    Retry {
+        /// When (unix milliseconds).
+        at_ms: i64,
+        /// Why the last attempt failed.
+        reason: String,
+    },
+    /// Routed.
+    Done,
+    /// A dead letter.
+    Dead {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Everything the journal knows about one lead: `leads show`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeadStory {
+    /// The journal id.
+    pub id: i64,
+    /// The lead as stored.
+    pub lead: Lead,
+    /// How and when it arrived.
+    pub arrival: Arrival,
+    /// Its work item.
+    pub work_id: i64,
+    /// Claims so far.
+    pub attempts: u32,
+    /// Every run, oldest first.
+    pub runs: Vec<RunStory>,
+    /// Where it is now.
+    pub state: WorkState,
+}
+
+/// One run in a [`LeadStory`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RunStory {
+    /// Which claim of the work item it belonged to.
+    pub attempt: u32,
+    /// The script's path.
+    pub script: String,
+    /// The handler.
+    pub handler: String,
+    /// The script version.
+    pub version: String,
+    /// `ok` or `failed`.
+    pub status: String,
+    /// `path:line:col: message` of a failure.
+    pub error: Option<String>,
+    /// Unix milliseconds when it started.
+    pub started_ms: i64,
+    /// How long it took.
+    pub elapsed_ms: i64,
+    /// Its vendor calls, in order.
+    pub calls: Vec<CallStory>,
+}
+
+/// One call in a [`RunStory`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CallStory {
+    /// Order within the run.
+    pub seq: u32,
+    /// The vendor.
+    pub vendor: String,
+    /// The account.
+    pub account: String,
+    /// The op.
+    pub op: String,
+    /// True when the vendor accepted it.
+    pub ok: bool,
+    /// HTTP status of a failure.
+    pub status: Option<u16>,
+    /// The vendor's error code.
+    pub code: Option<String>,
+    /// The failure's message.
+    pub message: Option<String>,
+    /// HTTP attempts.
+    pub attempts: u32,
+    /// True when answered from the journal.
+    pub replayed: bool,
+    /// The answer, shortened to [`CallStory::SUMMARY_CHARS`] characters.
+    pub response_summary: Option<String>,
+}
+
+impl CallStory {
+    /// How much of an answer a story shows.
+    pub const SUMMARY_CHARS: usize = 200;
+}
+
+/// One open dead letter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeadLetter {
+    /// The dead letter id (for `retry_dead`).
+    pub id: i64,
+    /// Its work item.
+    pub work_id: i64,
+    /// `lead` or `follow`.
+    pub kind: String,
+    /// The account.
+    pub account: String,
+    /// The vendor lead id or Waiqin msgId.
+    pub item: String,
+    /// Why it died.
+    pub reason: String,
+    /// Claims it took.
+    pub attempts: u32,
+    /// Unix milliseconds when it died.
+    pub created_ms: i64,
+}
+
+/// One quarantined payload, without its body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QuarantineSummary {
+    /// The quarantine id.
+    pub id: i64,
+    /// The account.
+    pub account: String,
+    /// The push path.
+    pub endpoint: String,
+    /// Why it could not be parsed.
+    pub reason: String,
+    /// Its Content-Type.
+    pub content_type: Option<String>,
+    /// Body size in bytes.
+    pub bytes: usize,
+    /// Unix milliseconds when it arrived.
+    pub received_ms: i64,
+}
+
+/// One pull position.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckpointRow {
+    /// The account.
+    pub account: String,
+    /// The endpoint.
+    pub endpoint: String,
+    /// The opaque position.
+    pub position: String,
+    /// Unix milliseconds when it last advanced.
+    pub updated_ms: i64,
+}
+
+/// One cron schedule's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CronRow {
+    /// The schedule key.
+    pub schedule_key: String,
+    /// The last claimed slot (unix milliseconds).
+    pub last_slot_ms: Option<i64>,
+    /// When it was claimed.
+    pub last_claimed_ms: Option<i64>,
+    /// Slots claimed in all.
+    pub claims: u64,
+    /// Slots skipped by the overlap policy.
+    pub skips: u64,
+    /// Why the last skip happened.
+    pub last_skip_reason: Option<String>,
+}
+
+/// The journal at a glance: `leadrelay status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct JournalStatus {
+    /// Schema version.
+    pub schema_version: i64,
+    /// Leads stored.
+    pub leads: u64,
+    /// Follow records stored.
+    pub follows: u64,
+    /// Work items per status, in [`WorkStatus::ALL`] order (zero counts included).
+    pub work: Vec<(WorkStatus, u64)>,
+    /// Dead letters not yet retried.
+    pub dead_letters: u64,
+    /// Quarantined payloads.
+    pub quarantined: u64,
+    /// Pull positions.
+    pub checkpoints: Vec<CheckpointRow>,
+    /// Cron schedules.
+    pub cron: Vec<CronRow>,
+}
+
+impl JournalStatus {
+    /// Work still to do (pending + running + retry).
+    pub fn backlog(&self) -> u64 {
+        self.work
+            .iter()
+            .filter(|(s, _)| s.in_backlog())
+            .map(|(_, n)| n)
+            .sum()
+    }
+}

@@ -1,0 +1,420 @@
+//! Read-only queries for the CLI (`leads list`, `leads show`, `dead`, `quarantine`, `status`).
+//! Uses its own read-only connection: WAL lets it read a consistent snapshot while the daemon
+//! writes, from the daemon or from another process.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+
+use super::model::{
+    CallStory, CheckpointRow, CronRow, DeadLetter, JournalStatus, LeadQuery, LeadStory,
+    LeadSummary, QuarantineSummary, RunStory, WorkState, WorkStatus,
+};
+use super::types::{Arrival, Quarantined};
+use super::{parse_status, parse_via, schema, StoreError};
+
+/// Queries over a journal, on a read-only connection. `Send + Sync`; queries are serialized.
+#[derive(Debug)]
+pub struct JournalReader {
+    path: PathBuf,
+    conn: Mutex<Connection>,
+}
+
+impl JournalReader {
+    /// Opens an existing journal read-only (the CLI, while a daemon may be writing it).
+    pub fn open(path: &Path) -> Result<JournalReader, StoreError> {
+        let open_error = |message: String| StoreError::Open {
+            path: path.to_path_buf(),
+            message,
+        };
+        if !path.exists() {
+            return Err(open_error("no such file".into()));
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| open_error(e.to_string()))?;
+        conn.busy_timeout(Duration::from_secs(5))?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version == 0 {
+            return Err(StoreError::NotAJournal {
+                path: path.to_path_buf(),
+            });
+        }
+        schema::check_version(version, path)?;
+        Ok(JournalReader {
+            path: path.to_path_buf(),
+            conn: Mutex::new(conn),
+        })
+    }
+
+    /// The journal file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self
+            .conn
+            .lock()
+            .map_err(|_| StoreError::Sqlite("reader connection poisoned".into()))?;
+        // One read transaction per query: every part of an answer comes from one snapshot.
+        let tx = conn.transaction()?;
+        let out = f(&tx)?;
+        tx.finish()?;
+        Ok(out)
+    }
+
+    /// Leads matching `query`, newest first.
+    pub fn list_leads(&self, query: &LeadQuery) -> Result<Vec<LeadSummary>, StoreError> {
+        self.with(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT l.id, l.vendor, l.account, l.vendor_lead_id, l.kind, l.received_ms,
+                        w.status, w.attempts, w.reason
+                 FROM leads l JOIN work w ON w.lead_id = l.id
+                 WHERE (?1 IS NULL OR l.received_ms >= ?1)
+                   AND (?2 IS NULL OR w.status = ?2)
+                   AND (?3 IS NULL OR l.vendor = ?3)
+                   AND (?4 IS NULL OR l.account = ?4)
+                 ORDER BY l.received_ms DESC, l.id DESC
+                 LIMIT ?5",
+            )?;
+            let rows = stmt.query_map(
+                params![
+                    query.since_ms,
+                    query.status.map(WorkStatus::as_str),
+                    query.vendor,
+                    query.account,
+                    query.limit.min(LeadQuery::MAX_LIMIT) as i64,
+                ],
+                |r| {
+                    Ok((
+                        LeadSummary {
+                            id: r.get(0)?,
+                            vendor: r.get(1)?,
+                            account: r.get(2)?,
+                            vendor_lead_id: r.get(3)?,
+                            kind: r.get(4)?,
+                            received_ms: r.get(5)?,
+                            status: WorkStatus::Pending,
+                            attempts: r.get(7)?,
+                            reason: r.get(8)?,
+                        },
+                        r.get::<_, String>(6)?,
+                    ))
+                },
+            )?;
+            rows.map(|row| {
+                let (mut summary, status) = row?;
+                summary.status = parse_status(&status)?;
+                Ok(summary)
+            })
+            .collect()
+        })
+    }
+
+    /// Everything known about one lead. `id` is a vendor lead id (the newest such lead if
+    /// several accounts share it), or a journal id written `#42` (a bare number that is no
+    /// vendor lead id is also tried as a journal id).
+    pub fn lead_story(&self, id: &str) -> Result<Option<LeadStory>, StoreError> {
+        self.with(|conn| {
+            let Some(lead_id) = find_lead(conn, id)? else {
+                return Ok(None);
+            };
+            let (body, via, endpoint, received_ms): (String, String, String, i64) = conn
+                .query_row(
+                    "SELECT body, via, endpoint, received_ms FROM leads WHERE id = ?1",
+                    [lead_id],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                )?;
+            let lead = serde_json::from_str(&body)
+                .map_err(|e| StoreError::Corrupt(format!("lead {lead_id}: {e}")))?;
+            let (work_id, status, attempts, due_ms, reason): (
+                i64,
+                String,
+                u32,
+                i64,
+                Option<String>,
+            ) = conn.query_row(
+                "SELECT id, status, attempts, due_ms, reason FROM work WHERE lead_id = ?1",
+                [lead_id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )?;
+            let reason = reason.unwrap_or_default();
+            let state = match parse_status(&status)? {
+                WorkStatus::Pending => WorkState::Pending,
+                WorkStatus::Running => WorkState::Running,
+                WorkStatus::Retry => WorkState::Retry {
+                    at_ms: due_ms,
+                    reason,
+                },
+                WorkStatus::Done => WorkState::Done,
+                WorkStatus::Dead => WorkState::Dead { reason },
+            };
+            Ok(Some(LeadStory {
+                id: lead_id,
+                lead,
+                arrival: Arrival {
+                    via: parse_via(&via)?,
+                    endpoint,
+                    received_at_ms: received_ms,
+                },
+                work_id,
+                attempts,
+                runs: runs_of(conn, work_id)?,
+                state,
+            }))
+        })
+    }
+
+    /// Dead letters not yet retried, oldest first.
+    pub fn dead_letters(&self) -> Result<Vec<DeadLetter>, StoreError> {
+        self.with(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT d.id, d.work_id, w.account, d.reason, d.attempts, d.created_ms,
+                        l.vendor_lead_id, f.msg_id
+                 FROM dead_letters d
+                 JOIN work w ON w.id = d.work_id
+                 LEFT JOIN leads l ON l.id = w.lead_id
+                 LEFT JOIN follows f ON f.id = w.follow_id
+                 WHERE d.retried_ms IS NULL
+                 ORDER BY d.id",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                let lead: Option<String> = r.get(6)?;
+                let (kind, item) = match lead {
+                    Some(id) => ("lead", id),
+                    None => ("follow", r.get::<_, Option<String>>(7)?.unwrap_or_default()),
+                };
+                Ok(DeadLetter {
+                    id: r.get(0)?,
+                    work_id: r.get(1)?,
+                    kind: kind.to_string(),
+                    account: r.get(2)?,
+                    item,
+                    reason: r.get(3)?,
+                    attempts: r.get(4)?,
+                    created_ms: r.get(5)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    /// Quarantined payloads, oldest first, without their bodies.
+    pub fn quarantined(&self) -> Result<Vec<QuarantineSummary>, StoreError> {
+        self.with(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, account, endpoint, reason, content_type, length(body), received_ms
+                 FROM quarantine ORDER BY id",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok(QuarantineSummary {
+                    id: r.get(0)?,
+                    account: r.get(1)?,
+                    endpoint: r.get(2)?,
+                    reason: r.get(3)?,
+                    content_type: r.get(4)?,
+                    bytes: r.get::<_, i64>(5)? as usize,
+                    received_ms: r.get(6)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    /// One quarantined payload with its body, byte for byte.
+    pub fn quarantine_item(&self, id: i64) -> Result<Option<Quarantined>, StoreError> {
+        self.with(|conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT account, endpoint, reason, content_type, body, received_ms
+                     FROM quarantine WHERE id = ?1",
+                    [id],
+                    |r| {
+                        Ok(Quarantined {
+                            account: r.get(0)?,
+                            endpoint: r.get(1)?,
+                            reason: r.get(2)?,
+                            content_type: r.get(3)?,
+                            body: r.get(4)?,
+                            received_at_ms: r.get(5)?,
+                        })
+                    },
+                )
+                .optional()?)
+        })
+    }
+
+    /// The journal at a glance.
+    pub fn status(&self) -> Result<JournalStatus, StoreError> {
+        self.with(|conn| {
+            let count = |sql: &str| -> Result<u64, StoreError> {
+                Ok(conn.query_row(sql, [], |r| r.get::<_, i64>(0))? as u64)
+            };
+            let mut work: Vec<(WorkStatus, u64)> =
+                WorkStatus::ALL.iter().map(|s| (*s, 0)).collect();
+            let mut stmt = conn.prepare("SELECT status, count(*) FROM work GROUP BY status")?;
+            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+            for row in rows {
+                let (status, n) = row?;
+                let status = parse_status(&status)?;
+                if let Some(slot) = work.iter_mut().find(|(s, _)| *s == status) {
+                    slot.1 = n as u64;
+                }
+            }
+            let mut stmt = conn.prepare(
+                "SELECT account, endpoint, position, updated_ms FROM checkpoints
+                 ORDER BY account, endpoint",
+            )?;
+            let checkpoints = stmt
+                .query_map([], |r| {
+                    Ok(CheckpointRow {
+                        account: r.get(0)?,
+                        endpoint: r.get(1)?,
+                        position: r.get(2)?,
+                        updated_ms: r.get(3)?,
+                    })
+                })?
+                .collect::<Result<_, _>>()?;
+            let mut stmt = conn.prepare(
+                "SELECT schedule_key, last_slot_ms, last_claimed_ms, claims, skips,
+                        last_skip_reason
+                 FROM cron_state ORDER BY schedule_key",
+            )?;
+            let cron = stmt
+                .query_map([], |r| {
+                    Ok(CronRow {
+                        schedule_key: r.get(0)?,
+                        last_slot_ms: r.get(1)?,
+                        last_claimed_ms: r.get(2)?,
+                        claims: r.get::<_, i64>(3)? as u64,
+                        skips: r.get::<_, i64>(4)? as u64,
+                        last_skip_reason: r.get(5)?,
+                    })
+                })?
+                .collect::<Result<_, _>>()?;
+            Ok(JournalStatus {
+                schema_version: conn.pragma_query_value(None, "user_version", |r| r.get(0))?,
+                leads: count("SELECT count(*) FROM leads")?,
+                follows: count("SELECT count(*) FROM follows")?,
+                work,
+                dead_letters: count("SELECT count(*) FROM dead_letters WHERE retried_ms IS NULL")?,
+                quarantined: count("SELECT count(*) FROM quarantine")?,
+                checkpoints,
+                cron,
+            })
+        })
+    }
+
+    /// The applied migrations (version, name), oldest first.
+    pub fn migrations(&self) -> Result<Vec<(i64, String)>, StoreError> {
+        self.with(schema::applied)
+    }
+}
+
+fn find_lead(conn: &Connection, id: &str) -> Result<Option<i64>, StoreError> {
+    let id = id.trim();
+    let journal_id = |n: i64| -> Result<Option<i64>, StoreError> {
+        Ok(conn
+            .query_row("SELECT id FROM leads WHERE id = ?1", [n], |r| r.get(0))
+            .optional()?)
+    };
+    if let Some(number) = id.strip_prefix('#') {
+        return match number.parse::<i64>() {
+            Ok(n) => journal_id(n),
+            Err(_) => Ok(None),
+        };
+    }
+    let by_vendor_id: Option<i64> = conn
+        .query_row(
+            "SELECT id FROM leads WHERE vendor_lead_id = ?1 ORDER BY received_ms DESC, id DESC
+             LIMIT 1",
+            [id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    match (by_vendor_id, id.parse::<i64>()) {
+        (Some(found), _) => Ok(Some(found)),
+        (None, Ok(n)) => journal_id(n),
+        (None, Err(_)) => Ok(None),
+    }
+}
+
+fn runs_of(conn: &Connection, work_id: i64) -> Result<Vec<RunStory>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, attempt, script, handler, version, status, error, started_ms, elapsed_ms
+         FROM runs WHERE work_id = ?1 ORDER BY id",
+    )?;
+    let runs = stmt
+        .query_map([work_id], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                RunStory {
+                    attempt: r.get(1)?,
+                    script: r.get(2)?,
+                    handler: r.get(3)?,
+                    version: r.get(4)?,
+                    status: r.get(5)?,
+                    error: r.get(6)?,
+                    started_ms: r.get(7)?,
+                    elapsed_ms: r.get(8)?,
+                    calls: Vec::new(),
+                },
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut calls = conn.prepare_cached(
+        "SELECT seq, vendor, account, op, ok, status, code, message, attempts, replayed, response
+         FROM calls WHERE run_id = ?1 ORDER BY seq",
+    )?;
+    let mut out = Vec::with_capacity(runs.len());
+    for (run_id, mut run) in runs {
+        run.calls = calls
+            .query_map([run_id], |r| {
+                Ok(CallStory {
+                    seq: r.get(0)?,
+                    vendor: r.get(1)?,
+                    account: r.get(2)?,
+                    op: r.get(3)?,
+                    ok: r.get(4)?,
+                    status: r.get(5)?,
+                    code: r.get(6)?,
+                    message: r.get(7)?,
+                    attempts: r.get(8)?,
+                    replayed: r.get(9)?,
+                    response_summary: r.get::<_, Option<String>>(10)?.map(|s| summarize(&s)),
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        out.push(run);
+    }
+    Ok(out)
+}
+
+/// The first [`CallStory::SUMMARY_CHARS`] characters, with `…` when cut.
+fn summarize(text: &str) -> String {
+    match text.char_indices().nth(CallStory::SUMMARY_CHARS) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summaries_cut_on_character_boundaries() {
+        let cut = summarize(&"线".repeat(300));
+        assert_eq!(cut.chars().count(), CallStory::SUMMARY_CHARS + 1);
+        assert!(cut.ends_with('…'));
+        assert_eq!(summarize("{\"ok\":1}"), "{\"ok\":1}");
+    }
+}

@@ -1,0 +1,256 @@
+//! The journal's schema as an ordered list of migrations, and the connection settings.
+//!
+//! `PRAGMA user_version` holds the number of migrations applied; `schema_migrations` records when
+//! each was applied. A migration is never edited once released: a change is a new entry at the
+//! end. A journal whose version is above [`MIGRATIONS`]`.len()` was written by a newer leadrelay
+//! and is refused rather than guessed at.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension};
+
+use super::{now_ms, Durability, StoreError};
+
+/// One schema step: applied once, in order, inside one transaction.
+pub(crate) struct Migration {
+    /// A short name recorded in `schema_migrations`.
+    pub name: &'static str,
+    /// The SQL, run with `execute_batch`.
+    pub sql: &'static str,
+}
+
+/// Every migration, oldest first. The schema version is the count applied.
+pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
+    name: "initial",
+    sql: r#"
+-- One row per (account, vendor lead id). `body` is the full normalized Lead as JSON so a
+-- restart can route it again without the vendor.
+CREATE TABLE leads (
+    id              INTEGER PRIMARY KEY,
+    vendor          TEXT    NOT NULL,
+    account         TEXT    NOT NULL,
+    vendor_lead_id  TEXT    NOT NULL,
+    kind            TEXT    NOT NULL,
+    body            TEXT    NOT NULL,
+    via             TEXT    NOT NULL,
+    endpoint        TEXT    NOT NULL,
+    received_ms     INTEGER NOT NULL,
+    UNIQUE (account, vendor_lead_id)
+);
+CREATE INDEX leads_vendor_lead_id ON leads (vendor_lead_id);
+CREATE INDEX leads_received ON leads (received_ms);
+
+-- Waiqin follow records, one per (account, msgId).
+CREATE TABLE follows (
+    id           INTEGER PRIMARY KEY,
+    account      TEXT    NOT NULL,
+    msg_id       TEXT    NOT NULL,
+    data_id      TEXT,
+    record       TEXT    NOT NULL,
+    via          TEXT    NOT NULL,
+    endpoint     TEXT    NOT NULL,
+    received_ms  INTEGER NOT NULL,
+    UNIQUE (account, msg_id)
+);
+
+-- What the dispatcher has to do: exactly one item per new lead or follow record.
+CREATE TABLE work (
+    id             INTEGER PRIMARY KEY,
+    lead_id        INTEGER REFERENCES leads (id),
+    follow_id      INTEGER REFERENCES follows (id),
+    account        TEXT    NOT NULL,
+    status         TEXT    NOT NULL
+                   CHECK (status IN ('pending', 'running', 'retry', 'done', 'dead')),
+    due_ms         INTEGER NOT NULL,
+    attempts       INTEGER NOT NULL DEFAULT 0,
+    first_seen_ms  INTEGER NOT NULL,
+    updated_ms     INTEGER NOT NULL,
+    reason         TEXT,
+    CHECK ((lead_id IS NULL) <> (follow_id IS NULL))
+);
+CREATE UNIQUE INDEX work_lead ON work (lead_id) WHERE lead_id IS NOT NULL;
+CREATE UNIQUE INDEX work_follow ON work (follow_id) WHERE follow_id IS NOT NULL;
+-- Partial: only claimable work is indexed, so finished work costs the claim query nothing.
+-- Pending work is always due (oldest id first); retries only once `due_ms` has passed.
+CREATE INDEX work_pending ON work (id) WHERE status = 'pending';
+CREATE INDEX work_retry ON work (due_ms, id) WHERE status = 'retry';
+CREATE INDEX work_status ON work (status);
+
+-- One execution of one handler, pinned to one script version.
+CREATE TABLE runs (
+    id          INTEGER PRIMARY KEY,
+    work_id     INTEGER NOT NULL REFERENCES work (id),
+    attempt     INTEGER NOT NULL,
+    script      TEXT    NOT NULL,
+    handler     TEXT    NOT NULL,
+    version     TEXT    NOT NULL,
+    started_ms  INTEGER NOT NULL,
+    elapsed_ms  INTEGER NOT NULL,
+    status      TEXT    NOT NULL CHECK (status IN ('ok', 'failed')),
+    error       TEXT
+);
+CREATE INDEX runs_work ON runs (work_id);
+
+-- One signed vendor request made by a run. `response` is the decoded answer as JSON, kept
+-- whole so a retried run can be answered from here instead of calling again.
+CREATE TABLE calls (
+    id           INTEGER PRIMARY KEY,
+    run_id       INTEGER NOT NULL REFERENCES runs (id),
+    seq          INTEGER NOT NULL,
+    vendor       TEXT    NOT NULL,
+    account      TEXT    NOT NULL,
+    op           TEXT    NOT NULL,
+    fingerprint  TEXT    NOT NULL,
+    ok           INTEGER NOT NULL,
+    status       INTEGER,
+    code         TEXT,
+    message      TEXT,
+    response     TEXT,
+    attempts     INTEGER NOT NULL,
+    replayed     INTEGER NOT NULL,
+    UNIQUE (run_id, seq)
+);
+
+-- Pull positions, keyed by account and endpoint only: no script edit can reset one.
+CREATE TABLE checkpoints (
+    account     TEXT    NOT NULL,
+    endpoint    TEXT    NOT NULL,
+    position    TEXT    NOT NULL,
+    updated_ms  INTEGER NOT NULL,
+    PRIMARY KEY (account, endpoint)
+) WITHOUT ROWID;
+
+-- Claimed cron slots. Rows older than a retention window are pruned; `cron_state.floor_ms`
+-- remembers how far, and slots below it are refused, so a slot still never fires twice.
+CREATE TABLE cron_claims (
+    schedule_key  TEXT    NOT NULL,
+    slot_ms       INTEGER NOT NULL,
+    claimed_ms    INTEGER NOT NULL,
+    PRIMARY KEY (schedule_key, slot_ms)
+) WITHOUT ROWID;
+CREATE TABLE cron_state (
+    schedule_key      TEXT    PRIMARY KEY,
+    floor_ms          INTEGER NOT NULL,
+    last_slot_ms      INTEGER,
+    last_claimed_ms   INTEGER,
+    claims            INTEGER NOT NULL DEFAULT 0,
+    skips             INTEGER NOT NULL DEFAULT 0,
+    last_skip_slot_ms INTEGER,
+    last_skip_reason  TEXT
+) WITHOUT ROWID;
+
+CREATE TABLE dead_letters (
+    id          INTEGER PRIMARY KEY,
+    work_id     INTEGER NOT NULL REFERENCES work (id),
+    reason      TEXT    NOT NULL,
+    attempts    INTEGER NOT NULL,
+    created_ms  INTEGER NOT NULL,
+    retried_ms  INTEGER
+);
+CREATE INDEX dead_letters_open ON dead_letters (id) WHERE retried_ms IS NULL;
+
+CREATE TABLE quarantine (
+    id            INTEGER PRIMARY KEY,
+    account       TEXT    NOT NULL,
+    endpoint      TEXT    NOT NULL,
+    reason        TEXT    NOT NULL,
+    content_type  TEXT,
+    body          BLOB    NOT NULL,
+    received_ms   INTEGER NOT NULL
+);
+
+-- The stdlib's round-robin counters: `next` is the value the next call returns.
+CREATE TABLE assignments (
+    key   TEXT    PRIMARY KEY,
+    next  INTEGER NOT NULL
+) WITHOUT ROWID;
+"#,
+}];
+
+/// The schema version this build writes.
+pub(crate) fn known_version() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
+/// Settings every connection needs. WAL lets the CLI read while the daemon writes;
+/// `busy_timeout` covers the short moments a checkpoint holds a lock.
+pub(crate) fn configure(conn: &Connection, durability: Durability) -> Result<(), StoreError> {
+    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Sqlite(format!(
+            "could not switch to WAL (journal_mode is {mode})"
+        )));
+    }
+    let synchronous = match durability {
+        Durability::Process => "NORMAL",
+        Durability::Power => "FULL",
+    };
+    conn.pragma_update(None, "synchronous", synchronous)?;
+    Ok(())
+}
+
+/// Brings the schema up to [`known_version`], refusing a newer journal.
+pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    check_version(found, path)?;
+    if found == known_version() {
+        return Ok(());
+    }
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    // Re-read under the write lock: another process may have migrated meanwhile.
+    let found: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    check_version(found, path)?;
+    tx.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             version     INTEGER PRIMARY KEY,
+             name        TEXT    NOT NULL,
+             applied_ms  INTEGER NOT NULL
+         );",
+    )?;
+    for (index, migration) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let version = index as i64 + 1;
+        tx.execute_batch(migration.sql).map_err(|e| {
+            StoreError::Sqlite(format!("migration {version} ({}): {e}", migration.name))
+        })?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name, applied_ms) VALUES (?1, ?2, ?3)",
+            rusqlite::params![version, migration.name, now_ms()],
+        )?;
+        tracing::info!(version, name = migration.name, "journal migrated");
+    }
+    tx.pragma_update(None, "user_version", known_version())?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Refuses journals this build cannot read.
+pub(crate) fn check_version(found: i64, path: &Path) -> Result<(), StoreError> {
+    if found > known_version() {
+        return Err(StoreError::TooNew {
+            path: path.to_path_buf(),
+            found,
+            known: known_version(),
+        });
+    }
+    Ok(())
+}
+
+/// The applied migrations, for `status` and tests.
+pub(crate) fn applied(conn: &Connection) -> Result<Vec<(i64, String)>, StoreError> {
+    let exists: Option<String> = conn
+        .query_row(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if exists.is_none() {
+        return Ok(Vec::new());
+    }
+    let mut stmt = conn.prepare("SELECT version, name FROM schema_migrations ORDER BY version")?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}

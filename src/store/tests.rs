@@ -1,0 +1,102 @@
+//! Unit tests of the writer's batching and the schema; the journal's behaviour end to end is in
+//! `tests/it/journal.rs`.
+
+use super::*;
+
+fn temp() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal.db");
+    (dir, path)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_job_does_not_poison_its_batch() {
+    let (_dir, path) = temp();
+    let journal = Journal::open(&path, JournalOptions::default()).unwrap();
+    // Many jobs queued at once share batches; every odd one writes and then fails.
+    let mut tasks = Vec::new();
+    for i in 0..64i64 {
+        let journal = journal.clone();
+        tasks.push(tokio::spawn(async move {
+            journal
+                .write(move |ctx| {
+                    ctx.conn.execute(
+                        "INSERT INTO assignments (key, next) VALUES (?1, 1)",
+                        [format!("k{i}")],
+                    )?;
+                    ctx.backlog_delta += 1;
+                    if i % 2 == 1 {
+                        return Err(StoreError::Conflict(format!("job {i} fails")));
+                    }
+                    Ok(i)
+                })
+                .await
+        }));
+    }
+    let mut ok = 0;
+    for (i, task) in tasks.into_iter().enumerate() {
+        match task.await.unwrap() {
+            Ok(v) => {
+                assert_eq!(v, i as i64);
+                ok += 1;
+            }
+            Err(e) => assert_eq!(e, StoreError::Conflict(format!("job {i} fails"))),
+        }
+    }
+    assert_eq!(ok, 32);
+    let rows: i64 = journal
+        .write(|ctx| {
+            Ok(ctx
+                .conn
+                .query_row("SELECT count(*) FROM assignments", [], |r| r.get(0))?)
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        rows, 32,
+        "failed jobs' writes are rolled back, the others committed"
+    );
+    assert_eq!(
+        journal.backlog(),
+        32,
+        "failed jobs' backlog changes are dropped"
+    );
+}
+
+#[test]
+fn migrations_record_each_version_and_reopen_is_idempotent() {
+    let (_dir, path) = temp();
+    drop(Journal::open(&path, JournalOptions::default()).unwrap());
+    let journal = Journal::open(&path, JournalOptions::default()).unwrap();
+    let applied = journal.reader().migrations().unwrap();
+    assert_eq!(applied.len(), MIGRATIONS_LEN);
+    assert_eq!(applied[0], (1, "initial".to_string()));
+    assert_eq!(
+        journal.reader().status().unwrap().schema_version,
+        schema::known_version()
+    );
+}
+
+const MIGRATIONS_LEN: usize = schema::MIGRATIONS.len();
+
+#[tokio::test]
+async fn connection_is_wal_with_foreign_keys() {
+    let (_dir, path) = temp();
+    let journal = Journal::open(&path, JournalOptions::default()).unwrap();
+    let (mode, fk, sync): (String, i64, i64) = journal
+        .write(|ctx| {
+            let c = ctx.conn;
+            Ok((
+                c.pragma_query_value(None, "journal_mode", |r| r.get(0))?,
+                c.pragma_query_value(None, "foreign_keys", |r| r.get(0))?,
+                c.pragma_query_value(None, "synchronous", |r| r.get(0))?,
+            ))
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        (mode.as_str(), fk, sync),
+        ("wal", 1, 1),
+        "WAL, foreign keys, NORMAL"
+    );
+}

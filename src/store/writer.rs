@@ -1,0 +1,163 @@
+//! The one writer: a dedicated thread that owns the write connection and commits in groups.
+//!
+//! Callers send a [`Job`] on a bounded channel. The thread takes the first job, drains up to
+//! `max_batch - 1` more that are already queued, runs them all inside one `BEGIN IMMEDIATE …
+//! COMMIT`, and only then answers each caller. Under load many callers share one commit (and,
+//! with `synchronous=FULL`, one fsync); when idle a lone job commits at once, so latency is
+//! never traded for batching. Each job runs inside its own SAVEPOINT, so one failing job is
+//! rolled back alone and the rest of its batch still commits.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use rusqlite::Connection;
+use tokio::sync::{mpsc, oneshot};
+
+use super::StoreError;
+
+/// What a job sees while it runs: the connection inside the open transaction, and the change
+/// it makes to the backlog (applied to the shared counter only once the batch commits).
+pub(crate) struct Ctx<'c> {
+    /// The write connection, inside the batch's transaction.
+    pub conn: &'c Connection,
+    /// Change to the backlog (pending + running + retry) made by the current job.
+    pub backlog_delta: i64,
+    /// Set when a savepoint could not be rolled back: the batch must not commit.
+    broken: bool,
+}
+
+impl Ctx<'_> {
+    /// Runs `f` inside a savepoint: on error its writes and its backlog change are undone,
+    /// and the other jobs of the batch are unaffected.
+    fn savepoint<T>(
+        &mut self,
+        f: impl FnOnce(&mut Ctx<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        if self.broken {
+            return Err(StoreError::Sqlite(
+                "an earlier failure aborted this commit".into(),
+            ));
+        }
+        let before = self.backlog_delta;
+        self.conn.execute_batch("SAVEPOINT job")?;
+        match f(self) {
+            Ok(value) => {
+                self.conn.execute_batch("RELEASE job")?;
+                Ok(value)
+            }
+            Err(error) => {
+                self.backlog_delta = before;
+                if let Err(rollback) = self.conn.execute_batch("ROLLBACK TO job; RELEASE job") {
+                    tracing::error!(%rollback, "journal savepoint rollback failed; aborting batch");
+                    self.broken = true;
+                }
+                Err(error)
+            }
+        }
+    }
+}
+
+/// Answers a job's caller once the batch's fate is known.
+pub(crate) type Reply = Box<dyn FnOnce(Result<(), &StoreError>) + Send>;
+
+/// A unit of work for the writer. Given the open transaction (or why none could be opened), it
+/// does its writes and returns how to answer its caller after COMMIT.
+pub(crate) type Job = Box<dyn FnOnce(Result<&mut Ctx<'_>, &StoreError>) -> Reply + Send>;
+
+/// Wraps `f` as a [`Job`] whose result arrives on the returned receiver only after commit.
+pub(crate) fn job<T, F>(f: F) -> (Job, oneshot::Receiver<Result<T, StoreError>>)
+where
+    T: Send + 'static,
+    F: FnOnce(&mut Ctx<'_>) -> Result<T, StoreError> + Send + 'static,
+{
+    let (tx, rx) = oneshot::channel();
+    let job: Job = Box::new(move |ctx| {
+        let result = match ctx {
+            Ok(ctx) => ctx.savepoint(f),
+            Err(e) => Err(e.clone()),
+        };
+        Box::new(move |committed| {
+            let answer = result.and_then(|value| committed.map(|()| value).map_err(Clone::clone));
+            // The caller may have given up (a dropped future); nothing to do then.
+            let _ = tx.send(answer);
+        })
+    });
+    (job, rx)
+}
+
+/// Starts the writer thread. It runs until every sender is dropped, then closes the connection.
+pub(crate) fn spawn(
+    conn: Connection,
+    mut rx: mpsc::Receiver<Job>,
+    backlog: Arc<AtomicI64>,
+    max_batch: usize,
+) -> std::io::Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("journal-writer".into())
+        .spawn(move || {
+            let mut jobs: Vec<Job> = Vec::with_capacity(max_batch);
+            while let Some(first) = rx.blocking_recv() {
+                jobs.push(first);
+                while jobs.len() < max_batch {
+                    match rx.try_recv() {
+                        Ok(job) => jobs.push(job),
+                        Err(_) => break,
+                    }
+                }
+                run_batch(&conn, &mut jobs, &backlog);
+            }
+            tracing::debug!("journal writer stopped");
+        })
+}
+
+fn run_batch(conn: &Connection, jobs: &mut Vec<Job>, backlog: &AtomicI64) {
+    let size = jobs.len();
+    let mut replies: Vec<Reply> = Vec::with_capacity(size);
+    let mut delta = 0i64;
+    let mut commit = match conn.execute_batch("BEGIN IMMEDIATE") {
+        Ok(()) => {
+            let mut ctx = Ctx {
+                conn,
+                backlog_delta: 0,
+                broken: false,
+            };
+            for job in jobs.drain(..) {
+                ctx.backlog_delta = 0;
+                replies.push(job(Ok(&mut ctx)));
+                delta += ctx.backlog_delta;
+            }
+            if ctx.broken {
+                Err(StoreError::Sqlite(
+                    "a failed rollback aborted this commit".into(),
+                ))
+            } else {
+                conn.execute_batch("COMMIT").map_err(StoreError::from)
+            }
+        }
+        Err(e) => {
+            let e = StoreError::from(e);
+            for job in jobs.drain(..) {
+                replies.push(job(Err(&e)));
+            }
+            Err(e)
+        }
+    };
+    if let Err(e) = &commit {
+        tracing::error!(error = %e, batch = size, "journal commit failed");
+        if !conn.is_autocommit() {
+            if let Err(rollback) = conn.execute_batch("ROLLBACK") {
+                tracing::error!(%rollback, "journal rollback failed");
+                commit = Err(StoreError::Sqlite(format!(
+                    "{e}; rollback failed: {rollback}"
+                )));
+            }
+        }
+    } else {
+        backlog.fetch_add(delta, Ordering::Relaxed);
+    }
+    let committed = commit.as_ref().map(|_| ());
+    for reply in replies {
+        reply(committed);
+    }
+}

@@ -1,0 +1,843 @@
+//! The journal on real SQLite files in a temp dir: schema and migrations, intake de-duplication,
+//! checkpoints, the dispatcher's work lifecycle, crash recovery, cron slots, assignment counters,
+//! the CLI's queries and group-commit throughput.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use leadrelay::host::stdlib::AssignmentStore;
+use leadrelay::lead::{Lead, LeadKind};
+use leadrelay::store::types::{Accepted, Arrival, Checkpoint, FollowArrival, Quarantined, Via};
+use leadrelay::store::{
+    fingerprint, CallRow, DeadSelector, Journal, JournalOptions, JournalReader, LeadQuery,
+    RunRecord, StoreError, WorkKind, WorkOutcome, WorkState, WorkStatus,
+};
+use leadrelay::vendor::Vendor;
+use serde_json::json;
+
+fn temp() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("leadrelay.db");
+    (dir, path)
+}
+
+fn open(path: &Path) -> Journal {
+    Journal::open(path, JournalOptions::default()).unwrap()
+}
+
+fn lead(account: &str, id: &str) -> Lead {
+    let mut lead = Lead::new(
+        Vendor::Tencent,
+        account,
+        id,
+        json!({"leads_id": id, "leads_tel": "13812345678"}),
+    );
+    lead.name = Some("张三".into());
+    lead.phone = Some("13812345678".into());
+    lead.kind = LeadKind::Form;
+    lead.city = Some("广州".into());
+    lead
+}
+
+fn push(at_ms: i64) -> Arrival {
+    Arrival {
+        via: Via::Push,
+        endpoint: "/hooks/tencent/tx_main".into(),
+        received_at_ms: at_ms,
+    }
+}
+
+fn run(handler: &str, error: Option<&str>, calls: Vec<CallRow>) -> RunRecord {
+    RunRecord {
+        script: "scripts/route.rhai".into(),
+        handler: handler.into(),
+        version: "v1-abc".into(),
+        started_ms: 1_000,
+        elapsed_ms: 12,
+        error: error.map(str::to_string),
+        calls,
+    }
+}
+
+fn call(seq: u32, op: &str, payload: serde_json::Value, ok: bool) -> CallRow {
+    CallRow {
+        seq,
+        vendor: "xiaolanben".into(),
+        account: "xlb".into(),
+        op: op.into(),
+        fingerprint: fingerprint("xiaolanben", "xlb", op, &payload),
+        ok,
+        status: (!ok).then_some(503),
+        code: (!ok).then(|| "B00008".to_string()),
+        message: (!ok).then(|| "busy".to_string()),
+        response: ok.then(|| json!({"customerId": 77, "op": op})),
+        attempts: if ok { 1 } else { 3 },
+        replayed: false,
+    }
+}
+
+#[test]
+fn migrations_create_the_schema_and_reopening_is_idempotent() {
+    let (_dir, path) = temp();
+    let first = open(&path);
+    let status = first.reader().status().unwrap();
+    assert_eq!(status.schema_version, 1);
+    assert_eq!(status.leads, 0);
+    assert_eq!(status.backlog(), 0);
+    drop(first);
+    let again = open(&path);
+    assert_eq!(again.reader().migrations().unwrap().len(), 1);
+    assert_eq!(again.reader().status().unwrap().schema_version, 1);
+}
+
+#[test]
+fn a_journal_from_a_newer_leadrelay_is_refused_clearly() {
+    let (_dir, path) = temp();
+    drop(open(&path));
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.pragma_update(None, "user_version", 99).unwrap();
+    drop(conn);
+    let err = Journal::open(&path, JournalOptions::default()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::TooNew {
+                found: 99,
+                known: 1,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let message = err.to_string();
+    assert!(
+        message.contains("schema version 99, newer than this leadrelay knows (1)"),
+        "{message}"
+    );
+    assert!(message.contains("leadrelay.db"), "{message}");
+    let err = JournalReader::open(&path).unwrap_err();
+    assert!(matches!(err, StoreError::TooNew { .. }), "{err:?}");
+}
+
+#[test]
+fn the_read_only_open_refuses_missing_files_and_foreign_databases() {
+    let (dir, path) = temp();
+    assert!(matches!(
+        JournalReader::open(&path).unwrap_err(),
+        StoreError::Open { .. }
+    ));
+    let other = dir.path().join("other.db");
+    rusqlite::Connection::open(&other)
+        .unwrap()
+        .execute_batch("CREATE TABLE t (x)")
+        .unwrap();
+    let err = JournalReader::open(&other).unwrap_err();
+    assert!(matches!(err, StoreError::NotAJournal { .. }), "{err:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accept_leads_dedups_per_account_and_vendor_lead_id() {
+    let (_dir, path) = temp();
+    let journal = open(&path);
+    let got = journal
+        .accept_leads(
+            vec![
+                lead("tx_main", "1"),
+                lead("tx_main", "1"),
+                lead("tx_other", "1"),
+            ],
+            push(1_000),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(got, [Accepted::New, Accepted::Duplicate, Accepted::New]);
+    let again = journal
+        .accept_leads(vec![lead("tx_main", "1")], push(2_000), None)
+        .await
+        .unwrap();
+    assert_eq!(again, [Accepted::Duplicate]);
+    let status = journal.reader().status().unwrap();
+    assert_eq!(status.leads, 2);
+    assert_eq!(status.backlog(), 2, "one work item per new lead");
+    assert_eq!(journal.backlog(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn follow_records_dedup_by_account_and_msg_id() {
+    let (_dir, path) = temp();
+    let journal = open(&path);
+    let follow = |account: &str, msg: &str| FollowArrival {
+        account: account.into(),
+        msg_id: msg.into(),
+        data_id: Some("d1".into()),
+        record: json!({"follow_content": "called back"}),
+        arrival: push(5),
+    };
+    assert_eq!(
+        journal.accept_follow(follow("wq", "m1")).await.unwrap(),
+        Accepted::New
+    );
+    assert_eq!(
+        journal.accept_follow(follow("wq", "m1")).await.unwrap(),
+        Accepted::Duplicate
+    );
+    assert_eq!(
+        journal.accept_follow(follow("wq2", "m1")).await.unwrap(),
+        Accepted::New
+    );
+    let work = journal.claim_due(0, 10).await.unwrap();
+    assert_eq!(work.len(), 2);
+    match &work[0].kind {
+        WorkKind::Follow {
+            account,
+            msg_id,
+            record,
+            ..
+        } => {
+            assert_eq!((account.as_str(), msg_id.as_str()), ("wq", "m1"));
+            assert_eq!(record["follow_content"], "called back");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkpoint_commits_with_its_leads_and_survives_reopen() {
+    let (_dir, path) = temp();
+    let journal = open(&path);
+    assert_eq!(
+        journal.checkpoint("tx_main", "/leads/list").await.unwrap(),
+        None
+    );
+    let cp = |position: &str| Checkpoint {
+        account: "tx_main".into(),
+        endpoint: "/leads/list".into(),
+        position: position.into(),
+    };
+    journal
+        .accept_leads(vec![lead("tx_main", "9")], push(1), Some(cp("1700000000")))
+        .await
+        .unwrap();
+    journal
+        .accept_leads(vec![], push(2), Some(cp("1700000600")))
+        .await
+        .unwrap();
+    drop(journal);
+    let journal = open(&path);
+    assert_eq!(
+        journal
+            .checkpoint("tx_main", "/leads/list")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("1700000600")
+    );
+    assert_eq!(journal.checkpoint("tx_main", "/other").await.unwrap(), None);
+    let status = journal.reader().status().unwrap();
+    assert_eq!(status.checkpoints.len(), 1);
+    assert_eq!(status.checkpoints[0].position, "1700000600");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claimed_work_left_running_by_a_crash_is_pending_after_reopen() {
+    let (_dir, path) = temp();
+    let journal = open(&path);
+    journal
+        .accept_leads(
+            vec![lead("a", "1"), lead("a", "2"), lead("a", "3")],
+            push(10),
+            None,
+        )
+        .await
+        .unwrap();
+    let work = journal.claim_due(10, 2).await.unwrap();
+    assert_eq!(work.len(), 2);
+    assert_eq!(work[0].attempts, 1);
+    assert_eq!(work[0].first_seen_ms, 10);
+    match &work[0].kind {
+        WorkKind::Lead(l) => {
+            assert_eq!(**l, lead("a", "1"), "the full lead comes back");
+        }
+        other => panic!("{other:?}"),
+    }
+    let status = journal.reader().status().unwrap();
+    assert_eq!(status.work[1], (WorkStatus::Running, 2));
+    // Crash: drop without finishing.
+    drop(journal);
+    let journal = open(&path);
+    let status = journal.reader().status().unwrap();
+    assert_eq!(status.work[0], (WorkStatus::Pending, 3));
+    assert_eq!(status.work[1], (WorkStatus::Running, 0));
+    let again = journal.claim_due(10, 10).await.unwrap();
+    assert_eq!(again.len(), 3);
+    assert_eq!(again[0].id, work[0].id, "oldest first");
+    assert_eq!(again[0].attempts, 2, "the interrupted claim counts");
+    assert!(journal.claim_due(10, 10).await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_is_due_only_from_its_time() {
+    let (_dir, path) = temp();
+    let journal = open(&path);
+    journal
+        .accept_leads(vec![lead("a", "1")], push(10), None)
+        .await
+        .unwrap();
+    let work = journal.claim_due(10, 10).await.unwrap();
+    journal
+        .finish(
+            work[0].id,
+            vec![run("route", Some("scripts/route.rhai:3:5: busy"), vec![])],
+            WorkOutcome::Retry {
+                at_ms: 5_000,
+                reason: "xiaolanben busy".into(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(journal.backlog(), 1, "a retry stays in the backlog");
+    assert!(journal.claim_due(4_999, 10).await.unwrap().is_empty());
+    let due = journal.claim_due(5_000, 10).await.unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].attempts, 2);
+    // Finishing twice, or finishing work that is not running, is refused.
+    journal
+        .finish(due[0].id, vec![], WorkOutcome::Done)
+        .await
+        .unwrap();
+    let err = journal
+        .finish(due[0].id, vec![], WorkOutcome::Done)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert!(matches!(
+        journal
+            .finish(999, vec![], WorkOutcome::Done)
+            .await
+            .unwrap_err(),
+        StoreError::NotFound(_)
+    ));
+    assert_eq!(journal.backlog(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_work_becomes_a_dead_letter_and_retry_dead_revives_it() {
+    let (_dir, path) = temp();
+    let journal = open(&path);
+    journal
+        .accept_leads(vec![lead("a", "1"), lead("a", "2")], push(10), None)
+        .await
+        .unwrap();
+    for work in journal.claim_due(10, 10).await.unwrap() {
+        journal
+            .finish(
+                work.id,
+                vec![],
+                WorkOutcome::Dead {
+                    reason: format!("HTTP 401 (not retryable) #{}", work.id),
+                },
+            )
+            .await
+            .unwrap();
+    }
+    assert_eq!(journal.backlog(), 0);
+    let dead = journal.reader().dead_letters().unwrap();
+    assert_eq!(dead.len(), 2);
+    assert_eq!(dead[0].kind, "lead");
+    assert_eq!(dead[0].item, "1");
+    assert_eq!(dead[0].attempts, 1);
+    assert!(dead[0].reason.starts_with("HTTP 401 (not retryable)"));
+    let dead_only = LeadQuery {
+        status: Some(WorkStatus::Dead),
+        ..LeadQuery::default()
+    };
+    assert_eq!(journal.reader().list_leads(&dead_only).unwrap().len(), 2);
+
+    assert_eq!(
+        journal
+            .retry_dead(DeadSelector::One(dead[0].id))
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(matches!(
+        journal
+            .retry_dead(DeadSelector::One(dead[0].id))
+            .await
+            .unwrap_err(),
+        StoreError::NotFound(_)
+    ));
+    assert_eq!(journal.reader().dead_letters().unwrap().len(), 1);
+    assert_eq!(journal.backlog(), 1);
+    let revived = journal.claim_due(10, 10).await.unwrap();
+    assert_eq!(revived.len(), 1);
+    assert_eq!(revived[0].attempts, 1, "attempts reset");
+    assert_eq!(journal.retry_dead(DeadSelector::All).await.unwrap(), 1);
+    assert!(journal.reader().dead_letters().unwrap().is_empty());
+    assert_eq!(journal.reader().status().unwrap().dead_letters, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn succeeded_calls_of_earlier_runs_are_returned_for_replay() {
+    let (_dir, path) = temp();
+    let journal = open(&path);
+    journal
+        .accept_leads(vec![lead("a", "1")], push(10), None)
+        .await
+        .unwrap();
+    let work = journal.claim_due(10, 1).await.unwrap().remove(0);
+    assert!(journal.succeeded_calls(work.id).await.unwrap().is_empty());
+    let import = json!({"entName": "ACME", "ts": 1});
+    journal
+        .finish(
+            work.id,
+            vec![run(
+                "route",
+                Some("scripts/route.rhai:7:9: linkflow busy"),
+                vec![
+                    call(0, "import_customer", import.clone(), true),
+                    call(1, "send_event", json!({"request_id": "r1"}), false),
+                ],
+            )],
+            WorkOutcome::Retry {
+                at_ms: 20,
+                reason: "busy".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let prior = journal.succeeded_calls(work.id).await.unwrap();
+    assert_eq!(prior.len(), 1);
+    assert_eq!(prior[0].handler, "route");
+    assert_eq!(prior[0].seq, 0);
+    assert_eq!(
+        prior[0].response,
+        json!({"customerId": 77, "op": "import_customer"})
+    );
+    // The retried run rebuilds the payload with a new clock: it still matches.
+    assert_eq!(
+        prior[0].fingerprint,
+        fingerprint(
+            "xiaolanben",
+            "xlb",
+            "import_customer",
+            &json!({"ts": 2, "entName": "ACME"})
+        )
+    );
+    let retried = journal.claim_due(20, 1).await.unwrap().remove(0);
+    let mut replay = call(0, "import_customer", import, true);
+    replay.replayed = true;
+    journal
+        .finish(
+            retried.id,
+            vec![run(
+                "route",
+                None,
+                vec![
+                    replay,
+                    call(1, "send_event", json!({"request_id": "r1"}), true),
+                ],
+            )],
+            WorkOutcome::Done,
+        )
+        .await
+        .unwrap();
+    let prior = journal.succeeded_calls(work.id).await.unwrap();
+    assert_eq!(
+        prior.iter().map(|c| c.seq).collect::<Vec<_>>(),
+        [0, 1],
+        "replays are not listed again"
+    );
+}
+
+#[test]
+fn fingerprint_ignores_clock_fields_but_not_business_fields() {
+    let a = fingerprint(
+        "tencent",
+        "t",
+        "report",
+        &json!({"leads_id": 1, "ts": 1, "h_t": "1", "nonce": "a"}),
+    );
+    let b = fingerprint(
+        "tencent",
+        "t",
+        "report",
+        &json!({"nonce": "b", "h_t": "2", "leads_id": 1, "ts": 9}),
+    );
+    let c = fingerprint("tencent", "t", "report", &json!({"leads_id": 2, "ts": 1}));
+    assert_eq!(a, b);
+    assert_ne!(a, c);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cron_slot_is_claimed_once_across_reopen_and_skips_are_counted() {
+    let (_dir, path) = temp();
+    let journal = open(&path);
+    assert!(journal
+        .claim_cron_slot("report.rhai#daily", 60_000)
+        .await
+        .unwrap());
+    assert!(!journal
+        .claim_cron_slot("report.rhai#daily", 60_000)
+        .await
+        .unwrap());
+    assert!(journal
+        .claim_cron_slot("other.rhai#daily", 60_000)
+        .await
+        .unwrap());
+    journal
+        .record_cron_skip("report.rhai#daily", 120_000, "previous tick still running")
+        .await
+        .unwrap();
+    drop(journal);
+    let journal = open(&path);
+    assert!(!journal
+        .claim_cron_slot("report.rhai#daily", 60_000)
+        .await
+        .unwrap());
+    assert!(journal
+        .claim_cron_slot("report.rhai#daily", 180_000)
+        .await
+        .unwrap());
+    let status = journal.reader().status().unwrap();
+    let daily = status
+        .cron
+        .iter()
+        .find(|c| c.schedule_key == "report.rhai#daily")
+        .unwrap();
+    assert_eq!(daily.claims, 2);
+    assert_eq!(daily.skips, 1);
+    assert_eq!(daily.last_slot_ms, Some(180_000));
+    assert_eq!(
+        daily.last_skip_reason.as_deref(),
+        Some("previous tick still running")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_cron_claims_are_pruned_but_never_fire_again() {
+    let (_dir, path) = temp();
+    let journal = open(&path);
+    let week = 7 * 24 * 3600 * 1000;
+    assert!(journal.claim_cron_slot("k", 0).await.unwrap());
+    assert!(journal.claim_cron_slot("k", 2 * week).await.unwrap());
+    assert!(
+        !journal.claim_cron_slot("k", 0).await.unwrap(),
+        "pruned, still refused"
+    );
+    assert!(
+        !journal.claim_cron_slot("k", week / 2).await.unwrap(),
+        "below the floor"
+    );
+    assert!(
+        journal.claim_cron_slot("k", 2 * week - 1).await.unwrap(),
+        "within retention"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn assignment_counters_persist_across_reopen() {
+    let (_dir, path) = temp();
+    let journal = open(&path);
+    let store: Arc<dyn AssignmentStore> = Arc::new(journal.assignments());
+    // The stdlib calls it from the blocking threads scripts run on.
+    let first = tokio::task::spawn_blocking({
+        let store = store.clone();
+        move || {
+            (0..3)
+                .map(|_| store.next("gz"))
+                .chain([store.next("sz")])
+                .collect::<Vec<_>>()
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(first, [0, 1, 2, 0]);
+    drop(store);
+    drop(journal);
+    let journal = open(&path);
+    let store = journal.assignments();
+    let next = tokio::task::spawn_blocking(move || (store.next("gz"), store.next("sz")))
+        .await
+        .unwrap();
+    assert_eq!(next, (3, 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lead_story_tells_arrival_runs_calls_and_where_it_is() {
+    let (_dir, path) = temp();
+    let journal = open(&path);
+    journal
+        .accept_leads(vec![lead("tx_main", "4401")], push(1_700_000_000_000), None)
+        .await
+        .unwrap();
+    let work = journal
+        .claim_due(1_700_000_000_000, 1)
+        .await
+        .unwrap()
+        .remove(0);
+    journal
+        .finish(
+            work.id,
+            vec![
+                run(
+                    "route",
+                    None,
+                    vec![call(0, "import_customer", json!({"entName": "A"}), true)],
+                ),
+                run(
+                    "notify",
+                    Some("scripts/route.rhai:20:3: linkflow::send_event failed: HTTP 503"),
+                    vec![call(0, "send_event", json!({"request_id": "r"}), false)],
+                ),
+            ],
+            WorkOutcome::Retry {
+                at_ms: 1_700_000_060_000,
+                reason: "linkflow busy".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let reader = journal.reader();
+    let story = reader
+        .lead_story("4401")
+        .unwrap()
+        .expect("found by vendor id");
+    assert_eq!(story.lead, lead("tx_main", "4401"));
+    assert_eq!(story.arrival, push(1_700_000_000_000));
+    assert_eq!(story.work_id, work.id);
+    assert_eq!(story.attempts, 1);
+    assert_eq!(story.runs.len(), 2);
+    assert_eq!(story.runs[0].handler, "route");
+    assert_eq!(story.runs[0].status, "ok");
+    assert_eq!(story.runs[0].version, "v1-abc");
+    assert_eq!(story.runs[0].calls[0].op, "import_customer");
+    assert!(story.runs[0].calls[0]
+        .response_summary
+        .as_deref()
+        .unwrap()
+        .contains("customerId"));
+    assert_eq!(story.runs[1].status, "failed");
+    assert_eq!(
+        story.runs[1].error.as_deref(),
+        Some("scripts/route.rhai:20:3: linkflow::send_event failed: HTTP 503")
+    );
+    let failed = &story.runs[1].calls[0];
+    assert_eq!(
+        (
+            failed.ok,
+            failed.status,
+            failed.code.as_deref(),
+            failed.attempts
+        ),
+        (false, Some(503), Some("B00008"), 3)
+    );
+    assert_eq!(
+        story.state,
+        WorkState::Retry {
+            at_ms: 1_700_000_060_000,
+            reason: "linkflow busy".into()
+        }
+    );
+    let by_journal_id = reader
+        .lead_story(&format!("#{}", story.id))
+        .unwrap()
+        .unwrap();
+    assert_eq!(by_journal_id.id, story.id);
+    assert!(reader.lead_story("nope").unwrap().is_none());
+    let listed = reader.list_leads(&LeadQuery::default()).unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].status, WorkStatus::Retry);
+    assert_eq!(listed[0].reason.as_deref(), Some("linkflow busy"));
+    let since_later = LeadQuery {
+        since_ms: Some(1_700_000_000_001),
+        ..LeadQuery::default()
+    };
+    assert!(reader.list_leads(&since_later).unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quarantine_keeps_the_body_byte_for_byte() {
+    let (_dir, path) = temp();
+    let journal = open(&path);
+    let body: Vec<u8> = (0..=255u8)
+        .chain(b"\x00{not json".iter().copied())
+        .collect();
+    let item = Quarantined {
+        account: "fy".into(),
+        endpoint: "/hooks/feiyu/fy".into(),
+        reason: "expected value at line 1 column 1".into(),
+        content_type: Some("application/json".into()),
+        body: body.clone(),
+        received_at_ms: 42,
+    };
+    let id = journal.quarantine(item.clone()).await.unwrap();
+    drop(journal);
+    let reader = JournalReader::open(&path).unwrap();
+    assert_eq!(reader.quarantine_item(id).unwrap(), Some(item));
+    assert_eq!(reader.quarantine_item(id + 1).unwrap(), None);
+    let list = reader.quarantined().unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].bytes, body.len());
+    assert_eq!(reader.status().unwrap().quarantined, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overload_follows_the_backlog_and_a_reader_sees_a_live_daemon() {
+    let (_dir, path) = temp();
+    let options = JournalOptions {
+        backlog_limit: 2,
+        ..JournalOptions::default()
+    };
+    let journal = Journal::open(&path, options).unwrap();
+    let cli = JournalReader::open(&path).unwrap();
+    journal
+        .accept_leads(vec![lead("a", "1"), lead("a", "2")], push(1), None)
+        .await
+        .unwrap();
+    assert!(!journal.is_overloaded());
+    journal
+        .accept_leads(vec![lead("a", "3")], push(1), None)
+        .await
+        .unwrap();
+    assert!(journal.is_overloaded());
+    assert_eq!(
+        cli.status().unwrap().leads,
+        3,
+        "another connection sees committed leads"
+    );
+    for work in journal.claim_due(1, 10).await.unwrap() {
+        journal
+            .finish(work.id, vec![], WorkOutcome::Done)
+            .await
+            .unwrap();
+    }
+    assert!(!journal.is_overloaded());
+    drop(journal);
+    let reopened = Journal::open(
+        &path,
+        JournalOptions {
+            backlog_limit: 0,
+            ..JournalOptions::default()
+        },
+    )
+    .unwrap();
+    assert!(
+        !reopened.is_overloaded(),
+        "the backlog is recounted on open"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_accepts_commit_every_lead_exactly_once() {
+    const TASKS: usize = 8;
+    const PER_TASK: usize = 500;
+    let (_dir, path) = temp();
+    let journal = open(&path);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for t in 0..TASKS {
+        let journal = journal.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut new = 0;
+            for i in 0..PER_TASK {
+                // Every task also re-sends one lead of its neighbour: duplicates across tasks.
+                let mine = lead(&format!("acct{}", t % 4), &format!("{t}-{i}"));
+                let theirs = lead(
+                    &format!("acct{}", (t + 1) % 4),
+                    &format!("{}-{i}", (t + 1) % TASKS),
+                );
+                let got = journal
+                    .accept_leads(vec![mine, theirs], push(i as i64), None)
+                    .await
+                    .unwrap();
+                new += got.iter().filter(|a| **a == Accepted::New).count();
+            }
+            new
+        }));
+    }
+    let mut new = 0;
+    for task in tasks {
+        new += task.await.unwrap();
+    }
+    let elapsed = started.elapsed();
+    assert_eq!(
+        new,
+        TASKS * PER_TASK,
+        "each distinct lead is new exactly once"
+    );
+    let status = journal.reader().status().unwrap();
+    assert_eq!(status.leads as usize, TASKS * PER_TASK);
+    assert_eq!(status.backlog() as usize, TASKS * PER_TASK);
+    assert_eq!(journal.backlog() as usize, TASKS * PER_TASK);
+    let offered = TASKS * PER_TASK * 2;
+    println!(
+        "journal accept throughput (debug build, synchronous=NORMAL): {} leads offered \
+         ({} new) in {:.3}s = {:.0} leads/s",
+        offered,
+        new,
+        elapsed.as_secs_f64(),
+        offered as f64 / elapsed.as_secs_f64()
+    );
+    assert!(elapsed.as_secs() < 60, "took {elapsed:?}");
+}
+
+/// The journal's inherent methods have the `Intake` trait's shapes (futures are `Send`), so the
+/// daemon implements the trait with one line per method.
+struct AsIntake(Journal);
+
+impl leadrelay::trigger::Intake for AsIntake {
+    fn accept_leads(
+        &self,
+        leads: Vec<Lead>,
+        arrival: Arrival,
+        checkpoint: Option<Checkpoint>,
+    ) -> impl std::future::Future<Output = Result<Vec<Accepted>, leadrelay::trigger::IntakeError>> + Send
+    {
+        self.0.accept_leads(leads, arrival, checkpoint)
+    }
+    fn accept_follow(
+        &self,
+        follow: FollowArrival,
+    ) -> impl std::future::Future<Output = Result<Accepted, leadrelay::trigger::IntakeError>> + Send
+    {
+        self.0.accept_follow(follow)
+    }
+    fn quarantine(
+        &self,
+        item: Quarantined,
+    ) -> impl std::future::Future<Output = Result<i64, leadrelay::trigger::IntakeError>> + Send
+    {
+        self.0.quarantine(item)
+    }
+    fn checkpoint(
+        &self,
+        account: &str,
+        endpoint: &str,
+    ) -> impl std::future::Future<Output = Result<Option<String>, leadrelay::trigger::IntakeError>> + Send
+    {
+        self.0.checkpoint(account, endpoint)
+    }
+    fn is_overloaded(&self) -> bool {
+        self.0.is_overloaded()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_journal_serves_as_the_triggers_intake() {
+    use leadrelay::trigger::Intake;
+    let (_dir, path) = temp();
+    let intake: Arc<AsIntake> = Arc::new(AsIntake(open(&path)));
+    let task = tokio::spawn({
+        let intake = intake.clone();
+        async move {
+            intake
+                .accept_leads(vec![lead("a", "1")], push(1), None)
+                .await
+        }
+    });
+    assert_eq!(task.await.unwrap().unwrap(), [Accepted::New]);
+    assert!(!intake.is_overloaded());
+}
