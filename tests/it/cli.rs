@@ -96,6 +96,7 @@ impl SimProcess {
             }
         }
         let _ = child.kill();
+        let _ = child.wait();
         panic!("leadrelay sim did not start");
     }
 
