@@ -34,6 +34,9 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the daemon: webhooks, scheduled pulls, cron jobs and the dispatcher, with the journal
+    /// and hot-reloaded scripts, until SIGINT or SIGTERM.
+    Run,
     /// Route a bounded stream of synthetic leads through the scripts against the built-in
     /// simulators: no config, no credentials.
     Demo {
@@ -126,7 +129,7 @@ impl Command {
     /// one-shot commands print their own results and log only problems.
     pub fn default_log_level(&self) -> &'static str {
         match self {
-            Command::Sim { .. } | Command::Demo { .. } => "info",
+            Command::Sim { .. } | Command::Demo { .. } | Command::Run => "info",
             _ => "warn",
         }
     }
@@ -193,6 +196,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             json_file,
         } => call(cli.config, &account, &op, json, json_file).await,
         Command::Check { dir } => check(cli.config, dir).await,
+        Command::Run => run_daemon(cli.config).await,
         Command::Demo {
             scripts,
             leads,
@@ -583,4 +587,34 @@ async fn test(config_path: Option<PathBuf>, dir: PathBuf) -> anyhow::Result<Exit
     } else {
         ExitCode::FAILURE
     })
+}
+
+async fn run_daemon(config_path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let path = Config::locate(config_path.as_deref());
+    let config = Config::load(&path)?;
+    let daemon = crate::daemon::start(&config).await?;
+    println!(
+        "leadrelay running: webhooks on http://{}, journal {}, scripts {}",
+        daemon.addr,
+        config.daemon.journal.display(),
+        config.daemon.scripts.display()
+    );
+    wait_for_signal().await?;
+    eprintln!("stopping: no new intake; letting runs in flight finish");
+    daemon.stop().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn wait_for_signal() -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r?,
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c().await?;
+    Ok(())
 }

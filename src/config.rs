@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::trigger::SourceSpec;
 use crate::vendor::{feiyu, linkflow, tencent, waiqin, xiaolanben, Vendor};
 
 /// Environment variable naming the config file when `--config` is not given.
@@ -54,6 +55,57 @@ pub struct Config {
     pub origin: String,
     /// Accounts by name, sorted.
     pub accounts: BTreeMap<String, Account>,
+    /// How leads enter (`[[sources]]`).
+    pub sources: Vec<SourceSpec>,
+    /// The daemon's settings (`[daemon]`).
+    pub daemon: DaemonSettings,
+}
+
+/// `[daemon]`: how `leadrelay run` listens, journals, retries and sheds load. Every key is
+/// optional.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DaemonSettings {
+    /// Where webhook pushes are received.
+    pub listen: std::net::SocketAddr,
+    /// The SQLite journal file.
+    pub journal: PathBuf,
+    /// The scripts folder.
+    pub scripts: PathBuf,
+    /// Pushes with a larger body are refused with 413.
+    pub max_body_bytes: usize,
+    /// Above this many leads waiting, pushes are answered 503 with Retry-After.
+    pub backlog_limit: u64,
+    /// Leads being routed at once.
+    pub max_in_flight: usize,
+    /// Leads of one account being routed at once.
+    pub account_concurrency: usize,
+    /// A lead whose calls keep failing is retried for this long, then dead-lettered.
+    pub retry_max_age_secs: u64,
+    /// Consecutive failed calls of an account that open its circuit breaker.
+    pub breaker_failures: u32,
+    /// While a breaker is open, one probe call per this many seconds.
+    pub breaker_probe_secs: u64,
+    /// Wall-clock budget of one handler run, vendor calls included.
+    pub run_budget_ms: u64,
+}
+
+impl Default for DaemonSettings {
+    fn default() -> Self {
+        DaemonSettings {
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 8080)),
+            journal: PathBuf::from("leadrelay.db"),
+            scripts: PathBuf::from("scripts"),
+            max_body_bytes: 1 << 20,
+            backlog_limit: 10_000,
+            max_in_flight: 64,
+            account_concurrency: 8,
+            retry_max_age_secs: 24 * 3600,
+            breaker_failures: 5,
+            breaker_probe_secs: 30,
+            run_budget_ms: 2000,
+        }
+    }
 }
 
 /// One named credential set for one vendor.
@@ -89,6 +141,10 @@ pub enum Credentials {
 struct RawConfig {
     #[serde(default)]
     accounts: BTreeMap<String, toml::Table>,
+    #[serde(default)]
+    sources: Vec<SourceSpec>,
+    #[serde(default)]
+    daemon: DaemonSettings,
 }
 
 impl Config {
@@ -133,6 +189,8 @@ impl Config {
         Ok(Config {
             origin: origin.to_string(),
             accounts,
+            sources: raw.sources,
+            daemon: raw.daemon,
         })
     }
 

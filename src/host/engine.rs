@@ -346,37 +346,52 @@ fn vendor_call(
         .map_err(|m| fail(FailureKind::InvalidPayload, account.unwrap_or(""), m))?;
     let payload =
         dynamic_to_json(payload).map_err(|m| fail(FailureKind::InvalidPayload, account, m))?;
-    let deadline =
-        limits::deadline().unwrap_or_else(|| Instant::now() + services.limits.run_budget);
+    let (seq, handler, hooks) =
+        run::with_current(|c| (c.calls.len(), c.handler.clone(), c.hooks.clone()))
+            .unwrap_or_default();
     let started = Instant::now();
-    let future = {
-        let client = client.clone();
-        let payload = payload.clone();
-        async move { client.call(op, payload).await }
-    };
-    let outcome = match services.bridge.call(future, deadline) {
-        Ok(result) => result.map_err(|e| e.with_account(account)),
-        Err(BridgeError::DeadlineExceeded) => Err(CallError::new(
-            vendor,
-            op,
-            FailureKind::Timeout,
-            "the run's time budget ran out before the vendor answered",
-        )
-        .with_account(account)),
-        Err(BridgeError::Cancelled) => Err(CallError::new(
-            vendor,
-            op,
-            FailureKind::Connect,
-            "leadrelay is shutting down",
-        )
-        .with_account(account)),
+    let early = hooks
+        .as_ref()
+        .and_then(|h| h.before(&handler, seq, vendor, account, op, &payload));
+    let replayed = matches!(early, Some(Ok(_)));
+    let outcome = match early {
+        Some(outcome) => outcome.map_err(|e| e.with_account(account)),
+        None => {
+            let deadline =
+                limits::deadline().unwrap_or_else(|| Instant::now() + services.limits.run_budget);
+            let future = {
+                let client = client.clone();
+                let payload = payload.clone();
+                async move { client.call(op, payload).await }
+            };
+            let outcome = match services.bridge.call(future, deadline) {
+                Ok(result) => result.map_err(|e| e.with_account(account)),
+                Err(BridgeError::DeadlineExceeded) => Err(CallError::new(
+                    vendor,
+                    op,
+                    FailureKind::Timeout,
+                    "the run's time budget ran out before the vendor answered",
+                )
+                .with_account(account)),
+                Err(BridgeError::Cancelled) => Err(CallError::new(
+                    vendor,
+                    op,
+                    FailureKind::Connect,
+                    "leadrelay is shutting down",
+                )
+                .with_account(account)),
+            };
+            if let Some(h) = &hooks {
+                h.after(vendor, account, op, &outcome);
+            }
+            outcome
+        }
     };
     let result = match &outcome {
         Ok(answer) => Ok(json_to_dynamic(answer)),
         Err(e) => Err(throw(ctx, e)),
     };
     run::with_current(|c| {
-        let seq = c.calls.len();
         c.calls.push(CallRecord {
             seq,
             vendor,
@@ -385,6 +400,7 @@ fn vendor_call(
             payload,
             outcome,
             elapsed: started.elapsed(),
+            replayed,
         });
     });
     result

@@ -16,7 +16,7 @@ use tokio::sync::Semaphore;
 
 use super::engine::{new_engine, Services};
 use super::error::ScriptError;
-use super::run::Declaration;
+use super::run::{CallHooks, Declaration};
 use super::script::{self, content_hash, RunResult, ScriptVersion};
 use crate::lead::Lead;
 
@@ -232,14 +232,52 @@ impl Host {
         handlers
     }
 
+    /// Runs every `on_follow` handler that wants a follow record pushed to `account`.
+    pub async fn run_follow_with(
+        self: &Arc<Self>,
+        account: &str,
+        record: &serde_json::Value,
+        hooks: Option<Arc<dyn CallHooks>>,
+    ) -> Vec<HandlerRun> {
+        let generation = self.generation();
+        let mut runs = Vec::new();
+        for version in generation.scripts.values() {
+            for declaration in &version.declarations {
+                let Declaration::Follow {
+                    account: wanted,
+                    function,
+                    ..
+                } = declaration
+                else {
+                    continue;
+                };
+                if wanted.as_deref().is_none_or(|a| a == account) {
+                    let args = vec![super::convert::json_to_dynamic(record)];
+                    runs.push(
+                        self.run_with(version.clone(), function, args, hooks.clone())
+                            .await,
+                    );
+                }
+            }
+        }
+        runs
+    }
+
     /// Runs every lead handler that wants `lead`, in script order, on the blocking pool.
     pub async fn run_lead(self: &Arc<Self>, lead: &Lead) -> Vec<HandlerRun> {
+        self.run_lead_with(lead, None).await
+    }
+
+    /// [`Host::run_lead`] with call hooks (the daemon's replay and circuit breakers).
+    pub async fn run_lead_with(
+        self: &Arc<Self>,
+        lead: &Lead,
+        hooks: Option<Arc<dyn CallHooks>>,
+    ) -> Vec<HandlerRun> {
         let mut runs = Vec::new();
         for (version, function) in self.lead_handlers(lead) {
-            runs.push(
-                self.run(version, &function, vec![Dynamic::from(lead.clone())])
-                    .await,
-            );
+            let args = vec![Dynamic::from(lead.clone())];
+            runs.push(self.run_with(version, &function, args, hooks.clone()).await);
         }
         runs
     }
@@ -251,6 +289,17 @@ impl Host {
         function: &str,
         args: Vec<Dynamic>,
     ) -> HandlerRun {
+        self.run_with(version, function, args, None).await
+    }
+
+    /// [`Host::run`] with call hooks.
+    pub async fn run_with(
+        self: &Arc<Self>,
+        version: Arc<ScriptVersion>,
+        function: &str,
+        args: Vec<Dynamic>,
+        hooks: Option<Arc<dyn CallHooks>>,
+    ) -> HandlerRun {
         let _permit = self
             .permits
             .clone()
@@ -261,12 +310,13 @@ impl Host {
         let function_name = function.to_string();
         let v = version.clone();
         let result = tokio::task::spawn_blocking(move || {
-            script::run_handler(
+            script::run_handler_with(
                 &host.engine,
                 &host.services.limits,
                 &v,
                 &function_name,
                 args,
+                hooks,
             )
         })
         .await

@@ -94,6 +94,29 @@ pub struct CallRecord {
     pub outcome: Result<Value, CallError>,
     /// How long it took.
     pub elapsed: Duration,
+    /// True when the answer came from the journal (an earlier run made this call) and nothing
+    /// was sent.
+    pub replayed: bool,
+}
+
+/// What a run's vendor calls pass through besides the vendor: the daemon answers calls that
+/// already succeeded in an earlier run of the same lead from its journal (so a retry never sends
+/// them again) and fails calls fast while an account's circuit breaker is open.
+pub trait CallHooks: Send + Sync {
+    /// Before sending call number `seq` of `handler`: `Some(Ok(answer))` answers it without
+    /// sending (a replay), `Some(Err(e))` fails it without sending, `None` sends it.
+    fn before(
+        &self,
+        handler: &str,
+        seq: usize,
+        vendor: Vendor,
+        account: &str,
+        op: &str,
+        payload: &Value,
+    ) -> Option<Result<Value, CallError>>;
+
+    /// After a call was sent, with its outcome.
+    fn after(&self, vendor: Vendor, account: &str, op: &str, outcome: &Result<Value, CallError>);
 }
 
 /// What the running code may do.
@@ -106,7 +129,6 @@ pub enum Phase {
 }
 
 /// The state of the code running on this thread.
-#[derive(Debug)]
 pub struct RunContext {
     /// The script's path, for messages.
     pub script: Arc<str>,
@@ -116,6 +138,10 @@ pub struct RunContext {
     pub declarations: Vec<Declaration>,
     /// Vendor calls made while running.
     pub calls: Vec<CallRecord>,
+    /// `script::function` of the running handler (replay matches calls by it).
+    pub handler: String,
+    /// Replay and breaker hooks, when the daemon runs the handler.
+    pub hooks: Option<std::sync::Arc<dyn CallHooks>>,
 }
 
 impl RunContext {
@@ -126,7 +152,20 @@ impl RunContext {
             phase,
             declarations: Vec::new(),
             calls: Vec::new(),
+            handler: String::new(),
+            hooks: None,
         }
+    }
+}
+
+impl std::fmt::Debug for RunContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunContext")
+            .field("script", &self.script)
+            .field("phase", &self.phase)
+            .field("handler", &self.handler)
+            .field("calls", &self.calls.len())
+            .finish()
     }
 }
 

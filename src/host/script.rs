@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 use super::error::ScriptError;
 use super::limits::{self, Limits};
-use super::run::{self, CallRecord, Declaration, Phase, RunContext};
+use super::run::{self, CallHooks, CallRecord, Declaration, Phase, RunContext};
 
 /// A loaded, validated script.
 #[derive(Debug)]
@@ -142,8 +142,23 @@ pub fn run_handler(
     function: &str,
     args: Vec<Dynamic>,
 ) -> RunResult {
+    run_handler_with(engine, limits, version, function, args, None)
+}
+
+/// [`run_handler`] with call hooks (the daemon's replay and circuit breakers).
+pub fn run_handler_with(
+    engine: &Engine,
+    limits: &Limits,
+    version: &ScriptVersion,
+    function: &str,
+    args: Vec<Dynamic>,
+    hooks: Option<Arc<dyn CallHooks>>,
+) -> RunResult {
     let started = Instant::now();
-    let context = run::enter(RunContext::new(version.path.clone(), Phase::Run));
+    let mut run_context = RunContext::new(version.path.clone(), Phase::Run);
+    run_context.handler = format!("{}::{function}", version.path);
+    run_context.hooks = hooks;
+    let context = run::enter(run_context);
     let _deadline = limits::set_deadline(started + limits.run_budget);
     let options = CallFnOptions::new().eval_ast(false).rewind_scope(true);
     let mut scope = version.constants.clone();

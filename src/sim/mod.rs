@@ -227,8 +227,9 @@ impl Simulator {
         let own = self.config();
         let mut mirrored = Config {
             origin: format!("{} (mirrored onto the simulators)", config.origin),
-            accounts: Default::default(),
+            ..config.clone()
         };
+        mirrored.accounts.clear();
         for vendor in Vendor::ALL {
             let sim_account = &own.accounts[&Self::account_name(vendor)];
             let mut names: Vec<String> = config

@@ -1,0 +1,336 @@
+//! The dispatcher: takes due work from the journal with bounded in-flight work, runs the
+//! handlers on the script host, and decides per lead: done, retry later (exponential backoff
+//! with full jitter, honouring Retry-After, up to a maximum age), or dead letter.
+//!
+//! A retried lead runs its handlers again, but calls that already succeeded for it are answered
+//! from the journal (matched by handler, call sequence and request fingerprint) instead of being
+//! sent again, so a retry never imports a lead twice.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rand::Rng;
+use serde_json::Value;
+use tokio::sync::{watch, Notify, Semaphore};
+use tokio::task::JoinSet;
+
+use super::breaker::Breakers;
+use crate::config::DaemonSettings;
+use crate::host::generation::{HandlerRun, Host};
+use crate::host::run::CallHooks;
+use crate::store::{
+    fingerprint, CallRow, Journal, PriorCall, RunRecord, Work, WorkKind, WorkOutcome,
+};
+use crate::vendor::{CallError, FailureKind, Vendor};
+
+/// First retry delay (before jitter).
+pub const BACKOFF_START: Duration = Duration::from_secs(1);
+/// Longest retry delay (before jitter).
+pub const BACKOFF_CAP: Duration = Duration::from_secs(300);
+
+/// Runs leads and records what happened.
+pub struct Dispatcher {
+    journal: Journal,
+    host: Arc<Host>,
+    settings: DaemonSettings,
+    breakers: Arc<Breakers>,
+    wake: Arc<Notify>,
+    account_permits: Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+impl Dispatcher {
+    /// A dispatcher over `journal` and `host`; `wake` is notified when new work arrives.
+    pub fn new(
+        journal: Journal,
+        host: Arc<Host>,
+        settings: DaemonSettings,
+        breakers: Arc<Breakers>,
+        wake: Arc<Notify>,
+    ) -> Self {
+        Dispatcher {
+            journal,
+            host,
+            settings,
+            breakers,
+            wake,
+            account_permits: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Claims and runs work until `shutdown` turns true, then lets work in flight finish (at most
+    /// `drain` long; whatever is still running then is reclaimed after restart).
+    pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>, drain: Duration) {
+        let mut in_flight = JoinSet::new();
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            while in_flight.try_join_next().is_some() {}
+            let free = self.settings.max_in_flight.saturating_sub(in_flight.len());
+            if free > 0 {
+                match self.journal.claim_due(now_ms(), free).await {
+                    Ok(works) if !works.is_empty() => {
+                        for work in works {
+                            in_flight.spawn(self.clone().process(work));
+                        }
+                        continue;
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot claim work from the journal");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+            }
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
+                // Retries come due without anyone waking us.
+                _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+        let drained = tokio::time::timeout(drain, async {
+            while in_flight.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(
+                left = in_flight.len(),
+                "stopping with runs in flight; they are retried after restart"
+            );
+            in_flight.abort_all();
+        }
+    }
+
+    fn account_permits(&self, account: &str) -> Arc<Semaphore> {
+        let mut permits = self.account_permits.lock().expect("permits lock");
+        permits
+            .entry(account.to_string())
+            .or_insert_with(|| Arc::new(Semaphore::new(self.settings.account_concurrency.max(1))))
+            .clone()
+    }
+
+    async fn process(self: Arc<Self>, work: Work) {
+        let permits = self.account_permits(&work.account);
+        let _permit = permits
+            .acquire()
+            .await
+            .expect("account semaphores are never closed");
+        let prior = match self.journal.succeeded_calls(work.id).await {
+            Ok(prior) => prior,
+            Err(e) => {
+                tracing::error!(work = work.id, error = %e, "cannot read earlier calls; retrying later");
+                let outcome = WorkOutcome::Retry {
+                    at_ms: now_ms() + 1000,
+                    reason: format!("journal: {e}"),
+                };
+                let _ = self.journal.finish(work.id, Vec::new(), outcome).await;
+                return;
+            }
+        };
+        let hooks: Arc<dyn CallHooks> = Arc::new(WorkHooks {
+            prior,
+            breakers: self.breakers.clone(),
+        });
+        let (label, runs) = match &work.kind {
+            WorkKind::Lead(lead) => (
+                lead.id.clone(),
+                self.host.run_lead_with(lead, Some(hooks)).await,
+            ),
+            WorkKind::Follow {
+                account,
+                msg_id,
+                record,
+                ..
+            } => (
+                format!("follow {msg_id}"),
+                self.host
+                    .run_follow_with(account, record, Some(hooks))
+                    .await,
+            ),
+        };
+        let now = now_ms();
+        let outcome = decide(&work, &runs, now, &self.settings);
+        for run in &runs {
+            let verdict = match &run.result.outcome {
+                Ok(_) => "ok".to_string(),
+                Err(e) => format!("failed: {e}"),
+            };
+            tracing::info!(
+                lead = %label,
+                account = %work.account,
+                handler = %run.function,
+                version = %run.version,
+                attempt = work.attempts,
+                ms = run.result.elapsed.as_millis() as u64,
+                "run {verdict}"
+            );
+        }
+        if runs.is_empty() {
+            tracing::info!(lead = %label, account = %work.account, "no handler wants it");
+        }
+        match &outcome {
+            WorkOutcome::Retry { at_ms, reason } => {
+                tracing::warn!(lead = %label, in_ms = at_ms - now, "retrying later: {reason}")
+            }
+            WorkOutcome::Dead { reason } => tracing::error!(lead = %label, "dead letter: {reason}"),
+            WorkOutcome::Done => {}
+        }
+        let records = runs.iter().map(run_record).collect();
+        if let Err(e) = self.journal.finish(work.id, records, outcome).await {
+            // The work stays `running`; a restart makes it pending again and replays its calls.
+            tracing::error!(work = work.id, error = %e, "cannot record the outcome");
+        }
+    }
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// The delay before attempt `attempts + 1`: full jitter over an exponential ceiling, never less
+/// than the vendor's Retry-After.
+pub fn backoff(attempts: u32, retry_after: Option<Duration>) -> Duration {
+    let exp = attempts.saturating_sub(1).min(20);
+    let ceiling = BACKOFF_START.saturating_mul(1 << exp).min(BACKOFF_CAP);
+    let jittered =
+        Duration::from_millis(rand::thread_rng().gen_range(0..=ceiling.as_millis() as u64));
+    jittered.max(retry_after.unwrap_or_default())
+}
+
+/// What to do with a work item after its runs.
+pub fn decide(
+    work: &Work,
+    runs: &[HandlerRun],
+    now_ms: i64,
+    settings: &DaemonSettings,
+) -> WorkOutcome {
+    let mut retry: Option<(String, Option<Duration>)> = None;
+    for run in runs {
+        let Err(script_error) = &run.result.outcome else {
+            continue;
+        };
+        let failed_call = run
+            .result
+            .calls
+            .iter()
+            .rev()
+            .find_map(|c| c.outcome.as_ref().err());
+        match failed_call {
+            Some(call) if call.retryable() => {
+                let entry =
+                    retry.get_or_insert_with(|| (format!("{}: {call}", run.function), None));
+                entry.1 = entry.1.max(call.retry_after);
+            }
+            Some(call) => {
+                return WorkOutcome::Dead {
+                    reason: format!("{}: {call}", run.function),
+                }
+            }
+            None => {
+                return WorkOutcome::Dead {
+                    reason: script_error.to_string(),
+                }
+            }
+        }
+    }
+    let Some((reason, retry_after)) = retry else {
+        return WorkOutcome::Done;
+    };
+    let age = Duration::from_millis((now_ms - work.first_seen_ms).max(0) as u64);
+    if age >= Duration::from_secs(settings.retry_max_age_secs) {
+        return WorkOutcome::Dead {
+            reason: format!("gave up after {} s of retries: {reason}", age.as_secs()),
+        };
+    }
+    let delay = backoff(work.attempts, retry_after);
+    WorkOutcome::Retry {
+        at_ms: now_ms + delay.as_millis() as i64,
+        reason,
+    }
+}
+
+fn run_record(run: &HandlerRun) -> RunRecord {
+    let started =
+        chrono::Utc::now() - chrono::Duration::from_std(run.result.elapsed).unwrap_or_default();
+    RunRecord {
+        script: run.script.to_string(),
+        handler: run.function.clone(),
+        version: run.version.clone(),
+        started_ms: started.timestamp_millis(),
+        elapsed_ms: run.result.elapsed.as_millis() as i64,
+        error: run.result.outcome.as_ref().err().map(ToString::to_string),
+        calls: run
+            .result
+            .calls
+            .iter()
+            .map(|c| {
+                let error = c.outcome.as_ref().err();
+                CallRow {
+                    seq: c.seq as u32,
+                    vendor: c.vendor.as_str().to_string(),
+                    account: c.account.clone(),
+                    op: c.op.clone(),
+                    fingerprint: fingerprint(c.vendor.as_str(), &c.account, &c.op, &c.payload),
+                    ok: c.outcome.is_ok(),
+                    status: error.and_then(|e| e.status),
+                    code: error.and_then(|e| e.code.clone()),
+                    message: error.map(|e| e.to_string()),
+                    response: c.outcome.as_ref().ok().cloned(),
+                    attempts: 1,
+                    replayed: c.replayed,
+                }
+            })
+            .collect(),
+    }
+}
+
+/// Replay of earlier successful calls, and the breakers.
+struct WorkHooks {
+    prior: Vec<PriorCall>,
+    breakers: Arc<Breakers>,
+}
+
+impl CallHooks for WorkHooks {
+    fn before(
+        &self,
+        handler: &str,
+        seq: usize,
+        vendor: Vendor,
+        account: &str,
+        op: &str,
+        payload: &Value,
+    ) -> Option<Result<Value, CallError>> {
+        if !self.prior.is_empty() {
+            // The journal records a run's handler as its function name (the script path is a
+            // separate column); the host names it `path::function`.
+            let function = handler.rsplit("::").next().unwrap_or(handler);
+            let fp = fingerprint(vendor.as_str(), account, op, payload);
+            let earlier = self
+                .prior
+                .iter()
+                .find(|p| p.handler == function && p.seq as usize == seq && p.fingerprint == fp);
+            if let Some(earlier) = earlier {
+                return Some(Ok(earlier.response.clone()));
+            }
+        }
+        if let Err(wait) = self.breakers.admit(account) {
+            let mut e = CallError::new(
+                vendor,
+                op,
+                FailureKind::ServerError,
+                format!("circuit breaker open for account {account} after repeated failures; next probe in {} s", wait.as_secs().max(1)),
+            );
+            e.retry_after = Some(wait);
+            return Some(Err(e));
+        }
+        None
+    }
+
+    fn after(&self, _vendor: Vendor, account: &str, _op: &str, outcome: &Result<Value, CallError>) {
+        let outage = outcome.as_ref().err().is_some_and(|e| e.retryable());
+        self.breakers.record(account, outage);
+    }
+}

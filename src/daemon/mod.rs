@@ -1,0 +1,258 @@
+//! `leadrelay run`: the daemon. Wires the journal, the script host with hot reload, the webhook
+//! server, the pull sources, the cron jobs and the dispatcher, and stops them in order:
+//! intake first (no new pushes or pulls), then the dispatcher lets runs in flight finish, then
+//! the journal's writer flushes.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{watch, Notify};
+use tokio::task::JoinHandle;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::host::bridge::Bridge;
+use crate::host::engine::Services;
+use crate::host::generation::{Host, Verdict};
+use crate::host::limits::Limits;
+use crate::host::watch::{self as script_watch, ScriptWatcher};
+use crate::lead::Lead;
+use crate::store::types::{Accepted, Arrival, Checkpoint, FollowArrival, Quarantined};
+use crate::store::{Journal, JournalOptions, StoreError};
+use crate::trigger::{pull, webhook, Intake, IntakeError};
+use crate::vendor::{Accounts, HttpClient};
+
+pub mod breaker;
+pub mod cron;
+pub mod dispatch;
+
+pub use breaker::{BreakerState, Breakers};
+
+/// Why the daemon could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// `[[sources]]` or `[daemon]` is wrong.
+    #[error("{origin}: {message}")]
+    Config {
+        /// The config file.
+        origin: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The journal could not be opened.
+    #[error("journal {path}: {source}")]
+    Journal {
+        /// The journal file.
+        path: String,
+        /// Why.
+        source: StoreError,
+    },
+    /// The scripts folder or the listen address.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// Why it failed.
+        source: std::io::Error,
+    },
+}
+
+/// The journal as the triggers' intake; wakes the dispatcher when new work is committed.
+#[derive(Clone)]
+pub struct JournalIntake {
+    journal: Journal,
+    wake: Arc<Notify>,
+}
+
+impl JournalIntake {
+    fn wake_if_new<T>(&self, accepted: &Result<T, IntakeError>, new: impl Fn(&T) -> bool) {
+        if accepted.as_ref().is_ok_and(new) {
+            self.wake.notify_one();
+        }
+    }
+}
+
+impl Intake for JournalIntake {
+    async fn accept_leads(
+        &self,
+        leads: Vec<Lead>,
+        arrival: Arrival,
+        checkpoint: Option<Checkpoint>,
+    ) -> Result<Vec<Accepted>, IntakeError> {
+        let accepted = self.journal.accept_leads(leads, arrival, checkpoint).await;
+        self.wake_if_new(&accepted, |a| a.contains(&Accepted::New));
+        accepted
+    }
+
+    async fn accept_follow(&self, follow: FollowArrival) -> Result<Accepted, IntakeError> {
+        let accepted = self.journal.accept_follow(follow).await;
+        self.wake_if_new(&accepted, |a| *a == Accepted::New);
+        accepted
+    }
+
+    async fn quarantine(&self, item: Quarantined) -> Result<i64, IntakeError> {
+        self.journal.quarantine(item).await
+    }
+
+    async fn checkpoint(
+        &self,
+        account: &str,
+        endpoint: &str,
+    ) -> Result<Option<String>, IntakeError> {
+        self.journal.checkpoint(account, endpoint).await
+    }
+
+    fn is_overloaded(&self) -> bool {
+        self.journal.is_overloaded()
+    }
+}
+
+/// A started daemon.
+pub struct RunningDaemon {
+    /// Where webhook pushes are received.
+    pub addr: SocketAddr,
+    /// The journal.
+    pub journal: Journal,
+    /// The script host.
+    pub host: Arc<Host>,
+    /// The accounts' circuit breakers.
+    pub breakers: Arc<Breakers>,
+    stop: watch::Sender<bool>,
+    intake_tasks: Vec<JoinHandle<()>>,
+    dispatcher: JoinHandle<()>,
+    _watcher: ScriptWatcher,
+}
+
+/// Starts every part of the daemon on the current runtime.
+pub async fn start(config: &Config) -> Result<RunningDaemon, DaemonError> {
+    let settings = config.daemon.clone();
+    let config_error = |message: String| DaemonError::Config {
+        origin: config.origin.clone(),
+        message,
+    };
+    let journal = Journal::open(
+        &settings.journal,
+        JournalOptions {
+            backlog_limit: settings.backlog_limit,
+            ..JournalOptions::default()
+        },
+    )
+    .map_err(|source| DaemonError::Journal {
+        path: settings.journal.display().to_string(),
+        source,
+    })?;
+    let accounts = Accounts::from_config(config, HttpClient::new(), Clock::system());
+    let push_routes = webhook::push_routes(config, &config.sources).map_err(config_error)?;
+    let pull_sources =
+        pull::pull_sources(config, &accounts, &config.sources).map_err(config_error)?;
+
+    let services = Services {
+        accounts,
+        bridge: Bridge::current(),
+        limits: Limits {
+            run_budget: Duration::from_millis(settings.run_budget_ms),
+            ..Limits::default()
+        },
+        assignments: Arc::new(journal.assignments()),
+    };
+    let host = Host::new(Arc::new(services));
+    let (h, dir) = (host.clone(), settings.scripts.clone());
+    let loaded = tokio::task::spawn_blocking(move || h.load_dir(&dir))
+        .await
+        .expect("loading scripts does not panic")
+        .map_err(|source| DaemonError::Io {
+            what: format!("cannot read scripts folder {}", settings.scripts.display()),
+            source,
+        })?;
+    let live = loaded.iter().filter(|(_, v)| *v == Verdict::Live).count();
+    let watcher =
+        script_watch::watch(host.clone(), &settings.scripts).map_err(|e| DaemonError::Io {
+            what: format!("cannot watch {}", settings.scripts.display()),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .map_err(|source| DaemonError::Io {
+            what: format!("cannot listen on {}", settings.listen),
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| DaemonError::Io {
+        what: "listen address".into(),
+        source,
+    })?;
+
+    let wake = Arc::new(Notify::new());
+    let intake = Arc::new(JournalIntake {
+        journal: journal.clone(),
+        wake: wake.clone(),
+    });
+    let breakers = Arc::new(Breakers::new(
+        settings.breaker_failures,
+        Duration::from_secs(settings.breaker_probe_secs),
+    ));
+    let (stop, stopped) = watch::channel(false);
+
+    let options = webhook::WebhookOptions {
+        max_body_bytes: settings.max_body_bytes,
+        ..webhook::WebhookOptions::default()
+    };
+    let push_count = push_routes.len();
+    let router = webhook::router(intake.clone(), push_routes, options);
+    let mut webhook_stop = stopped.clone();
+    let server = tokio::spawn(async move {
+        let shutdown = async move {
+            let _ = webhook_stop.wait_for(|s| *s).await;
+        };
+        if let Err(e) = webhook::serve(listener, router, shutdown).await {
+            tracing::error!(error = %e, "the webhook server stopped");
+        }
+    });
+    let pull_count = pull_sources.len();
+    let pulls = tokio::spawn({
+        let (intake, stopped) = (intake.clone(), stopped.clone());
+        async move {
+            pull::run_pulls(pull_sources, intake, stopped).await;
+        }
+    });
+    let crons = tokio::spawn(cron::run(host.clone(), journal.clone(), stopped.clone()));
+    let dispatcher = Arc::new(dispatch::Dispatcher::new(
+        journal.clone(),
+        host.clone(),
+        settings.clone(),
+        breakers.clone(),
+        wake,
+    ));
+    let dispatcher = tokio::spawn(dispatcher.run(stopped, Duration::from_secs(10)));
+    tracing::info!(
+        webhooks = %addr,
+        journal = %settings.journal.display(),
+        scripts = live,
+        push_paths = push_count,
+        pull_sources = pull_count,
+        "leadrelay running"
+    );
+    Ok(RunningDaemon {
+        addr,
+        journal,
+        host,
+        breakers,
+        stop,
+        intake_tasks: vec![server, pulls, crons],
+        dispatcher,
+        _watcher: watcher,
+    })
+}
+
+impl RunningDaemon {
+    /// Stops intake, lets runs in flight finish (up to 10 s), and flushes the journal.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        for task in self.intake_tasks {
+            let _ = task.await;
+        }
+        let _ = self.dispatcher.await;
+        tracing::info!("leadrelay stopped");
+    }
+}

@@ -1,0 +1,346 @@
+//! The real `leadrelay run` as a child process on loopback, against in-process simulators.
+
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use leadrelay::sim::Simulator;
+use leadrelay::store::{JournalReader, WorkState};
+use leadrelay::vendor::tencent::config::Algorithm;
+use leadrelay::vendor::tencent::webhook::sign_push;
+use serde_json::{json, Value};
+
+const TENCENT_TOKEN: &str = "10001";
+const TENCENT_SECRET: &str = "sim-tencent-secret-0123456789abcd";
+
+/// A routing script for the tests: every Tencent lead → Xiaolanben (customer keyed by the lead)
+/// and Waiqin (code keyed by the lead; an "already exists" answer after a crash is success).
+const ROUTE: &str = r#"
+on_lead("tencent", "route");
+fn route(lead) {
+    xiaolanben::import_customer(#{
+        customerName: "lead " + lead.id,
+        contacts: [#{ thirdDataId: "tencent:" + lead.id, name: lead.name ?? "?" }],
+    });
+    try {
+        waiqin::add_sales_leads(#{ code: "tencent-" + lead.id, cus_name: lead.name ?? "?", poolName: "公海" });
+    } catch (e) {
+        if e.code != "30001" { throw e; }
+    }
+}
+"#;
+
+struct Env {
+    sim: Simulator,
+    dir: tempfile::TempDir,
+    // Serves the simulators; the tests themselves are plain blocking code driving a child process.
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl Env {
+    fn new(script: &str, sources: &str, daemon: &str) -> Env {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let sim = runtime.block_on(Simulator::start_local()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("scripts")).unwrap();
+        std::fs::write(dir.path().join("scripts/route.rhai"), script).unwrap();
+        let config = format!(
+            "{}\n[daemon]\nlisten = \"127.0.0.1:0\"\njournal = \"{}\"\nscripts = \"{}\"\n{daemon}\n{sources}\n",
+            sim.config_toml(),
+            dir.path().join("leadrelay.db").display(),
+            dir.path().join("scripts").display(),
+        );
+        std::fs::write(dir.path().join("leadrelay.toml"), config).unwrap();
+        Env {
+            sim,
+            dir,
+            _runtime: runtime,
+        }
+    }
+
+    fn script_path(&self) -> PathBuf {
+        self.dir.path().join("scripts/route.rhai")
+    }
+
+    fn start(&self) -> Daemon {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_leadrelay"))
+            .arg("--config")
+            .arg(self.dir.path().join("leadrelay.toml"))
+            .arg("run")
+            .env("LEADRELAY_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let _ = tx.send(line);
+            }
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| {
+                let _ = child.kill();
+                panic!("leadrelay run did not start")
+            });
+        let addr = line
+            .split("http://")
+            .nth(1)
+            .and_then(|rest| rest.split(',').next())
+            .unwrap_or_else(|| panic!("unexpected first line: {line}"))
+            .to_string();
+        Daemon { child, addr }
+    }
+
+    fn reader(&self) -> JournalReader {
+        JournalReader::open(&self.dir.path().join("leadrelay.db")).unwrap()
+    }
+
+    /// Waits until the journal has no work left (routed or dead-lettered).
+    fn wait_idle(&self, within: Duration) {
+        let started = Instant::now();
+        loop {
+            let status = self.reader().status().unwrap();
+            if status.backlog() == 0 {
+                return;
+            }
+            assert!(
+                started.elapsed() < within,
+                "backlog still {} after {within:?}",
+                status.backlog()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn state(&self) -> Value {
+        self.sim.shared().snapshot()
+    }
+}
+
+struct Daemon {
+    child: Child,
+    addr: String,
+}
+
+impl Daemon {
+    fn kill9(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    fn terminate(mut self) -> std::process::ExitStatus {
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "no exit after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn tencent_lead(id: u64) -> Value {
+    json!({"leads_id": id, "leads_type": "LEADS_TYPE_FORM", "leads_name": format!("客户{id}"),
+           "leads_tel": "13812345678", "leads_create_time": "2026-11-22 10:00:00"})
+}
+
+fn push(
+    client: &reqwest::blocking::Client,
+    addr: &str,
+    body: &Value,
+    signed_at: i64,
+) -> Result<u16, String> {
+    let headers = sign_push(TENCENT_TOKEN, TENCENT_SECRET, signed_at, Algorithm::Sha256);
+    let mut request = client
+        .post(format!("http://{addr}/hooks/tencent"))
+        .header("content-type", "application/json")
+        .body(serde_json::to_vec(body).unwrap());
+    for (name, value) in headers.pairs() {
+        request = request.header(name, value);
+    }
+    request
+        .send()
+        .map(|r| r.status().as_u16())
+        .map_err(|e| e.to_string())
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+const PUSH_SOURCE: &str = "[[sources]]\naccount = \"sim_tencent\"\npush = \"/hooks/tencent\"\n";
+
+#[test]
+fn pushes_are_verified_journaled_acknowledged_and_routed_once() {
+    let env = Env::new(ROUTE, PUSH_SOURCE, "");
+    let daemon = env.start();
+    let addr = daemon.addr.clone();
+    let results = {
+        let client = reqwest::blocking::Client::new();
+        let ok = push(&client, &addr, &tencent_lead(9_007_199_254_740_993), now());
+        let replay = push(&client, &addr, &tencent_lead(9_007_199_254_740_993), now());
+        let stale = push(&client, &addr, &tencent_lead(2), now() - 400);
+        let forged = client
+            .post(format!("http://{addr}/hooks/tencent"))
+            .header("X-Signature", "Zm9yZ2Vk")
+            .body(serde_json::to_vec(&tencent_lead(3)).unwrap())
+            .send()
+            .unwrap()
+            .status()
+            .as_u16();
+        let malformed = push(&client, &addr, &json!(["not", "a", "lead"]), now());
+        (ok, replay, stale, forged, malformed)
+    };
+    assert_eq!(results.0, Ok(200));
+    assert_eq!(results.1, Ok(200), "a replayed push is answered success");
+    assert_eq!(results.2, Ok(401), "timestamp older than 300 s");
+    assert_eq!(results.3, 401);
+    assert_eq!(results.4, Ok(400), "valid signature, unparsable body");
+    env.wait_idle(Duration::from_secs(20));
+    let reader = env.reader();
+    let status = reader.status().unwrap();
+    assert_eq!(status.leads, 1, "only the valid push is stored, once");
+    assert_eq!(status.quarantined, 1);
+    let story = reader
+        .lead_story("9007199254740993")
+        .unwrap()
+        .expect("the lead is journaled");
+    assert_eq!(story.state, WorkState::Done);
+    let state = env.state();
+    assert_eq!(
+        state["xiaolanben"]["creates_by_key"]["lead 9007199254740993"],
+        1
+    );
+    assert_eq!(
+        env.sim.shared().waiqin.creates("tencent-9007199254740993"),
+        1
+    );
+    assert_eq!(daemon.terminate().code(), Some(0), "SIGTERM exits 0");
+}
+
+#[test]
+fn twenty_kill_9s_under_load_lose_nothing_and_import_nothing_twice() {
+    let env = Env::new(ROUTE, PUSH_SOURCE, "");
+    let acked = {
+        let client = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(2))
+            .build()
+            .unwrap();
+        let mut acked = Vec::new();
+        let mut next_id = 1_000_000u64;
+        let mut rng_state = 0x2545F4914F6CDD1Du64;
+        for _round in 0..20 {
+            let daemon = env.start();
+            // A pseudo-random number of pushes before the kill: the kill lands mid-stream.
+            rng_state ^= rng_state << 13;
+            rng_state ^= rng_state >> 7;
+            rng_state ^= rng_state << 17;
+            let pushes = 5 + (rng_state % 25);
+            for _ in 0..pushes {
+                next_id += 1;
+                if push(&client, &daemon.addr, &tencent_lead(next_id), now()) == Ok(200) {
+                    acked.push(next_id);
+                }
+            }
+            daemon.kill9();
+        }
+        acked
+    };
+    assert!(
+        acked.len() >= 100,
+        "only {} pushes were acknowledged",
+        acked.len()
+    );
+    let daemon = env.start();
+    env.wait_idle(Duration::from_secs(60));
+    let reader = env.reader();
+    let state = env.state();
+    for id in &acked {
+        let story = reader
+            .lead_story(&id.to_string())
+            .unwrap()
+            .unwrap_or_else(|| panic!("acknowledged lead {id} lost"));
+        assert!(
+            matches!(story.state, WorkState::Done | WorkState::Dead { .. }),
+            "lead {id}: {:?}",
+            story.state
+        );
+        assert_eq!(
+            state["xiaolanben"]["creates_by_key"][format!("lead {id}")],
+            1,
+            "lead {id} imported into Xiaolanben {} times",
+            state["xiaolanben"]["creates_by_key"][format!("lead {id}")]
+        );
+        assert_eq!(
+            env.sim.shared().waiqin.creates(&format!("tencent-{id}")),
+            1,
+            "lead {id} in Waiqin"
+        );
+    }
+    let dead = reader.dead_letters().unwrap();
+    assert!(dead.is_empty(), "nothing should need a human: {dead:?}");
+    drop(daemon);
+}
+
+#[test]
+fn pulls_journal_once_and_route_once_across_overlapping_windows_and_script_edits() {
+    let sources =
+        "[[sources]]\naccount = \"sim_tencent\"\npull = \"* * * * * *\"\noverlap_secs = 3600\n";
+    let env = Env::new(ROUTE, sources, "");
+    env.sim.shared().tencent.generate(now(), 30, 60);
+    let daemon = env.start();
+    std::thread::sleep(Duration::from_millis(2500));
+    // An edit between pulls: the new version routes the leads that arrive from now on.
+    std::fs::write(env.script_path(), ROUTE.replace("\"公海\"", "\"新公海\"")).unwrap();
+    env.sim.shared().tencent.generate(now(), 20, 5);
+    std::thread::sleep(Duration::from_millis(2500));
+    env.wait_idle(Duration::from_secs(20));
+    let status = env.reader().status().unwrap();
+    assert_eq!(
+        status.leads, 50,
+        "every generated lead journaled exactly once"
+    );
+    let state = env.state();
+    let creates = state["xiaolanben"]["creates_by_key"].as_object().unwrap();
+    assert_eq!(creates.len(), 50);
+    assert!(
+        creates.values().all(|n| n == 1),
+        "a lead was imported twice: {creates:?}"
+    );
+    let versions: std::collections::BTreeSet<String> = env
+        .reader()
+        .list_leads(&Default::default())
+        .unwrap()
+        .iter()
+        .filter_map(|l| env.reader().lead_story(&format!("#{}", l.id)).unwrap())
+        .flat_map(|s| s.runs.into_iter().map(|r| r.version))
+        .collect();
+    assert_eq!(
+        versions.len(),
+        2,
+        "runs on both script versions: {versions:?}"
+    );
+    drop(daemon);
+}
