@@ -344,3 +344,111 @@ fn pulls_journal_once_and_route_once_across_overlapping_windows_and_script_edits
     );
     drop(daemon);
 }
+
+fn rss_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .map(str::to_string)
+        })
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|n| n.parse().ok()))
+        .unwrap_or(0)
+}
+
+#[test]
+fn an_outage_loses_nothing_probes_once_per_interval_and_drains_after_recovery() {
+    let env = Env::new(
+        ROUTE,
+        PUSH_SOURCE,
+        "breaker_failures = 3\nbreaker_probe_secs = 1\n",
+    );
+    let daemon = env.start();
+    env.sim.shared().set_faults(leadrelay::sim::Faults {
+        vendor: Some(leadrelay::vendor::Vendor::Xiaolanben),
+        error_rate: 1.0,
+        status: Some(503),
+        ..Default::default()
+    });
+    let client = reqwest::blocking::Client::new();
+    let ids: Vec<u64> = (5000..5040).collect();
+    for id in &ids {
+        assert_eq!(
+            push(&client, &daemon.addr, &tencent_lead(*id), now()),
+            Ok(200)
+        );
+    }
+    let outage = Duration::from_secs(4);
+    std::thread::sleep(outage);
+    let sent_during_outage = env
+        .sim
+        .shared()
+        .requests(leadrelay::vendor::Vendor::Xiaolanben);
+    // 3 failures open the breaker, then one probe per second (plus calls already on their way
+    // when it opened, at most the in-flight limit of that account).
+    assert!(
+        sent_during_outage <= 3 + 8 + outage.as_secs() + 1,
+        "{sent_during_outage} calls reached Xiaolanben during the outage"
+    );
+    assert!(
+        env.reader().status().unwrap().backlog() > 0,
+        "the leads wait during the outage"
+    );
+    assert!(
+        rss_kb(daemon.child.id()) < 256 * 1024,
+        "RSS {} kB",
+        rss_kb(daemon.child.id())
+    );
+    env.sim.shared().clear_faults();
+    env.wait_idle(Duration::from_secs(60));
+    let reader = env.reader();
+    let state = env.state();
+    for id in &ids {
+        let story = reader.lead_story(&id.to_string()).unwrap().unwrap();
+        assert_eq!(story.state, WorkState::Done, "lead {id}");
+        assert_eq!(
+            state["xiaolanben"]["creates_by_key"][format!("lead {id}")],
+            1
+        );
+    }
+    drop(daemon);
+}
+
+#[test]
+fn cron_slots_fire_once_through_100_saves_and_a_restart() {
+    let job = |n: usize| {
+        format!(
+            "schedule(\"* * * * * *\", \"tick\");\n// save {n}\nfn tick() {{ xiaolanben::list_staffs(#{{ pageIndex: 1, pageSize: 2 }}); }}\n"
+        )
+    };
+    let env = Env::new(&job(0), "", "");
+    let daemon = env.start();
+    for n in 1..=100 {
+        std::fs::write(env.script_path(), job(n)).unwrap();
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    daemon.kill9();
+    let daemon = env.start();
+    std::thread::sleep(Duration::from_millis(1500));
+    drop(daemon);
+    let status = env.reader().status().unwrap();
+    assert_eq!(
+        status.cron.len(),
+        1,
+        "one schedule key however often the script was saved: {:?}",
+        status.cron
+    );
+    let claims = status.cron[0].claims;
+    let calls = env
+        .sim
+        .shared()
+        .requests(leadrelay::vendor::Vendor::Xiaolanben);
+    assert!(claims >= 3, "the job ran: {claims} slots claimed");
+    // At most once per slot: a kill -9 between a slot's claim and its run loses that run rather
+    // than firing the slot again after the restart.
+    assert!(
+        calls <= claims && calls + 1 >= claims,
+        "{calls} runs for {claims} claimed slots"
+    );
+}
