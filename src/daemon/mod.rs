@@ -26,6 +26,7 @@ use crate::vendor::{Accounts, HttpClient};
 pub mod breaker;
 pub mod cron;
 pub mod dispatch;
+pub mod status;
 
 pub use breaker::{BreakerState, Breakers};
 
@@ -217,6 +218,13 @@ pub async fn start(config: &Config) -> Result<RunningDaemon, DaemonError> {
         }
     });
     let crons = tokio::spawn(cron::run(host.clone(), journal.clone(), stopped.clone()));
+    let status = tokio::spawn(status::publish(
+        host.clone(),
+        breakers.clone(),
+        settings.journal.clone(),
+        addr.to_string(),
+        stopped.clone(),
+    ));
     let dispatcher = Arc::new(dispatch::Dispatcher::new(
         journal.clone(),
         host.clone(),
@@ -239,7 +247,7 @@ pub async fn start(config: &Config) -> Result<RunningDaemon, DaemonError> {
         host,
         breakers,
         stop,
-        intake_tasks: vec![server, pulls, crons],
+        intake_tasks: vec![server, pulls, crons, status],
         dispatcher,
         _watcher: watcher,
     })

@@ -1,0 +1,118 @@
+//! What only the running daemon knows — live script versions and their last reload verdicts,
+//! circuit breaker states — written every few seconds to `<journal>.status.json`, so that
+//! `leadrelay status` in another process can show it next to the journal's own counts.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use super::breaker::{BreakerState, Breakers};
+use crate::host::generation::{Host, Verdict};
+
+/// How often the file is rewritten.
+pub const INTERVAL: Duration = Duration::from_secs(2);
+
+/// The daemon's view, as written to the status file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DaemonStatus {
+    /// Process id.
+    pub pid: u32,
+    /// Unix ms of this snapshot.
+    pub written_ms: i64,
+    /// Unix ms the daemon started.
+    pub started_ms: i64,
+    /// Webhook address.
+    pub listen: String,
+    /// Per script: path, live version, last verdict.
+    pub scripts: Vec<ScriptLine>,
+    /// Accounts whose breaker is open: (account, consecutive failures).
+    pub open_breakers: Vec<(String, u32)>,
+}
+
+/// One script's line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScriptLine {
+    /// The script's path.
+    pub path: String,
+    /// The live version, if any.
+    pub version: Option<String>,
+    /// `live`, `unchanged`, `removed`, or `rejected: path:line:col: message`.
+    pub verdict: String,
+}
+
+/// The status file of a journal.
+pub fn status_path(journal: &Path) -> PathBuf {
+    let mut name = journal.as_os_str().to_owned();
+    name.push(".status.json");
+    PathBuf::from(name)
+}
+
+/// Reads a daemon's status file; `None` when absent or unreadable.
+pub fn read(journal: &Path) -> Option<DaemonStatus> {
+    serde_json::from_slice(&std::fs::read(status_path(journal)).ok()?).ok()
+}
+
+fn snapshot(host: &Host, breakers: &Breakers, listen: &str, started_ms: i64) -> DaemonStatus {
+    let scripts = host
+        .status()
+        .into_iter()
+        .map(|(path, s)| ScriptLine {
+            path,
+            version: s.live_version,
+            verdict: match s.verdict {
+                Verdict::Live => "live".to_string(),
+                Verdict::Unchanged => "unchanged".to_string(),
+                Verdict::Removed => "removed".to_string(),
+                Verdict::Rejected(problems) => format!(
+                    "rejected: {}",
+                    problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+                ),
+            },
+        })
+        .collect();
+    let open_breakers = breakers
+        .states()
+        .into_iter()
+        .filter_map(|(account, state)| match state {
+            BreakerState::Open { failures } => Some((account, failures)),
+            BreakerState::Closed => None,
+        })
+        .collect();
+    DaemonStatus {
+        pid: std::process::id(),
+        written_ms: chrono::Utc::now().timestamp_millis(),
+        started_ms,
+        listen: listen.to_string(),
+        scripts,
+        open_breakers,
+    }
+}
+
+/// Rewrites the status file every [`INTERVAL`] until shutdown, then removes it.
+pub async fn publish(host: Arc<Host>, breakers: Arc<Breakers>, journal: PathBuf, listen: String, mut shutdown: watch::Receiver<bool>) {
+    let path = status_path(&journal);
+    let started_ms = chrono::Utc::now().timestamp_millis();
+    loop {
+        let status = snapshot(&host, &breakers, &listen, started_ms);
+        let tmp = path.with_extension("json.tmp");
+        // Written beside and renamed over, so a reader never sees half a file.
+        let written = serde_json::to_vec_pretty(&status)
+            .map_err(std::io::Error::other)
+            .and_then(|bytes| std::fs::write(&tmp, bytes))
+            .and_then(|()| std::fs::rename(&tmp, &path));
+        if let Err(e) = written {
+            tracing::warn!(path = %path.display(), error = %e, "cannot write the status file");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(INTERVAL) => {}
+            _ = shutdown.changed() => {}
+        }
+        if *shutdown.borrow() {
+            let _ = std::fs::remove_file(&path);
+            return;
+        }
+    }
+}
