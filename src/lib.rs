@@ -28,6 +28,7 @@ pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod host;
+pub mod inspect;
 pub mod lead;
 pub mod secret;
 pub mod sim;

@@ -4,6 +4,7 @@ mod cli;
 mod common;
 mod feiyu;
 mod host;
+mod inspect;
 mod journal;
 mod linkflow;
 mod reload;
