@@ -29,6 +29,7 @@ pub mod config;
 pub mod daemon;
 pub mod demo;
 pub mod host;
+pub mod inspect;
 pub mod lead;
 pub mod secret;
 pub mod sim;

@@ -57,6 +57,7 @@ use crate::trigger::IntakeError;
 
 mod fingerprint;
 mod model;
+pub mod offline;
 mod reader;
 mod schema;
 pub mod types;
@@ -733,43 +734,8 @@ impl Journal {
     /// letter is marked retried. Returns how many were put back.
     pub async fn retry_dead(&self, which: DeadSelector) -> Result<usize, StoreError> {
         self.write(move |ctx| {
-            let now = now_ms();
-            let letters: Vec<(i64, i64)> = match which {
-                DeadSelector::One(id) => ctx
-                    .conn
-                    .prepare_cached(
-                        "SELECT id, work_id FROM dead_letters
-                         WHERE id = ?1 AND retried_ms IS NULL",
-                    )?
-                    .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?
-                    .collect::<Result<_, _>>()?,
-                DeadSelector::All => ctx
-                    .conn
-                    .prepare_cached(
-                        "SELECT id, work_id FROM dead_letters WHERE retried_ms IS NULL ORDER BY id",
-                    )?
-                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-                    .collect::<Result<_, _>>()?,
-            };
-            if let (DeadSelector::One(id), true) = (which, letters.is_empty()) {
-                return Err(StoreError::NotFound(format!("open dead letter {id}")));
-            }
-            let mut count = 0;
-            for (letter, work_id) in letters {
-                let revived = ctx
-                    .conn
-                    .prepare_cached(
-                        "UPDATE work SET status = 'pending', attempts = 0, reason = NULL,
-                                         due_ms = ?2, updated_ms = ?2
-                         WHERE id = ?1 AND status = 'dead'",
-                    )?
-                    .execute(params![work_id, now])?;
-                ctx.conn
-                    .prepare_cached("UPDATE dead_letters SET retried_ms = ?2 WHERE id = ?1")?
-                    .execute(params![letter, now])?;
-                ctx.backlog_delta += revived as i64;
-                count += revived;
-            }
+            let count = revive_dead_letters(ctx.conn, which, now_ms())?;
+            ctx.backlog_delta += count as i64;
             Ok(count)
         })
         .await
@@ -872,6 +838,52 @@ fn upsert_checkpoint(conn: &Connection, cp: &Checkpoint, now: i64) -> Result<(),
     )?
     .execute(params![cp.account, cp.endpoint, cp.position, now])?;
     Ok(())
+}
+
+/// The SQL of a dead-letter retry, inside the caller's write transaction: the work of each
+/// selected open dead letter becomes pending with attempts reset, and the letter is marked
+/// retried. Returns how many work items were revived. Shared by [`Journal::retry_dead`] (on
+/// the writer) and [`offline::retry_dead_offline`] (the CLI next to a live daemon) so the two
+/// can never disagree on what a retry means.
+pub(crate) fn revive_dead_letters(
+    conn: &Connection,
+    which: DeadSelector,
+    now: i64,
+) -> Result<usize, StoreError> {
+    let letters: Vec<(i64, i64)> = match which {
+        DeadSelector::One(id) => conn
+            .prepare_cached(
+                "SELECT id, work_id FROM dead_letters
+                 WHERE id = ?1 AND retried_ms IS NULL",
+            )?
+            .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?,
+        DeadSelector::All => conn
+            .prepare_cached(
+                "SELECT id, work_id FROM dead_letters WHERE retried_ms IS NULL ORDER BY id",
+            )?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?,
+    };
+    if let (DeadSelector::One(id), true) = (which, letters.is_empty()) {
+        return Err(StoreError::NotFound(format!("open dead letter {id}")));
+    }
+    let mut count = 0;
+    for (letter, work_id) in letters {
+        // `status = 'dead'` guards work that is somewhere else already: only a dead item may
+        // be revived, so a retry can never re-run work that is running or done.
+        let revived = conn
+            .prepare_cached(
+                "UPDATE work SET status = 'pending', attempts = 0, reason = NULL,
+                                 due_ms = ?2, updated_ms = ?2
+                 WHERE id = ?1 AND status = 'dead'",
+            )?
+            .execute(params![work_id, now])?;
+        conn.prepare_cached("UPDATE dead_letters SET retried_ms = ?2 WHERE id = ?1")?
+            .execute(params![letter, now])?;
+        count += revived;
+    }
+    Ok(count)
 }
 
 fn decode_claimed(row: ClaimedRow) -> Result<Work, StoreError> {

@@ -173,10 +173,14 @@ pub(crate) fn known_version() -> i64 {
     MIGRATIONS.len() as i64
 }
 
+/// How long any journal connection waits for a lock before failing with "database is locked".
+/// Writers hold the lock only for one short batch, so waiting beats failing.
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Settings every connection needs. WAL lets the CLI read while the daemon writes;
 /// `busy_timeout` covers the short moments a checkpoint holds a lock.
 pub(crate) fn configure(conn: &Connection, durability: Durability) -> Result<(), StoreError> {
-    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {

@@ -5,6 +5,7 @@ mod common;
 mod daemon;
 mod feiyu;
 mod host;
+mod inspect;
 mod journal;
 mod linkflow;
 mod reload;

@@ -1,0 +1,107 @@
+//! Writes the CLI makes to a journal that a running daemon may own: today only
+//! `leadrelay dead retry ID|--all`. Each opens a short-lived read-write connection, does one
+//! transaction and closes it. It must not do what [`Journal::open`](super::Journal::open) does
+//! on start (migrate, recover crashed work): those assume no one else is using the file.
+//!
+//! ## Why this is safe next to a live daemon
+//!
+//! - **One writer at a time.** The journal is in WAL mode. SQLite lets one connection write at a
+//!   time; readers (the daemon's [`JournalReader`](super::JournalReader), other CLI commands)
+//!   are never blocked. The daemon's writer thread takes the write lock only for the span of one
+//!   batch (`BEGIN IMMEDIATE … COMMIT`), so we take it the same way, with the same busy
+//!   timeout (`schema::BUSY_TIMEOUT`): we wait for the batch in flight to commit, do a handful
+//!   of statements, commit, and the writer's next `BEGIN IMMEDIATE` waits the few milliseconds
+//!   that takes. Taking the lock up front (rather than a deferred transaction that
+//!   upgrades on its first write) means we never fail half-way with `SQLITE_BUSY` after reading.
+//! - **No crash recovery.** `Journal::open` turns `running` work back into `pending` because
+//!   it assumes the previous owner died. Next to a live daemon that would hand its in-flight
+//!   items to the dispatcher a second time, so this path never touches running work; the
+//!   shared SQL (`revive_dead_letters`, which [`Journal::retry_dead`](super::Journal::retry_dead)
+//!   runs too) changes only items whose status is `dead`.
+//! - **The dispatcher picks it up.** A revived item is `pending`, and the dispatcher's claim
+//!   ([`Journal::claim_due`](super::Journal::claim_due)) queries the table in a fresh
+//!   transaction each time, so its next claim after our commit returns the item. Nothing has to
+//!   tell the daemon.
+//! - **The daemon's backlog counter lags.** [`Journal::backlog`](super::Journal::backlog) is an
+//!   in-memory counter the writer keeps from its own writes, counted from the table only when
+//!   the journal is opened. It does not see our revivals, so it reads low by the number revived
+//!   until the daemon's next recount (its next start). Nothing depends on it for correctness:
+//!   claims query the table; the counter only feeds
+//!   [`Journal::is_overloaded`](super::Journal::is_overloaded), which then sheds load slightly
+//!   later; and when the revived items finish, the counter may dip below zero, which
+//!   `backlog()` clamps to 0. `leadrelay status` reads the table and is always exact.
+
+use std::path::Path;
+
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+
+use super::model::DeadSelector;
+use super::{now_ms, revive_dead_letters, schema, StoreError};
+
+/// Does what [`Journal::retry_dead`](super::Journal::retry_dead) does — the selected open dead
+/// letters' work becomes pending with attempts reset — on the journal at `path`, whether or not
+/// a daemon has it open. Returns how many work items were put back. See the module doc for why
+/// this is safe next to a live daemon.
+pub fn retry_dead_offline(path: &Path, selector: DeadSelector) -> Result<usize, StoreError> {
+    let mut conn = open_existing(path)?;
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(|e| locked_or(path, e))?;
+    let count = revive_dead_letters(&tx, selector, now_ms())?;
+    tx.commit().map_err(|e| locked_or(path, e))?;
+    tracing::info!(path = %path.display(), revived = count, "journal: dead letters retried offline");
+    Ok(count)
+}
+
+/// Opens an existing journal read-write, without creating, migrating or recovering anything.
+fn open_existing(path: &Path) -> Result<Connection, StoreError> {
+    let open_error = |message: String| StoreError::Open {
+        path: path.to_path_buf(),
+        message,
+    };
+    // Without this check SQLite would report a mistyped path as "unable to open database file".
+    if !path.exists() {
+        return Err(open_error("no such file".into()));
+    }
+    // No SQLITE_OPEN_CREATE: a mistyped path must not leave an empty database behind.
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| open_error(e.to_string()))?;
+    conn.busy_timeout(schema::BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version == 0 {
+        return Err(StoreError::NotAJournal {
+            path: path.to_path_buf(),
+        });
+    }
+    schema::check_version(version, path)?;
+    if version < schema::known_version() {
+        // Migrating is the owner's job (`Journal::open`); the SQL here is written for the
+        // current schema only.
+        return Err(StoreError::Conflict(format!(
+            "journal {} has schema version {version}, older than this leadrelay ({}); start \
+             the daemon on it once to migrate it, then retry",
+            path.display(),
+            schema::known_version()
+        )));
+    }
+    Ok(conn)
+}
+
+/// Turns "database is locked" (the busy timeout ran out) into a message that says who holds
+/// the lock and what to do.
+fn locked_or(path: &Path, error: rusqlite::Error) -> StoreError {
+    match error.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+            StoreError::Conflict(format!(
+                "journal {} stayed locked by another writer for {}s; try again",
+                path.display(),
+                schema::BUSY_TIMEOUT.as_secs()
+            ))
+        }
+        _ => error.into(),
+    }
+}
