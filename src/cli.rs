@@ -34,6 +34,26 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Leads in the journal: `leads list`, `leads show ID`.
+    Leads {
+        /// What to do.
+        #[command(subcommand)]
+        command: LeadsCommand,
+    },
+    /// Dead letters: `dead list`, `dead retry ID|--all` (after fixing a script).
+    Dead {
+        /// What to do.
+        #[command(subcommand)]
+        command: DeadCommand,
+    },
+    /// Inbound payloads that passed their signature check but could not be parsed.
+    Quarantine {
+        /// What to do.
+        #[command(subcommand)]
+        command: QuarantineCommand,
+    },
+    /// Sources, scripts, backlog, dead letters and circuit breakers at a glance.
+    Status,
     /// Run the daemon: webhooks, scheduled pulls, cron jobs and the dispatcher, with the journal
     /// and hot-reloaded scripts, until SIGINT or SIGTERM.
     Run,
@@ -135,6 +155,62 @@ impl Command {
     }
 }
 
+/// `leadrelay leads …`.
+#[derive(Debug, Subcommand)]
+pub enum LeadsCommand {
+    /// Leads, newest first.
+    List {
+        /// Only leads that arrived since: `2026-11-01`, `2026-11-01 09:30`, or `2h`, `30m`, `1d`.
+        #[arg(long)]
+        since: Option<String>,
+        /// Only leads in this state: pending, running, retry, done, dead.
+        #[arg(long)]
+        status: Option<String>,
+        /// Only leads of this vendor.
+        #[arg(long)]
+        vendor: Option<Vendor>,
+        /// Only leads of this account.
+        #[arg(long)]
+        account: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// The whole story of one lead: arrival, every run and call, where it is now.
+    Show {
+        /// The vendor's lead id, or `#N` for the journal's id.
+        id: String,
+    },
+}
+
+/// `leadrelay dead …`.
+#[derive(Debug, Subcommand)]
+pub enum DeadCommand {
+    /// Every dead letter with its reason.
+    List,
+    /// Route dead letters again (after fixing the script or the account).
+    Retry {
+        /// The dead letter's id (from `dead list`).
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        id: Option<i64>,
+        /// Every dead letter.
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+/// `leadrelay quarantine …`.
+#[derive(Debug, Subcommand)]
+pub enum QuarantineCommand {
+    /// Every quarantined payload.
+    List,
+    /// One payload, byte for byte.
+    Show {
+        /// Its id (from `quarantine list`).
+        id: i64,
+    },
+}
+
 /// Every op with the vendor its account needs, for `call --help`.
 pub fn op_list_help() -> String {
     let mut out = String::from("Ops (the account's vendor in brackets):\n");
@@ -197,6 +273,10 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         } => call(cli.config, &account, &op, json, json_file).await,
         Command::Check { dir } => check(cli.config, dir).await,
         Command::Run => run_daemon(cli.config).await,
+        Command::Leads { command } => leads(cli.config, command),
+        Command::Dead { command } => dead(cli.config, command),
+        Command::Quarantine { command } => quarantine(cli.config, command),
+        Command::Status => status(cli.config),
         Command::Demo {
             scripts,
             leads,
@@ -617,4 +697,155 @@ async fn wait_for_signal() -> anyhow::Result<()> {
     #[cfg(not(unix))]
     tokio::signal::ctrl_c().await?;
     Ok(())
+}
+
+/// The journal the config names (or the default one), opened read-only.
+fn journal_reader(
+    config_path: Option<PathBuf>,
+) -> anyhow::Result<(PathBuf, crate::store::JournalReader)> {
+    let config = optional_config(config_path)?;
+    let path = config.daemon.journal.clone();
+    let reader = crate::store::JournalReader::open(&path).with_context(|| {
+        format!(
+            "cannot open the journal {} (set [daemon] journal in the config)",
+            path.display()
+        )
+    })?;
+    Ok((path, reader))
+}
+
+fn print_or_missing(found: Option<String>, what: String, journal: &std::path::Path) -> ExitCode {
+    match found {
+        Some(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        None => {
+            eprintln!("error: no {what} in {}", journal.display());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn leads(config_path: Option<PathBuf>, command: LeadsCommand) -> anyhow::Result<ExitCode> {
+    let (path, reader) = journal_reader(config_path)?;
+    match command {
+        LeadsCommand::List {
+            since,
+            status,
+            vendor,
+            account,
+            limit,
+        } => {
+            let now = chrono::Utc::now().timestamp_millis();
+            let query = crate::store::LeadQuery {
+                since_ms: since
+                    .map(|s| crate::inspect::parse_since(&s, now))
+                    .transpose()
+                    .map_err(anyhow::Error::msg)?,
+                status: status
+                    .map(|s| crate::inspect::parse_status(&s))
+                    .transpose()
+                    .map_err(anyhow::Error::msg)?,
+                vendor: vendor.map(|v| v.as_str().to_string()),
+                account,
+                limit,
+            };
+            print!("{}", crate::inspect::leads_list(&reader, &query)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        LeadsCommand::Show { id } => {
+            let found = crate::inspect::lead_show(&reader, &id)?;
+            Ok(print_or_missing(found, format!("lead `{id}`"), &path))
+        }
+    }
+}
+
+fn dead(config_path: Option<PathBuf>, command: DeadCommand) -> anyhow::Result<ExitCode> {
+    let (path, reader) = journal_reader(config_path)?;
+    match command {
+        DeadCommand::List => {
+            print!("{}", crate::inspect::dead_list(&reader)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        DeadCommand::Retry { id, all } => {
+            let selector = match (id, all) {
+                (_, true) => crate::store::DeadSelector::All,
+                (Some(id), false) => crate::store::DeadSelector::One(id),
+                (None, false) => bail!("name a dead letter id or --all"),
+            };
+            let revived = crate::store::offline::retry_dead_offline(&path, selector)?;
+            println!("{revived} dead letter(s) queued again; a running daemon routes them within a second");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn quarantine(
+    config_path: Option<PathBuf>,
+    command: QuarantineCommand,
+) -> anyhow::Result<ExitCode> {
+    let (path, reader) = journal_reader(config_path)?;
+    match command {
+        QuarantineCommand::List => {
+            print!("{}", crate::inspect::quarantine_list(&reader)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        QuarantineCommand::Show { id } => {
+            let found = crate::inspect::quarantine_show(&reader, id)?;
+            Ok(print_or_missing(
+                found,
+                format!("quarantined payload {id}"),
+                &path,
+            ))
+        }
+    }
+}
+
+fn status(config_path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let (path, reader) = journal_reader(config_path)?;
+    let mut extra = Vec::new();
+    match crate::daemon::status::read(&path) {
+        Some(daemon) => {
+            let age_ms = chrono::Utc::now().timestamp_millis() - daemon.written_ms;
+            let mut body = format!(
+                "pid {} listening on {}, started {}{}\n",
+                daemon.pid,
+                daemon.listen,
+                crate::inspect::beijing_time(daemon.started_ms),
+                if age_ms > 10_000 {
+                    " (this snapshot is stale: is the daemon still running?)"
+                } else {
+                    ""
+                }
+            );
+            for script in &daemon.scripts {
+                body.push_str(&format!(
+                    "{}  version {}  {}\n",
+                    script.path,
+                    script.version.as_deref().unwrap_or("none live"),
+                    script.verdict
+                ));
+            }
+            extra.push(("daemon and scripts".to_string(), body));
+            let breakers = if daemon.open_breakers.is_empty() {
+                "all closed\n".to_string()
+            } else {
+                daemon
+                    .open_breakers
+                    .iter()
+                    .map(|(account, failures)| {
+                        format!("{account}: open after {failures} consecutive failures\n")
+                    })
+                    .collect()
+            };
+            extra.push(("circuit breakers".to_string(), breakers));
+        }
+        None => extra.push((
+            "daemon".to_string(),
+            "not running (no status file beside the journal)\n".to_string(),
+        )),
+    }
+    print!("{}", crate::inspect::status_report(&reader, &extra)?);
+    Ok(ExitCode::SUCCESS)
 }

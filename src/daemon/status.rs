@@ -68,7 +68,11 @@ fn snapshot(host: &Host, breakers: &Breakers, listen: &str, started_ms: i64) -> 
                 Verdict::Removed => "removed".to_string(),
                 Verdict::Rejected(problems) => format!(
                     "rejected: {}",
-                    problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+                    problems
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; ")
                 ),
             },
         })
@@ -92,7 +96,13 @@ fn snapshot(host: &Host, breakers: &Breakers, listen: &str, started_ms: i64) -> 
 }
 
 /// Rewrites the status file every [`INTERVAL`] until shutdown, then removes it.
-pub async fn publish(host: Arc<Host>, breakers: Arc<Breakers>, journal: PathBuf, listen: String, mut shutdown: watch::Receiver<bool>) {
+pub async fn publish(
+    host: Arc<Host>,
+    breakers: Arc<Breakers>,
+    journal: PathBuf,
+    listen: String,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let path = status_path(&journal);
     let started_ms = chrono::Utc::now().timestamp_millis();
     loop {

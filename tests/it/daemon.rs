@@ -452,3 +452,91 @@ fn cron_slots_fire_once_through_100_saves_and_a_restart() {
         "{calls} runs for {claims} claimed slots"
     );
 }
+
+fn cli(env: &Env, args: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_leadrelay"))
+        .arg("--config")
+        .arg(env.dir.path().join("leadrelay.toml"))
+        .args(args)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn a_throwing_script_dead_letters_with_its_place_and_dead_retry_routes_it_after_the_fix() {
+    let broken = "on_lead(\"tencent\", \"route\");\nfn route(lead) {\n    throw \"no owner for \" + lead.kind;\n}\n";
+    let env = Env::new(broken, PUSH_SOURCE, "");
+    let daemon = env.start();
+    let client = reqwest::blocking::Client::new();
+    assert_eq!(
+        push(&client, &daemon.addr, &tencent_lead(7001), now()),
+        Ok(200)
+    );
+    env.wait_idle(Duration::from_secs(20));
+    let (ok, dead) = cli(&env, &["dead", "list"]);
+    assert!(ok, "{dead}");
+    let script = env.script_path().display().to_string();
+    assert!(
+        dead.contains(&format!("{script}:3:5: no owner for form")),
+        "{dead}"
+    );
+
+    std::fs::write(env.script_path(), ROUTE).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let (ok, retried) = cli(&env, &["dead", "retry", "--all"]);
+    assert!(
+        ok && retried.contains("1 dead letter(s) queued again"),
+        "{retried}"
+    );
+    let started = Instant::now();
+    while env.reader().lead_story("7001").unwrap().unwrap().state != WorkState::Done {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the retried lead was not routed"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(env.state()["xiaolanben"]["creates_by_key"]["lead 7001"], 1);
+
+    let (ok, story) = cli(&env, &["leads", "show", "7001"]);
+    assert!(ok, "{story}");
+    assert!(
+        story.contains("pushed to /hooks/tencent"),
+        "arrival: {story}"
+    );
+    assert!(
+        story.contains("no owner for form"),
+        "the failed run: {story}"
+    );
+    assert!(
+        story.contains("xiaolanben sim_xiaolanben import_customer  ok"),
+        "the call: {story}"
+    );
+    let version = leadrelay::host::script::content_hash(ROUTE);
+    assert!(
+        story.contains(&version),
+        "the script version {version}: {story}"
+    );
+    assert!(story.contains("now: routed"), "{story}");
+    assert!(
+        !story.contains("13812345678"),
+        "phone numbers are masked: {story}"
+    );
+
+    std::thread::sleep(leadrelay::daemon::status::INTERVAL);
+    let (ok, status) = cli(&env, &["status"]);
+    assert!(ok, "{status}");
+    assert!(
+        status.contains(&version) && status.contains("all closed"),
+        "{status}"
+    );
+    let (ok, list) = cli(&env, &["leads", "list", "--status", "done"]);
+    assert!(ok && list.contains("7001"), "{list}");
+    drop(daemon);
+}
