@@ -6,7 +6,7 @@
 //! Phone numbers never appear in full. The lead's own phone is masked with
 //! [`mask_phone`] wherever it shows up (its field, but also a WeChat id that is the same number,
 //! a vendor's echo in a call response, a script's error message), and any other free text is
-//! passed through [`mask_phones_in`], which masks anything shaped like a mainland mobile number.
+//! passed through [`mask_phones_in`](crate::secret::mask_phones_in), which masks anything shaped like a mainland mobile number.
 //! The lead's raw vendor record is not shown at all: it holds the phone in vendor-specific
 //! fields. The one deliberate exception is `quarantine show`, whose whole point is to show the
 //! bytes that arrived exactly; it is only shown for one item asked for by id.
@@ -19,6 +19,7 @@ use chrono::{DateTime, Utc};
 
 use crate::clock::{beijing, parse_beijing};
 use crate::secret::mask_phone;
+pub use crate::secret::mask_phones_in;
 use crate::store::types::Via;
 use crate::store::{
     DeadLetter, JournalReader, LeadQuery, LeadStory, StoreError, WorkState, WorkStatus,
@@ -717,40 +718,6 @@ fn plural(n: u64) -> &'static str {
 }
 
 // ----- text helpers -----------------------------------------------------------------------
-
-/// Masks every run of digits shaped like a mainland mobile number (11 digits starting `13`–`19`,
-/// optionally behind `86`) with [`mask_phone`]. Longer digit runs — vendor lead ids, timestamps
-/// — are left alone.
-pub fn mask_phones_in(text: &str) -> String {
-    let chars: Vec<char> = text.chars().collect();
-    let mut out = String::with_capacity(text.len());
-    let mut i = 0;
-    while i < chars.len() {
-        if !chars[i].is_ascii_digit() {
-            out.push(chars[i]);
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < chars.len() && chars[i].is_ascii_digit() {
-            i += 1;
-        }
-        let run: String = chars[start..i].iter().collect();
-        let national = match run.len() {
-            11 => Some(run.as_str()),
-            13 if run.starts_with("86") => Some(&run[2..]),
-            _ => None,
-        };
-        let mobile =
-            national.is_some_and(|n| n.starts_with('1') && matches!(n.as_bytes()[1], b'3'..=b'9'));
-        if mobile {
-            out.push_str(&mask_phone(&run));
-        } else {
-            out.push_str(&run);
-        }
-    }
-    out
-}
 
 /// Free text for one line: line breaks and tabs become spaces, other control characters are
 /// shown escaped (`\u{1b}`), so outside text cannot break the layout or drive the terminal.

@@ -62,6 +62,40 @@ pub fn mask_phone(phone: &str) -> String {
     out
 }
 
+/// Masks every run of digits shaped like a mainland mobile number (11 digits starting `13`–`19`,
+/// optionally behind `86`) with [`mask_phone`]. Longer digit runs — vendor lead ids, timestamps
+/// — are left alone.
+pub fn mask_phones_in(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        if !chars[i].is_ascii_digit() {
+            out.push(chars[i]);
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < chars.len() && chars[i].is_ascii_digit() {
+            i += 1;
+        }
+        let run: String = chars[start..i].iter().collect();
+        let national = match run.len() {
+            11 => Some(run.as_str()),
+            13 if run.starts_with("86") => Some(&run[2..]),
+            _ => None,
+        };
+        let mobile =
+            national.is_some_and(|n| n.starts_with('1') && matches!(n.as_bytes()[1], b'3'..=b'9'));
+        if mobile {
+            out.push_str(&mask_phone(&run));
+        } else {
+            out.push_str(&run);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -73,6 +107,14 @@ mod tests {
         assert_eq!(format!("{s:?}"), "***");
         assert_eq!(format!("{:?}", Some(&s)), "Some(***)");
         assert_eq!(s.expose(), "hunter2");
+    }
+
+    #[test]
+    fn phones_inside_text_are_masked_but_long_ids_are_not() {
+        assert_eq!(
+            mask_phones_in("call 13812345678 or 8613912345678; lead 6831434361875726350"),
+            "call 138******78 or 861********78; lead 6831434361875726350"
+        );
     }
 
     #[test]

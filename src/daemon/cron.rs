@@ -66,7 +66,7 @@ pub async fn run(host: Arc<Host>, journal: Journal, mut shutdown: watch::Receive
                                     let run = host.run(version, &function, vec![]).await;
                                     match &run.result.outcome {
                                         Ok(_) => tracing::info!(job = %job, calls = run.result.calls.len(), ms = run.result.elapsed.as_millis() as u64, "scheduled run ok"),
-                                        Err(e) => tracing::error!(job = %job, "scheduled run failed: {e}"),
+                                        Err(e) => tracing::error!(job = %job, "scheduled run failed: {}", crate::secret::mask_phones_in(&e.to_string())),
                                     }
                                 }),
                             );

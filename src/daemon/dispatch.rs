@@ -19,6 +19,7 @@ use super::breaker::Breakers;
 use crate::config::DaemonSettings;
 use crate::host::generation::{HandlerRun, Host};
 use crate::host::run::CallHooks;
+use crate::secret::mask_phones_in;
 use crate::store::{
     fingerprint, CallRow, Journal, PriorCall, RunRecord, Work, WorkKind, WorkOutcome,
 };
@@ -156,7 +157,8 @@ impl Dispatcher {
         for run in &runs {
             let verdict = match &run.result.outcome {
                 Ok(_) => "ok".to_string(),
-                Err(e) => format!("failed: {e}"),
+                // Script and vendor messages can quote a lead's phone number.
+                Err(e) => format!("failed: {}", mask_phones_in(&e.to_string())),
             };
             tracing::info!(
                 lead = %label,
@@ -173,9 +175,11 @@ impl Dispatcher {
         }
         match &outcome {
             WorkOutcome::Retry { at_ms, reason } => {
-                tracing::warn!(lead = %label, in_ms = at_ms - now, "retrying later: {reason}")
+                tracing::warn!(lead = %label, in_ms = at_ms - now, "retrying later: {}", mask_phones_in(reason))
             }
-            WorkOutcome::Dead { reason } => tracing::error!(lead = %label, "dead letter: {reason}"),
+            WorkOutcome::Dead { reason } => {
+                tracing::error!(lead = %label, "dead letter: {}", mask_phones_in(reason))
+            }
             WorkOutcome::Done => {}
         }
         let records = runs.iter().map(run_record).collect();
