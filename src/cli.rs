@@ -149,7 +149,7 @@ impl Command {
     /// one-shot commands print their own results and log only problems.
     pub fn default_log_level(&self) -> &'static str {
         match self {
-            Command::Sim { .. } | Command::Demo { .. } | Command::Run => "info",
+            Command::Sim { .. } | Command::Run => "info",
             _ => "warn",
         }
     }
@@ -282,13 +282,13 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             leads,
             seconds,
         } => {
-            let failed = crate::demo::run(crate::demo::DemoOptions {
+            let dead = crate::demo::run(crate::demo::DemoOptions {
                 scripts,
                 leads,
                 duration: std::time::Duration::from_secs(seconds),
             })
             .await?;
-            Ok(if failed == 0 {
+            Ok(if dead == 0 {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE

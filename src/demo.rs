@@ -1,224 +1,292 @@
-//! `leadrelay demo`: the whole routing path on a fresh machine with no credentials — built-in
-//! simulators, the shipped scripts (hot-reloaded while it runs), and a bounded stream of
-//! synthetic leads that are pulled from the Tencent and Feiyu simulators and routed.
-//!
-//! It keeps its state in memory; the daemon (`run`) is what journals leads durably.
+//! `leadrelay demo`: the product end to end on a fresh machine with no credentials. It starts
+//! the built-in simulators, the daemon (journal in a fresh folder under the system temp dir, the
+//! shipped `scripts/` with hot reload) and a bounded stream of synthetic leads: signed Tencent
+//! pushes, and leads generated in the Tencent and Feiyu simulators for the scheduled pulls. A few
+//! percent of Xiaolanben calls fail on purpose, so retries show. Live progress every second; a
+//! summary and what to try next at the end. The demo's folder is kept so `leads show` works
+//! afterwards.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use tokio::task::JoinSet;
+use serde_json::{json, Value};
 
-use crate::clock::Clock;
-use crate::host::engine::Services;
-use crate::host::generation::{Host, Verdict};
-use crate::host::watch;
-use crate::lead::Lead;
-use crate::sim::Simulator;
-use crate::vendor::{feiyu, tencent, AccountClient, Accounts, HttpClient, Vendor};
+use crate::config::Config;
+use crate::sim::{Faults, Simulator};
+use crate::store::{JournalReader, LeadQuery, WorkStatus};
+use crate::vendor::tencent::config::Algorithm;
+use crate::vendor::tencent::webhook::sign_push;
+use crate::vendor::Vendor;
 
 /// How much demo to run.
 #[derive(Debug, Clone)]
 pub struct DemoOptions {
     /// The scripts folder.
     pub scripts: PathBuf,
-    /// Stop after this many leads…
+    /// Stop sending after this many leads…
     pub leads: usize,
     /// …or after this long, whichever comes first.
     pub duration: Duration,
 }
 
-#[derive(Default)]
-struct Tally {
-    leads_in: usize,
-    runs_ok: usize,
-    runs_failed: usize,
-    calls: BTreeMap<String, (usize, usize)>,
-    versions: BTreeMap<String, usize>,
-    failures: Vec<String>,
-}
+/// Share of Xiaolanben calls that fail with 503, so the demo shows retries.
+const FAULT_RATE: f64 = 0.03;
 
-/// Runs the demo, printing progress to stdout; returns the summary's failure count.
-pub async fn run(options: DemoOptions) -> anyhow::Result<usize> {
+/// Runs the demo; returns how many leads ended as dead letters.
+pub async fn run(options: DemoOptions) -> anyhow::Result<u64> {
     if !options.scripts.is_dir() {
         bail!("{} is not a folder of scripts", options.scripts.display());
     }
+    let scripts = std::fs::canonicalize(&options.scripts)?;
+    let dir = std::env::temp_dir().join(format!("leadrelay-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let simulator = Simulator::start_local()
         .await
         .context("cannot start the simulators")?;
-    let config = simulator.config();
-    let accounts = Accounts::from_config(&config, HttpClient::new(), Clock::system());
-    let host = Host::new(Arc::new(Services::new(accounts.clone())));
-    let (h, dir) = (host.clone(), options.scripts.clone());
-    let loaded = tokio::task::spawn_blocking(move || h.load_dir(&dir)).await??;
-    println!("leadrelay demo: simulators on {}", simulator.base_url());
-    for (path, verdict) in &loaded {
-        match verdict {
-            Verdict::Rejected(problems) => {
-                for p in problems {
-                    println!("  ✗ {p}");
-                }
-            }
-            _ => println!("  ✓ {path} live"),
-        }
-    }
-    let _watch =
-        watch::watch(host.clone(), &options.scripts).context("cannot watch the scripts folder")?;
+    let config_text = format!(
+        "{}\n[daemon]\nlisten = \"127.0.0.1:0\"\njournal = \"{}\"\nscripts = \"{}\"\nbreaker_probe_secs = 1\n\n\
+         [[sources]]\naccount = \"sim_tencent\"\npush = \"/hooks/tencent\"\npull = \"*/2 * * * * *\"\n\n\
+         [[sources]]\naccount = \"sim_feiyu\"\npull = \"*/2 * * * * *\"\n",
+        simulator.config_toml(),
+        dir.join("leadrelay.db").display(),
+        scripts.display(),
+    );
+    let config_path = dir.join("leadrelay.toml");
+    std::fs::write(&config_path, &config_text)?;
+    let config = Config::parse(&config_text, &config_path.display().to_string(), &|_| None)?;
+    let daemon = crate::daemon::start(&config).await?;
+    simulator.shared().set_faults(Faults {
+        vendor: Some(Vendor::Xiaolanben),
+        error_rate: FAULT_RATE,
+        status: Some(503),
+        ..Faults::default()
+    });
     println!(
-        "routing up to {} leads for {} s; edit a file in {} and watch the versions change\n",
+        "leadrelay demo — simulators on {}, daemon on http://{}",
+        simulator.base_url(),
+        daemon.addr
+    );
+    println!("journal and config in {}", dir.display());
+    println!(
+        "sending up to {} leads for {} s (signed Tencent pushes, plus Tencent and Feiyu pulls every 2 s);",
         options.leads,
-        options.duration.as_secs(),
-        options.scripts.display()
+        options.duration.as_secs()
+    );
+    println!(
+        "{:.0}% of Xiaolanben calls fail on purpose, so you can watch retries.",
+        FAULT_RATE * 100.0
+    );
+    println!(
+        "Edit a file in {} while it runs: the new version shows up below.\n",
+        scripts.display()
     );
 
-    let tencent = match accounts.get(&Simulator::account_name(Vendor::Tencent)) {
-        Some(AccountClient::Tencent(c)) => c.clone(),
-        _ => bail!("the simulator config has no Tencent account"),
-    };
-    let feiyu = match accounts.get(&Simulator::account_name(Vendor::Feiyu)) {
-        Some(AccountClient::Feiyu(c)) => c.clone(),
-        _ => bail!("the simulator config has no Feiyu account"),
-    };
     let http = reqwest::Client::new();
+    let push_url = format!("http://{}/hooks/tencent", daemon.addr);
     let started = Instant::now();
-    let mut seen = HashSet::new();
-    let mut tally = Tally::default();
-    let mut in_flight = JoinSet::new();
+    let mut sent = 0usize;
+    let mut next_id: u64 = 880_000_000_000 + u64::from(std::process::id()) * 100_000;
     let mut last_progress = Instant::now();
-    while started.elapsed() < options.duration && tally.leads_in < options.leads {
-        let batch = (options.leads - tally.leads_in).clamp(1, 10);
-        for path in ["/_sim/tencent/leads", "/_sim/feiyu/clues"] {
-            http.post(format!("{}{path}", simulator.base_url()))
-                .json(&serde_json::json!({ "count": batch.div_ceil(2) }))
-                .send()
-                .await
-                .with_context(|| format!("cannot generate leads at {path}"))?;
-        }
-        for lead in pull(&tencent, &feiyu).await? {
-            if tally.leads_in >= options.leads || !seen.insert((lead.vendor, lead.id.clone())) {
-                continue;
+    let mut tick = 0u64;
+    while started.elapsed() < options.duration && sent < options.leads {
+        tick += 1;
+        // Every 100 ms: a few pushes, and now and then new leads for the pulls to find.
+        for _ in 0..3 {
+            if sent >= options.leads {
+                break;
             }
-            tally.leads_in += 1;
-            let host = host.clone();
-            in_flight.spawn(async move { host.run_lead(&lead).await });
+            next_id += 1;
+            sent += 1;
+            push(&http, &push_url, next_id).await?;
         }
-        while let Some(done) = in_flight.try_join_next() {
-            count(&mut tally, done?);
+        if tick % 10 == 0 && sent + 4 <= options.leads {
+            generate(&http, &simulator, 2).await?;
+            sent += 4;
         }
         if last_progress.elapsed() >= Duration::from_secs(1) {
-            progress(&tally, started.elapsed());
+            progress(&daemon, &simulator, started.elapsed())?;
             last_progress = Instant::now();
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    while let Some(done) = in_flight.join_next().await {
-        count(&mut tally, done?);
+    // Let the last pulls happen and the backlog drain (retries included), bounded.
+    simulator.shared().clear_faults();
+    let drain_started = Instant::now();
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        progress(&daemon, &simulator, started.elapsed())?;
+        let status = daemon.journal.reader().status()?;
+        if (status.backlog() == 0 && drain_started.elapsed() > Duration::from_secs(3))
+            || drain_started.elapsed() > Duration::from_secs(30)
+        {
+            break;
+        }
     }
-    progress(&tally, started.elapsed());
-    summary(&tally);
-    Ok(tally.runs_failed)
+    let reader = JournalReader::open(daemon.journal.path())?;
+    let dead = summary(&reader, &simulator, &config_path)?;
+    daemon.stop().await;
+    Ok(dead)
 }
 
-async fn pull(tencent: &tencent::Client, feiyu: &feiyu::Client) -> anyhow::Result<Vec<Lead>> {
-    let all_time = tencent::model::ListLeadsRequest {
-        start_time: "2020-01-01".into(),
-        end_time: "2030-12-31".into(),
-        time_type: None,
-        page: 1,
-        page_size: 200,
-        search_after_leads_id: None,
-        account_id: None,
+async fn push(http: &reqwest::Client, url: &str, id: u64) -> anyhow::Result<()> {
+    let person = crate::sim::synth::person(&mut rand::thread_rng());
+    let kinds = [
+        "LEADS_TYPE_FORM",
+        "LEADS_TYPE_FORM",
+        "LEADS_TYPE_ONLINE_CONSULT",
+        "LEADS_TYPE_PHONE",
+        "LEADS_TYPE_LOTTERY",
+    ];
+    let lead = json!({
+        "leads_id": id,
+        "leads_type": kinds[(id % kinds.len() as u64) as usize],
+        "leads_name": person.name,
+        "leads_tel": person.phone,
+        "leads_area": format!("{}-{}", person.province, person.city),
+        "leads_create_time": chrono::Utc::now().with_timezone(&crate::clock::beijing()).format("%Y-%m-%d %H:%M:%S").to_string(),
+    });
+    let (token, secret) = (
+        crate::sim::tencent::SIM_TOKEN,
+        crate::sim::tencent::SIM_SECRET,
+    );
+    let headers = sign_push(
+        token,
+        secret,
+        chrono::Utc::now().timestamp(),
+        Algorithm::Sha256,
+    );
+    let mut request = http
+        .post(url)
+        .header("content-type", "application/json")
+        .body(serde_json::to_vec(&lead)?);
+    for (name, value) in headers.pairs() {
+        request = request.header(name, value);
+    }
+    let status = request
+        .send()
+        .await
+        .context("the daemon did not answer a push")?
+        .status();
+    if !status.is_success() {
+        tracing::warn!(status = status.as_u16(), "a demo push was not accepted");
+    }
+    Ok(())
+}
+
+async fn generate(
+    http: &reqwest::Client,
+    simulator: &Simulator,
+    count: usize,
+) -> anyhow::Result<()> {
+    for path in ["/_sim/tencent/leads", "/_sim/feiyu/clues"] {
+        http.post(format!("{}{path}", simulator.base_url()))
+            .json(&json!({ "count": count }))
+            .send()
+            .await
+            .with_context(|| format!("cannot generate leads at {path}"))?;
+    }
+    Ok(())
+}
+
+fn destinations(simulator: &Simulator) -> BTreeMap<&'static str, u64> {
+    let state = simulator.shared().snapshot();
+    let n = |v: &Value| v.as_u64().unwrap_or(0);
+    BTreeMap::from([
+        ("xiaolanben customers", n(&state["xiaolanben"]["creates"])),
+        (
+            "waiqin leads",
+            state["waiqin"]["creates"]
+                .as_object()
+                .map_or(0, |m| m.len() as u64),
+        ),
+        ("linkflow events", n(&state["linkflow"]["events"])),
+    ])
+}
+
+fn progress(
+    daemon: &crate::daemon::RunningDaemon,
+    simulator: &Simulator,
+    elapsed: Duration,
+) -> anyhow::Result<()> {
+    let status = daemon.journal.reader().status()?;
+    let count = |s: WorkStatus| {
+        status
+            .work
+            .iter()
+            .find(|(w, _)| *w == s)
+            .map_or(0, |(_, n)| *n)
     };
-    let mut leads: Vec<Lead> = tencent
-        .list_window(&all_time)
-        .await?
+    let routed: Vec<String> = destinations(simulator)
         .iter()
-        .map(|l| l.to_lead(tencent.account()))
+        .map(|(k, v)| format!("{k} {v}"))
         .collect();
-    let clues = feiyu
-        .pull_window(
-            &feiyu::model::PullRequest::days(
-                chrono::NaiveDate::from_ymd_opt(2020, 1, 1).expect("valid date"),
-                chrono::NaiveDate::from_ymd_opt(2030, 12, 31).expect("valid date"),
-            ),
-            Duration::ZERO,
-        )
-        .await?;
-    leads.extend(clues.clues.iter().map(|c| c.to_lead(feiyu.account())));
-    Ok(leads)
-}
-
-fn count(tally: &mut Tally, runs: Vec<crate::host::generation::HandlerRun>) {
-    for run in runs {
-        *tally
-            .versions
-            .entry(format!("{} @ {}", run.script, run.version))
-            .or_default() += 1;
-        match &run.result.outcome {
-            Ok(_) => tally.runs_ok += 1,
-            Err(e) => {
-                tally.runs_failed += 1;
-                if tally.failures.len() < 5 {
-                    tally.failures.push(e.to_string());
-                }
-            }
-        }
-        for call in &run.result.calls {
-            let entry = tally
-                .calls
-                .entry(format!("{}::{}", call.vendor, call.op))
-                .or_default();
-            if call.outcome.is_ok() {
-                entry.0 += 1;
-            } else {
-                entry.1 += 1;
-            }
-        }
-    }
-}
-
-fn progress(tally: &Tally, elapsed: Duration) {
-    let calls: Vec<String> = tally
-        .calls
-        .iter()
-        .map(|(k, (ok, _))| format!("{k} {ok}"))
+    let versions: Vec<String> = daemon
+        .host
+        .generation()
+        .scripts
+        .values()
+        .map(|v| {
+            let name = std::path::Path::new(&*v.path)
+                .file_stem()
+                .map_or(String::new(), |n| n.to_string_lossy().to_string());
+            format!("{name}@{}", &v.hash[..6])
+        })
         .collect();
     println!(
-        "[{:>4.1}s] leads in {:>4} · handler runs ok {:>4} failed {:>3} · {}",
+        "[{:>4.1}s] leads in {:>4} · routed {:>4} · retrying {:>3} · dead {:>2} · {} · scripts {}",
         elapsed.as_secs_f64(),
-        tally.leads_in,
-        tally.runs_ok,
-        tally.runs_failed,
-        calls.join(" · ")
+        status.leads,
+        count(WorkStatus::Done),
+        count(WorkStatus::Retry),
+        status.dead_letters,
+        routed.join(" · "),
+        versions.join(" ")
     );
+    Ok(())
 }
 
-fn summary(tally: &Tally) {
+fn summary(
+    reader: &JournalReader,
+    simulator: &Simulator,
+    config_path: &std::path::Path,
+) -> anyhow::Result<u64> {
+    let status = reader.status()?;
+    let count = |s: WorkStatus| {
+        status
+            .work
+            .iter()
+            .find(|(w, _)| *w == s)
+            .map_or(0, |(_, n)| *n)
+    };
     println!("\nsummary");
-    println!("  {:<34} {:>6} {:>7}", "call", "ok", "failed");
-    for (call, (ok, failed)) in &tally.calls {
-        println!("  {call:<34} {ok:>6} {failed:>7}");
-    }
-    println!("\n  {:<48} {:>6}", "script version", "runs");
-    for (version, runs) in &tally.versions {
-        println!("  {version:<48} {runs:>6}");
-    }
-    for failure in &tally.failures {
-        println!("  failed run: {failure}");
-    }
+    println!("  {:<28} {:>6}", "leads journaled", status.leads);
+    println!("  {:<28} {:>6}", "routed", count(WorkStatus::Done));
     println!(
-        "\n{} leads routed by {} handler runs ({} failed).",
-        tally.leads_in,
-        tally.runs_ok + tally.runs_failed,
-        tally.runs_failed
+        "  {:<28} {:>6}",
+        "still retrying",
+        count(WorkStatus::Retry) + count(WorkStatus::Pending)
     );
-    println!(
-        "Next: edit scripts/tencent_to_xiaolanben.rhai (FORM_OWNER) and run `leadrelay test`;"
-    );
-    println!(
-        "      `leadrelay route --lead FILE --vendor tencent --dry-run` shows one lead's calls."
-    );
+    println!("  {:<28} {:>6}", "dead letters", status.dead_letters);
+    println!("  {:<28} {:>6}", "quarantined", status.quarantined);
+    for (destination, n) in destinations(simulator) {
+        println!("  {destination:<28} {n:>6}");
+    }
+    let sample = reader.list_leads(&LeadQuery {
+        limit: 1,
+        ..LeadQuery::default()
+    })?;
+    let config = config_path.display();
+    println!("\nwhat to try next:");
+    if let Some(lead) = sample.first() {
+        println!(
+            "  leadrelay --config {config} leads show {}      # the whole story of one lead",
+            lead.vendor_lead_id
+        );
+    }
+    println!("  leadrelay --config {config} status");
+    println!("  edit scripts/tencent_to_xiaolanben.rhai (FORM_OWNER), run the demo again and watch its version change;");
+    println!("  leadrelay test                                   # the scripts' offline tests");
+    Ok(status.dead_letters)
 }

@@ -292,3 +292,34 @@ fn route_dry_run_prints_each_call_to_the_simulators() {
     assert!(stdout.contains("\"staffId\":1001"), "{stdout}");
     assert!(stdout.contains("call linkflow::send_messages"), "{stdout}");
 }
+
+#[test]
+fn demo_runs_on_the_shipped_scripts_without_config_and_ends_with_a_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = leadrelay()
+        .current_dir(dir.path())
+        .args([
+            "demo",
+            "--seconds",
+            "3",
+            "--leads",
+            "40",
+            "--scripts",
+            &manifest_path("scripts"),
+        ])
+        .env("LEADRELAY_LOG", "error")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("leads in"), "live progress: {stdout}");
+    assert!(
+        stdout.contains("summary") && stdout.contains("dead letters                      0"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("leads show "), "what to try next: {stdout}");
+}
