@@ -360,8 +360,24 @@ pub async fn pull_once<I: Intake>(
     Ok(report)
 }
 
-/// Every record of `[start, end]` (unix seconds), converted.
+/// Every record of `[start, end]` (unix seconds), converted; records without an id (the
+/// journal's de-duplication key) are rejected for quarantine rather than journaled.
 async fn fetch(
+    source: &PullSource,
+    start: i64,
+    end: i64,
+) -> Result<(Vec<Lead>, Vec<Rejected>), CallError> {
+    let (leads, mut rejected) = fetch_converted(source, start, end).await?;
+    let (leads, without_id): (Vec<Lead>, Vec<Lead>) =
+        leads.into_iter().partition(|l| !l.id.trim().is_empty());
+    rejected.extend(without_id.into_iter().map(|l| Rejected {
+        reason: "the record's id is empty, so it cannot be de-duplicated".to_string(),
+        raw: l.raw,
+    }));
+    Ok((leads, rejected))
+}
+
+async fn fetch_converted(
     source: &PullSource,
     start: i64,
     end: i64,

@@ -218,7 +218,7 @@ pub fn lead_from_record(
     account: &str,
     record: Value,
 ) -> Result<crate::lead::Lead, String> {
-    match vendor {
+    let lead = match vendor {
         Vendor::Feiyu => feiyu::model::Clue::from_raw(record)
             .map(|clue| clue.to_lead(account))
             .map_err(|(e, _)| format!("not a Feiyu clue: {e}")),
@@ -231,7 +231,12 @@ pub fn lead_from_record(
         Vendor::Xiaolanben | Vendor::Linkflow => Err(format!(
             "{vendor} is a destination, not a lead source: leads come from tencent, feiyu or waiqin"
         )),
+    }?;
+    // The id is the journal's de-duplication key; a record without one is not a lead.
+    if lead.id.trim().is_empty() {
+        return Err(format!("not a {vendor} lead: its id is empty"));
     }
+    Ok(lead)
 }
 
 /// The clients of every configured account, by name.

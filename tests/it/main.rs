@@ -4,6 +4,7 @@ mod cli;
 mod common;
 mod daemon;
 mod feiyu;
+mod fuzz;
 mod host;
 mod inspect;
 mod journal;

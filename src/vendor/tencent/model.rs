@@ -333,6 +333,11 @@ impl TencentLead {
             lead.extra.extend(moved);
             lead
         };
+        // The id is the de-duplication key of the journal: a lead without one cannot be
+        // accepted (found by the fuzz test `tencent_push_bodies_with_a_valid_signature…`).
+        if lead.leads_id.trim().is_empty() {
+            return Err(de::Error::custom("leads_id is empty"));
+        }
         lead.raw = value;
         Ok(lead)
     }
