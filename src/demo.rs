@@ -211,13 +211,6 @@ fn progress(
     elapsed: Duration,
 ) -> anyhow::Result<()> {
     let status = daemon.journal.reader().status()?;
-    let count = |s: WorkStatus| {
-        status
-            .work
-            .iter()
-            .find(|(w, _)| *w == s)
-            .map_or(0, |(_, n)| *n)
-    };
     let routed: Vec<String> = destinations(simulator)
         .iter()
         .map(|(k, v)| format!("{k} {v}"))
@@ -238,8 +231,8 @@ fn progress(
         "[{:>4.1}s] leads in {:>4} · routed {:>4} · retrying {:>3} · dead {:>2} · {} · scripts {}",
         elapsed.as_secs_f64(),
         status.leads,
-        count(WorkStatus::Done),
-        count(WorkStatus::Retry),
+        status.count(WorkStatus::Done),
+        status.count(WorkStatus::Retry),
         status.dead_letters,
         routed.join(" · "),
         versions.join(" ")
@@ -253,20 +246,13 @@ fn summary(
     config_path: &std::path::Path,
 ) -> anyhow::Result<u64> {
     let status = reader.status()?;
-    let count = |s: WorkStatus| {
-        status
-            .work
-            .iter()
-            .find(|(w, _)| *w == s)
-            .map_or(0, |(_, n)| *n)
-    };
     println!("\nsummary");
     println!("  {:<28} {:>6}", "leads journaled", status.leads);
-    println!("  {:<28} {:>6}", "routed", count(WorkStatus::Done));
+    println!("  {:<28} {:>6}", "routed", status.count(WorkStatus::Done));
     println!(
         "  {:<28} {:>6}",
         "still retrying",
-        count(WorkStatus::Retry) + count(WorkStatus::Pending)
+        status.count(WorkStatus::Retry) + status.count(WorkStatus::Pending)
     );
     println!("  {:<28} {:>6}", "dead letters", status.dead_letters);
     println!("  {:<28} {:>6}", "quarantined", status.quarantined);

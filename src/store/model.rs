@@ -433,6 +433,15 @@ pub struct JournalStatus {
 }
 
 impl JournalStatus {
+    /// Work items in state `status`.
+    pub fn count(&self, status: WorkStatus) -> u64 {
+        self.work
+            .iter()
+            .filter(|(s, _)| *s == status)
+            .map(|(_, n)| n)
+            .sum()
+    }
+
     /// Work still to do (pending + running + retry).
     pub fn backlog(&self) -> u64 {
         self.work
