@@ -88,6 +88,51 @@ pub struct DaemonSettings {
     pub breaker_probe_secs: u64,
     /// Wall-clock budget of one handler run, vendor calls included.
     pub run_budget_ms: u64,
+    /// The zone cron schedules run in: `Asia/Shanghai` (default), `UTC`, or an offset such as
+    /// `+08:00`. Never the server's local zone.
+    pub timezone: String,
+}
+
+impl DaemonSettings {
+    /// The schedules' zone as a fixed offset. Zones with daylight saving time are refused: the
+    /// vendors' own timestamps are Beijing time, which has none.
+    pub fn schedule_offset(&self) -> Result<chrono::FixedOffset, String> {
+        parse_timezone(&self.timezone)
+    }
+}
+
+/// Parses `Asia/Shanghai`-style names of UTC+8 zones, `UTC`, or `±HH:MM`.
+pub fn parse_timezone(text: &str) -> Result<chrono::FixedOffset, String> {
+    let east = |secs| {
+        chrono::FixedOffset::east_opt(secs)
+            .ok_or_else(|| format!("timezone `{text}` is out of range"))
+    };
+    match text.trim() {
+        "Asia/Shanghai" | "Asia/Chongqing" | "Asia/Harbin" | "Asia/Urumqi" | "PRC"
+        | "Asia/Hong_Kong" | "Asia/Taipei" | "Asia/Macau" | "Asia/Singapore" => east(8 * 3600),
+        "UTC" | "Etc/UTC" | "Z" => east(0),
+        offset => {
+            let (sign, rest) = match offset.as_bytes().first() {
+                Some(b'+') => (1, &offset[1..]),
+                Some(b'-') => (-1, &offset[1..]),
+                _ => {
+                    return Err(format!(
+                        "timezone `{text}`: use Asia/Shanghai, UTC, or an offset like +08:00"
+                    ))
+                }
+            };
+            let (h, m) = rest.split_once(':').unwrap_or((rest, "0"));
+            let (h, m): (i32, i32) = match (h.parse(), m.parse()) {
+                (Ok(h), Ok(m)) if h <= 14 && m < 60 => (h, m),
+                _ => {
+                    return Err(format!(
+                        "timezone `{text}`: use Asia/Shanghai, UTC, or an offset like +08:00"
+                    ))
+                }
+            };
+            east(sign * (h * 3600 + m * 60))
+        }
+    }
 }
 
 impl Default for DaemonSettings {
@@ -104,6 +149,7 @@ impl Default for DaemonSettings {
             breaker_failures: 5,
             breaker_probe_secs: 30,
             run_budget_ms: 2000,
+            timezone: "Asia/Shanghai".to_string(),
         }
     }
 }
@@ -186,6 +232,12 @@ impl Config {
                 })?;
             accounts.insert(name, account);
         }
+        raw.daemon
+            .schedule_offset()
+            .map_err(|message| ConfigError::Syntax {
+                path: origin.to_string(),
+                message: format!("[daemon] {message}"),
+            })?;
         Ok(Config {
             origin: origin.to_string(),
             accounts,
@@ -369,6 +421,26 @@ mod tests {
         assert!(
             !format!("{c:?}").contains("s3cr3t"),
             "secret leaked into Debug"
+        );
+    }
+
+    #[test]
+    fn schedule_timezones_are_names_of_utc8_zones_utc_or_offsets() {
+        assert_eq!(
+            parse_timezone("Asia/Shanghai").unwrap().local_minus_utc(),
+            8 * 3600
+        );
+        assert_eq!(parse_timezone("UTC").unwrap().local_minus_utc(), 0);
+        assert_eq!(
+            parse_timezone("-05:30").unwrap().local_minus_utc(),
+            -(5 * 3600 + 1800)
+        );
+        let e = parse("[daemon]\ntimezone = \"Europe/Paris\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("[daemon] timezone `Europe/Paris`: use Asia/Shanghai"),
+            "{e}"
         );
     }
 

@@ -11,7 +11,6 @@ use chrono::{DateTime, FixedOffset};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::clock::beijing;
 use crate::host::generation::Host;
 use crate::host::run::Declaration;
 use crate::host::schedule::parse_cron;
@@ -20,9 +19,14 @@ use crate::store::Journal;
 /// How often due slots are looked for.
 const TICK: Duration = Duration::from_millis(250);
 
-/// Fires due slots until `shutdown` turns true.
-pub async fn run(host: Arc<Host>, journal: Journal, mut shutdown: watch::Receiver<bool>) {
-    let mut checked_up_to: DateTime<FixedOffset> = chrono::Utc::now().with_timezone(&beijing());
+/// Fires due slots, read in `zone`, until `shutdown` turns true.
+pub async fn run(
+    host: Arc<Host>,
+    journal: Journal,
+    zone: FixedOffset,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut checked_up_to: DateTime<FixedOffset> = chrono::Utc::now().with_timezone(&zone);
     let mut running: HashMap<String, JoinHandle<()>> = HashMap::new();
     loop {
         tokio::select! {
@@ -32,7 +36,7 @@ pub async fn run(host: Arc<Host>, journal: Journal, mut shutdown: watch::Receive
         if *shutdown.borrow() {
             break;
         }
-        let now = chrono::Utc::now().with_timezone(&beijing());
+        let now = chrono::Utc::now().with_timezone(&zone);
         running.retain(|_, job| !job.is_finished());
         for version in host.generation().scripts.values() {
             for declaration in &version.declarations {

@@ -217,7 +217,13 @@ pub async fn start(config: &Config) -> Result<RunningDaemon, DaemonError> {
             pull::run_pulls(pull_sources, intake, stopped).await;
         }
     });
-    let crons = tokio::spawn(cron::run(host.clone(), journal.clone(), stopped.clone()));
+    let zone = settings.schedule_offset().map_err(config_error)?;
+    let crons = tokio::spawn(cron::run(
+        host.clone(),
+        journal.clone(),
+        zone,
+        stopped.clone(),
+    ));
     let status = tokio::spawn(status::publish(
         host.clone(),
         breakers.clone(),
