@@ -122,6 +122,23 @@ pub enum Command {
         #[arg(long, default_value = "scripts")]
         scripts: PathBuf,
     },
+    /// Benchmark end to end against the built-in simulators, on 127.0.0.1 only: throughput,
+    /// latency, daemon CPU and memory, start-up and hot reload (a few minutes; build with
+    /// --release). Exits non-zero only if an acknowledged lead was lost.
+    Bench {
+        /// Tiny counts and one run each: seconds in all, numbers not meaningful.
+        #[arg(long)]
+        quick: bool,
+        /// Open-loop rates in leads per second, comma-separated [default: 500,1000,2000].
+        #[arg(long, value_delimiter = ',')]
+        rates: Vec<u32>,
+        /// Seconds each run sends [default: 5].
+        #[arg(long)]
+        seconds: Option<f64>,
+        /// Runs per scenario; the median is reported [default: 3].
+        #[arg(long)]
+        repeat: Option<usize>,
+    },
     /// Run the *.test.rhai files against the built-in simulators.
     Test {
         /// The scripts folder (scripts and their tests).
@@ -302,6 +319,12 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             scripts,
         } => route(cli.config, &lead, vendor, account, dry_run, &scripts).await,
         Command::Test { dir } => test(cli.config, dir).await,
+        Command::Bench {
+            quick,
+            rates,
+            seconds,
+            repeat,
+        } => bench(quick, rates, seconds, repeat).await,
         Command::Definitions { dir } => definitions(dir).await,
     }
 }
@@ -663,6 +686,38 @@ async fn test(config_path: Option<PathBuf>, dir: PathBuf) -> anyhow::Result<Exit
     }
     println!("\n{passed} passed, {failed} failed");
     Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+async fn bench(
+    quick: bool,
+    rates: Vec<u32>,
+    seconds: Option<f64>,
+    repeat: Option<usize>,
+) -> anyhow::Result<ExitCode> {
+    let mut options = if quick {
+        crate::bench::BenchOptions::quick()
+    } else {
+        crate::bench::BenchOptions::default()
+    };
+    if !rates.is_empty() {
+        options.rates = rates;
+    }
+    if let Some(seconds) = seconds {
+        if !(seconds > 0.0 && seconds <= 60.0) {
+            bail!("--seconds must be above 0 and at most 60, got {seconds}");
+        }
+        options.run_time = std::time::Duration::from_secs_f64(seconds);
+    }
+    if let Some(repeat) = repeat {
+        options.repeat = repeat;
+    }
+    let report = crate::bench::run(options).await?;
+    println!("{report}");
+    Ok(if report.lost == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

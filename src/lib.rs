@@ -16,13 +16,16 @@
 //! - [`store`] — the journal's shared types (the journal itself is being built).
 //! - [`trigger`] — what produces work: pushes, pulls, cron ticks, file changes.
 //! - [`demo`] — `leadrelay demo`: the routing path end to end against the simulators.
+//! - [`bench`] — `leadrelay bench`: throughput, latency, CPU, memory, start-up and reload of the
+//!   daemon (a child process) against the simulators.
 //! - [`cli`] — the `leadrelay` command line.
 //!
 //! Dependency direction: `lead ← vendor ← host ← trigger`, `sim` beside them, `store` on `lead`
-//! only, and `demo`/`cli` on top. Nothing below `cli` and `demo` prints.
+//! only, and `demo`/`bench`/`cli` on top. Nothing below them prints.
 
 #![warn(missing_docs)]
 
+pub mod bench;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -27,10 +27,14 @@
 //!
 //! Controls under `/_sim/xiaolanben`: `GET /customers` lists stored customers;
 //! `DELETE /customers` forgets customers and counts.
+//!
+//! For latency measurements (`leadrelay bench`), the instant an import call for a customer name
+//! was first received is remembered ([`State::received_at`]), the oldest forgotten first.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{Request, State as AxState};
@@ -170,10 +174,23 @@ const STAFF: &[SimStaff] = &[
     },
 ];
 
+/// Most receive instants remembered; enough for a benchmark run at several thousand leads/s
+/// while bounding the simulator's memory when it serves for a long time.
+const RECEIVED_CAP: usize = 256 * 1024;
+
 /// xiaolanben simulator state.
 #[derive(Debug, Default)]
 pub struct State {
     inner: Mutex<Inner>,
+    // Apart from `inner` so the benchmark's polling does not contend with the upserts.
+    received: Mutex<Received>,
+}
+
+/// Customer name → when its first import call was received.
+#[derive(Debug, Default)]
+struct Received {
+    at: HashMap<String, Instant>,
+    order: VecDeque<String>,
 }
 
 #[derive(Debug, Default)]
@@ -235,6 +252,38 @@ impl State {
         })
     }
 
+    /// When an import call for the customer named `customer_name` was first received (its
+    /// signature verified); `None` if none was, or it was forgotten (the oldest go first once
+    /// 262,144 names are remembered).
+    pub fn received_at(&self, customer_name: &str) -> Option<Instant> {
+        self.received_lock().at.get(customer_name).copied()
+    }
+
+    /// Forgets every receive instant.
+    pub fn clear_received(&self) {
+        let mut received = self.received_lock();
+        received.at.clear();
+        received.order.clear();
+    }
+
+    fn note_received(&self, customer_name: &str, at: Instant) {
+        let mut received = self.received_lock();
+        if received.at.contains_key(customer_name) {
+            return;
+        }
+        if received.order.len() >= RECEIVED_CAP {
+            if let Some(oldest) = received.order.pop_front() {
+                received.at.remove(&oldest);
+            }
+        }
+        received.at.insert(customer_name.to_string(), at);
+        received.order.push_back(customer_name.to_string());
+    }
+
+    fn received_lock(&self) -> std::sync::MutexGuard<'_, Received> {
+        self.received.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         // A panic while holding the lock cannot leave the maps half-updated in a way that
         // matters to a simulator; keep serving.
@@ -265,6 +314,7 @@ async fn list_customers(AxState(shared): AxState<Arc<SimShared>>) -> Json<Value>
 }
 
 async fn clear_customers(AxState(shared): AxState<Arc<SimShared>>) -> Json<Value> {
+    shared.xiaolanben.clear_received();
     let mut inner = shared.xiaolanben.lock();
     inner.customers.clear();
     inner.phone_owner.clear();
@@ -829,6 +879,7 @@ impl Inner {
 // Handlers.
 
 async fn import_one(AxState(shared): AxState<Arc<SimShared>>, request: Request) -> Response {
+    let received = Instant::now();
     let v = match verify(&shared, Method::POST, request).await {
         Ok(v) => v,
         Err(response) => return response,
@@ -845,6 +896,9 @@ async fn import_one(AxState(shared): AxState<Arc<SimShared>>, request: Request) 
         Ok(c) => c,
         Err(Reject::Request(m) | Reject::Customer(m)) => return bad_request(m),
     };
+    shared
+        .xiaolanben
+        .note_received(&customer.customer_name, received);
     match shared.xiaolanben.lock().upsert(customer, opts) {
         Ok(answer) => Json(Value::Object(answer)).into_response(),
         Err(reason) => bad_request(reason),
@@ -852,6 +906,7 @@ async fn import_one(AxState(shared): AxState<Arc<SimShared>>, request: Request) 
 }
 
 async fn import_many(AxState(shared): AxState<Arc<SimShared>>, request: Request) -> Response {
+    let received = Instant::now();
     let v = match verify(&shared, Method::POST, request).await {
         Ok(v) => v,
         Err(response) => return response,
@@ -875,7 +930,10 @@ async fn import_many(AxState(shared): AxState<Arc<SimShared>>, request: Request)
     for (i, item) in items.iter().enumerate() {
         let path = format!("[{i}].");
         match parse_customer(item, &path) {
-            Ok(c) => parsed.push((c.customer_name.clone(), Ok(c))),
+            Ok(c) => {
+                shared.xiaolanben.note_received(&c.customer_name, received);
+                parsed.push((c.customer_name.clone(), Ok(c)));
+            }
             Err(Reject::Request(m)) => return bad_request(m),
             Err(Reject::Customer(m)) => {
                 let name = item

@@ -85,6 +85,9 @@ impl SimProcess {
         while started.elapsed() < std::time::Duration::from_secs(20) {
             match lines.next() {
                 Some(Ok(line)) if line.starts_with("config written to") => {
+                    // The simulator prints more after this line; a closed pipe would make that
+                    // print fail and the simulator exit, so keep reading until it does.
+                    std::thread::spawn(move || lines.for_each(drop));
                     return SimProcess {
                         child,
                         config,

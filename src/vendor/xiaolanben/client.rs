@@ -1,10 +1,9 @@
 //! The async Xiaolanben client: validates, serializes the body once, signs exactly those bytes
-//! with a fresh strictly increasing `h_t`, sends them, and maps answers and errors onto
+//! with a fresh `h_t` (never reusing a signature), sends them, and maps answers and errors onto
 //! [`CallError`].
 
-use std::collections::HashSet;
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use serde_json::Value;
 
@@ -38,9 +37,12 @@ const VENDOR: Vendor = Vendor::Xiaolanben;
 pub struct Client {
     ctx: ClientContext,
     credentials: Credentials,
-    /// The last `h_t` used, shared by clones: the server rejects a signature seen in the last
-    /// 10 s, so two identical requests in the same millisecond must still differ (spec L-g).
-    last_h_t: Arc<AtomicI64>,
+    /// Signatures issued with an `h_t` not yet in the past → that `h_t`, shared by clones. The
+    /// server rejects a signature seen in the last 10 s (spec L-g), so two identical requests
+    /// in the same millisecond must get different `h_t`. Only the signature must be unique, not
+    /// `h_t`: a strictly increasing `h_t` per account runs ahead of the clock above 1,000 calls/s
+    /// and, 10 s ahead, every call is refused as expired (found by `leadrelay bench`).
+    issued: Arc<Mutex<HashMap<String, i64>>>,
 }
 
 impl Client {
@@ -49,7 +51,7 @@ impl Client {
         Self {
             ctx,
             credentials,
-            last_h_t: Arc::new(AtomicI64::new(0)),
+            issued: Arc::new(Mutex::new(HashMap::new())),
         }
     }
 
@@ -215,17 +217,23 @@ impl Client {
         model::decode_staffs(value).map_err(|e| self.bad_response(op, &raw, &e))
     }
 
-    /// A fresh `h_t`: now in epoch ms, but always above the last one this client (or a clone)
-    /// used, so no two calls share a timestamp even within one millisecond.
-    fn next_h_t(&self) -> i64 {
+    /// `h_t` = now in epoch ms and its signature, unless this client (or a clone) already
+    /// issued that very signature (an identical request in the same millisecond): then the next
+    /// millisecond, and so on.
+    fn sign_fresh(&self, params: &[(String, Vec<String>)], body: Option<&str>) -> (i64, String) {
         let now = self.ctx.clock.unix_millis();
-        let prev = self
-            .last_h_t
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |last| {
-                Some(now.max(last + 1))
-            })
-            .unwrap_or_else(|last| last);
-        now.max(prev + 1)
+        let mut h_t = now;
+        loop {
+            let signature = sign::h_sign(params, body, h_t, self.credentials.key.expose());
+            let mut issued = self.issued.lock().unwrap_or_else(PoisonError::into_inner);
+            // Signatures with an `h_t` in the past cannot recur (h_t ≥ now), so the map holds
+            // about one millisecond of calls.
+            issued.retain(|_, t| *t >= now);
+            if issued.insert(signature.clone(), h_t).is_none() {
+                return (h_t, signature);
+            }
+            h_t += 1;
+        }
     }
 
     fn to_body<T: serde::Serialize>(&self, op: &str, body: &T) -> Result<String, CallError> {
@@ -248,8 +256,7 @@ impl Client {
         params: &[(String, Vec<String>)],
         body: Option<String>,
     ) -> Result<RawResponse, CallError> {
-        let h_t = self.next_h_t();
-        let signature = sign::h_sign(params, body.as_deref(), h_t, self.credentials.key.expose());
+        let (h_t, signature) = self.sign_fresh(params, body.as_deref());
         let url = format!(
             "{}{path}?{}",
             self.ctx.base_url,
@@ -353,4 +360,47 @@ fn vendor_error(account: &str, op: &str, raw: &RawResponse, err: &model::ErrorBo
     }
     e.retry_after = raw.retry_after();
     e
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::Clock;
+    use crate::vendor::HttpClient;
+
+    fn client() -> Client {
+        Client::new(
+            ClientContext {
+                account: "x".into(),
+                base_url: "http://127.0.0.1:9".into(),
+                http: HttpClient::new(),
+                clock: Clock::system(),
+            },
+            Credentials {
+                company_id: "10001".into(),
+                key: "k".into(),
+            },
+        )
+    }
+
+    #[test]
+    fn h_t_stays_on_the_clock_at_any_rate_and_never_repeats_a_signature() {
+        let c = client();
+        let params = Vec::new();
+        let started = Clock::system().unix_millis();
+        // 20,000 different requests as fast as possible: a per-call +1 ms would put h_t
+        // 20 s ahead of the clock, past the server's 10 s window.
+        let mut last = 0;
+        for i in 0..20_000 {
+            let (h_t, _) = c.sign_fresh(&params, Some(&format!("{{\"n\":{i}}}")));
+            last = last.max(h_t);
+        }
+        assert!(last <= Clock::system().unix_millis() + 1, "h_t ran ahead");
+        assert!(last >= started);
+        // Identical requests in one millisecond still get distinct signatures.
+        let a = c.sign_fresh(&params, Some("{}"));
+        let b = c.sign_fresh(&params, Some("{}"));
+        assert_ne!(a.1, b.1);
+        assert_ne!(a.0, b.0);
+    }
 }
