@@ -257,8 +257,7 @@ pub fn decide(
 }
 
 fn run_record(run: &HandlerRun) -> RunRecord {
-    let started =
-        chrono::Utc::now() - chrono::Duration::from_std(run.result.elapsed).unwrap_or_default();
+    let started: chrono::DateTime<chrono::Utc> = run.result.started_at.into();
     RunRecord {
         script: run.script.to_string(),
         handler: run.function.clone(),

@@ -30,8 +30,7 @@ pub fn check_dir(services: Arc<Services>, dir: &Path) -> std::io::Result<CheckRe
         stdlib_modules: stdlib::MODULES.len(),
         ..CheckReport::default()
     };
-    let mut engine = rhai::Engine::new_raw();
-    report.problems.extend(stdlib::install(&mut engine));
+    report.problems.extend(stdlib::problems(host.engine()));
     for (_, verdict) in host.load_dir(dir)? {
         report.scripts += 1;
         if let Verdict::Rejected(problems) = verdict {

@@ -91,11 +91,11 @@ pub fn new_engine(services: Arc<Services>) -> Engine {
         engine.register_static_module(vendor.as_str(), vendor_module(vendor, &services).into());
     }
     stdlib::register_natives(&mut engine, services.assignments.clone());
-    let problems = stdlib::install(&mut engine);
-    debug_assert!(
-        problems.is_empty(),
-        "the shipped stdlib does not compile: {problems:?}"
-    );
+    // A broken shipped module is a leadrelay bug; scripts that import it fail with "module not
+    // found", and `leadrelay check` reports the module's own error.
+    for problem in stdlib::install(&mut engine) {
+        tracing::error!("the shipped stdlib does not load: {problem}");
+    }
     engine
 }
 

@@ -327,6 +327,7 @@ impl Host {
                 format!("the run panicked: {e}"),
             )),
             calls: Vec::new(),
+            started_at: std::time::SystemTime::now(),
             elapsed: Default::default(),
         });
         HandlerRun {

@@ -129,6 +129,8 @@ pub struct RunResult {
     pub outcome: Result<Dynamic, ScriptError>,
     /// The vendor calls it made, in order.
     pub calls: Vec<CallRecord>,
+    /// When it started (wall clock, for the journal and `leads show`).
+    pub started_at: std::time::SystemTime,
     /// Wall time.
     pub elapsed: Duration,
 }
@@ -155,6 +157,7 @@ pub fn run_handler_with(
     hooks: Option<Arc<dyn CallHooks>>,
 ) -> RunResult {
     let started = Instant::now();
+    let started_at = std::time::SystemTime::now();
     let mut run_context = RunContext::new(version.path.clone(), Phase::Run);
     run_context.handler = format!("{}::{function}", version.path);
     run_context.hooks = hooks;
@@ -168,6 +171,7 @@ pub fn run_handler_with(
     RunResult {
         outcome: result.map_err(|e| ScriptError::from_rhai(&version.path, &e)),
         calls: context.calls,
+        started_at,
         elapsed: started.elapsed(),
     }
 }

@@ -104,6 +104,17 @@ pub fn install(engine: &mut Engine) -> Vec<ScriptError> {
     problems
 }
 
+/// Compiles every stdlib module with `engine` without installing anything; `check` uses it to
+/// report problems found with the production engine.
+pub fn problems(engine: &Engine) -> Vec<ScriptError> {
+    MODULES
+        .iter()
+        .filter_map(|(name, source)| {
+            compile_module(engine, &format!("stdlib/{name}.rhai"), source).err()
+        })
+        .collect()
+}
+
 fn compile_module(engine: &Engine, path: &str, source: &str) -> Result<Module, ScriptError> {
     let mut ast = engine
         .compile(source)

@@ -9,6 +9,7 @@ use leadrelay::sim::Simulator;
 use leadrelay::store::{JournalReader, WorkState};
 use leadrelay::vendor::tencent::config::Algorithm;
 use leadrelay::vendor::tencent::webhook::sign_push;
+use leadrelay::vendor::waiqin::webhook::{encode_follow_push, PushMeta};
 use serde_json::{json, Value};
 
 const TENCENT_TOKEN: &str = "10001";
@@ -190,7 +191,8 @@ fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
-const PUSH_SOURCE: &str = "[[sources]]\naccount = \"sim_tencent\"\npush = \"/hooks/tencent\"\n";
+const PUSH_SOURCE: &str = "[[sources]]\naccount = \"sim_tencent\"\npush = \"/hooks/tencent\"\n\n\
+                           [[sources]]\naccount = \"sim_waiqin\"\npush = \"/hooks/waiqin\"\n";
 
 #[test]
 fn pushes_are_verified_journaled_acknowledged_and_routed_once() {
@@ -211,18 +213,39 @@ fn pushes_are_verified_journaled_acknowledged_and_routed_once() {
             .status()
             .as_u16();
         let malformed = push(&client, &addr, &json!(["not", "a", "lead"]), now());
-        (ok, replay, stale, forged, malformed)
+        let huge = json!({"leads_id": 4, "leads_name": "x".repeat(2 << 20)});
+        let oversize = push(&client, &addr, &huge, now());
+        let meta = PushMeta::follow("7898952955531954883", now() * 1000);
+        let data =
+            r#"{"lead_ID":"SK202101090003","lead_code":"zsmd","activity_content":"电话回访"}"#;
+        let follow = client
+            .post(format!("http://{addr}/hooks/waiqin"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(encode_follow_push(&meta, data, "SimPushSecret0001"))
+            .send()
+            .unwrap();
+        let follow = (follow.status().as_u16(), follow.json::<Value>().unwrap());
+        (ok, replay, stale, forged, malformed, oversize, follow)
     };
     assert_eq!(results.0, Ok(200));
     assert_eq!(results.1, Ok(200), "a replayed push is answered success");
     assert_eq!(results.2, Ok(401), "timestamp older than 300 s");
     assert_eq!(results.3, 401);
     assert_eq!(results.4, Ok(400), "valid signature, unparsable body");
+    assert_eq!(results.5, Ok(413), "bodies over max_body_bytes");
+    assert_eq!(results.6 .0, 200);
+    assert_eq!(
+        results.6 .1["return_code"], 0,
+        "Waiqin's own success shape: {}",
+        results.6 .1
+    );
+    assert_eq!(results.6 .1["msg_id"], "7898952955531954883");
     env.wait_idle(Duration::from_secs(20));
     let reader = env.reader();
     let status = reader.status().unwrap();
     assert_eq!(status.leads, 1, "only the valid push is stored, once");
     assert_eq!(status.quarantined, 1);
+    assert_eq!(status.follows, 1, "the Waiqin follow record is journaled");
     let story = reader
         .lead_story("9007199254740993")
         .unwrap()

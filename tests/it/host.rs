@@ -184,7 +184,12 @@ async fn handlers_see_top_level_constants() {
         "constants kept: {:?}",
         version.constants
     );
+    let before = std::time::SystemTime::now();
     let run = script::run_handler(&engine, &services.limits, &version, "owner", vec![]);
+    assert!(
+        run.started_at >= before && run.started_at <= std::time::SystemTime::now(),
+        "the run's own start time"
+    );
     assert_eq!(run.outcome.unwrap().as_int().unwrap(), 1001);
     let run = script::run_handler(
         &engine,
