@@ -216,6 +216,8 @@ fn state_word(state: &WorkState) -> String {
         WorkState::Retry { at_ms, .. } => format!("retry at {}", beijing_time(*at_ms)),
         WorkState::Done => "done".into(),
         WorkState::Dead { .. } => "dead".into(),
+        WorkState::Unrouted { .. } => "unrouted".into(),
+        WorkState::Skipped { .. } => "skipped".into(),
     }
 }
 
@@ -386,6 +388,12 @@ fn render_story(story: &LeadStory, dead_letter: Option<&DeadLetter>) -> String {
             ),
             None => format!("now: dead letter: {}", mask.text(reason)),
         },
+        WorkState::Unrouted { reason } => format!(
+            "now: unrouted: {}  (after fixing the scripts: leadrelay leads reroute {})",
+            mask.text(reason),
+            story.lead.id
+        ),
+        WorkState::Skipped { reason } => format!("now: skipped: {}", mask.text(reason)),
     });
     out
 }

@@ -145,16 +145,22 @@ pub enum WorkStatus {
     Done,
     /// A dead letter.
     Dead,
+    /// No live handler wanted the lead; `leads reroute` runs it again after a fix.
+    Unrouted,
+    /// Every handler that ran chose `skip(reason)`.
+    Skipped,
 }
 
 impl WorkStatus {
     /// Every status, in lifecycle order.
-    pub const ALL: [WorkStatus; 5] = [
+    pub const ALL: [WorkStatus; 7] = [
         WorkStatus::Pending,
         WorkStatus::Running,
         WorkStatus::Retry,
         WorkStatus::Done,
         WorkStatus::Dead,
+        WorkStatus::Unrouted,
+        WorkStatus::Skipped,
     ];
 
     /// The name stored in the journal and shown by the CLI.
@@ -165,6 +171,8 @@ impl WorkStatus {
             WorkStatus::Retry => "retry",
             WorkStatus::Done => "done",
             WorkStatus::Dead => "dead",
+            WorkStatus::Unrouted => "unrouted",
+            WorkStatus::Skipped => "skipped",
         }
     }
 
@@ -263,6 +271,16 @@ pub enum WorkState {
     /// A dead letter.
     Dead {
         /// Why.
+        reason: String,
+    },
+    /// No live handler wanted it.
+    Unrouted {
+        /// Which handlers existed when it was tried.
+        reason: String,
+    },
+    /// Every handler that ran chose `skip(reason)`.
+    Skipped {
+        /// The reasons given.
         reason: String,
     },
 }

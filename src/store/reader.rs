@@ -155,6 +155,8 @@ impl JournalReader {
                 },
                 WorkStatus::Done => WorkState::Done,
                 WorkStatus::Dead => WorkState::Dead { reason },
+                WorkStatus::Unrouted => WorkState::Unrouted { reason },
+                WorkStatus::Skipped => WorkState::Skipped { reason },
             };
             Ok(Some(LeadStory {
                 id: lead_id,

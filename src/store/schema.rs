@@ -21,9 +21,10 @@ pub(crate) struct Migration {
 }
 
 /// Every migration, oldest first. The schema version is the count applied.
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    name: "initial",
-    sql: r#"
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        name: "initial",
+        sql: r#"
 -- One row per (account, vendor lead id). `body` is the full normalized Lead as JSON so a
 -- restart can route it again without the vendor.
 CREATE TABLE leads (
@@ -166,7 +167,84 @@ CREATE TABLE assignments (
     next  INTEGER NOT NULL
 ) WITHOUT ROWID;
 "#,
-}];
+    },
+    Migration {
+        name: "effects",
+        sql: r#"
+-- Work gets two final states of its own and a third kind: a cron job slot.
+--   unrouted: no live handler wanted the lead (never shown as routed; `leads reroute` re-runs it)
+--   skipped:  every handler that ran chose `skip(reason)`
+-- A job item has `job_key` (script path::function::cron) and `slot_ms`, one per slot.
+CREATE TABLE work_v2 (
+    id             INTEGER PRIMARY KEY,
+    lead_id        INTEGER REFERENCES leads (id),
+    follow_id      INTEGER REFERENCES follows (id),
+    job_key        TEXT,
+    slot_ms        INTEGER,
+    account        TEXT    NOT NULL,
+    status         TEXT    NOT NULL
+                   CHECK (status IN ('pending', 'running', 'retry', 'done', 'dead', 'unrouted',
+                                     'skipped')),
+    due_ms         INTEGER NOT NULL,
+    attempts       INTEGER NOT NULL DEFAULT 0,
+    first_seen_ms  INTEGER NOT NULL,
+    updated_ms     INTEGER NOT NULL,
+    reason         TEXT,
+    CHECK ((lead_id IS NOT NULL) + (follow_id IS NOT NULL) + (job_key IS NOT NULL) = 1),
+    CHECK ((job_key IS NULL) = (slot_ms IS NULL))
+);
+INSERT INTO work_v2 (id, lead_id, follow_id, account, status, due_ms, attempts, first_seen_ms,
+                     updated_ms, reason)
+    SELECT id, lead_id, follow_id, account, status, due_ms, attempts, first_seen_ms, updated_ms,
+           reason
+    FROM work;
+DROP TABLE work;
+ALTER TABLE work_v2 RENAME TO work;
+CREATE UNIQUE INDEX work_lead ON work (lead_id) WHERE lead_id IS NOT NULL;
+CREATE UNIQUE INDEX work_follow ON work (follow_id) WHERE follow_id IS NOT NULL;
+CREATE UNIQUE INDEX work_job ON work (job_key, slot_ms) WHERE job_key IS NOT NULL;
+CREATE INDEX work_pending ON work (id) WHERE status = 'pending';
+CREATE INDEX work_retry ON work (due_ms, id) WHERE status = 'retry';
+CREATE INDEX work_status ON work (status);
+
+-- A run row is written when the run makes its first call (so each call can be committed as
+-- it returns, before the script goes on) and completed when the run ends. A run still
+-- `running` after a crash becomes `interrupted` on recovery; its succeeded calls are replayed.
+-- `note` holds the reason given to `skip(reason)`.
+CREATE TABLE runs_v2 (
+    id          INTEGER PRIMARY KEY,
+    work_id     INTEGER NOT NULL REFERENCES work (id),
+    attempt     INTEGER NOT NULL,
+    script      TEXT    NOT NULL,
+    handler     TEXT    NOT NULL,
+    version     TEXT    NOT NULL,
+    started_ms  INTEGER NOT NULL,
+    elapsed_ms  INTEGER NOT NULL,
+    status      TEXT    NOT NULL
+                CHECK (status IN ('running', 'ok', 'failed', 'skipped', 'interrupted')),
+    error       TEXT,
+    note        TEXT
+);
+INSERT INTO runs_v2 (id, work_id, attempt, script, handler, version, started_ms, elapsed_ms,
+                     status, error)
+    SELECT id, work_id, attempt, script, handler, version, started_ms, elapsed_ms, status, error
+    FROM runs;
+DROP TABLE runs;
+ALTER TABLE runs_v2 RENAME TO runs;
+CREATE INDEX runs_work ON runs (work_id);
+CREATE INDEX runs_running ON runs (id) WHERE status = 'running';
+
+-- `once(key, ttl)`: a key is held by the work item that claimed it until `expires_ms`. The
+-- same work item asking again (a retried run) gets the same answer.
+CREATE TABLE once_keys (
+    key          TEXT    PRIMARY KEY,
+    work_id      INTEGER NOT NULL,
+    claimed_ms   INTEGER NOT NULL,
+    expires_ms   INTEGER NOT NULL
+) WITHOUT ROWID;
+"#,
+    },
+];
 
 /// The schema version this build writes.
 pub(crate) fn known_version() -> i64 {
@@ -203,6 +281,15 @@ pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreErr
     if found == known_version() {
         return Ok(());
     }
+    // Migrations rebuild tables (SQLite cannot alter a CHECK constraint), which foreign keys
+    // would refuse mid-way; they are off for the migration and verified before its commit.
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
+    let result = migrate_in_transaction(conn, path);
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    result
+}
+
+fn migrate_in_transaction(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     // Re-read under the write lock: another process may have migrated meanwhile.
     let found: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
@@ -224,6 +311,15 @@ pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreErr
             rusqlite::params![version, migration.name, now_ms()],
         )?;
         tracing::info!(version, name = migration.name, "journal migrated");
+    }
+    let violations: i64 =
+        tx.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+            r.get(0)
+        })?;
+    if violations > 0 {
+        return Err(StoreError::Sqlite(format!(
+            "migration left {violations} broken references; nothing was changed"
+        )));
     }
     tx.pragma_update(None, "user_version", known_version())?;
     tx.commit()?;

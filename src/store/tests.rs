@@ -100,3 +100,49 @@ async fn connection_is_wal_with_foreign_keys() {
         "WAL, foreign keys, NORMAL"
     );
 }
+
+#[test]
+fn a_version_1_journal_keeps_its_leads_runs_calls_and_dead_letters_through_migration_2() {
+    let (_dir, path) = temp();
+    {
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(schema::MIGRATIONS[0].sql).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.execute_batch(
+            "INSERT INTO leads VALUES (1, 'tencent', 'tx', '5001', 'form', '{}', 'push', '/p', 1);
+             INSERT INTO work (id, lead_id, account, status, due_ms, attempts, first_seen_ms,
+                               updated_ms, reason)
+                 VALUES (7, 1, 'tx', 'dead', 1, 3, 1, 2, 'boom');
+             INSERT INTO runs VALUES (3, 7, 3, 'a.rhai', 'route', 'abc', 1, 5, 'failed', 'x');
+             INSERT INTO calls VALUES (1, 3, 0, 'xiaolanben', 'x', 'import_customer', 'fp', 1,
+                                       NULL, NULL, NULL, '{}', 1, 0);
+             INSERT INTO dead_letters VALUES (1, 7, 'boom', 3, 2, NULL);",
+        )
+        .unwrap();
+    }
+    let journal = Journal::open(&path, JournalOptions::default()).unwrap();
+    drop(journal);
+    let conn = Connection::open(&path).unwrap();
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, schema::known_version());
+    let row: (i64, String, String) = conn
+        .query_row(
+            "SELECT w.id, w.status, r.status FROM work w JOIN runs r ON r.work_id = w.id
+             JOIN calls c ON c.run_id = r.id JOIN dead_letters d ON d.work_id = w.id",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!(row, (7, "dead".to_string(), "failed".to_string()));
+    let broken: i64 = conn
+        .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(broken, 0);
+    // The new states are accepted.
+    conn.execute("UPDATE work SET status = 'unrouted' WHERE id = 7", [])
+        .unwrap();
+}
