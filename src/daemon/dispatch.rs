@@ -180,6 +180,12 @@ impl Dispatcher {
             WorkOutcome::Dead { reason } => {
                 tracing::error!(lead = %label, "dead letter: {}", mask_phones_in(reason))
             }
+            WorkOutcome::Unrouted { reason } => {
+                tracing::warn!(lead = %label, account = %work.account, "unrouted: {reason}")
+            }
+            WorkOutcome::Skipped { reason } => {
+                tracing::info!(lead = %label, "skipped: {}", mask_phones_in(reason))
+            }
             WorkOutcome::Done => {}
         }
         let records = runs.iter().map(run_record).collect();

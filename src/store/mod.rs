@@ -680,6 +680,12 @@ impl Journal {
                     (WorkStatus::Retry, Some(*at_ms), Some(reason.as_str()))
                 }
                 WorkOutcome::Dead { reason } => (WorkStatus::Dead, None, Some(reason.as_str())),
+                WorkOutcome::Unrouted { reason } => {
+                    (WorkStatus::Unrouted, None, Some(reason.as_str()))
+                }
+                WorkOutcome::Skipped { reason } => {
+                    (WorkStatus::Skipped, None, Some(reason.as_str()))
+                }
             };
             ctx.conn
                 .prepare_cached(

@@ -107,6 +107,16 @@ pub enum WorkOutcome {
         /// Why (shown by `leads show` and the dead-letter list).
         reason: String,
     },
+    /// No live handler wanted it (`leads reroute` runs it again after a fix).
+    Unrouted {
+        /// Which handlers exist, so the reader sees what did not match.
+        reason: String,
+    },
+    /// Every handler that ran chose `skip(reason)`.
+    Skipped {
+        /// The reasons given.
+        reason: String,
+    },
 }
 
 /// A call that succeeded in an earlier run of the same work item.
