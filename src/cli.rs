@@ -180,7 +180,7 @@ pub enum LeadsCommand {
         /// Only leads that arrived since: `2026-11-01`, `2026-11-01 09:30`, or `2h`, `30m`, `1d`.
         #[arg(long)]
         since: Option<String>,
-        /// Only leads in this state: pending, running, retry, done, dead.
+        /// Only leads in this state: pending, running, retry, done, dead, unrouted, skipped.
         #[arg(long)]
         status: Option<String>,
         /// Only leads of this vendor.
@@ -197,6 +197,15 @@ pub enum LeadsCommand {
     Show {
         /// The vendor's lead id, or `#N` for the journal's id.
         id: String,
+    },
+    /// Route unrouted leads again, after fixing the scripts (works beside a running daemon).
+    Reroute {
+        /// The vendor's lead id, or `#N` for the journal's id.
+        #[arg(required_unless_present = "unrouted", conflicts_with = "unrouted")]
+        id: Option<String>,
+        /// Every unrouted lead and follow record.
+        #[arg(long)]
+        unrouted: bool,
     },
 }
 
@@ -812,6 +821,19 @@ fn leads(config_path: Option<PathBuf>, command: LeadsCommand) -> anyhow::Result<
         LeadsCommand::Show { id } => {
             let found = crate::inspect::lead_show(&reader, &id)?;
             Ok(print_or_missing(found, format!("lead `{id}`"), &path))
+        }
+        LeadsCommand::Reroute { id, unrouted } => {
+            let selector = match (id, unrouted) {
+                (_, true) => crate::store::RerouteSelector::Unrouted,
+                (Some(id), false) => crate::store::RerouteSelector::Lead(id),
+                (None, false) => bail!("name a lead id or --unrouted"),
+            };
+            let rerouted = crate::store::offline::reroute_offline(&path, &selector)?;
+            println!(
+                "{rerouted} unrouted lead(s) queued again; a running daemon routes them within a \
+                 second (those still wanted by no handler become unrouted again)"
+            );
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

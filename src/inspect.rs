@@ -615,6 +615,13 @@ pub fn status_report_at(
         format!("{} (pending + running + retry)", status.backlog()),
     ]);
     out.push_str(&table.render());
+    let unrouted = status.count(WorkStatus::Unrouted);
+    if unrouted > 0 {
+        out.push_str(&format!(
+            "unrouted: {unrouted} (no handler matched; leadrelay leads list --status unrouted, \
+             then after a fix: leadrelay leads reroute --unrouted)\n"
+        ));
+    }
     out.push_str(&format!(
         "dead letters: {} open{}\n",
         status.dead_letters,

@@ -66,7 +66,8 @@ impl Breakers {
     }
 
     /// Records a sent call's outcome: `outage` for connect/timeout/5xx/429/busy failures.
-    pub fn record(&self, account: &str, outage: bool) {
+    /// Returns true when this outcome closed an open breaker (the account is back).
+    pub fn record(&self, account: &str, outage: bool) -> bool {
         let mut accounts = self.accounts.lock().expect("breaker lock");
         let breaker = accounts.entry(account.to_string()).or_default();
         if outage {
@@ -81,13 +82,16 @@ impl Breakers {
                 }
                 breaker.open_until = Some(Instant::now() + self.probe_interval);
             }
+            breaker.probe_in_flight = false;
+            false
         } else {
-            if breaker.open_until.is_some() {
+            let was_open = breaker.open_until.is_some();
+            if was_open {
                 tracing::info!(account, "circuit breaker closed");
             }
             *breaker = Breaker::default();
+            was_open
         }
-        breaker.probe_in_flight = false;
     }
 
     /// Every account with a breaker that is not closed.
@@ -134,7 +138,14 @@ mod tests {
         assert!(breakers.admit("xlb").is_err(), "a failed probe reopens");
         std::thread::sleep(Duration::from_millis(60));
         assert!(breakers.admit("xlb").is_ok());
-        breakers.record("xlb", false);
+        assert!(
+            breakers.record("xlb", false),
+            "the successful probe closes it"
+        );
+        assert!(
+            !breakers.record("xlb", false),
+            "closing twice is not reported"
+        );
         assert!(
             breakers.admit("xlb").is_ok() && breakers.admit("xlb").is_ok(),
             "closed again"

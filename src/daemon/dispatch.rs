@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use rand::Rng;
 use serde_json::Value;
-use tokio::sync::{watch, Notify, Semaphore};
+use tokio::sync::{mpsc, watch, Notify, Semaphore};
 use tokio::task::JoinSet;
 
 use super::breaker::Breakers;
@@ -38,6 +38,9 @@ pub struct Dispatcher {
     breakers: Arc<Breakers>,
     wake: Arc<Notify>,
     account_permits: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// Accounts whose breaker just closed (sent from the blocking threads runs call from).
+    recovered: mpsc::UnboundedSender<String>,
+    recovered_rx: Mutex<Option<mpsc::UnboundedReceiver<String>>>,
 }
 
 impl Dispatcher {
@@ -49,6 +52,7 @@ impl Dispatcher {
         breakers: Arc<Breakers>,
         wake: Arc<Notify>,
     ) -> Self {
+        let (recovered, recovered_rx) = mpsc::unbounded_channel();
         Dispatcher {
             journal,
             host,
@@ -56,6 +60,8 @@ impl Dispatcher {
             breakers,
             wake,
             account_permits: Mutex::new(HashMap::new()),
+            recovered,
+            recovered_rx: Mutex::new(Some(recovered_rx)),
         }
     }
 
@@ -63,6 +69,12 @@ impl Dispatcher {
     /// `drain` long; whatever is still running then is reclaimed after restart).
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>, drain: Duration) {
         let mut in_flight = JoinSet::new();
+        let mut recovered = self
+            .recovered_rx
+            .lock()
+            .expect("recovered lock")
+            .take()
+            .expect("a dispatcher runs once");
         loop {
             if *shutdown.borrow() {
                 break;
@@ -90,6 +102,7 @@ impl Dispatcher {
                 // Retries come due without anyone waking us.
                 _ = tokio::time::sleep(Duration::from_millis(200)) => {}
                 _ = shutdown.changed() => {}
+                Some(account) = recovered.recv() => self.wake_retries_of(&account).await,
             }
         }
         let drained = tokio::time::timeout(drain, async {
@@ -102,6 +115,17 @@ impl Dispatcher {
                 "stopping with runs in flight; they are retried after restart"
             );
             in_flight.abort_all();
+        }
+    }
+
+    /// An account's breaker closed: its waiting retries are due now, so the backlog drains as
+    /// soon as the vendor is back instead of after backoffs that grew during the outage. The
+    /// claim loop and the account permits bound how many run at once.
+    async fn wake_retries_of(&self, account: &str) {
+        match self.journal.wake_retries_waiting_on(account).await {
+            Ok(0) => {}
+            Ok(woken) => tracing::info!(account, woken, "account recovered; its retries run now"),
+            Err(e) => tracing::error!(account, error = %e, "cannot wake the account's retries"),
         }
     }
 
@@ -134,6 +158,7 @@ impl Dispatcher {
         let hooks: Arc<dyn CallHooks> = Arc::new(WorkHooks {
             prior,
             breakers: self.breakers.clone(),
+            recovered: self.recovered.clone(),
         });
         let (label, runs) = match &work.kind {
             WorkKind::Lead(lead) => (
@@ -153,7 +178,16 @@ impl Dispatcher {
             ),
         };
         let now = now_ms();
-        let outcome = decide(&work, &runs, now, &self.settings);
+        let outcome = if runs.is_empty() {
+            // Never "routed": a lead no handler wants (a typo in an `on_lead` filter, a script
+            // removed) keeps its own state until `leads reroute` runs it after a fix.
+            let follow = matches!(work.kind, WorkKind::Follow { .. });
+            WorkOutcome::Unrouted {
+                reason: self.host.unrouted_reason(follow),
+            }
+        } else {
+            decide(&work, &runs, now, &self.settings)
+        };
         for run in &runs {
             let verdict = match &run.result.outcome {
                 Ok(_) => "ok".to_string(),
@@ -169,9 +203,6 @@ impl Dispatcher {
                 ms = run.result.elapsed.as_millis() as u64,
                 "run {verdict}"
             );
-        }
-        if runs.is_empty() {
-            tracing::info!(lead = %label, account = %work.account, "no handler wants it");
         }
         match &outcome {
             WorkOutcome::Retry { at_ms, reason } => {
@@ -300,6 +331,7 @@ fn run_record(run: &HandlerRun) -> RunRecord {
 struct WorkHooks {
     prior: Vec<PriorCall>,
     breakers: Arc<Breakers>,
+    recovered: mpsc::UnboundedSender<String>,
 }
 
 impl CallHooks for WorkHooks {
@@ -340,6 +372,9 @@ impl CallHooks for WorkHooks {
 
     fn after(&self, _vendor: Vendor, account: &str, _op: &str, outcome: &Result<Value, CallError>) {
         let outage = outcome.as_ref().err().is_some_and(|e| e.retryable());
-        self.breakers.record(account, outage);
+        if self.breakers.record(account, outage) {
+            // The dispatcher may be stopping; then restart recovery picks the retries up.
+            let _ = self.recovered.send(account.to_string());
+        }
     }
 }

@@ -338,3 +338,40 @@ impl Host {
         }
     }
 }
+
+/// Why nothing ran for a lead or follow record: which handlers the live scripts declare, so
+/// `leads show` can say what a typo in a filter did not match.
+impl Host {
+    /// `no handler matched: handlers exist for tencent/tx_main (scripts/a.rhai), feiyu (…)`.
+    pub fn unrouted_reason(&self, follow: bool) -> String {
+        let generation = self.generation();
+        let mut wanted = Vec::new();
+        for version in generation.scripts.values() {
+            for declaration in &version.declarations {
+                let filter = match (declaration, follow) {
+                    (Declaration::Lead { filter, .. }, false) => {
+                        match (&filter.vendor, &filter.account) {
+                            (None, _) => "every lead".to_string(),
+                            (Some(v), None) => v.to_string(),
+                            (Some(v), Some(a)) => format!("{v}/{a}"),
+                        }
+                    }
+                    (Declaration::Follow { account, .. }, true) => account
+                        .clone()
+                        .unwrap_or_else(|| "every account".to_string()),
+                    _ => continue,
+                };
+                wanted.push(format!("{filter} ({})", version.path));
+            }
+        }
+        let what = if follow { "on_follow" } else { "on_lead" };
+        if wanted.is_empty() {
+            format!("no handler matched: no live script declares {what}")
+        } else {
+            format!(
+                "no handler matched: {what} handlers exist for {}",
+                wanted.join(", ")
+            )
+        }
+    }
+}

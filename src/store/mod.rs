@@ -66,8 +66,8 @@ mod writer;
 pub use fingerprint::fingerprint;
 pub use model::{
     CallRow, CallStory, CheckpointRow, CronRow, DeadLetter, DeadSelector, JournalStatus, LeadQuery,
-    LeadStory, LeadSummary, PriorCall, QuarantineSummary, RunRecord, RunStory, Work, WorkKind,
-    WorkOutcome, WorkState, WorkStatus,
+    LeadStory, LeadSummary, PriorCall, QuarantineSummary, RerouteSelector, RunRecord, RunStory,
+    Work, WorkKind, WorkOutcome, WorkState, WorkStatus,
 };
 pub use reader::JournalReader;
 
@@ -756,6 +756,41 @@ impl Journal {
         .await
     }
 
+    /// Makes every retry that waits because a call to `account` failed due now, and returns
+    /// how many. Called when the account's circuit breaker closes: those retries would
+    /// otherwise sleep out backoffs that grew while the account was down.
+    pub async fn wake_retries_waiting_on(&self, account: &str) -> Result<usize, StoreError> {
+        let account = account.to_string();
+        self.write(move |ctx| {
+            let now = now_ms();
+            // The failed call of the attempt that scheduled the retry names the account; runs
+            // of earlier attempts do not count (that account may have recovered long ago).
+            let woken = ctx
+                .conn
+                .prepare_cached(
+                    "UPDATE work SET due_ms = ?2, updated_ms = ?2
+                     WHERE status = 'retry' AND due_ms > ?2
+                       AND EXISTS (SELECT 1 FROM runs r JOIN calls c ON c.run_id = r.id
+                                   WHERE r.work_id = work.id AND r.attempt = work.attempts
+                                     AND c.ok = 0 AND c.account = ?1)",
+                )?
+                .execute(params![account, now])?;
+            Ok(woken)
+        })
+        .await
+    }
+
+    /// Routes unrouted leads again (after a script fix): their work becomes pending with
+    /// attempts reset. Returns how many were put back.
+    pub async fn reroute(&self, which: RerouteSelector) -> Result<usize, StoreError> {
+        self.write(move |ctx| {
+            let count = reroute_unrouted(ctx.conn, &which, now_ms())?;
+            ctx.backlog_delta += count as i64;
+            Ok(count)
+        })
+        .await
+    }
+
     // ----- cron ---------------------------------------------------------------------------
 
     /// True exactly once per (schedule, slot): the caller that gets `true` fires the slot.
@@ -899,6 +934,49 @@ pub(crate) fn revive_dead_letters(
         count += revived;
     }
     Ok(count)
+}
+
+/// The SQL of a reroute, inside the caller's write transaction; shared by [`Journal::reroute`]
+/// and [`offline::reroute_offline`] like [`revive_dead_letters`]. Only `unrouted` work moves:
+/// a lead that was routed, skipped or dead-lettered is refused by name, so a reroute can never
+/// import a routed lead again.
+pub(crate) fn reroute_unrouted(
+    conn: &Connection,
+    which: &RerouteSelector,
+    now: i64,
+) -> Result<usize, StoreError> {
+    let revive = |conn: &Connection, sql: &str| -> Result<usize, StoreError> {
+        Ok(conn.prepare_cached(sql)?.execute([now])?)
+    };
+    match which {
+        RerouteSelector::Unrouted => revive(
+            conn,
+            "UPDATE work SET status = 'pending', attempts = 0, reason = NULL, due_ms = ?1,
+                             updated_ms = ?1
+             WHERE status = 'unrouted'",
+        ),
+        RerouteSelector::Lead(id) => {
+            let lead_id = reader::find_lead(conn, id)?
+                .ok_or_else(|| StoreError::NotFound(format!("lead `{id}`")))?;
+            let (work_id, status): (i64, String) = conn
+                .prepare_cached("SELECT id, status FROM work WHERE lead_id = ?1")?
+                .query_row([lead_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            let status = parse_status(&status)?;
+            if status != WorkStatus::Unrouted {
+                return Err(StoreError::Conflict(format!(
+                    "lead `{id}` is {status}, not unrouted; only unrouted leads are rerouted \
+                     (a dead letter goes back with `leadrelay dead retry`)"
+                )));
+            }
+            conn.prepare_cached(
+                "UPDATE work SET status = 'pending', attempts = 0, reason = NULL, due_ms = ?2,
+                                 updated_ms = ?2
+                 WHERE id = ?1 AND status = 'unrouted'",
+            )?
+            .execute(params![work_id, now])
+            .map_err(Into::into)
+        }
+    }
 }
 
 fn decode_claimed(row: ClaimedRow) -> Result<Work, StoreError> {

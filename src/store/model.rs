@@ -141,6 +141,15 @@ pub enum DeadSelector {
     All,
 }
 
+/// Which unrouted leads [`reroute`](super::Journal::reroute) routes again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RerouteSelector {
+    /// One lead: its vendor lead id, or `#N` for the journal's id (as `leads show` takes).
+    Lead(String),
+    /// Every unrouted lead and follow record.
+    Unrouted,
+}
+
 /// Where a work item is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]

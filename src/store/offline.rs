@@ -1,5 +1,5 @@
-//! Writes the CLI makes to a journal that a running daemon may own: today only
-//! `leadrelay dead retry ID|--all`. Each opens a short-lived read-write connection, does one
+//! Writes the CLI makes to a journal that a running daemon may own: `leadrelay dead retry
+//! ID|--all` and `leadrelay leads reroute ID|--unrouted`. Each opens a short-lived read-write connection, does one
 //! transaction and closes it. It must not do what [`Journal::open`](super::Journal::open) does
 //! on start (migrate, recover crashed work): those assume no one else is using the file.
 //!
@@ -35,8 +35,8 @@ use std::path::Path;
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
-use super::model::DeadSelector;
-use super::{now_ms, revive_dead_letters, schema, StoreError};
+use super::model::{DeadSelector, RerouteSelector};
+use super::{now_ms, reroute_unrouted, revive_dead_letters, schema, StoreError};
 
 /// Does what [`Journal::retry_dead`](super::Journal::retry_dead) does — the selected open dead
 /// letters' work becomes pending with attempts reset — on the journal at `path`, whether or not
@@ -50,6 +50,21 @@ pub fn retry_dead_offline(path: &Path, selector: DeadSelector) -> Result<usize, 
     let count = revive_dead_letters(&tx, selector, now_ms())?;
     tx.commit().map_err(|e| locked_or(path, e))?;
     tracing::info!(path = %path.display(), revived = count, "journal: dead letters retried offline");
+    Ok(count)
+}
+
+/// Does what [`Journal::reroute`](super::Journal::reroute) does — unrouted work becomes pending
+/// with attempts reset — on the journal at `path`, whether or not a daemon has it open (safe for
+/// the same reasons as [`retry_dead_offline`]: it only touches `unrouted` work). Returns how many
+/// work items were put back.
+pub fn reroute_offline(path: &Path, selector: &RerouteSelector) -> Result<usize, StoreError> {
+    let mut conn = open_existing(path)?;
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(|e| locked_or(path, e))?;
+    let count = reroute_unrouted(&tx, selector, now_ms())?;
+    tx.commit().map_err(|e| locked_or(path, e))?;
+    tracing::info!(path = %path.display(), rerouted = count, "journal: unrouted work rerouted offline");
     Ok(count)
 }
 

@@ -320,7 +320,7 @@ impl JournalReader {
     }
 }
 
-fn find_lead(conn: &Connection, id: &str) -> Result<Option<i64>, StoreError> {
+pub(crate) fn find_lead(conn: &Connection, id: &str) -> Result<Option<i64>, StoreError> {
     let id = id.trim();
     let journal_id = |n: i64| -> Result<Option<i64>, StoreError> {
         Ok(conn

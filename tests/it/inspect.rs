@@ -566,11 +566,12 @@ async fn status_report_shows_backlog_checkpoints_cron_and_extra_sections() {
     println!("{text}");
     for expected in [
         "stored: 5 leads, 0 follow records",
-        "  pending  1\n",
-        "  retry    1\n",
-        "  done     2\n",
-        "  dead     1\n",
-        "  backlog  2 (pending + running + retry)\n",
+        "  pending   1\n",
+        "  retry     1\n",
+        "  done      2\n",
+        "  dead      1\n",
+        "  unrouted  0\n",
+        "  backlog   2 (pending + running + retry)\n",
         "dead letters: 1 open  (leadrelay dead list)",
         "quarantine: 2 payloads  (leadrelay quarantine list)",
         "tx_main  /leads/list  1714527120  2024-05-01 09:32:00  28m",

@@ -14,5 +14,6 @@ mod reload;
 mod sources;
 mod stdlib;
 mod tencent;
+mod unrouted;
 mod waiqin;
 mod xiaolanben;
