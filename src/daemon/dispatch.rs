@@ -333,7 +333,7 @@ impl CallHooks for WorkHooks {
     }
 
     fn after(&self, _vendor: Vendor, account: &str, _op: &str, outcome: &Result<Value, CallError>) {
-        let outage = outcome.as_ref().err().is_some_and(|e| e.retryable());
-        self.breakers.record(account, outage);
+        self.breakers
+            .record_outcome(account, outcome.as_ref().err().map(|e| e.kind));
     }
 }
