@@ -882,8 +882,10 @@ fn quarantine(
 fn status(config_path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let (path, reader) = journal_reader(config_path)?;
     let mut extra = Vec::new();
+    let mut warning = String::new();
     match crate::daemon::status::read(&path) {
         Some(daemon) => {
+            warning = crate::inspect::clock_skew_warning(&daemon.clock_skew);
             let age_ms = chrono::Utc::now().timestamp_millis() - daemon.written_ms;
             let mut body = format!(
                 "pid {} listening on {}, started {}{}\n",
@@ -923,6 +925,9 @@ fn status(config_path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
             "not running (no status file beside the journal)\n".to_string(),
         )),
     }
-    print!("{}", crate::inspect::status_report(&reader, &extra)?);
+    print!(
+        "{warning}{}",
+        crate::inspect::status_report(&reader, &extra)?
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -715,6 +715,25 @@ pub fn status_report_at(
     Ok(out)
 }
 
+/// The warning `status` prints first, one line per account whose vendor refused the timestamps
+/// of its latest calls (the daemon's breakers count them): `(account, clock failures in a
+/// row)`. Empty when there is none. Those leads wait in `retry`, so without this line an
+/// operator would see a backlog growing for no visible reason.
+pub fn clock_skew_warning(suspects: &[(String, u32)]) -> String {
+    let mut out = String::new();
+    for (account, failures) in suspects {
+        out.push_str(&format!(
+            "!! clock skew suspected for account {}: the vendor refused the timestamp of its last {failures} call{}; check this host's clock (NTP). Its leads are retried, not dead-lettered, until retry_max_age_secs.\n",
+            one_line(account),
+            plural(u64::from(*failures)),
+        ));
+    }
+    if !out.is_empty() {
+        out.push('\n');
+    }
+    out
+}
+
 /// A checkpoint position read as a time, when it is one: positions are opaque, but the pulls
 /// we ship store the end of the last pulled window as unix seconds.
 fn position_ms(position: &str) -> Option<i64> {

@@ -1,17 +1,26 @@
 //! Circuit breakers, one per account: after `threshold` consecutive failed calls the account's
 //! breaker opens and calls fail fast (retryable, nothing sent) except one probe per interval; the
-//! first successful call closes it. Only outage-like failures count (connect, timeout, 5xx, 429,
-//! vendor busy): a refused signature or a duplicate means the vendor is answering.
+//! first successful call closes it. Only failures a retry can cure count (connect, timeout, 5xx,
+//! 429, vendor busy, and a timestamp refused for clock skew): a refused signature or a duplicate
+//! means the vendor is answering and the request itself is wrong.
+//!
+//! A breaker also remembers how many of its account's latest failures in a row were clock
+//! failures, so `status` can say "clock skew suspected for account X" instead of leaving an
+//! operator to guess why every lead of an account is waiting.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+use crate::vendor::FailureKind;
 
 #[derive(Debug, Default)]
 struct Breaker {
     consecutive_failures: u32,
     open_until: Option<Instant>,
     probe_in_flight: bool,
+    /// How many of the latest failures in a row were `Clock` failures.
+    clock_failures: u32,
 }
 
 /// What `status` shows for one account.
@@ -65,13 +74,18 @@ impl Breakers {
         Ok(())
     }
 
-    /// Records a sent call's outcome: `outage` for connect/timeout/5xx/429/busy failures.
-    /// Returns true when this outcome closed an open breaker (the account is back).
-    pub fn record(&self, account: &str, outage: bool) -> bool {
+    /// Records a sent call's outcome: `None` for a success, else the failure's kind. Retryable
+    /// failures (clock failures among them) count toward opening the breaker; anything else
+    /// proves the vendor answers and closes it. Returns true when this outcome closed an open
+    /// breaker (the account is back).
+    pub fn record(&self, account: &str, failure: Option<FailureKind>) -> bool {
+        let outage = failure.is_some_and(FailureKind::retryable);
+        let clock = failure == Some(FailureKind::Clock);
         let mut accounts = self.accounts.lock().expect("breaker lock");
         let breaker = accounts.entry(account.to_string()).or_default();
         if outage {
             breaker.consecutive_failures += 1;
+            breaker.clock_failures = if clock { breaker.clock_failures + 1 } else { 0 };
             if breaker.probe_in_flight || breaker.consecutive_failures >= self.threshold {
                 if breaker.open_until.is_none() {
                     tracing::warn!(
@@ -113,6 +127,20 @@ impl Breakers {
         out.sort_by(|a, b| a.0.cmp(&b.0));
         out
     }
+
+    /// Accounts whose latest failures were all clock failures (the vendor refused the
+    /// timestamps), with how many in a row, by account name. Cleared by the account's next
+    /// success or non-clock answer.
+    pub fn clock_skew_suspects(&self) -> Vec<(String, u32)> {
+        let accounts = self.accounts.lock().expect("breaker lock");
+        let mut out: Vec<_> = accounts
+            .iter()
+            .filter(|(_, b)| b.clock_failures > 0)
+            .map(|(name, b)| (name.clone(), b.clock_failures))
+            .collect();
+        out.sort();
+        out
+    }
 }
 
 #[cfg(test)]
@@ -124,7 +152,7 @@ mod tests {
         let breakers = Breakers::new(3, Duration::from_millis(50));
         for _ in 0..3 {
             assert!(breakers.admit("xlb").is_ok());
-            breakers.record("xlb", true);
+            breakers.record("xlb", Some(FailureKind::ServerError));
         }
         assert!(breakers.admit("xlb").is_err(), "open after 3 failures");
         assert!(
@@ -134,16 +162,16 @@ mod tests {
         std::thread::sleep(Duration::from_millis(60));
         assert!(breakers.admit("xlb").is_ok(), "the probe");
         assert!(breakers.admit("xlb").is_err(), "only one probe at a time");
-        breakers.record("xlb", true);
+        breakers.record("xlb", Some(FailureKind::ServerError));
         assert!(breakers.admit("xlb").is_err(), "a failed probe reopens");
         std::thread::sleep(Duration::from_millis(60));
         assert!(breakers.admit("xlb").is_ok());
         assert!(
-            breakers.record("xlb", false),
+            breakers.record("xlb", None),
             "the successful probe closes it"
         );
         assert!(
-            !breakers.record("xlb", false),
+            !breakers.record("xlb", None),
             "closing twice is not reported"
         );
         assert!(
@@ -154,5 +182,32 @@ mod tests {
             breakers.states(),
             vec![("xlb".to_string(), BreakerState::Closed)]
         );
+    }
+
+    #[test]
+    fn clock_failures_open_the_breaker_and_are_remembered_until_the_vendor_answers() {
+        let breakers = Breakers::new(3, Duration::from_secs(60));
+        breakers.record("xlb", Some(FailureKind::Clock));
+        breakers.record("xlb", Some(FailureKind::Clock));
+        assert_eq!(breakers.clock_skew_suspects(), vec![("xlb".to_string(), 2)]);
+        breakers.record("xlb", Some(FailureKind::Clock));
+        assert!(breakers.admit("xlb").is_err(), "clock failures count");
+        assert_eq!(
+            breakers.states(),
+            vec![("xlb".to_string(), BreakerState::Open { failures: 3 })]
+        );
+        // An outage of another kind is not the clock.
+        breakers.record("xlb", Some(FailureKind::ServerError));
+        assert!(breakers.clock_skew_suspects().is_empty());
+        breakers.record("xlb", Some(FailureKind::Clock));
+        assert_eq!(breakers.clock_skew_suspects(), vec![("xlb".to_string(), 1)]);
+        // A refusal that is not retryable means the vendor took our timestamp: not suspected,
+        // and like a success it closes the breaker.
+        breakers.record("xlb", Some(FailureKind::Exists));
+        assert!(breakers.clock_skew_suspects().is_empty());
+        assert!(breakers.admit("xlb").is_ok());
+        breakers.record("tx", Some(FailureKind::Clock));
+        breakers.record("tx", None);
+        assert!(breakers.clock_skew_suspects().is_empty());
     }
 }

@@ -371,8 +371,10 @@ impl CallHooks for WorkHooks {
     }
 
     fn after(&self, _vendor: Vendor, account: &str, _op: &str, outcome: &Result<Value, CallError>) {
-        let outage = outcome.as_ref().err().is_some_and(|e| e.retryable());
-        if self.breakers.record(account, outage) {
+        if self
+            .breakers
+            .record(account, outcome.as_ref().err().map(|e| e.kind))
+        {
             // The dispatcher may be stopping; then restart recovery picks the retries up.
             let _ = self.recovered.send(account.to_string());
         }

@@ -1,5 +1,5 @@
 //! What only the running daemon knows — live script versions and their last reload verdicts,
-//! circuit breaker states — written every few seconds to `<journal>.status.json`, so that
+//! circuit breaker states, accounts suspected of clock skew — written every few seconds to `<journal>.status.json`, so that
 //! `leadrelay status` in another process can show it next to the journal's own counts.
 
 use std::path::{Path, PathBuf};
@@ -30,6 +30,10 @@ pub struct DaemonStatus {
     pub scripts: Vec<ScriptLine>,
     /// Accounts whose breaker is open: (account, consecutive failures).
     pub open_breakers: Vec<(String, u32)>,
+    /// Accounts whose vendor refused the timestamps of its latest calls: (account, clock
+    /// failures in a row). Absent in files written before it existed.
+    #[serde(default)]
+    pub clock_skew: Vec<(String, u32)>,
 }
 
 /// One script's line.
@@ -92,6 +96,7 @@ fn snapshot(host: &Host, breakers: &Breakers, listen: &str, started_ms: i64) -> 
         listen: listen.to_string(),
         scripts,
         open_breakers,
+        clock_skew: breakers.clock_skew_suspects(),
     }
 }
 
@@ -124,5 +129,19 @@ pub async fn publish(
             let _ = std::fs::remove_file(&path);
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_status_file_from_before_clock_skew_tracking_still_reads() {
+        let old = r#"{"pid": 7, "written_ms": 1, "started_ms": 0, "listen": "127.0.0.1:1",
+                      "scripts": [], "open_breakers": [["xlb", 5]]}"#;
+        let status: DaemonStatus = serde_json::from_str(old).unwrap();
+        assert_eq!(status.open_breakers, vec![("xlb".to_string(), 5)]);
+        assert!(status.clock_skew.is_empty());
     }
 }

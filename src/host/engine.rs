@@ -290,7 +290,10 @@ fn vendor_module(vendor: Vendor, services: &Arc<Services>) -> Module {
     module
 }
 
-/// The error map a failed vendor call throws: `#{vendor, account, op, status, code, message, retryable}`.
+/// The error map a failed vendor call throws: `#{vendor, account, op, kind, status, code, message,
+/// retryable}`. `kind` is vendor-neutral (`exists`, `auth`, `clock`, `invalid`, `rate_limited`,
+/// `unavailable`, `business`: [`crate::vendor::ErrorKind`]) so scripts never match raw codes;
+/// `code` and `message` are the vendor's own.
 pub fn error_map(e: &CallError) -> Dynamic {
     let mut map = rhai::Map::new();
     map.insert("vendor".into(), e.vendor.as_str().into());
@@ -307,7 +310,7 @@ pub fn error_map(e: &CallError) -> Dynamic {
     );
     map.insert("message".into(), e.message.as_str().into());
     map.insert("retryable".into(), e.retryable().into());
-    map.insert("kind".into(), format!("{:?}", e.kind).to_lowercase().into());
+    map.insert("kind".into(), e.kind.neutral().as_str().into());
     map.into()
 }
 

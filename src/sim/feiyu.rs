@@ -8,10 +8,13 @@
 //! Then the window is checked: `YYYY-MM-DD` days (inclusive, Beijing time) or unix seconds, start
 //! not after end; `page` ≥ 1 (default 1) and `page_size` 1..=100 (default 10, as the seed says).
 //!
-//! Every failure is answered the vendor's way: **HTTP 200** with `{"status":"error","msg":"…"}`
-//! and a specific message. The public clients only ever look at `status`/`msg` (the seed example
-//! even retries anything that is not HTTP 200, which would make a bad token look transient), so
-//! the sim does not use 401. Unknown paths get 404 and wrong methods 405, in the same shape.
+//! Every failure is answered the vendor's way: **HTTP 200** with `{"status":"-2","msg":"…"}`.
+//! The spec documents a failure only as "`status` is not `success` and a `msg` is present", and
+//! `"-2"` is the one failure value a public client names (spec §1.6, F-d); the vendor publishes
+//! no error codes or messages, so the `msg` texts are ours and nothing may depend on them. The
+//! public clients only ever look at `status`/`msg` (the seed example even retries anything that
+//! is not HTTP 200, which would make a bad token look transient), so the sim does not use 401.
+//! Unknown paths get 404 and wrong methods 405 (the web server's statuses), in the same shape.
 //!
 //! Controls under `/_sim/feiyu`: `POST /clues {"count": N, "date"?: "YYYY-MM-DD"}` generates N
 //! clues created on that day (default today, Beijing time) and returns them; `GET /clues` lists
@@ -36,6 +39,7 @@ use super::SimShared;
 use crate::clock::beijing;
 use crate::vendor::feiyu::model::{CONVERT_STATUSES, MAX_PAGE_SIZE};
 use crate::vendor::feiyu::sign;
+use crate::vendor::Vendor;
 
 /// Config keys of the simulator's built-in feiyu account.
 pub const CREDENTIALS_TOML: &str =
@@ -43,7 +47,8 @@ pub const CREDENTIALS_TOML: &str =
 
 const TOKEN: &str = "sim-feiyu-token";
 const SIGNATURE_KEY: &str = "SimFeiyuSignKey01";
-/// The accepted distance between `Timestamp` and the server's clock (F-j).
+/// The accepted distance between `Timestamp` and the server's clock: the spec's resolution F-j
+/// (the seed's `Signature` class has `timeout = 300`), not a published limit.
 pub const TIMESTAMP_WINDOW_SECS: i64 = 300;
 /// The seed's default page size.
 const DEFAULT_PAGE_SIZE: usize = 10;
@@ -108,15 +113,18 @@ pub fn control_router(shared: Arc<SimShared>) -> Router {
         .with_state(shared)
 }
 
+/// The `status` of a failed answer: the only failure value on record (spec §1.6).
+pub const FAILURE_STATUS: &str = "-2";
+
 /// The vendor's error shape. HTTP 200, like the real service (see the module doc).
 fn vendor_error(msg: impl Into<String>) -> Response {
-    Json(json!({"status": "error", "msg": msg.into()})).into_response()
+    Json(json!({"status": FAILURE_STATUS, "msg": msg.into()})).into_response()
 }
 
 async fn unknown_route(method: Method, uri: Uri) -> Response {
     (
         StatusCode::NOT_FOUND,
-        Json(json!({"status": "error", "msg": format!("no such api: {method} {}", uri.path())})),
+        Json(json!({"status": FAILURE_STATUS, "msg": format!("no such api: {method} {}", uri.path())})),
     )
         .into_response()
 }
@@ -124,7 +132,7 @@ async fn unknown_route(method: Method, uri: Uri) -> Response {
 async fn method_not_allowed(method: Method) -> Response {
     (
         StatusCode::METHOD_NOT_ALLOWED,
-        Json(json!({"status": "error", "msg": format!("method {method} not allowed: pull-clues is GET")})),
+        Json(json!({"status": FAILURE_STATUS, "msg": format!("method {method} not allowed: pull-clues is GET")})),
     )
         .into_response()
 }
@@ -190,7 +198,7 @@ fn serve_pull(shared: &SimShared, headers: &HeaderMap, query: &str) -> Result<Va
     let ts: i64 = ts_text
         .parse()
         .map_err(|_| format!("invalid Timestamp {ts_text:?}: expected unix seconds"))?;
-    let now = shared.clock.unix_secs();
+    let now = shared.clock(Vendor::Feiyu).unix_secs();
     if (ts - now).abs() > TIMESTAMP_WINDOW_SECS {
         return Err(format!(
             "timestamp expired: {ts} is {} s from server time {now} (allowed ±{TIMESTAMP_WINDOW_SECS} s)",
@@ -302,7 +310,7 @@ async fn generate(AxumState(shared): AxumState<Arc<SimShared>>, body: Bytes) -> 
     if !(1..=MAX_GENERATE).contains(&request.count) {
         return control_error(format!("count must be between 1 and {MAX_GENERATE}"));
     }
-    let now = shared.clock.now_beijing();
+    let now = shared.clock(Vendor::Feiyu).now_beijing();
     let today = now.date_naive();
     let day = match request.date.as_deref() {
         None => today,

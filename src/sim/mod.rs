@@ -9,10 +9,20 @@
 //! - `GET /_sim/state` — every vendor's state summary (create/update counts…) as JSON;
 //! - `POST /_sim/faults` — `{"vendor": "xiaolanben"?, "error_rate": 1.0, "status": 503,
 //!   "latency_ms": 0, "timeout": false}`; `DELETE /_sim/faults` clears every fault;
+//! - `POST /_sim/clock` — `{"vendor": "xiaolanben"?, "skew_secs": 30}` moves a vendor's (or
+//!   every vendor's) server clock, to show what clock skew does;
 //! - `/_sim/<vendor>/…` — vendor-specific controls (e.g. generating leads).
+//!
+//! What the simulators answer is what the spec (`vendors.md`) documents, and nothing more:
+//! where it documents an error code, that code; where it documents only a range or an envelope
+//! (Tencent's code ranges, Waiqin's `return_code` "1", Feiyu's non-"success" `status`), that
+//! shape, with the reason in a comment at the answer; where it leaves a limit or a code
+//! unknown, no invented one. Every answer carries an HTTP `Date` from the vendor's own clock,
+//! as a real server's does, so a client can see a clock skew.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -82,8 +92,10 @@ pub struct Faults {
 /// State shared by every simulated vendor.
 #[derive(Debug, Default)]
 pub struct SimShared {
-    /// The simulators' clock, for timestamp windows.
-    pub clock: Clock,
+    /// Seconds every vendor's clock is moved by, and each vendor's own on top, in the order of
+    /// [`Vendor::ALL`].
+    skew_all_secs: AtomicI64,
+    skew_secs: [AtomicI64; 5],
     faults: Mutex<HashMap<Option<Vendor>, Faults>>,
     requests: Mutex<HashMap<Vendor, u64>>,
     /// Tencent's state.
@@ -98,7 +110,43 @@ pub struct SimShared {
     pub linkflow: linkflow::State,
 }
 
+/// Body of `POST /_sim/clock`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ClockSkew {
+    /// Only this vendor; every vendor when absent.
+    #[serde(default)]
+    pub vendor: Option<Vendor>,
+    /// Seconds the server clock runs ahead (negative: behind) of the system clock.
+    pub skew_secs: i64,
+}
+
+fn vendor_index(vendor: Vendor) -> usize {
+    Vendor::ALL
+        .iter()
+        .position(|v| *v == vendor)
+        .expect("every vendor is in Vendor::ALL")
+}
+
 impl SimShared {
+    /// `vendor`'s server clock, for its timestamp windows and `Date` headers.
+    pub fn clock(&self, vendor: Vendor) -> Clock {
+        let secs = self.skew_all_secs.load(Ordering::Relaxed)
+            + self.skew_secs[vendor_index(vendor)].load(Ordering::Relaxed);
+        Clock::skewed_secs(secs)
+    }
+
+    /// Moves one vendor's server clock (or, with `vendor: None`, the base of every vendor's)
+    /// `skew_secs` away from the system clock. Replaces an earlier skew.
+    pub fn set_clock_skew(&self, skew: &ClockSkew) {
+        // Bounded so the sum of both skews, in milliseconds, cannot overflow.
+        let secs = skew.skew_secs.clamp(-10 * 365 * 86_400, 10 * 365 * 86_400);
+        match skew.vendor {
+            Some(vendor) => self.skew_secs[vendor_index(vendor)].store(secs, Ordering::Relaxed),
+            None => self.skew_all_secs.store(secs, Ordering::Relaxed),
+        }
+    }
+
     /// Sets faults for one vendor (or all, when `faults.vendor` is `None`).
     pub fn set_faults(&self, faults: Faults) {
         self.faults
@@ -273,6 +321,7 @@ pub fn router(shared: Arc<SimShared>) -> Router {
             "/_sim/faults",
             axum::routing::post(set_faults_handler).delete(clear_faults_handler),
         )
+        .route("/_sim/clock", axum::routing::post(set_clock_handler))
         .with_state(shared.clone())
         .nest("/_sim/tencent", tencent::control_router(shared.clone()))
         .nest("/_sim/feiyu", feiyu::control_router(shared.clone()))
@@ -290,10 +339,15 @@ pub fn router(shared: Arc<SimShared>) -> Router {
             Vendor::Xiaolanben => xiaolanben::router(shared.clone()),
             Vendor::Linkflow => linkflow::router(shared.clone()),
         };
-        let faulted = vendor_router.layer(middleware::from_fn_with_state(
-            (shared.clone(), vendor),
-            inject_faults,
-        ));
+        let faulted = vendor_router
+            .layer(middleware::from_fn_with_state(
+                (shared.clone(), vendor),
+                inject_faults,
+            ))
+            .layer(middleware::from_fn_with_state(
+                (shared.clone(), vendor),
+                date_header,
+            ));
         app = app.nest(prefix(vendor), faulted);
     }
     app.fallback(unknown_path)
@@ -336,6 +390,27 @@ async fn inject_faults(
     next.run(request).await
 }
 
+/// Stamps every answer of `vendor`, faults included, with an HTTP `Date` from that vendor's
+/// clock: a real server's `Date` comes from its own clock, which is what makes a skew visible.
+async fn date_header(
+    State((shared, vendor)): State<(Arc<SimShared>, Vendor)>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let mut response = next.run(request).await;
+    let date = shared
+        .clock(vendor)
+        .now()
+        .format("%a, %d %b %Y %H:%M:%S GMT")
+        .to_string();
+    if let Ok(value) = axum::http::HeaderValue::from_str(&date) {
+        response
+            .headers_mut()
+            .insert(axum::http::header::DATE, value);
+    }
+    response
+}
+
 async fn state_handler(State(shared): State<Arc<SimShared>>) -> Json<Value> {
     Json(shared.snapshot())
 }
@@ -351,6 +426,21 @@ async fn set_faults_handler(
         }
         Ok(_) => bad_request("error_rate must be between 0.0 and 1.0"),
         Err(e) => bad_request(&format!("invalid faults: {e}")),
+    }
+}
+
+async fn set_clock_handler(
+    State(shared): State<Arc<SimShared>>,
+    body: axum::body::Bytes,
+) -> Response {
+    match serde_json::from_slice::<ClockSkew>(&body) {
+        Ok(skew) => {
+            shared.set_clock_skew(&skew);
+            Json(json!({"ok": true, "clock": skew})).into_response()
+        }
+        Err(e) => bad_request(&format!(
+            "invalid clock skew ({e}); expected {{\"vendor\": \"xiaolanben\"?, \"skew_secs\": N}}"
+        )),
     }
 }
 

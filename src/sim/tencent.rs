@@ -1,13 +1,20 @@
 //! Simulated leads.qq.com (spec §3): the four endpoints below the prefix, verified as the
-//! platform does, answered as the platform does (always HTTP 200 with `{code, message, data}`),
-//! with state.
+//! platform does, answered as the platform does (always HTTP 200 with `{code, message, data}`,
+//! §3.6), with state.
 //!
-//! Verification, in order: `X-Signature` present (2000), decodable with our token (2001),
-//! `X-Signature-Algorithm` SHA1/SHA256, SHA1 when absent (2005), 10-digit timestamp (2002),
-//! digest (2001), timestamp within ±300 s of `shared.clock` (2002), then for the 4-part form a
-//! nonce of 1..=32 characters (2004) never seen before for this token within the window (2003).
-//! The 3-part form (the older recipe) is accepted without replay protection, as documented.
-//! Parameter problems use 2101–2199.
+//! The platform documents code *ranges*, not codes (§3.6, X-g): 1100–1199 internal, 2000–2100
+//! permission/signature, 2100–2200 parameters. So every refusal answers one placeholder per
+//! range ([`codes::AUTH`] = 2000, [`codes::INVALID`] = 2101) and says what is wrong in
+//! `message`; nothing may depend on a finer code, because the platform never published one.
+//!
+//! Verification, in order (all [`codes::AUTH`]): `X-Signature` present, decodable with our
+//! token, `X-Signature-Algorithm` SHA1/SHA256 (SHA1 when absent, §3.3), 10-digit timestamp,
+//! digest, timestamp within ±300 s of the simulator's clock ("within 5 minutes", §3.1), then for
+//! the 4-part form a nonce of 1..=32 characters never seen before for this token within the
+//! window ("每个请求都不重复", X-d). The 3-part form (the older recipe) is accepted without
+//! replay protection. Then the parameters ([`codes::INVALID`]), and for `/leads/report` every
+//! `leads_id` must be a lead the simulator has (generated or pushed): the platform cannot take a
+//! status for a lead it never issued, and an unknown id is a wrong parameter value.
 //!
 //! Nonces are remembered per token only after the digest verified (so strangers cannot fill the
 //! memory), forgotten once their timestamp leaves the window, and capped per token.
@@ -34,6 +41,7 @@ use super::{synth, SimShared};
 use crate::clock::beijing;
 use crate::vendor::tencent::config::Algorithm;
 use crate::vendor::tencent::{enums, sign, webhook};
+use crate::vendor::Vendor;
 
 /// Config keys of the simulator's built-in tencent account.
 pub const CREDENTIALS_TOML: &str =
@@ -46,8 +54,19 @@ pub const SIM_SECRET: &str = "sim-tencent-secret-0123456789abcd";
 /// The advertiser id behind [`SIM_TOKEN`].
 pub const SIM_ACCOUNT_ID: i64 = 25610;
 
-/// Accepted distance between a request's timestamp and the simulator's clock.
+/// Accepted distance between a request's timestamp and the simulator's clock ("within 5
+/// minutes of server time", spec §3.1).
 pub const WINDOW_SECS: i64 = 300;
+
+/// Placeholder codes, one per documented range (spec §3.6, X-g). The finer codes inside the
+/// ranges are not published, so the simulator does not make any up.
+pub mod codes {
+    /// The permission/signature range 2000–2100 ("check token, secret, clock and algorithm"):
+    /// its first code.
+    pub const AUTH: i64 = 2000;
+    /// The parameter range 2100–2200. Not 2100 itself: the garbled ranges both claim it.
+    pub const INVALID: i64 = 2101;
+}
 /// Nonces remembered per token at most; the oldest are forgotten first.
 pub const MAX_NONCES_PER_TOKEN: usize = 200_000;
 /// Most leads one control call may generate.
@@ -87,6 +106,8 @@ impl NonceLog {
 struct Inner {
     /// Sorted newest first: (`leads_create_time` desc, `leads_id` desc), the list API's order.
     leads: Vec<SimLead>,
+    /// Every `leads_id` in `leads`, for `/leads/report`.
+    ids: HashSet<u64>,
     next_id: u64,
     list_calls: u64,
     report_calls: u64,
@@ -172,6 +193,7 @@ impl State {
             let action_ts = create_ts - rng.gen_range(0..120);
             let record = synth_lead(&mut rng, id, create_ts, action_ts);
             out.push(record.clone());
+            inner.ids.insert(id);
             inner.leads.push(SimLead {
                 id,
                 create_ts,
@@ -339,55 +361,64 @@ fn authenticate(shared: &SimShared, headers: &HeaderMap) -> Result<(), (i64, Str
     let signature = header(headers, "x-signature")
         .map_err(|_| {
             (
-                2001,
+                codes::AUTH,
                 "invalid signature: X-Signature is not ASCII".to_string(),
             )
         })?
-        .ok_or((2000, "missing X-Signature header".to_string()))?;
+        .ok_or((codes::AUTH, "missing X-Signature header".to_string()))?;
     let algorithm = match header(headers, "x-signature-algorithm") {
-        Err(()) => return Err((2005, "unsupported X-Signature-Algorithm".into())),
+        Err(()) => return Err((codes::AUTH, "unsupported X-Signature-Algorithm".into())),
         Ok(None) => Algorithm::Sha1,
         Ok(Some(name)) => match name.trim() {
             "SHA1" | "sha1" => Algorithm::Sha1,
             "SHA256" | "sha256" => Algorithm::Sha256,
             other => {
                 let shown: String = other.chars().take(32).collect();
-                return Err((2005, format!("unsupported X-Signature-Algorithm {shown:?}")));
+                return Err((
+                    codes::AUTH,
+                    format!("unsupported X-Signature-Algorithm {shown:?}"),
+                ));
             }
         },
     };
     let parsed = sign::parse_x_signature(signature)
-        .map_err(|e| (2001, format!("invalid signature: {e}")))?;
+        .map_err(|e| (codes::AUTH, format!("invalid signature: {e}")))?;
     if !sign::ct_eq(parsed.token.as_bytes(), SIM_TOKEN.as_bytes()) {
-        return Err((2001, "invalid signature: unknown token".into()));
+        return Err((codes::AUTH, "invalid signature: unknown token".into()));
     }
     let ts = sign::parse_ts(&parsed.ts).ok_or((
-        2002,
+        codes::AUTH,
         "invalid timestamp: expected 10-digit unix seconds".to_string(),
     ))?;
     let expected = sign::digest(SIM_TOKEN, &parsed.ts, SIM_SECRET, algorithm);
     if !sign::ct_eq(expected.as_bytes(), parsed.digest.as_bytes()) {
         return Err((
-            2001,
+            codes::AUTH,
             format!("invalid signature: digest mismatch ({algorithm})"),
         ));
     }
-    let now = shared.clock.unix_secs();
+    let now = shared.clock(Vendor::Tencent).unix_secs();
     if (ts - now).abs() > WINDOW_SECS {
         return Err((
-            2002,
+            codes::AUTH,
             format!("timestamp expired: {ts} is {} s from server time", ts - now),
         ));
     }
     if let Some(nonce) = parsed.nonce {
         if nonce.is_empty() || nonce.len() > crate::vendor::tencent::model::MAX_NONCE_LEN {
-            return Err((2004, "invalid nonce: must be 1 to 32 characters".into()));
+            return Err((
+                codes::AUTH,
+                "invalid nonce: must be 1 to 32 characters".into(),
+            ));
         }
         let mut inner = shared.tencent.lock();
         let log = inner.nonces.entry(parsed.token).or_default();
         log.prune(now);
         if !log.seen.insert(nonce.clone()) {
-            return Err((2003, "nonce reused: each request needs a new nonce".into()));
+            return Err((
+                codes::AUTH,
+                "nonce reused: each request needs a new nonce".into(),
+            ));
         }
         log.order.push_back((ts, nonce));
     }
@@ -408,17 +439,25 @@ fn body_json(
 ) -> Result<Value, Box<Response>> {
     let bytes = body.map_err(|e| {
         let status = e.status();
-        let mut r = fail(shared, 2102, format!("cannot read request body: {e}"));
+        let mut r = fail(
+            shared,
+            codes::INVALID,
+            format!("cannot read request body: {e}"),
+        );
         *r.status_mut() = status;
         Box::new(r)
     })?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(Box::new(fail(shared, 2102, "request body is empty")));
+        return Err(Box::new(fail(
+            shared,
+            codes::INVALID,
+            "request body is empty",
+        )));
     }
     serde_json::from_slice::<Value>(&bytes).map_err(|e| {
         Box::new(fail(
             shared,
-            2102,
+            codes::INVALID,
             format!("request body is not valid JSON: {e}"),
         ))
     })
@@ -491,19 +530,27 @@ async fn list_leads(
             .collect();
     let get = |k: &str| params.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
     let Some(start_text) = get("start_time") else {
-        return fail(&shared, 2101, "missing parameter: start_time");
+        return fail(&shared, codes::INVALID, "missing parameter: start_time");
     };
     let Some(end_text) = get("end_time") else {
-        return fail(&shared, 2101, "missing parameter: end_time");
+        return fail(&shared, codes::INVALID, "missing parameter: end_time");
     };
     let Some(start) = parse_bound(start_text, false) else {
-        return fail(&shared, 2103, format!("invalid start_time: {start_text:?}"));
+        return fail(
+            &shared,
+            codes::INVALID,
+            format!("invalid start_time: {start_text:?}"),
+        );
     };
     let Some(end) = parse_bound(end_text, true) else {
-        return fail(&shared, 2103, format!("invalid end_time: {end_text:?}"));
+        return fail(
+            &shared,
+            codes::INVALID,
+            format!("invalid end_time: {end_text:?}"),
+        );
     };
     if start > end {
-        return fail(&shared, 2103, "start_time is after end_time");
+        return fail(&shared, codes::INVALID, "start_time is after end_time");
     }
     let int_param = |k: &str, default: i64| match get(k) {
         None => Ok(default),
@@ -511,24 +558,36 @@ async fn list_leads(
     };
     let time_type = match int_param("time_type", 0) {
         Ok(t @ 0..=1) => t,
-        Ok(t) => return fail(&shared, 2104, format!("invalid time_type: {t} (0 or 1)")),
-        Err(m) => return fail(&shared, 2104, m),
+        Ok(t) => {
+            return fail(
+                &shared,
+                codes::INVALID,
+                format!("invalid time_type: {t} (0 or 1)"),
+            )
+        }
+        Err(m) => return fail(&shared, codes::INVALID, m),
     };
     let page = match int_param("page", 1) {
         Ok(p) if p >= 1 => p,
-        Ok(p) => return fail(&shared, 2105, format!("invalid page: {p} (from 1)")),
-        Err(m) => return fail(&shared, 2105, m),
+        Ok(p) => {
+            return fail(
+                &shared,
+                codes::INVALID,
+                format!("invalid page: {p} (from 1)"),
+            )
+        }
+        Err(m) => return fail(&shared, codes::INVALID, m),
     };
     let page_size = match int_param("page_size", 10) {
         Ok(s @ 1..=200) => s,
         Ok(s) => {
             return fail(
                 &shared,
-                2106,
+                codes::INVALID,
                 format!("invalid page_size: {s} (must be between 1 and 200)"),
             )
         }
-        Err(m) => return fail(&shared, 2106, m),
+        Err(m) => return fail(&shared, codes::INVALID, m),
     };
     let after = match get("search_after_leads_id") {
         None => None,
@@ -537,7 +596,7 @@ async fn list_leads(
             Err(_) => {
                 return fail(
                     &shared,
-                    2107,
+                    codes::INVALID,
                     format!("invalid search_after_leads_id: {v:?}"),
                 )
             }
@@ -566,7 +625,7 @@ async fn list_leads(
                 drop(inner);
                 return fail(
                     &shared,
-                    2107,
+                    codes::INVALID,
                     format!("search_after_leads_id {id} is not in the window"),
                 );
             }
@@ -591,10 +650,10 @@ async fn list_leads(
 fn check_report_item(i: usize, item: &Value, industry: bool) -> Result<String, (i64, String)> {
     let field = |k: &str| format!("list[{i}].{k}");
     if !item.is_object() {
-        return Err((2108, format!("list[{i}] must be an object")));
+        return Err((codes::INVALID, format!("list[{i}] must be an object")));
     }
     let id = item.get("leads_id").and_then(as_id).ok_or((
-        2108,
+        codes::INVALID,
         format!("{} is missing or not an id", field("leads_id")),
     ))?;
     let convert = text(item, "leads_convert_type");
@@ -603,7 +662,7 @@ fn check_report_item(i: usize, item: &Value, industry: bool) -> Result<String, (
     let outer = text(item, "outerLeadsConvertType");
     if convert.is_none() && score.is_none() && outer.is_none() {
         return Err((
-            2109,
+            codes::INVALID,
             format!(
                 "{}: one of leads_convert_type, leads_intention_score, outerLeadsConvertType is required",
                 field("leads_convert_type")
@@ -613,13 +672,13 @@ fn check_report_item(i: usize, item: &Value, industry: bool) -> Result<String, (
     if let Some(c) = convert {
         if !enums::LEADS_CONVERT_STATUS.contains(&c) {
             return Err((
-                2110,
+                codes::INVALID,
                 format!("{}: unknown value {c:?}", field("leads_convert_type")),
             ));
         }
         if !industry && enums::LEADS_CONVERT_STATUS_INDUSTRY.contains(&c) {
             return Err((
-                2110,
+                codes::INVALID,
                 format!(
                     "{}: {c} needs the industry status system (leads_status_system_option 2)",
                     field("leads_convert_type")
@@ -628,7 +687,7 @@ fn check_report_item(i: usize, item: &Value, industry: bool) -> Result<String, (
         }
         if c == enums::CONVERT_STATUS_DEPRECATED && reason.is_none() {
             return Err((
-                2111,
+                codes::INVALID,
                 format!(
                     "{} is required when leads_convert_type is LEADS_CONVERT_STATUS_DEPRECATED",
                     field("leads_ineffect_reason")
@@ -639,7 +698,7 @@ fn check_report_item(i: usize, item: &Value, industry: bool) -> Result<String, (
     if let Some(r) = reason {
         if !enums::LEADS_INEFFECT_REASON.contains(&r) {
             return Err((
-                2111,
+                codes::INVALID,
                 format!("{}: unknown value {r:?}", field("leads_ineffect_reason")),
             ));
         }
@@ -647,7 +706,7 @@ fn check_report_item(i: usize, item: &Value, industry: bool) -> Result<String, (
     if let Some(s) = score {
         if !enums::LEADS_INTENTION_SCORE.contains(&s) {
             return Err((
-                2112,
+                codes::INVALID,
                 format!("{}: unknown value {s:?}", field("leads_intention_score")),
             ));
         }
@@ -666,15 +725,21 @@ async fn report(
         Err(r) => return *r,
     };
     let Some(list) = body.get("list").and_then(Value::as_array) else {
-        return fail(&shared, 2101, "missing parameter: list (an array)");
+        return fail(
+            &shared,
+            codes::INVALID,
+            "missing parameter: list (an array)",
+        );
     };
     if list.is_empty() {
-        return fail(&shared, 2101, "list must hold at least one item");
+        return fail(&shared, codes::INVALID, "list must hold at least one item");
     }
+    // The cap is the spec's reading of a garbled line (X-n: "plausibly 50"), which our client
+    // enforces too; a finer code for it is not published.
     if list.len() > 50 {
         return fail(
             &shared,
-            2101,
+            codes::INVALID,
             format!("list holds {} items, at most 50", list.len()),
         );
     }
@@ -687,6 +752,22 @@ async fn report(
         }
     }
     let mut inner = shared.tencent.lock();
+    // A status for a lead the platform never issued cannot be stored. Nothing documents the
+    // answer, so it is the documented envelope with the parameter range's placeholder (an
+    // unknown id is a wrong parameter value), and the whole call is refused: the spec says
+    // nothing of partial success either.
+    if let Some((i, id)) = ids
+        .iter()
+        .enumerate()
+        .find(|(_, id)| !id.parse().is_ok_and(|n: u64| inner.ids.contains(&n)))
+    {
+        drop(inner);
+        return fail(
+            &shared,
+            codes::INVALID,
+            format!("list[{i}].leads_id: no lead {id} (leads_id 不存在)"),
+        );
+    }
     inner.report_calls += 1;
     for (id, item) in ids.into_iter().zip(list) {
         inner.report_items += 1;
@@ -711,12 +792,16 @@ async fn set_leads_status_system(
         Err(r) => return *r,
     };
     let Some(account_id) = body.get("account_id").and_then(as_int) else {
-        return fail(&shared, 2101, "missing parameter: account_id (an integer)");
+        return fail(
+            &shared,
+            codes::INVALID,
+            "missing parameter: account_id (an integer)",
+        );
     };
     if account_id != SIM_ACCOUNT_ID {
         return fail(
             &shared,
-            2006,
+            codes::AUTH,
             format!("no permission for account_id {account_id}"),
         );
     }
@@ -725,14 +810,14 @@ async fn set_leads_status_system(
         Some(o) => {
             return fail(
                 &shared,
-                2113,
+                codes::INVALID,
                 format!("invalid leads_status_system_option: {o} (1 or 2)"),
             )
         }
         None => {
             return fail(
                 &shared,
-                2101,
+                codes::INVALID,
                 "missing parameter: leads_status_system_option",
             )
         }
@@ -768,16 +853,20 @@ async fn report_personal_wechat(
         "action_time",
     ] {
         if text(&body, key).is_none() {
-            return fail(&shared, 2101, format!("missing parameter: {key}"));
+            return fail(&shared, codes::INVALID, format!("missing parameter: {key}"));
         }
     }
     let Some(account_id) = body.get("account_id").and_then(as_int) else {
-        return fail(&shared, 2101, "missing parameter: account_id (an integer)");
+        return fail(
+            &shared,
+            codes::INVALID,
+            "missing parameter: account_id (an integer)",
+        );
     };
     if account_id != SIM_ACCOUNT_ID {
         return fail(
             &shared,
-            2006,
+            codes::AUTH,
             format!("no permission for account_id {account_id}"),
         );
     }
@@ -785,7 +874,7 @@ async fn report_personal_wechat(
     if NaiveDateTime::parse_from_str(action_time, "%Y-%m-%d %H:%M:%S").is_err() {
         return fail(
             &shared,
-            2114,
+            codes::INVALID,
             format!("invalid action_time: {action_time:?} (yyyy-mm-dd HH:MM:SS)"),
         );
     }
@@ -804,9 +893,13 @@ async fn report_personal_wechat(
 // Routers
 // ---------------------------------------------------------------------------------------------
 
+// Unknown paths and methods are the web server's business, not the API's (which always answers
+// HTTP 200): the statuses are HTTP's own, the body the documented envelope with the parameter
+// placeholder.
+
 async fn method_not_allowed(request: axum::extract::Request) -> Response {
     let mut r = Json(json!({
-        "code": 2100,
+        "code": codes::INVALID,
         "message": format!("method {} not allowed for {}", request.method(), request.uri().path()),
     }))
     .into_response();
@@ -816,7 +909,7 @@ async fn method_not_allowed(request: axum::extract::Request) -> Response {
 
 async fn no_such_interface(request: axum::extract::Request) -> Response {
     let mut r = Json(json!({
-        "code": 2100,
+        "code": codes::INVALID,
         "message": format!("no such interface: {} {}", request.method(), request.uri().path()),
     }))
     .into_response();
@@ -865,7 +958,7 @@ async fn control_generate(
         Some(_) => return bad("spread_secs must be a non-negative integer".into()),
     };
     let newest = match body.get("at").map(Value::as_i64) {
-        None => shared.clock.unix_secs(),
+        None => shared.clock(Vendor::Tencent).unix_secs(),
         Some(Some(t)) if (0..=4_102_444_800).contains(&t) => t,
         Some(_) => return bad("at must be unix seconds".into()),
     };
@@ -886,7 +979,7 @@ async fn control_push(
         .and_then(Value::as_str)
         .and_then(Algorithm::parse)
         .unwrap_or(Algorithm::Sha1);
-    let now = shared.clock.unix_secs();
+    let now = shared.clock(Vendor::Tencent).unix_secs();
     let lead = shared
         .tencent
         .generate(now, 1, 0)

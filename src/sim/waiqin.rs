@@ -1,29 +1,34 @@
 //! Simulated Waiqin365 / 勤策 sales-leads OpenAPI (spec §2), served below `/waiqin/api`.
 //!
-//! Every request is verified like the real server is understood to do, in this order (each
-//! failure has its own code and message, in the vendor's envelope under HTTP 200):
+//! Every refusal is the envelope the spec documents and nothing more specific: `return_code`
+//! `"1"` ("0:成功,1:失败", spec §2.5) with a Chinese `return_msg`. The error-code appendix the
+//! seed points to is not public (W-f), so the simulator invents no other codes, and clients must
+//! read the message (e.g. `线索编码[x]已存在` for a `code` that exists: the seed says `code` is
+//! "校验是否已存在"). Checks, in order:
 //!
-//! | check | `return_code` | `return_msg` starts with |
-//! |---|---|---|
-//! | `openid` path segment is the tenant's | `10003` | `openid无效` |
-//! | `timestamp` is 14 digits `yyyyMMddHHmmss` | `10005` | `时间戳格式错误` |
-//! | it is within ±[`TIMESTAMP_WINDOW_SECS`] of `SimShared::clock` in Beijing time [INF: the real window is undocumented] | `10002` | `时间戳已过期` |
-//! | `msg_id` is 1–64 of `[A-Za-z0-9_-]` | `10006` | `msg_id格式错误` |
-//! | `digest == lowerhex(md5(raw body|appkey|timestamp))` | `10001` | `签名错误` |
-//! | `msg_id` not used before within 2× the window (replay) | `10004` | `重复的请求` |
-//! | `Content-Type` is `application/json` | `20004` | `参数错误: Content-Type` |
-//! | the body is a JSON object | `20001` | `参数格式错误` |
-//! | required fields (`empName`/`poolName`, `id`/`code`, a query condition) | `20002` | `参数缺失` |
-//! | enumerations and dates | `20003` | `参数错误` |
-//! | `code` already used | `30001` | `线索编码已存在` |
-//! | mobile repeated with `mobile_repeat: "0"` | `30003` | `手机号码已存在` |
-//! | lead not found by `id`/`code` | `30002` | `线索不存在` |
+//! | check | `return_msg` starts with |
+//! |---|---|
+//! | `openid` path segment is the tenant's | `openid无效` |
+//! | `timestamp` is 14 digits `yyyyMMddHHmmss` (W-b) | `时间戳格式错误` |
+//! | `digest == lowerhex(md5(raw body|appkey|timestamp))` (W-a) | `签名错误` |
+//! | `Content-Type` is `application/json` | `参数错误: Content-Type` |
+//! | the body is a JSON object | `参数格式错误` |
+//! | required fields (`empName`/`poolName`, `id`/`code`, a query condition) | `参数缺失` |
+//! | enumerations and dates | `参数错误` |
+//! | `code` already used | `线索编码[…]已存在` |
+//! | mobile repeated with `mobile_repeat: "0"` | `手机号码[…]已存在` |
+//! | lead not found by `id`/`code` | `线索不存在` |
 //!
-//! Unknown paths and ops get `404` in the envelope (HTTP 404), other methods `405`, bodies over
-//! the simulator's limit `413`. Successes carry `return_code` as the string `"0"` (as the examples)
-//! and a query's `response_data` is a JSON-ENCODED STRING. Leads are kept by `code` (the vendor's
-//! uniqueness key), and `snapshot()` counts creates per code so crash tests can prove a lead was
-//! created exactly once.
+//! Not checked, because the spec documents no such rule: how far the timestamp may be from the
+//! server's clock (no window is published, W-b) and whether a `msg_id` may be reused. A reused
+//! `msg_id` is only counted (`replays` in the snapshot), so tests can prove each call signs
+//! afresh without the simulator refusing what the vendor may accept.
+//!
+//! Unknown paths and ops get HTTP 404, other methods 405, bodies over the simulator's limit 413:
+//! those are the web server's statuses, not the API's, and carry the same envelope. Successes
+//! carry `return_code` as the string `"0"` (as the examples) and a query's `response_data` is a
+//! JSON-ENCODED STRING. Leads are kept by `code` (the vendor's uniqueness key), and `snapshot()`
+//! counts creates per code so crash tests can prove a lead was created exactly once.
 //!
 //! Controls under `/_sim/waiqin`: `POST /leads {"count": N}` generates N realistic leads;
 //! `GET /leads/{code}` shows one in query shape; `POST /follow {"code": …}` builds a signed
@@ -47,6 +52,7 @@ use super::synth;
 use super::SimShared;
 use crate::vendor::waiqin::sign;
 use crate::vendor::waiqin::webhook::{encode_follow_push, PushMeta};
+use crate::vendor::Vendor;
 
 /// Config keys of the simulator's built-in waiqin account.
 pub const CREDENTIALS_TOML: &str = "openid = \"5465103569540931532\"\nappkey = \"SIMwaiqinAppKey001\"\npushsecret = \"SimPushSecret0001\"\n";
@@ -57,46 +63,13 @@ pub const OPENID: &str = "5465103569540931532";
 pub const APPKEY: &str = "SIMwaiqinAppKey001";
 /// The tenant's pushsecret.
 pub const PUSHSECRET: &str = "SimPushSecret0001";
-/// Accepted distance between a request's timestamp and the simulator's clock \[INF\].
-pub const TIMESTAMP_WINDOW_SECS: i64 = 300;
 /// Most leads one `POST /_sim/waiqin/leads` may generate.
 pub const MAX_GENERATE: u64 = 100_000;
-
-/// The simulator's `return_code`s (the real appendix is unpublished; see the module doc).
-pub mod codes {
-    /// Digest mismatch.
-    pub const SIGNATURE: &str = "10001";
-    /// Timestamp outside the window.
-    pub const EXPIRED: &str = "10002";
-    /// Unknown openid.
-    pub const OPENID: &str = "10003";
-    /// `msg_id` reused.
-    pub const REPLAY: &str = "10004";
-    /// Timestamp not `yyyyMMddHHmmss`.
-    pub const TIMESTAMP_FORMAT: &str = "10005";
-    /// `msg_id` empty or not a plain token.
-    pub const MSG_ID: &str = "10006";
-    /// Body is not a JSON object.
-    pub const BAD_JSON: &str = "20001";
-    /// A required field is missing.
-    pub const MISSING: &str = "20002";
-    /// A field has an invalid value.
-    pub const INVALID: &str = "20003";
-    /// Wrong Content-Type.
-    pub const CONTENT_TYPE: &str = "20004";
-    /// `code` already exists.
-    pub const DUPLICATE_CODE: &str = "30001";
-    /// Lead not found.
-    pub const NOT_FOUND: &str = "30002";
-    /// Mobile already used and `mobile_repeat` is `"0"`.
-    pub const DUPLICATE_MOBILE: &str = "30003";
-    /// Unknown path or op.
-    pub const NO_SUCH_API: &str = "404";
-    /// Not a POST.
-    pub const METHOD: &str = "405";
-    /// Body too large.
-    pub const TOO_LARGE: &str = "413";
-}
+/// The only failure `return_code` the spec documents ("1:失败", §2.5); the appendix of other
+/// codes is not public (W-f).
+pub const FAILURE: &str = "1";
+/// `msg_id`s remembered to count reuse; the oldest are forgotten first.
+const REMEMBERED_MSG_IDS: usize = 100_000;
 
 /// Query-record keys that the real API fills with `""` when empty.
 const RECORD_KEYS: &[&str] = &[
@@ -248,7 +221,7 @@ struct Inner {
     auth_failures: u64,
     replays: u64,
     seen: HashSet<String>,
-    seen_order: VecDeque<(i64, String)>,
+    seen_order: VecDeque<String>,
 }
 
 /// Waiqin simulator state.
@@ -265,7 +238,8 @@ impl State {
 
     /// A JSON summary for `GET /_sim/state`: `leads` (current count), `creates` (code → times
     /// created), `modifies` (total), `modifies_per_code`, `removes`, `generated`,
-    /// `auth_failures` (requests refused before the op ran) and `replays`.
+    /// `auth_failures` (requests refused before the op ran) and `replays` (requests that reused
+    /// a `msg_id`, which the simulator counts but does not refuse).
     pub fn snapshot(&self) -> Value {
         let inner = self.lock();
         json!({
@@ -296,17 +270,15 @@ impl State {
     }
 }
 
-/// A refusal in the vendor's envelope.
+/// A refusal in the vendor's envelope: always `return_code` [`FAILURE`]; the message says why.
 struct Refusal {
     http: StatusCode,
-    code: &'static str,
     message: String,
 }
 
-fn refuse(code: &'static str, message: impl Into<String>) -> Refusal {
+fn refuse(message: impl Into<String>) -> Refusal {
     Refusal {
         http: StatusCode::OK,
-        code,
         message: message.into(),
     }
 }
@@ -315,7 +287,7 @@ fn envelope_error(r: Refusal, msg_id: Option<&str>) -> Response {
     (
         r.http,
         Json(json!({
-            "return_code": r.code,
+            "return_code": FAILURE,
             "return_msg": r.message,
             "msg_id": msg_id,
             "response_data": null,
@@ -349,7 +321,6 @@ async fn no_such_api(method: Method, uri: axum::http::Uri) -> Response {
     envelope_error(
         Refusal {
             http: StatusCode::NOT_FOUND,
-            code: codes::NO_SUCH_API,
             message: format!(
                 "接口不存在: {method} {} (expected POST /salesleads/v1/{{op}}/{{openid}}/{{timestamp}}/{{digest}}/{{msg_id}})",
                 uri.path()
@@ -382,7 +353,6 @@ async fn api(
     let Ok(Path((op, openid, ts, digest, msg_id))) = path else {
         let r = Refusal {
             http: StatusCode::NOT_FOUND,
-            code: codes::NO_SUCH_API,
             message: "接口不存在: 路径参数不可读".into(),
         };
         return envelope_error(r, None);
@@ -390,7 +360,6 @@ async fn api(
     if method != Method::POST {
         let r = Refusal {
             http: StatusCode::METHOD_NOT_ALLOWED,
-            code: codes::METHOD,
             message: format!("请求方式错误: {method} (only POST)"),
         };
         return envelope_error(r, None);
@@ -398,7 +367,6 @@ async fn api(
     if !OPS.contains(&op.as_str()) {
         let r = Refusal {
             http: StatusCode::NOT_FOUND,
-            code: codes::NO_SUCH_API,
             message: format!("接口不存在: salesleads/v1/{op}"),
         };
         return envelope_error(r, None);
@@ -408,23 +376,14 @@ async fn api(
         Err(e) => {
             let r = Refusal {
                 http: StatusCode::PAYLOAD_TOO_LARGE,
-                code: codes::TOO_LARGE,
                 message: format!("请求体过大或不可读: {e}"),
             };
             return envelope_error(r, Some(&msg_id));
         }
     };
     let state = &shared.waiqin;
-    let now = shared.clock.now_beijing();
-    if let Err(r) = authenticate(
-        state,
-        now.timestamp(),
-        &openid,
-        &ts,
-        &digest,
-        &msg_id,
-        &body,
-    ) {
+    let now = shared.clock(Vendor::Waiqin).now_beijing();
+    if let Err(r) = authenticate(state, &openid, &ts, &digest, &msg_id, &body) {
         return envelope_error(r, Some(&msg_id));
     }
     let content_type = headers
@@ -435,26 +394,19 @@ async fn api(
         .to_ascii_lowercase()
         .starts_with("application/json")
     {
-        let r = refuse(
-            codes::CONTENT_TYPE,
-            format!("参数错误: Content-Type必须为application/json, 收到 {content_type:?}"),
-        );
+        let r = refuse(format!(
+            "参数错误: Content-Type必须为application/json, 收到 {content_type:?}"
+        ));
         return envelope_error(r, Some(&msg_id));
     }
     let json: Map<String, Value> = match serde_json::from_slice::<Value>(&body) {
         Ok(Value::Object(map)) => map,
         Ok(_) => {
-            return envelope_error(
-                refuse(codes::BAD_JSON, "参数格式错误: 请求体必须是JSON对象"),
-                Some(&msg_id),
-            )
+            return envelope_error(refuse("参数格式错误: 请求体必须是JSON对象"), Some(&msg_id))
         }
         Err(e) => {
             return envelope_error(
-                refuse(
-                    codes::BAD_JSON,
-                    format!("参数格式错误: 请求体不是合法的JSON ({e})"),
-                ),
+                refuse(format!("参数格式错误: 请求体不是合法的JSON ({e})")),
                 Some(&msg_id),
             )
         }
@@ -483,7 +435,6 @@ async fn api(
 
 fn authenticate(
     state: &State,
-    now_unix: i64,
     openid: &str,
     ts: &str,
     digest: &str,
@@ -492,32 +443,17 @@ fn authenticate(
 ) -> Result<(), Refusal> {
     let check = || -> Result<(), Refusal> {
         if openid != OPENID {
-            return Err(refuse(codes::OPENID, format!("openid无效: {openid}")));
+            return Err(refuse(format!("openid无效: {openid}")));
         }
-        let signed_at = sign::parse_timestamp(ts).ok_or_else(|| {
-            refuse(
-                codes::TIMESTAMP_FORMAT,
-                format!("时间戳格式错误: {ts:?}, 应为yyyyMMddHHmmss"),
-            )
-        })?;
-        let drift = signed_at.timestamp() - now_unix;
-        if drift.abs() > TIMESTAMP_WINDOW_SECS {
-            return Err(refuse(
-                codes::EXPIRED,
-                format!("时间戳已过期或超前: 与服务器时间相差{drift}秒 (允许±{TIMESTAMP_WINDOW_SECS}秒)"),
-            ));
-        }
-        let token_ok = !msg_id.is_empty()
-            && msg_id.len() <= 64
-            && msg_id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        if !token_ok {
-            return Err(refuse(codes::MSG_ID, "msg_id格式错误: 1-64位字母数字"));
+        // The format is part of the signing recipe (W-b); how far from the server's clock it
+        // may be is not documented, so no window is checked (see the module doc).
+        if sign::parse_timestamp(ts).is_none() {
+            return Err(refuse(format!(
+                "时间戳格式错误: {ts:?}, 应为yyyyMMddHHmmss"
+            )));
         }
         if sign::digest(body, APPKEY, ts) != digest {
             return Err(refuse(
-                codes::SIGNATURE,
                 "签名错误: digest与md5(消息体|appkey|timestamp)不一致",
             ));
         }
@@ -528,25 +464,17 @@ fn authenticate(
         inner.auth_failures += 1;
         return Err(r);
     }
-    // Remember msg_ids for twice the window: a reused one inside it is a replay, an older one
-    // would fail the timestamp check anyway.
-    while let Some((at, _)) = inner.seen_order.front() {
-        if *at >= now_unix - 2 * TIMESTAMP_WINDOW_SECS {
-            break;
+    // A reused msg_id is counted, not refused: the spec only says the server echoes it.
+    if inner.seen.insert(msg_id.to_string()) {
+        inner.seen_order.push_back(msg_id.to_string());
+        if inner.seen_order.len() > REMEMBERED_MSG_IDS {
+            if let Some(old) = inner.seen_order.pop_front() {
+                inner.seen.remove(&old);
+            }
         }
-        if let Some((_, old)) = inner.seen_order.pop_front() {
-            inner.seen.remove(&old);
-        }
-    }
-    if !inner.seen.insert(msg_id.to_string()) {
-        inner.auth_failures += 1;
+    } else {
         inner.replays += 1;
-        return Err(refuse(
-            codes::REPLAY,
-            format!("重复的请求: msg_id {msg_id} 已使用"),
-        ));
     }
-    inner.seen_order.push_back((now_unix, msg_id.to_string()));
     Ok(())
 }
 
@@ -570,10 +498,10 @@ fn one_of(body: &Map<String, Value>, key: &str, allowed: &[&str]) -> Result<(), 
             if allowed.contains(&t.as_str()) {
                 Ok(())
             } else {
-                Err(refuse(
-                    codes::INVALID,
-                    format!("参数错误: {key}={t}, 可选值 {}", allowed.join("/")),
-                ))
+                Err(refuse(format!(
+                    "参数错误: {key}={t}, 可选值 {}",
+                    allowed.join("/")
+                )))
             }
         }
     }
@@ -652,12 +580,10 @@ fn check_apaas(body: &Map<String, Value>) -> Result<(), Refusal> {
     one_of(body, "allocation_status", &["0", "1"])?;
     one_of(body, "salesleads_status", &["1", "2", "5"])?;
     match text(body, "allocation_status").as_deref() {
-        Some("0") if text(body, "pool_name").is_none() => Err(refuse(
-            codes::MISSING,
-            "参数缺失: 未分配的线索必填线索池(pool_name)",
-        )),
+        Some("0") if text(body, "pool_name").is_none() => {
+            Err(refuse("参数缺失: 未分配的线索必填线索池(pool_name)"))
+        }
         Some("1") if text(body, "responsible_person").is_none() => Err(refuse(
-            codes::MISSING,
             "参数缺失: 已分配的线索必填负责人(responsible_person)",
         )),
         _ => Ok(()),
@@ -680,7 +606,6 @@ fn add(
     } else {
         if text(body, "empName").is_none() && text(body, "poolName").is_none() {
             return Err(refuse(
-                codes::MISSING,
                 "参数缺失: 负责人(empName)与线索池名称(poolName)二者必填其一",
             ));
         }
@@ -696,10 +621,7 @@ fn add(
     let code = text(body, "code")
         .unwrap_or_else(|| format!("XS{}{seq:06}", now.replace(['-', ' ', ':'], "")));
     if inner.by_code.contains_key(&code) {
-        return Err(refuse(
-            codes::DUPLICATE_CODE,
-            format!("线索编码已存在: {code}"),
-        ));
+        return Err(refuse(format!("线索编码[{code}]已存在")));
     }
     let no_repeat_key = if apaas {
         "mobile_duplicate"
@@ -716,10 +638,10 @@ fn add(
     if text(body, no_repeat_key).as_deref() == Some("0") {
         if let Some(mobile) = &mobile {
             if inner.leads.values().any(|l| l.get("mobile") == mobile) {
-                return Err(refuse(
-                    codes::DUPLICATE_MOBILE,
-                    format!("手机号码已存在: {}", crate::secret::mask_phone(mobile)),
-                ));
+                return Err(refuse(format!(
+                    "手机号码[{}]已存在",
+                    crate::secret::mask_phone(mobile)
+                )));
             }
         }
     }
@@ -765,23 +687,15 @@ fn find(inner: &Inner, body: &Map<String, Value>) -> Result<u64, Refusal> {
     let seq = match (&id, &code) {
         (Some(id), _) => inner.by_id.get(id),
         (None, Some(code)) => inner.by_code.get(code),
-        (None, None) => {
-            return Err(refuse(
-                codes::MISSING,
-                "参数缺失: 线索ID(id)与线索编码(code)不能同时为空",
-            ))
-        }
+        (None, None) => return Err(refuse("参数缺失: 线索ID(id)与线索编码(code)不能同时为空")),
     };
     seq.copied().ok_or_else(|| {
-        refuse(
-            codes::NOT_FOUND,
-            format!(
-                "线索不存在: {}",
-                id.map(|i| format!("id={i}"))
-                    .or(code.map(|c| format!("code={c}")))
-                    .unwrap_or_default()
-            ),
-        )
+        refuse(format!(
+            "线索不存在: {}",
+            id.map(|i| format!("id={i}"))
+                .or(code.map(|c| format!("code={c}")))
+                .unwrap_or_default()
+        ))
     })
 }
 
@@ -800,10 +714,7 @@ fn modify(
     let new_code = text(body, "code").filter(|c| *c != old_code);
     if let Some(code) = &new_code {
         if inner.by_code.contains_key(code) {
-            return Err(refuse(
-                codes::DUPLICATE_CODE,
-                format!("线索编码已存在: {code}"),
-            ));
+            return Err(refuse(format!("线索编码[{code}]已存在")));
         }
     }
     let lead = inner.leads.get_mut(&seq).expect("found above");
@@ -844,10 +755,7 @@ fn query(inner: &Inner, body: &Map<String, Value>, apaas: bool) -> Result<Value,
     let has_condition = QUERY_CONDITIONS.iter().any(|k| text(body, k).is_some())
         || (apaas && body.get("query_group").is_some_and(|g| !g.is_null()));
     if !has_condition {
-        return Err(refuse(
-            codes::MISSING,
-            "参数缺失: 查询条件至少需要填写一个参数",
-        ));
+        return Err(refuse("参数缺失: 查询条件至少需要填写一个参数"));
     }
     for key in [
         "create_time_start",
@@ -857,10 +765,7 @@ fn query(inner: &Inner, body: &Map<String, Value>, apaas: bool) -> Result<Value,
     ] {
         if let Some(d) = text(body, key) {
             if d.len() != 10 || chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d").is_err() {
-                return Err(refuse(
-                    codes::INVALID,
-                    format!("参数错误: {key}={d}, 格式应为yyyy-MM-dd"),
-                ));
+                return Err(refuse(format!("参数错误: {key}={d}, 格式应为yyyy-MM-dd")));
             }
         }
     }
@@ -930,7 +835,7 @@ fn positive(body: &Map<String, Value>, key: &str, default: u64) -> Result<u64, R
             .parse::<u64>()
             .ok()
             .filter(|n| *n >= 1)
-            .ok_or_else(|| refuse(codes::INVALID, format!("参数错误: {key}={t}, 应为正整数"))),
+            .ok_or_else(|| refuse(format!("参数错误: {key}={t}, 应为正整数"))),
     }
 }
 
@@ -1025,7 +930,7 @@ async fn generate_leads(AxState(shared): AxState<Arc<SimShared>>, body: Bytes) -
         );
     };
     let now = shared
-        .clock
+        .clock(Vendor::Waiqin)
         .now_beijing()
         .format("%Y-%m-%d %H:%M")
         .to_string();
@@ -1125,7 +1030,7 @@ async fn follow_push(AxState(shared): AxState<Arc<SimShared>>, body: Bytes) -> R
     let Some(lead) = shared.waiqin.lead(&code) else {
         return control_error(StatusCode::NOT_FOUND, format!("no lead with code {code}"));
     };
-    let now = shared.clock.now_beijing();
+    let now = shared.clock(Vendor::Waiqin).now_beijing();
     let data = json!({
         "lead_ID": lead["id"],
         "lead_code": code,

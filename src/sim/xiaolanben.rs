@@ -4,8 +4,10 @@
 //! error shape `{"trackingId": "…", "errors": [{"code": N, "message": "…"}]}`:
 //!
 //! 1. `h_t` and `h_sign` present → else 403 `请求未包含签名信息`;
-//! 2. `h_t` an integer within 10 s of the sim clock → else 403 `请求签名已过期` (the guide only
-//!    says "10 s valid"; status and text are our inference);
+//! 2. `h_t` an integer within 10 s of the sim clock ("接口服务器端限制10秒内有效") → else 403:
+//!    the guide puts "签名参数错误等原因" (signature parameter problems) under 403 but gives no
+//!    text for this one, so the text `请求签名已过期` is ours and nothing may depend on it —
+//!    clients tell it by the status, and by the `Date` header showing the clocks apart;
 //! 3. `companyId` header present and numeric → else 400; equal to the account's → else 401
 //!    `请求未经过认证` (the guide's "未开通接口");
 //! 4. `h_sign` equal to the signature recomputed from the parsed query parameter map (repeated
@@ -13,6 +15,12 @@
 //! 5. the same `h_sign` not seen in its 10 s window → else 403 `请求不允许重复执行` (memory is
 //!    bounded: a signature is forgotten once its `h_t` is out of the window anyway);
 //! 6. query options, JSON body and fields → else 400 (or, in a batch, a per-customer failure).
+//!
+//! Business refusals of a single import (unknown `staffId`, owner conflict, phone conflict) are
+//! 400 in the same shape: the guide documents per-customer `failedReason`s for the batch import
+//! but no status for these, and 400 ("请求参数错误") is the documented status nearest to a
+//! request the server will not carry out as given. No "already exists" refusal is simulated: an
+//! import is an upsert (spec §4.5).
 //!
 //! Bodies over [`super::MAX_BODY`] get 413, other methods 405, unknown paths 404, all in the
 //! vendor's shape.
@@ -49,6 +57,7 @@ use subtle::ConstantTimeEq;
 use super::{SimShared, MAX_BODY};
 use crate::vendor::xiaolanben::client::{IMPORT_CUSTOMERS_PATH, IMPORT_CUSTOMER_PATH, STAFFS_PATH};
 use crate::vendor::xiaolanben::sign;
+use crate::vendor::Vendor;
 
 /// Config keys of the simulator's built-in xiaolanben account.
 pub const CREDENTIALS_TOML: &str = "company_id = 10001\nkey = \"sim-xiaolanben-key\"\n";
@@ -432,7 +441,7 @@ async fn verify(
             vendor_error(StatusCode::FORBIDDEN, "请求未包含签名信息"),
         ));
     };
-    let now = shared.clock.unix_millis();
+    let now = shared.clock(Vendor::Xiaolanben).unix_millis();
     let Ok(h_t_ms) = h_t.trim().parse::<i64>() else {
         return Err(reject(
             "bad_timestamp",

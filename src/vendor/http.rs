@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
+use chrono::{DateTime, Utc};
 use reqwest::header::HeaderMap;
 
 use super::error::{CallError, FailureKind};
@@ -123,6 +124,26 @@ impl RawResponse {
             .map(Duration::from_secs)
     }
 
+    /// How many seconds the vendor's clock (its HTTP `Date` header) is ahead of `ours`
+    /// (negative: behind); `None` without a readable `Date`. Origin servers with a clock send
+    /// one on every answer (RFC 9110 §6.6.1), so this needs nothing the vendor documents.
+    pub fn server_clock_offset_secs(&self, ours: DateTime<Utc>) -> Option<i64> {
+        let text = self.headers.get(reqwest::header::DATE)?.to_str().ok()?;
+        let theirs = DateTime::parse_from_rfc2822(text.trim()).ok()?;
+        Some(theirs.timestamp() - ours.timestamp())
+    }
+
+    /// `Clock` when the vendor's `Date` is more than `window_secs` away from `ours`, else
+    /// `Auth`. For a signature refusal whose message cannot be trusted to say "timestamp" (the
+    /// vendors document no such message): two clocks further apart than the vendor's window
+    /// explain the refusal whatever its text says.
+    pub fn auth_or_clock(&self, ours: DateTime<Utc>, window_secs: i64) -> FailureKind {
+        match self.server_clock_offset_secs(ours) {
+            Some(offset) if offset.abs() > window_secs => FailureKind::Clock,
+            _ => FailureKind::Auth,
+        }
+    }
+
     /// The body as text for error messages, cut to 300 characters.
     pub fn body_excerpt(&self) -> String {
         let text = String::from_utf8_lossy(&self.body);
@@ -166,5 +187,39 @@ impl RawResponse {
             )
             .with_status(self.status)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer_dated(date: &str) -> RawResponse {
+        let mut headers = HeaderMap::new();
+        headers.insert(reqwest::header::DATE, date.parse().unwrap());
+        RawResponse {
+            status: 403,
+            headers,
+            body: Bytes::new(),
+        }
+    }
+
+    #[test]
+    fn the_vendors_date_header_tells_clock_skew_from_a_bad_signature() {
+        // 2024-01-01 04:30:35 UTC.
+        let ours = DateTime::from_timestamp(1_704_083_435, 0).unwrap();
+        let same = answer_dated("Mon, 01 Jan 2024 04:30:36 GMT");
+        assert_eq!(same.server_clock_offset_secs(ours), Some(1));
+        assert_eq!(same.auth_or_clock(ours, 10), FailureKind::Auth);
+        let ahead = answer_dated("Mon, 01 Jan 2024 04:31:05 GMT");
+        assert_eq!(ahead.server_clock_offset_secs(ours), Some(30));
+        assert_eq!(ahead.auth_or_clock(ours, 10), FailureKind::Clock);
+        assert_eq!(ahead.auth_or_clock(ours, 300), FailureKind::Auth);
+        let behind = answer_dated("Mon, 01 Jan 2024 04:20:35 GMT");
+        assert_eq!(behind.auth_or_clock(ours, 300), FailureKind::Clock);
+        // No usable Date: no evidence of skew.
+        let garbled = answer_dated("yesterday");
+        assert_eq!(garbled.server_clock_offset_secs(ours), None);
+        assert_eq!(garbled.auth_or_clock(ours, 10), FailureKind::Auth);
     }
 }

@@ -24,7 +24,7 @@ pub mod tencent;
 pub mod waiqin;
 pub mod xiaolanben;
 
-pub use error::{CallError, FailureKind};
+pub use error::{CallError, ErrorKind, FailureKind};
 pub use http::HttpClient;
 
 use crate::clock::Clock;

@@ -165,13 +165,17 @@ fn the_readme_call_examples_work_against_sim_for_every_vendor() {
         r#"{"start_time":"2020-01-01","end_time":"2030-12-31"}"#,
     );
     assert!(String::from_utf8_lossy(&listed.stdout).contains("\"total_number\": 5"));
-    // As the README says: the Waiqin example a second time is the vendor's own error, exit 1.
+    // As the README says: the Waiqin example a second time is the vendor's own error, exit 1,
+    // printed as the README quotes it.
     let (account, op, json) = examples.iter().find(|(a, _, _)| a == "sim_waiqin").unwrap();
     let again = sim.call(account, op, json);
     assert_eq!(again.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&again.stderr);
+    let readme = std::fs::read_to_string(manifest_path("README.md")).unwrap();
+    let quoted = "HTTP 200, code 1: 线索编码[demo-1]已存在";
+    assert!(readme.contains(quoted), "the README quotes the answer");
     assert!(
-        stderr.contains("code 30001") && stderr.contains("(not retryable)"),
+        stderr.contains(quoted) && stderr.contains("(not retryable)"),
         "{stderr}"
     );
 }

@@ -27,7 +27,7 @@ fn route(lead) {
     try {
         waiqin::add_sales_leads(#{ code: "tencent-" + lead.id, cus_name: lead.name ?? "?", poolName: "公海" });
     } catch (e) {
-        if e.code != "30001" { throw e; }
+        if e.kind != "exists" { throw e; }
     }
 }
 "#;

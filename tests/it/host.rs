@@ -271,14 +271,15 @@ async fn vendor_errors_are_catchable_maps_and_validation_names_the_field() {
     assert_eq!(caught["account"], "sim_waiqin");
     assert_eq!(caught["op"], "add_sales_leads");
     assert_eq!(caught["status"], 200);
-    assert_eq!(caught["code"], "30001");
+    assert_eq!(caught["kind"], "exists");
+    assert_eq!(caught["code"], "1");
     assert!(
         caught["message"].as_str().unwrap().contains("dup-1"),
         "{caught}"
     );
     assert_eq!(caught["retryable"], false);
     let invalid = &answer["invalid"];
-    assert_eq!(invalid["kind"], "invalidpayload");
+    assert_eq!(invalid["kind"], "invalid");
     assert!(
         invalid["message"]
             .as_str()

@@ -21,6 +21,9 @@ use crate::vendor::{decode_payload, encode_answer, CallError, ClientContext, Fai
 /// The op name of the pull.
 pub const PULL_CLUES: &str = "pull_clues";
 
+/// The replay window the spec assumes (F-j: the seed's `Signature` class has `timeout = 300`).
+pub const TIMESTAMP_WINDOW_SECS: i64 = 300;
+
 /// Client for one advertiser account (each has its own key and token).
 #[derive(Clone, Debug)]
 pub struct Client {
@@ -179,7 +182,15 @@ impl Client {
         model::parse_pull_answer(&raw.body, request.page, request.page_size).map_err(|e| {
             let e = match e {
                 AnswerError::Vendor { code, message } => {
-                    CallError::new(Vendor::Feiyu, op, classify(&message), message).with_code(code)
+                    let kind = match classify(&message) {
+                        // The vendor documents no messages: clocks further apart than the
+                        // window explain a refusal whatever it says.
+                        FailureKind::Auth => {
+                            raw.auth_or_clock(self.ctx.clock.now(), TIMESTAMP_WINDOW_SECS)
+                        }
+                        kind => kind,
+                    };
+                    CallError::new(Vendor::Feiyu, op, kind, message).with_code(code)
                 }
                 AnswerError::Undecodable(why) => CallError::new(
                     Vendor::Feiyu,
@@ -198,17 +209,18 @@ impl Client {
 }
 
 /// The kind of a vendor failure under HTTP 200, from its `msg`. The vendor publishes no error
-/// codes (its `status` is just "error" or "-2"), so the message is all there is: signature,
-/// token and timestamp problems are `Auth`; a named parameter is `InvalidRequest`; anything else
-/// is `Business`. None of these is retryable: calling again unchanged cannot help.
+/// codes (a failed answer is just a `status` other than "success", "-2" in the one public client
+/// that names one, spec §1.6) nor messages, so the message is all there is: a timestamp problem
+/// is `Clock` (our client always sends well-formed unix seconds, so the only way to get one
+/// wrong is a clock off by more than the window); signature and token problems are `Auth`; a
+/// named parameter is `InvalidRequest`; anything else is `Business`. Only `Clock` is retried.
 pub fn classify(message: &str) -> FailureKind {
+    const CLOCK: &[&str] = &["timestamp", "时间戳"];
     const AUTH: &[&str] = &[
         "signature",
         "token",
-        "timestamp",
         "unauthori",
         "签名",
-        "时间戳",
         "令牌",
         "鉴权",
         "认证",
@@ -223,7 +235,9 @@ pub fn classify(message: &str) -> FailureKind {
         "时间范围",
     ];
     let lower = message.to_lowercase();
-    if AUTH.iter().any(|k| lower.contains(k)) {
+    if CLOCK.iter().any(|k| lower.contains(k)) {
+        FailureKind::Clock
+    } else if AUTH.iter().any(|k| lower.contains(k)) {
         FailureKind::Auth
     } else if PARAMS.iter().any(|k| lower.contains(k)) {
         FailureKind::InvalidRequest

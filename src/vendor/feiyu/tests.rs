@@ -378,9 +378,10 @@ fn request_defaults_and_validation_name_the_field() {
 }
 
 #[test]
-fn vendor_messages_classify_auth_params_and_business() {
+fn vendor_messages_classify_clock_auth_params_and_business() {
     assert_eq!(classify("invalid signature"), FailureKind::Auth);
-    assert_eq!(classify("timestamp expired"), FailureKind::Auth);
+    assert_eq!(classify("timestamp expired"), FailureKind::Clock);
+    assert_eq!(classify("时间戳过期"), FailureKind::Clock);
     assert_eq!(classify("invalid access token"), FailureKind::Auth);
     assert_eq!(classify("签名错误"), FailureKind::Auth);
     assert_eq!(

@@ -40,10 +40,14 @@ const PARAMETER_CODES: &[&str] = &[
     "B01404",
 ];
 
-/// Codes that refuse the request on business grounds (exists, not found, quota, state).
+/// Codes that refuse a create because its key exists (spec §5.4): 群组已存在, 群组名已存在,
+/// 标签已存在. What scripts see as `e.kind == "exists"`.
+const EXISTS_CODES: &[&str] = &["B00001", "B01102", "B01151"];
+
+/// Codes that refuse the request on other business grounds (not found, quota, state).
 const BUSINESS_CODES: &[&str] = &[
-    "B00001", "B00008", "B00022", "B00037", "B00043", "B00157", "B00159", "B01102", "B01151",
-    "B01152", "B01162", "B01165", "B01201", "B01205", "B01376", "B01402", "B01405",
+    "B00008", "B00022", "B00037", "B00043", "B00157", "B00159", "B01152", "B01162", "B01165",
+    "B01201", "B01205", "B01376", "B01402", "B01405",
 ];
 
 /// A cached access token.
@@ -852,8 +856,9 @@ fn mentions_token(text: &str) -> bool {
     text.to_ascii_lowercase().contains("token")
 }
 
-/// The failure kind of a Linkflow error: a known code first (the vendor sends "not found" and
-/// "already exists" under HTTP 500), then the status.
+/// The failure kind of a Linkflow error: a token problem is `Auth`; then a known code (the
+/// vendor sends "not found" and "already exists" under HTTP 400/420/500, spec §5.4), then the
+/// status. Linkflow signs nothing with a timestamp, so it never says `Clock`.
 pub(crate) fn classify(status: u16, code: &str, message: &str) -> FailureKind {
     if status == 401 || status == 403 || mentions_token(code) || mentions_token(message) {
         return FailureKind::Auth;
@@ -864,6 +869,8 @@ pub(crate) fn classify(status: u16, code: &str, message: &str) -> FailureKind {
     let code = code.replace('_', "");
     if PARAMETER_CODES.contains(&code.as_str()) {
         FailureKind::InvalidRequest
+    } else if EXISTS_CODES.contains(&code.as_str()) {
+        FailureKind::Exists
     } else if BUSINESS_CODES.contains(&code.as_str()) || (200..300).contains(&status) {
         // An unknown code under 2xx is still a refusal, never a success.
         FailureKind::Business

@@ -148,7 +148,9 @@ fn known_codes_decide_before_the_status() {
             "No [contact] found with id [71302452690124]",
             Business,
         ),
-        (500, "B01151", "标签已经存在", Business),
+        (500, "B01151", "标签已经存在", Exists),
+        (400, "B00001", "群组已存在", Exists),
+        (420, "B01102", "群组名已存在", Exists),
         (500, "B01162", "tagKey不存在", Business),
         (500, "B_01162", "标签不存在", Business),
         (412, "B00157", "群组数量已达到上限", Business),
@@ -157,7 +159,7 @@ fn known_codes_decide_before_the_status() {
         (420, "B00030", "page*size必须小于等于10000", InvalidRequest),
         (500, "B00093", "超过最大页数", InvalidRequest),
         (500, "B01157", "key不符合", InvalidRequest),
-        (401, "TOKEN_EXPIRED", "X-OpenApi-Token has expired", Auth),
+        (401, "", "", Auth),
         (403, "B00008", "forbidden", Auth),
         (500, "X1", "access token expired", Auth),
         (503, "X1", "busy", ServerError),
@@ -241,7 +243,7 @@ fn bare_bodies_decode_and_errors_keep_code_and_message() {
         .unwrap_err();
     assert_eq!(
         (e.kind, e.code.as_deref()),
-        (FailureKind::Business, Some("B01151"))
+        (FailureKind::Exists, Some("B01151"))
     );
 
     // A success object that merely has a `code` field is not mistaken for an error.

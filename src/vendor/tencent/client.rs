@@ -3,7 +3,7 @@
 //!
 //! Every call reads the clock and draws a fresh nonce, so the dispatcher can retry by calling
 //! again. Every answer is HTTP 200 with a `code` (spec §3.6); a non-zero code is an error whose
-//! kind comes from the code range.
+//! kind comes from the code range ([`kind_for_code`]).
 
 use std::collections::HashSet;
 use std::fmt;
@@ -50,14 +50,34 @@ pub struct Client {
     report_ids_as_strings: bool,
 }
 
-/// Maps a non-zero platform code onto a failure kind (spec §3.6).
-pub fn kind_for_code(code: i64) -> FailureKind {
+/// The platform's timestamp window: "10-digit timestamp within 5 minutes of server time"
+/// (spec §3.1 notes, §3.4).
+pub const TIMESTAMP_WINDOW_SECS: i64 = 300;
+
+/// Maps a non-zero platform code onto a failure kind. The platform documents code *ranges*, not
+/// codes (spec §3.6, X-g): 1100–1199 internal error (retry), 2000–2100 permission/signature
+/// ("check token, secret, clock and algorithm"), 2100–2200 parameters; anything else, such as
+/// the seed's own `10000`, is a refusal we cannot place.
+///
+/// Nothing documents which code or message a stale timestamp gets, only that it falls in the
+/// permission range, so a permission-range message that speaks of the timestamp is `Clock`;
+/// [`Client`] also calls it `Clock` when the platform's `Date` shows the clocks more than the
+/// window apart, whatever the message says.
+pub fn kind_for_code(code: i64, message: &str) -> FailureKind {
     match code {
         1100..=1199 => FailureKind::VendorBusy,
+        2000..=2099 if mentions_timestamp(message) => FailureKind::Clock,
         2000..=2099 => FailureKind::Auth,
         2100..=2199 => FailureKind::InvalidRequest,
         _ => FailureKind::Business,
     }
+}
+
+fn mentions_timestamp(message: &str) -> bool {
+    let lower = message.to_lowercase();
+    ["timestamp", "time stamp", "时间戳", "过期", "expired"]
+        .iter()
+        .any(|w| lower.contains(w))
 }
 
 impl Client {
@@ -291,7 +311,12 @@ impl Client {
             let kind = if !raw.is_success() && by_status.retryable() {
                 by_status
             } else {
-                kind_for_code(envelope.code)
+                match kind_for_code(envelope.code, &message) {
+                    FailureKind::Auth => {
+                        raw.auth_or_clock(self.ctx.clock.now(), TIMESTAMP_WINDOW_SECS)
+                    }
+                    kind => kind,
+                }
             };
             let mut e = CallError::new(Vendor::Tencent, op, kind, message)
                 .with_status(raw.status)

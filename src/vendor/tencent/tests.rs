@@ -660,14 +660,31 @@ fn status_system_and_personal_wechat_validation() {
 
 #[test]
 fn code_ranges_classify_failures() {
-    assert_eq!(kind_for_code(1100), FailureKind::VendorBusy);
-    assert_eq!(kind_for_code(1199), FailureKind::VendorBusy);
-    assert_eq!(kind_for_code(2000), FailureKind::Auth);
-    assert_eq!(kind_for_code(2099), FailureKind::Auth);
-    assert_eq!(kind_for_code(2100), FailureKind::InvalidRequest);
-    assert_eq!(kind_for_code(2199), FailureKind::InvalidRequest);
-    assert_eq!(kind_for_code(10000), FailureKind::Business);
-    assert_eq!(kind_for_code(-1), FailureKind::Business);
+    assert_eq!(kind_for_code(1100, "内部错误"), FailureKind::VendorBusy);
+    assert_eq!(kind_for_code(1199, ""), FailureKind::VendorBusy);
+    assert_eq!(kind_for_code(2000, "invalid signature"), FailureKind::Auth);
+    assert_eq!(kind_for_code(2099, "no permission"), FailureKind::Auth);
+    // The permission range also covers the clock ("check token, secret, clock and algorithm").
+    assert_eq!(
+        kind_for_code(
+            2000,
+            "timestamp expired: 1700000000 is -600 s from server time"
+        ),
+        FailureKind::Clock
+    );
+    assert_eq!(kind_for_code(2050, "时间戳已过期"), FailureKind::Clock);
+    assert_eq!(
+        kind_for_code(2100, "missing parameter"),
+        FailureKind::InvalidRequest
+    );
+    assert_eq!(kind_for_code(2199, ""), FailureKind::InvalidRequest);
+    // A timestamp word outside the permission range is not a clock problem.
+    assert_eq!(
+        kind_for_code(2101, "invalid time_type"),
+        FailureKind::InvalidRequest
+    );
+    assert_eq!(kind_for_code(10000, "timestamp"), FailureKind::Business);
+    assert_eq!(kind_for_code(-1, ""), FailureKind::Business);
 }
 
 #[test]

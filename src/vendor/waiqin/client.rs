@@ -38,15 +38,39 @@ fn vendor_op(op: &str) -> Option<&'static str> {
     })
 }
 
-/// The failure kind of a non-zero `return_code`. The error-code appendix is not public (W-f), so
-/// the vendor's message decides: signing, timestamp, openid, IP allow-list (W-o) and replay
-/// failures are `Auth`; parameter problems `InvalidRequest`; "busy"/rate messages retryable;
-/// everything else (duplicate code, not found…) `Business`. Checked in that order because a
-/// message like "时间戳格式错误" is about signing, not parameters.
+/// The failure kind of a non-zero `return_code`. Waiqin documents only `0` = success and
+/// `1` = failure; its error-code appendix is not public (spec §2.5, W-f), so the vendor's message
+/// decides, checked in this order:
+///
+/// - a timestamp that is expired, ahead or too far off → `Clock` (retried: the host clock is
+///   wrong, not the lead). Waiqin documents no window (W-b), so only the message can say so;
+/// - signing, timestamp format, openid, appkey, IP allow-list (W-o) and replay → `Auth`;
+/// - "频繁"/rate messages → `RateLimited`; "系统繁忙"/"稍后重试" → `VendorBusy`;
+/// - "已存在" (e.g. `线索编码[x]已存在`: the seed says `code` is "校验是否已存在", checked for
+///   existence) → `Exists`;
+/// - parameter problems → `InvalidRequest`;
+/// - everything else (not found…) → `Business`.
+///
+/// Auth is checked before parameters because "时间戳格式错误" is about signing.
 pub fn classify(return_msg: &str) -> FailureKind {
     let msg = return_msg.to_lowercase();
     let has = |words: &[&str]| words.iter().any(|w| msg.contains(w));
-    if has(&[
+    if has(&["时间戳", "timestamp"])
+        && has(&[
+            "过期",
+            "超时",
+            "超前",
+            "相差",
+            "失效",
+            "有效期",
+            "expired",
+            "skew",
+            "window",
+            "too old",
+        ])
+    {
+        FailureKind::Clock
+    } else if has(&[
         "签名",
         "digest",
         "signature",
@@ -66,6 +90,8 @@ pub fn classify(return_msg: &str) -> FailureKind {
         FailureKind::RateLimited
     } else if has(&["系统繁忙", "稍后重试", "busy", "try again"]) {
         FailureKind::VendorBusy
+    } else if has(&["已存在", "already exist"]) {
+        FailureKind::Exists
     } else if has(&[
         "参数",
         "必填",
@@ -106,16 +132,16 @@ impl Client {
     async fn send<T: Serialize>(&self, op: &str, body: &T) -> Result<Envelope, CallError> {
         let bytes = serde_json::to_vec(body)
             .map_err(|e| self.error(op, FailureKind::InvalidPayload, e.to_string()))?;
-        // Fresh on every call: the dispatcher retries by calling again, and the vendor rejects a
-        // reused msg_id.
+        // Fresh on every call: the dispatcher retries by calling again, and the spec asks for a
+        // unique msg_id per request (whether the vendor refuses a reused one is undocumented).
         let msg_id = uuid::Uuid::new_v4().simple().to_string();
         self.send_raw(op, bytes, &msg_id).await
     }
 
     /// Sends pre-serialized body bytes as op `op` (a name from [`super::OPS`]), signed now,
     /// under the caller's `msg_id`, and returns the success envelope. The typed methods use it
-    /// with a fresh uuid; call it directly only to send bytes verbatim (tools, tests). A
-    /// `msg_id` reused within the vendor's window is refused as a replay.
+    /// with a fresh uuid; call it directly only to send bytes verbatim (tools, tests). Use a
+    /// unique `msg_id` (spec §2.3); the vendor echoes it in its answer.
     pub async fn send_raw(
         &self,
         op: &str,
@@ -216,7 +242,8 @@ impl Client {
         decode_records(data, decode).map_err(bad)
     }
 
-    /// `addSalesLeads`: creates a lead. A duplicate `code` is a `Business` error.
+    /// `addSalesLeads`: creates a lead. A `code` (or, with `mobile_repeat: "0"`, a mobile) that
+    /// already exists is an `Exists` error.
     pub async fn add_sales_leads(&self, req: &AddSalesLeadsRequest) -> Result<WriteAck, CallError> {
         const OP: &str = "add_sales_leads";
         req.validate().map_err(|e| self.invalid(OP, e))?;

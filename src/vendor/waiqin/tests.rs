@@ -661,7 +661,14 @@ fn apaas_record_example_decodes_flexibly() {
 #[test]
 fn vendor_messages_classify_by_meaning() {
     assert_eq!(classify("签名错误(digest mismatch)"), FailureKind::Auth);
-    assert_eq!(classify("时间戳已过期"), FailureKind::Auth);
+    // A timestamp out of the window is the clock, retried; a malformed one is our signing.
+    assert_eq!(classify("时间戳已过期"), FailureKind::Clock);
+    assert_eq!(
+        classify("时间戳已过期或超前: 与服务器时间相差-600秒"),
+        FailureKind::Clock
+    );
+    assert_eq!(classify("timestamp expired"), FailureKind::Clock);
+    assert_eq!(classify("时间戳格式错误"), FailureKind::Auth);
     assert_eq!(classify("openid不存在"), FailureKind::Auth);
     assert_eq!(classify("IP不在白名单内"), FailureKind::Auth);
     assert_eq!(classify("重复的请求(msg_id已使用)"), FailureKind::Auth);
@@ -673,7 +680,10 @@ fn vendor_messages_classify_by_meaning() {
         classify("请求体不是合法的JSON"),
         FailureKind::InvalidRequest
     );
-    assert_eq!(classify("线索编码已存在"), FailureKind::Business);
+    // "已存在" in any form is an existing key: what scripts see as `e.kind == "exists"`.
+    assert_eq!(classify("线索编码已存在"), FailureKind::Exists);
+    assert_eq!(classify("线索编码[feiyu-7004]已存在"), FailureKind::Exists);
+    assert_eq!(classify("手机号码[13900001111]已存在"), FailureKind::Exists);
     assert_eq!(classify("线索不存在"), FailureKind::Business);
     assert_eq!(classify("系统繁忙,请稍后重试"), FailureKind::VendorBusy);
     assert_eq!(classify("调用过于频繁"), FailureKind::RateLimited);

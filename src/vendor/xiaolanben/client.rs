@@ -25,6 +25,11 @@ pub const IMPORT_CUSTOMERS_PATH: &str =
 pub const STAFFS_PATH: &str = "/blue-crm/api/v1/open/companycenter/staffs";
 /// The import endpoints' content type.
 pub const JSON_UTF8: &str = "application/json; charset=utf-8";
+/// How long an `h_t` is valid: "接口服务器端限制10秒内有效" (spec §4.2).
+pub const H_T_WINDOW_SECS: i64 = 10;
+/// The two 403 messages the guide documents (spec §4.5). Neither is about the clock; any other
+/// 403 ("签名参数错误等原因", signature parameter problems) is, see [`kind_for_status`].
+pub const DOCUMENTED_403_MESSAGES: [&str; 2] = ["请求未包含签名信息", "请求不允许重复执行"];
 
 /// `list_all_staffs` stops with an error after this many pages: a server that keeps answering
 /// full pages (e.g. ignoring `pageIndex`) must not loop forever.
@@ -285,13 +290,23 @@ impl Client {
     /// error shape under 200 (an error, never a success).
     fn success_json(&self, op: &str, raw: &RawResponse) -> Result<Value, CallError> {
         if !raw.is_success() {
-            return Err(error_from_response(&self.ctx.account, op, raw));
+            return Err(self.with_clock_check(error_from_response(&self.ctx.account, op, raw), raw));
         }
         if let Some(err) = model::decode_error(&raw.body) {
-            return Err(vendor_error(&self.ctx.account, op, raw, &err));
+            return Err(self.with_clock_check(vendor_error(&self.ctx.account, op, raw, &err), raw));
         }
         raw.json::<Value>(VENDOR, op)
             .map_err(|e| e.with_account(&self.ctx.account))
+    }
+
+    /// An `Auth` refusal becomes `Clock` when the server's `Date` is more than the 10 s `h_t`
+    /// window away from our clock: the message of a stale `h_t` is undocumented (it may well
+    /// be the documented replay text), the clocks are not.
+    fn with_clock_check(&self, mut e: CallError, raw: &RawResponse) -> CallError {
+        if e.kind == FailureKind::Auth {
+            e.kind = raw.auth_or_clock(self.ctx.clock.now(), H_T_WINDOW_SECS);
+        }
+        e
     }
 
     fn decode<T: serde::de::DeserializeOwned>(
@@ -325,9 +340,22 @@ fn payload_or_empty(payload: Value) -> Value {
     }
 }
 
-/// The error for a non-2xx answer: kind from the status (401/403 `Auth`, 400 `InvalidRequest`,
-/// 5xx retryable, `Retry-After` kept), code and message from `errors[0]` of the vendor's error
-/// body when there is one, else the body excerpt.
+/// The kind of an error answer from its status and message (spec §4.5): 401 (bad signature, API
+/// not enabled) is `Auth`; 403 is `Auth` for the two documented messages (no signature,
+/// replay) and `Clock` otherwise: 403 covers "signature parameter" problems, and the only one
+/// our client can cause besides those two is an `h_t` outside the 10 s window; 400 is
+/// `InvalidRequest`, 5xx retryable.
+pub fn kind_for_status(status: u16, message: &str) -> FailureKind {
+    match status {
+        403 if DOCUMENTED_403_MESSAGES.iter().any(|m| message.contains(m)) => FailureKind::Auth,
+        403 => FailureKind::Clock,
+        _ => FailureKind::from_http_status(status),
+    }
+}
+
+/// The error for a non-2xx answer: kind from [`kind_for_status`] (`Retry-After` kept), code and
+/// message from `errors[0]` of the vendor's error body when there is one, else the status and
+/// body excerpt.
 pub fn error_from_response(account: &str, op: &str, raw: &RawResponse) -> CallError {
     match model::decode_error(&raw.body) {
         Some(err) => vendor_error(account, op, raw, &err),
@@ -347,8 +375,8 @@ fn vendor_error(account: &str, op: &str, raw: &RawResponse, err: &model::ErrorBo
     } else {
         Some(raw.status)
     };
-    let kind = status.map_or(FailureKind::Business, FailureKind::from_http_status);
     let message = first.message.clone().unwrap_or_else(|| raw.body_excerpt());
+    let kind = status.map_or(FailureKind::Business, |s| kind_for_status(s, &message));
     if let Some(tracking_id) = &err.tracking_id {
         tracing::debug!(account, op, tracking_id, "xiaolanben error");
     }

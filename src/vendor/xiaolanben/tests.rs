@@ -461,6 +461,16 @@ fn error_bodies_are_classified_with_the_vendors_code_and_message() {
     assert_eq!(e.status, Some(403));
     assert_eq!(e.account, "acct");
     assert_eq!(e.vendor, Vendor::Xiaolanben);
+    let missing = r#"{"errors":[{"code":403,"message":"请求未包含签名信息"}]}"#;
+    let e = error_from_response("a", "import_customer", &raw(403, missing));
+    assert_eq!(e.kind, FailureKind::Auth);
+    // Any other 403 is a signature parameter problem the guide does not spell out: for a client
+    // that signs every call afresh, that is an h_t outside the 10 s window — the clock.
+    let stale = r#"{"errors":[{"code":403,"message":"请求签名已过期"}]}"#;
+    let e = error_from_response("a", "import_customer", &raw(403, stale));
+    assert_eq!(e.kind, FailureKind::Clock);
+    assert!(e.retryable());
+    assert_eq!(e.code.as_deref(), Some("403"));
 
     let e = error_from_response(
         "a",
