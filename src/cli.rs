@@ -919,6 +919,9 @@ fn status(config_path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
                     .collect()
             };
             extra.push(("circuit breakers".to_string(), breakers));
+            extra.extend(crate::inspect::suspicious_pushes_section(
+                &daemon.suspicious_pushes,
+            ));
         }
         None => extra.push((
             "daemon".to_string(),

@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::trigger::SourceSpec;
+use crate::trigger::guard::NetList;
+use crate::trigger::{webhook, SourceSpec};
 use crate::vendor::{feiyu, linkflow, tencent, waiqin, xiaolanben, Vendor};
 
 /// Environment variable naming the config file when `--config` is not given.
@@ -44,6 +45,16 @@ pub enum ConfigError {
         /// The account name.
         account: String,
         /// What is wrong, naming the key.
+        message: String,
+    },
+    /// One `[[sources]]` entry is wrong.
+    #[error("{path}: {entry}: {message}")]
+    Source {
+        /// The file.
+        path: String,
+        /// Which entry: `[[sources]] #2 (account `tx_main`)`.
+        entry: String,
+        /// What is wrong, naming the key and the value.
         message: String,
     },
 }
@@ -91,6 +102,9 @@ pub struct DaemonSettings {
     /// The zone cron schedules run in: `Asia/Shanghai` (default), `UTC`, or an offset such as
     /// `+08:00`. Never the server's local zone.
     pub timezone: String,
+    /// Reverse proxies (CIDR blocks or addresses) whose `X-Forwarded-For` is believed when a
+    /// push source checks `allow_from`. Empty (default): the header is never believed.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl DaemonSettings {
@@ -98,6 +112,11 @@ impl DaemonSettings {
     /// vendors' own timestamps are Beijing time, which has none.
     pub fn schedule_offset(&self) -> Result<chrono::FixedOffset, String> {
         parse_timezone(&self.timezone)
+    }
+
+    /// `trusted_proxies`, parsed; the error names the key and the bad value.
+    pub fn trusted_proxy_list(&self) -> Result<NetList, String> {
+        NetList::parse(&self.trusted_proxies).map_err(|e| format!("key `trusted_proxies`: {e}"))
     }
 }
 
@@ -150,6 +169,7 @@ impl Default for DaemonSettings {
             breaker_probe_secs: 30,
             run_budget_ms: 2000,
             timezone: "Asia/Shanghai".to_string(),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -234,10 +254,21 @@ impl Config {
         }
         raw.daemon
             .schedule_offset()
+            .map(|_| ())
+            .and_then(|()| raw.daemon.trusted_proxy_list().map(|_| ()))
             .map_err(|message| ConfigError::Syntax {
                 path: origin.to_string(),
                 message: format!("[daemon] {message}"),
             })?;
+        // Checked here, not only when the daemon builds its routes, so `check` and every
+        // command that reads the config report a bad allow-list at once.
+        for (i, source) in raw.sources.iter().enumerate() {
+            webhook::source_allow_from(source).map_err(|message| ConfigError::Source {
+                path: origin.to_string(),
+                entry: webhook::source_label(i, &source.account),
+                message,
+            })?;
+        }
         Ok(Config {
             origin: origin.to_string(),
             accounts,
@@ -442,6 +473,71 @@ mod tests {
             e.contains("[daemon] timezone `Europe/Paris`: use Asia/Shanghai"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn bad_allow_from_is_a_config_error_naming_file_source_and_value() {
+        let tx = "[accounts.tx_main]\nvendor = \"tencent\"\ntoken = \"t\"\nsecret = \"s\"\n";
+        let with_source = |source: &str| {
+            parse(&format!(
+                "{tx}\n[[sources]]\naccount = \"tx_main\"\npull = \"0 * * * * *\"\n\n[[sources]]\naccount = \"tx_main\"\n{source}"
+            ))
+        };
+        let e = with_source("push = \"/hooks/t\"\nallow_from = [\"10.0.0.0/8\", \"1.2.3.0/33\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with(
+                "leadrelay.toml: [[sources]] #2 (account `tx_main`): key `allow_from`: `1.2.3.0/33`:"
+            ),
+            "{e}"
+        );
+        let e = with_source("push = \"/hooks/t\"\nallow_from = [\"office\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("#2 (account `tx_main`): key `allow_from`: `office` is not an IP address"),
+            "{e}"
+        );
+        let e = with_source("push = \"/hooks/t\"\nallow_from = []\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("#2 (account `tx_main`): key `allow_from` is empty"),
+            "{e}"
+        );
+        let e = with_source("pull = \"0 * * * * *\"\nallow_from = [\"10.0.0.0/8\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("has no `push` path"), "{e}");
+
+        let c = with_source(
+            "push = \"/hooks/t\"\nallow_from = [\"1.2.3.0/24\", \"10.0.0.5\", \"::1/128\"]\n",
+        )
+        .unwrap();
+        assert_eq!(c.sources[1].allow_from.as_ref().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn bad_trusted_proxies_is_a_config_error_naming_file_and_value() {
+        let e = parse("[daemon]\ntrusted_proxies = [\"127.0.0.1\", \"10.0.0.1/8\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with(
+                "leadrelay.toml: [daemon] key `trusted_proxies`: `10.0.0.1/8` has bits set"
+            ),
+            "{e}"
+        );
+        let c = parse("[daemon]\ntrusted_proxies = [\"127.0.0.1/32\", \"fd00::/8\"]\n").unwrap();
+        let list = c.daemon.trusted_proxy_list().unwrap();
+        assert!(list.contains("127.0.0.1".parse().unwrap()));
+        assert!(list.contains("fd12::1".parse().unwrap()));
+        assert!(Config::default()
+            .daemon
+            .trusted_proxy_list()
+            .unwrap()
+            .is_empty());
     }
 
     #[test]

@@ -734,6 +734,29 @@ pub fn clock_skew_warning(suspects: &[(String, u32)]) -> String {
     out
 }
 
+/// The daemon's replay-guard counts as a `status` section: per Tencent push path, the pushes
+/// since the daemon started that reused a signature with another body. `None` when the daemon
+/// has no such path.
+pub fn suspicious_pushes_section(counts: &[(String, u64)]) -> Option<StatusSection> {
+    if counts.is_empty() {
+        return None;
+    }
+    let body = counts
+        .iter()
+        .map(|(path, n)| match n {
+            0 => format!("{path}: none\n"),
+            n => format!(
+                "{path}: {n} suspicious push{} (an X-Signature reused with another body; see README \"Security\")\n",
+                if *n == 1 { "" } else { "es" }
+            ),
+        })
+        .collect();
+    Some((
+        "suspicious pushes since the daemon started".to_string(),
+        body,
+    ))
+}
+
 /// A checkpoint position read as a time, when it is one: positions are opaque, but the pulls
 /// we ship store the end of the last pulled window as unix seconds.
 fn position_ms(position: &str) -> Option<i64> {

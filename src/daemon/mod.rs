@@ -197,9 +197,11 @@ pub async fn start(config: &Config) -> Result<RunningDaemon, DaemonError> {
 
     let options = webhook::WebhookOptions {
         max_body_bytes: settings.max_body_bytes,
+        trusted_proxies: settings.trusted_proxy_list().map_err(config_error)?,
         ..webhook::WebhookOptions::default()
     };
     let push_count = push_routes.len();
+    let push_counters = webhook::PushCounters::of(&push_routes);
     let router = webhook::router(intake.clone(), push_routes, options);
     let mut webhook_stop = stopped.clone();
     let server = tokio::spawn(async move {
@@ -227,6 +229,7 @@ pub async fn start(config: &Config) -> Result<RunningDaemon, DaemonError> {
     let status = tokio::spawn(status::publish(
         host.clone(),
         breakers.clone(),
+        push_counters,
         settings.journal.clone(),
         addr.to_string(),
         stopped.clone(),

@@ -1,5 +1,6 @@
 //! What only the running daemon knows — live script versions and their last reload verdicts,
-//! circuit breaker states, accounts suspected of clock skew — written every few seconds to `<journal>.status.json`, so that
+//! circuit breaker states, accounts suspected of clock skew, suspicious pushes — written every few
+//! seconds to `<journal>.status.json`, so that
 //! `leadrelay status` in another process can show it next to the journal's own counts.
 
 use std::path::{Path, PathBuf};
@@ -11,6 +12,7 @@ use tokio::sync::watch;
 
 use super::breaker::{BreakerState, Breakers};
 use crate::host::generation::{Host, Verdict};
+use crate::trigger::webhook::PushCounters;
 
 /// How often the file is rewritten.
 pub const INTERVAL: Duration = Duration::from_secs(2);
@@ -34,6 +36,10 @@ pub struct DaemonStatus {
     /// failures in a row). Absent in files written before it existed.
     #[serde(default)]
     pub clock_skew: Vec<(String, u32)>,
+    /// Per push path with a replay guard (Tencent): pushes since start that reused a signature
+    /// with another body. Absent in files of older daemons.
+    #[serde(default)]
+    pub suspicious_pushes: Vec<(String, u64)>,
 }
 
 /// One script's line.
@@ -59,7 +65,13 @@ pub fn read(journal: &Path) -> Option<DaemonStatus> {
     serde_json::from_slice(&std::fs::read(status_path(journal)).ok()?).ok()
 }
 
-fn snapshot(host: &Host, breakers: &Breakers, listen: &str, started_ms: i64) -> DaemonStatus {
+fn snapshot(
+    host: &Host,
+    breakers: &Breakers,
+    pushes: &PushCounters,
+    listen: &str,
+    started_ms: i64,
+) -> DaemonStatus {
     let scripts = host
         .status()
         .into_iter()
@@ -97,6 +109,7 @@ fn snapshot(host: &Host, breakers: &Breakers, listen: &str, started_ms: i64) -> 
         scripts,
         open_breakers,
         clock_skew: breakers.clock_skew_suspects(),
+        suspicious_pushes: pushes.snapshot(),
     }
 }
 
@@ -104,6 +117,7 @@ fn snapshot(host: &Host, breakers: &Breakers, listen: &str, started_ms: i64) -> 
 pub async fn publish(
     host: Arc<Host>,
     breakers: Arc<Breakers>,
+    pushes: PushCounters,
     journal: PathBuf,
     listen: String,
     mut shutdown: watch::Receiver<bool>,
@@ -111,7 +125,7 @@ pub async fn publish(
     let path = status_path(&journal);
     let started_ms = chrono::Utc::now().timestamp_millis();
     loop {
-        let status = snapshot(&host, &breakers, &listen, started_ms);
+        let status = snapshot(&host, &breakers, &pushes, &listen, started_ms);
         let tmp = path.with_extension("json.tmp");
         // Written beside and renamed over, so a reader never sees half a file.
         let written = serde_json::to_vec_pretty(&status)

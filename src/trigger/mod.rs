@@ -9,6 +9,7 @@ use serde::Deserialize;
 use crate::lead::Lead;
 use crate::store::types::{Accepted, Arrival, Checkpoint, FollowArrival, Quarantined};
 
+pub mod guard;
 pub mod pull;
 pub mod webhook;
 
@@ -72,6 +73,11 @@ pub struct SourceSpec {
     /// Page size of pulls (default: the vendor's maximum).
     #[serde(default)]
     pub page_size: Option<u32>,
+    /// Accept pushes only from these networks (CIDR blocks or plain addresses), judged by the
+    /// peer address or, behind `[daemon] trusted_proxies`, by `X-Forwarded-For`. `None`: from
+    /// anywhere. Kept as written; [`webhook::source_allow_from`] parses and checks it.
+    #[serde(default)]
+    pub allow_from: Option<Vec<String>>,
 }
 
 fn default_overlap_secs() -> u64 {

@@ -3,34 +3,44 @@
 //!
 //! Every push goes through the same steps, and the order is the contract:
 //!
-//! 1. the path must be configured (else 404) and the method POST (else 405);
-//! 2. an overloaded intake answers 503 with `Retry-After` before anything is read, because
+//! 1. the path must be configured (else 404);
+//! 2. with `allow_from`, the sender's address must be in it (else 403 before anything is read,
+//!    nothing stored, not even in the quarantine): the peer address, or the `X-Forwarded-For`
+//!    client when the peer is one of `trusted_proxies` ([`guard::client_addr`]);
+//! 3. the method must be POST (else 405);
+//! 4. an overloaded intake answers 503 with `Retry-After` before anything is read, because
 //!    shedding load is only useful when it is cheap;
-//! 3. the body is read with a cap (default 1 MiB), 413 above it;
-//! 4. the signature is verified on the raw bytes, before any parsing: a failure is 401 and
+//! 5. the body is read with a cap (default 1 MiB), 413 above it;
+//! 6. the signature is verified on the raw bytes, before any parsing: a failure is 401 and
 //!    nothing is stored (a forged push must not be able to fill the quarantine);
-//! 5. a verified body that does not parse is kept byte for byte in the quarantine and answered
+//! 7. Tencent only: the replay guard notes the signature with a fingerprint of the body; the
+//!    same signature with another body is logged and counted as suspicious, then processed like
+//!    any push (see [`ReplayGuard`] for why it is not refused);
+//! 8. a verified body that does not parse is kept byte for byte in the quarantine and answered
 //!    400 with the reason;
-//! 6. the lead or follow record is handed to the [`Intake`], and only once it reports the commit
+//! 9. the lead or follow record is handed to the [`Intake`], and only once it reports the commit
 //!    is the push answered in the vendor's own success shape. A duplicate is answered success
 //!    too: the vendor re-sends until it hears success, and the journal already has it.
 //!
 //! Any intake failure is 503 and nothing is acknowledged, so the vendor retries.
 //!
 //! One log line per push outcome, with `path`, `account`, `outcome` and the lead id. Bodies,
-//! parse errors (serde quotes the offending value, which may be a phone number) and secrets are
-//! never logged.
+//! parse errors (serde quotes the offending value, which may be a phone number), signatures and
+//! secrets are never logged.
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 
+use super::guard::{self, NetList, Replay, ReplayGuard};
 use super::{Intake, SourceSpec};
 use crate::clock::Clock;
 use crate::config::{Config, Credentials};
@@ -81,6 +91,63 @@ pub struct PushRoute {
     pub account: String,
     /// How to verify them.
     pub verifier: PushVerifierKind,
+    /// Senders allowed to push here (`allow_from`); `None`: anyone.
+    pub allow_from: Option<NetList>,
+    /// For a vendor whose signature does not cover the body (Tencent): the replay guard.
+    pub replay_guard: Option<PathReplayGuard>,
+}
+
+/// The replay guard of one push path. The memory of signatures is shared by every path of the
+/// same account: they verify the same signatures, so headers seen on one path could be replayed
+/// on another. The count is the path's own, and shared by clones of the route, so the daemon
+/// reads the count of the route the router serves ([`PushCounters`]).
+#[derive(Debug, Clone)]
+pub struct PathReplayGuard {
+    guard: Arc<ReplayGuard>,
+    suspicious: Arc<AtomicU64>,
+}
+
+impl PathReplayGuard {
+    /// A guard with its own count over `guard`'s memory.
+    pub fn new(guard: Arc<ReplayGuard>) -> Self {
+        PathReplayGuard {
+            guard,
+            suspicious: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// Pushes to this path since start that reused a signature with another body.
+    pub fn suspicious(&self) -> u64 {
+        self.suspicious.load(Ordering::Relaxed)
+    }
+}
+
+/// The suspicious-push counts of every push path with a replay guard, read by the daemon's
+/// status file.
+#[derive(Debug, Clone, Default)]
+pub struct PushCounters(Vec<(String, Arc<AtomicU64>)>);
+
+impl PushCounters {
+    /// The counters of `routes` (clones of the routes given to [`router`] share them).
+    pub fn of(routes: &[PushRoute]) -> Self {
+        PushCounters(
+            routes
+                .iter()
+                .filter_map(|r| {
+                    let guard = r.replay_guard.as_ref()?;
+                    Some((r.path.clone(), guard.suspicious.clone()))
+                })
+                .collect(),
+        )
+    }
+
+    /// `(path, suspicious pushes since start)` per guarded path, in configuration order.
+    pub fn snapshot(&self) -> Vec<(String, u64)> {
+        self.0
+            .iter()
+            .map(|(path, count)| (path.clone(), count.load(Ordering::Relaxed)))
+            .collect()
+    }
 }
 
 /// Server-wide settings of the webhook router.
@@ -90,6 +157,9 @@ pub struct WebhookOptions {
     pub max_body_bytes: usize,
     /// `Retry-After` of the 503 answered while the intake is overloaded.
     pub retry_after_secs: u64,
+    /// Peers whose `X-Forwarded-For` is believed when checking `allow_from` (`[daemon]
+    /// trusted_proxies`); empty: the header is never believed.
+    pub trusted_proxies: NetList,
 }
 
 impl Default for WebhookOptions {
@@ -97,6 +167,7 @@ impl Default for WebhookOptions {
         Self {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             retry_after_secs: DEFAULT_RETRY_AFTER_SECS,
+            trusted_proxies: NetList::default(),
         }
     }
 }
@@ -106,9 +177,11 @@ impl Default for WebhookOptions {
 /// `pushsecret`, a path that is not absolute, or a path used twice.
 pub fn push_routes(config: &Config, sources: &[SourceSpec]) -> Result<Vec<PushRoute>, String> {
     let mut routes: Vec<PushRoute> = Vec::new();
+    let mut replay_guards: HashMap<String, Arc<ReplayGuard>> = HashMap::new();
     for (i, source) in sources.iter().enumerate() {
         let at = source_label(i, &source.account);
         check_has_trigger(source, &at)?;
+        let allow_from = source_allow_from(source).map_err(|e| format!("{at}: {e}"))?;
         let Some(path) = &source.push else { continue };
         let account = config
             .account(&source.account)
@@ -148,13 +221,46 @@ pub fn push_routes(config: &Config, sources: &[SourceSpec]) -> Result<Vec<PushRo
                 ))
             }
         };
+        // Only Tencent's signature leaves the body uncovered; Waiqin's digest covers `data`.
+        let replay_guard = matches!(verifier, PushVerifierKind::Tencent(_)).then(|| {
+            let shared = replay_guards
+                .entry(account.name.clone())
+                .or_insert_with(|| {
+                    Arc::new(ReplayGuard::new(tencent::webhook::DEFAULT_MAX_SKEW_SECS))
+                });
+            PathReplayGuard::new(shared.clone())
+        });
         routes.push(PushRoute {
             path: path.clone(),
             account: account.name.clone(),
             verifier,
+            allow_from,
+            replay_guard,
         });
     }
     Ok(routes)
+}
+
+/// A source's `allow_from`, parsed. Errors name the key and the bad value (the caller adds the
+/// file and the source): an entry that is not an address or CIDR block, an empty list (which
+/// would refuse every push), or the key on a source without `push`.
+pub(crate) fn source_allow_from(source: &SourceSpec) -> Result<Option<NetList>, String> {
+    let Some(entries) = &source.allow_from else {
+        return Ok(None);
+    };
+    if source.push.is_none() {
+        return Err(
+            "key `allow_from` limits who may push, but this source has no `push` path".into(),
+        );
+    }
+    if entries.is_empty() {
+        return Err(
+            "key `allow_from` is empty, which would refuse every push; remove the key to accept pushes from any address".into(),
+        );
+    }
+    NetList::parse(entries)
+        .map(Some)
+        .map_err(|e| format!("key `allow_from`: {e}"))
 }
 
 /// `[[sources]] #N (account `x`)`: the prefix of every source error, shared with the pulls.
@@ -222,15 +328,20 @@ pub fn router<I: Intake>(
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves, then lets in-flight pushes finish
-/// (their commit and answer) before returning.
+/// (their commit and answer) before returning. Each request carries its peer address
+/// (`ConnectInfo`), which `allow_from` needs; a router served any other way refuses every push
+/// to a path with `allow_from`.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 /// What the handler needs from the request head, copied out so the body can be consumed.
@@ -257,6 +368,12 @@ async fn dispatch<I: Intake>(State(shared): State<Arc<Shared<I>>>, request: Requ
             serde_json::json!({"error": "no push endpoint at this path"}).to_string(),
         );
     };
+    let sender = Sender::of(&request, &shared.options.trusted_proxies);
+    if let Some(allowed) = &route.allow_from {
+        if let Some(refusal) = refuse_outsider(&route, allowed, &sender) {
+            return refusal;
+        }
+    }
     if request.method() != Method::POST {
         log(&route, "method_not_allowed", None);
         let mut response = json_response(
@@ -311,6 +428,7 @@ async fn dispatch<I: Intake>(State(shared): State<Arc<Shared<I>>>, request: Requ
         shared: &shared,
         route: &route,
         head,
+        sender,
         received_at_ms,
     };
     match &route.verifier {
@@ -319,10 +437,96 @@ async fn dispatch<I: Intake>(State(shared): State<Arc<Shared<I>>>, request: Requ
     }
 }
 
+/// Who sent a push, as far as we can tell.
+struct Sender {
+    /// The TCP peer (a proxy's address behind a reverse proxy); `None` only if the router is
+    /// served without [`serve`] (no `ConnectInfo`).
+    peer: Option<IpAddr>,
+    /// The address the push is judged by: the peer, or the client a trusted proxy vouched for
+    /// ([`guard::client_addr`]). `None` when the peer is unknown.
+    client: Option<Result<IpAddr, guard::ClientAddrError>>,
+}
+
+impl Sender {
+    fn of(request: &Request, trusted_proxies: &NetList) -> Sender {
+        let peer = request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip());
+        let client = peer.map(|peer| {
+            // The common case (no proxy, or a peer that is not one) reads no header and
+            // allocates nothing; `client_addr` would give the same answer.
+            if !trusted_proxies.contains(peer) {
+                return Ok(peer.to_canonical());
+            }
+            // A value that is not text cannot be an address; "" fails to parse, so it fails
+            // closed if the algorithm ever has to use it.
+            let forwarded: Vec<&str> = request
+                .headers()
+                .get_all("x-forwarded-for")
+                .iter()
+                .map(|v| v.to_str().unwrap_or(""))
+                .collect();
+            guard::client_addr(peer, &forwarded, trusted_proxies)
+        });
+        Sender { peer, client }
+    }
+
+    /// `(peer, client)` as text for log lines, `unknown` where we cannot tell.
+    fn log_fields(&self) -> (String, String) {
+        let unknown = || "unknown".to_string();
+        let peer = self.peer.map_or_else(unknown, |p| p.to_string());
+        let client = match &self.client {
+            Some(Ok(client)) => client.to_string(),
+            _ => unknown(),
+        };
+        (peer, client)
+    }
+}
+
+/// Step 2: the 403 for a sender outside `allowed`, or `None` when it may push. A refusal is
+/// logged at WARN with the path, the peer and the client it was judged by, and answered in the
+/// vendor's error shape; nothing of the request is read.
+fn refuse_outsider(route: &PushRoute, allowed: &NetList, sender: &Sender) -> Option<Response> {
+    if let Some(Ok(client)) = &sender.client {
+        if allowed.contains(*client) {
+            return None;
+        }
+    }
+    let (peer, client_text) = sender.log_fields();
+    match &sender.client {
+        Some(Ok(client)) => {
+            tracing::warn!(path = %route.path, account = %route.account, peer = %peer, client = %client, outcome = "forbidden", reason = "address not in allow_from", "push");
+            Some(forbidden(
+                route,
+                &format!("address {client} is not allowed to push to this path"),
+            ))
+        }
+        Some(Err(error)) => {
+            tracing::warn!(path = %route.path, account = %route.account, peer = %peer, client = %client_text, outcome = "forbidden", reason = %error, "push");
+            Some(forbidden(
+                route,
+                "the sender's address cannot be read from X-Forwarded-For",
+            ))
+        }
+        None => {
+            // Only reachable if the router is served without `serve`: fail closed.
+            tracing::warn!(path = %route.path, account = %route.account, peer = %peer, outcome = "forbidden", reason = "the peer address is unknown (server started without connect info)", "push");
+            Some(forbidden(route, "the sender's address is unknown"))
+        }
+    }
+}
+
+fn forbidden(route: &PushRoute, message: &str) -> Response {
+    json_response(StatusCode::FORBIDDEN, error_body(route, message))
+}
+
 struct PushContext<'a, I> {
     shared: &'a Shared<I>,
     route: &'a PushRoute,
     head: Head,
+    /// For log lines: who sent it.
+    sender: Sender,
     received_at_ms: i64,
 }
 
@@ -339,14 +543,20 @@ impl<I: Intake> PushContext<'_, I> {
         use tencent::webhook::PushError;
         let route = self.route;
         let now = Clock::system().unix_secs();
-        if let Err(failure) = verifier.verify_signature(
+        let verified = match verifier.verify_signature(
             self.head.signature.as_deref(),
             self.head.algorithm.as_deref(),
             now,
         ) {
-            tracing::warn!(path = %route.path, account = %route.account, outcome = "unauthorized", reason = %failure, "push");
-            let error = PushError::Unauthorized(failure);
-            return json_response(StatusCode::UNAUTHORIZED, error.response_body());
+            Ok(verified) => verified,
+            Err(failure) => {
+                tracing::warn!(path = %route.path, account = %route.account, outcome = "unauthorized", reason = %failure, "push");
+                let error = PushError::Unauthorized(failure);
+                return json_response(StatusCode::UNAUTHORIZED, error.response_body());
+            }
+        };
+        if let Some(guard) = &route.replay_guard {
+            self.note_replay(guard, verified.ts, &body, now);
         }
         let lead = match tencent::webhook::parse_push_body(&body) {
             Ok(lead) => lead,
@@ -370,10 +580,46 @@ impl<I: Intake> PushContext<'_, I> {
                     Some(Accepted::Duplicate) => "duplicate",
                     _ => "accepted",
                 };
-                log(route, outcome, Some(&lead_id));
+                // The client is logged so operators can learn the platform's addresses for
+                // `allow_from` (the vendors do not publish them).
+                let (peer, client) = self.sender.log_fields();
+                tracing::info!(path = %route.path, account = %route.account, outcome, lead_id = %lead_id, peer = %peer, client = %client, "push");
                 json_response(StatusCode::OK, tencent::webhook::PUSH_ACK.to_string())
             }
             Err(e) => self.unavailable(&e.to_string(), Some(&lead_id)),
+        }
+    }
+
+    /// Step 7: the replay guard. A suspicious push is logged and counted but still processed:
+    /// it passed the vendor's own check, and genuine pushes made within the same second share
+    /// a signature (see [`ReplayGuard`]). The line names no lead, body or signature: the
+    /// signature would let a reader of the log push for the rest of its window.
+    fn note_replay(&self, guard: &PathReplayGuard, signed_at: i64, body: &[u8], now: i64) {
+        // Verified a moment ago, so it parses; keyed on the digest (see ReplayGuard).
+        let Some(parsed) = self
+            .head
+            .signature
+            .as_deref()
+            .and_then(|s| tencent::sign::parse_x_signature(s).ok())
+        else {
+            return;
+        };
+        let replay = guard.guard.observe(&parsed.digest, signed_at, body, now);
+        if let Replay::OtherBody { bodies } = replay {
+            let total = guard.suspicious.fetch_add(1, Ordering::Relaxed) + 1;
+            let route = self.route;
+            let (peer, client) = self.sender.log_fields();
+            tracing::warn!(
+                path = %route.path,
+                account = %route.account,
+                peer = %peer,
+                client = %client,
+                signed_at,
+                distinct_bodies = bodies,
+                suspicious_total = total,
+                outcome = "suspicious",
+                "push: X-Signature already seen with another body; accepted, as Tencent's signature does not cover the body (README: Security)"
+            );
         }
     }
 
@@ -414,7 +660,8 @@ impl<I: Intake> PushContext<'_, I> {
                     Accepted::Duplicate => "duplicate",
                     Accepted::New => "accepted",
                 };
-                tracing::info!(path = %route.path, account = %route.account, outcome, lead_id = %lead_id, msg_id = %msg_id, "push");
+                let (peer, client) = self.sender.log_fields();
+                tracing::info!(path = %route.path, account = %route.account, outcome, lead_id = %lead_id, msg_id = %msg_id, peer = %peer, client = %client, "push");
                 json_response(StatusCode::OK, ack(&msg_id))
             }
             Err(e) => self.unavailable(&e.to_string(), Some(&lead_id)),
@@ -521,6 +768,8 @@ mod tests {
                 "tok".into(),
                 "sec".into(),
             )),
+            allow_from: None,
+            replay_guard: None,
         };
         let wq = PushRoute {
             path: "/w".into(),
@@ -528,6 +777,8 @@ mod tests {
             verifier: PushVerifierKind::Waiqin {
                 pushsecret: "p".into(),
             },
+            allow_from: None,
+            replay_guard: None,
         };
         let t: serde_json::Value = serde_json::from_str(&busy_body(&tx, "x")).unwrap();
         assert_eq!(t["code"], 1100);

@@ -10,6 +10,7 @@ mod host;
 mod inspect;
 mod journal;
 mod linkflow;
+mod pushsec;
 mod reload;
 mod sources;
 mod stdlib;

@@ -13,8 +13,9 @@ use leadrelay::config::Credentials;
 use leadrelay::lead::Lead;
 use leadrelay::sim::Faults;
 use leadrelay::store::types::{Accepted, Arrival, Checkpoint, FollowArrival, Quarantined, Via};
+use leadrelay::trigger::guard::NetList;
 use leadrelay::trigger::pull::{self, pull_once, pull_sources, run_pulls, PullError, PullSource};
-use leadrelay::trigger::webhook::{self, push_routes, WebhookOptions};
+use leadrelay::trigger::webhook::{self, push_routes, PushCounters, PushRoute, WebhookOptions};
 use leadrelay::trigger::{Intake, IntakeError, SourceSpec};
 use leadrelay::vendor::tencent::config::Algorithm;
 use leadrelay::vendor::tencent::webhook::{sign_push, PUSH_ACK};
@@ -158,6 +159,7 @@ fn source(account: &str, pull: Option<&str>, push: Option<&str>) -> SourceSpec {
         push: push.map(str::to_string),
         overlap_secs: 600,
         page_size: None,
+        allow_from: None,
     }
 }
 
@@ -168,18 +170,30 @@ struct Hooks {
     http: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
+    /// Clones of the served routes: they share the replay guards' counters.
+    routes: Vec<PushRoute>,
 }
 
 impl Hooks {
     async fn start(options: WebhookOptions) -> Hooks {
+        Self::start_guarded(options, None).await
+    }
+
+    /// Both push paths, each with `allow_from` when given.
+    async fn start_guarded(options: WebhookOptions, allow_from: Option<&[&str]>) -> Hooks {
         let harness = Harness::start().await;
+        let allow_from = allow_from.map(|a| a.iter().map(|e| e.to_string()).collect::<Vec<_>>());
         let sources = [
             source(TX_ACCOUNT, None, Some(TX_PATH)),
             source(WQ_ACCOUNT, None, Some(WQ_PATH)),
-        ];
+        ]
+        .map(|s| SourceSpec {
+            allow_from: allow_from.clone(),
+            ..s
+        });
         let routes = push_routes(&harness.config, &sources).expect("routes");
         let intake = Arc::new(FakeIntake::default());
-        let app = webhook::router(intake.clone(), routes, options);
+        let app = webhook::router(intake.clone(), routes.clone(), options);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
@@ -196,7 +210,13 @@ impl Hooks {
                 .unwrap(),
             stop: Some(stop),
             server,
+            routes,
         }
+    }
+
+    /// `(path, suspicious pushes)` of every guarded path, as the daemon's status file has them.
+    fn suspicious(&self) -> Vec<(String, u64)> {
+        PushCounters::of(&self.routes).snapshot()
     }
 
     async fn control(&self, path: &str, body: Value) -> Value {
@@ -488,6 +508,7 @@ async fn oversize_overloaded_failing_intake_unknown_path_and_wrong_method() {
     let hooks = Hooks::start(WebhookOptions {
         max_body_bytes: 4096,
         retry_after_secs: 7,
+        ..WebhookOptions::default()
     })
     .await;
     let now = Clock::system().unix_secs();
@@ -587,6 +608,303 @@ fn garbage_never_panics_the_webhook_server() {
     assert_eq!(hooks.intake.lead_count(), 1);
     assert!(hooks.intake.lock().follows.is_empty());
     rt.block_on(hooks.stop());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Push security (issue 8, item 12): allow_from, trusted proxies, the replay guard. Every request
+// goes to 127.0.0.1; "outside" means an allow-list that leaves 127.0.0.1 out.
+// ---------------------------------------------------------------------------------------------
+
+fn with_header(
+    mut headers: Vec<(String, String)>,
+    name: &str,
+    value: &str,
+) -> Vec<(String, String)> {
+    headers.push((name.to_string(), value.to_string()));
+    headers
+}
+
+#[tokio::test]
+async fn push_from_outside_allow_from_is_refused_and_not_stored() {
+    let hooks = Hooks::start_guarded(WebhookOptions::default(), Some(&["10.1.0.0/16"])).await;
+    let (headers, body) = hooks.sim_tencent_push().await;
+    let (status, _, answer) = hooks.post(TX_PATH, &headers, body.clone()).await;
+    assert_eq!(status, 403, "{answer}");
+    let answer: Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(answer["code"], 2100, "Tencent's reject shape: {answer}");
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("127.0.0.1 is not allowed"),
+        "{answer}"
+    );
+    // A correctly signed but unreadable body would be quarantined from an allowed sender; from
+    // outside nothing is read, so nothing reaches the quarantine either.
+    let signed = tencent_headers(
+        leadrelay::sim::tencent::SIM_TOKEN,
+        leadrelay::sim::tencent::SIM_SECRET,
+        Clock::system().unix_secs(),
+    );
+    let (status, _, _) = hooks.post(TX_PATH, &signed, b"{not json".to_vec()).await;
+    assert_eq!(status, 403);
+    // Without trusted_proxies an X-Forwarded-For naming an allowed address is the sender's own
+    // claim and changes nothing.
+    let spoofed = with_header(headers.clone(), "X-Forwarded-For", "10.1.2.3");
+    let (status, _, _) = hooks.post(TX_PATH, &spoofed, body.clone()).await;
+    assert_eq!(status, 403);
+    // Waiqin follow pushes are guarded the same way, refused in Waiqin's shape.
+    let follow = follow_body("77", FOLLOW_DATA, leadrelay::sim::waiqin::PUSHSECRET);
+    let (status, _, answer) = hooks.post(WQ_PATH, &form_headers(), follow.clone()).await;
+    assert_eq!(status, 403, "{answer}");
+    let answer: Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(answer["return_code"], 1, "{answer}");
+    let bad_follow = follow_body("78", "{not json", leadrelay::sim::waiqin::PUSHSECRET);
+    let (status, _, _) = hooks.post(WQ_PATH, &form_headers(), bad_follow).await;
+    assert_eq!(status, 403);
+    {
+        let store = hooks.intake.lock();
+        assert!(store.leads.is_empty(), "a refused push was stored");
+        assert!(store.follows.is_empty(), "a refused follow push was stored");
+        assert!(
+            store.quarantine.is_empty(),
+            "a refused push was quarantined"
+        );
+        assert!(store.outcomes.is_empty());
+    }
+    assert_eq!(
+        hooks.suspicious(),
+        vec![(TX_PATH.to_string(), 0)],
+        "refused pushes never reach the replay guard"
+    );
+    hooks.stop().await;
+
+    // The same pushes from an allowed address (loopback listed, plain IPs in both families).
+    let hooks = Hooks::start_guarded(
+        WebhookOptions::default(),
+        Some(&["10.1.0.0/16", "127.0.0.1", "::1/128"]),
+    )
+    .await;
+    let (status, _, answer) = hooks.post(TX_PATH, &headers, body).await;
+    assert_eq!((status, answer.as_str()), (200, PUSH_ACK));
+    let (status, _, _) = hooks.post(WQ_PATH, &form_headers(), follow).await;
+    assert_eq!(status, 200);
+    assert_eq!(hooks.intake.lead_count(), 1);
+    assert_eq!(hooks.intake.lock().follows.len(), 1);
+    hooks.stop().await;
+}
+
+#[tokio::test]
+async fn x_forwarded_for_is_trusted_only_from_trusted_proxies() {
+    // The test client (127.0.0.1) plays the reverse proxy.
+    let options = WebhookOptions {
+        trusted_proxies: NetList::parse(&["127.0.0.1/32"]).unwrap(),
+        ..WebhookOptions::default()
+    };
+    let hooks = Hooks::start_guarded(options, Some(&["10.1.0.0/16"])).await;
+    let cases: [(&str, &[&str], u16); 8] = [
+        ("no header: the proxy itself is the sender", &[], 403),
+        ("client in allow_from", &["10.1.2.3"], 200),
+        (
+            "an allowed address written by an outside client to the left of what the proxy appended",
+            &["10.1.2.3, 203.0.113.9"],
+            403,
+        ),
+        (
+            "right-most untrusted entry is allowed; the left part is the client's and ignored",
+            &["203.0.113.9, 10.1.2.4"],
+            200,
+        ),
+        ("trusted hops are skipped", &["10.1.2.5, 127.0.0.1"], 200),
+        (
+            "several header lines are one list",
+            &["10.1.2.6", "203.0.113.9"],
+            403,
+        ),
+        ("unreadable entry fails closed", &["10.1.2.7, unknown"], 403),
+        ("with a port", &["10.1.2.8:51234"], 200),
+    ];
+    let mut accepted = 0;
+    for (name, forwarded, expected) in cases {
+        let (mut headers, body) = hooks.sim_tencent_push().await;
+        for value in forwarded {
+            headers = with_header(headers, "X-Forwarded-For", value);
+        }
+        let (status, _, answer) = hooks.post(TX_PATH, &headers, body).await;
+        assert_eq!(status, expected, "{name}: {answer}");
+        if expected == 403 {
+            let answer: Value = serde_json::from_str(&answer).unwrap();
+            assert_eq!(answer["code"], 2100, "{name}");
+        } else {
+            accepted += 1;
+        }
+    }
+    assert_eq!(hooks.intake.lead_count(), accepted);
+    assert!(hooks.intake.lock().quarantine.is_empty());
+    hooks.stop().await;
+
+    // Trusted proxies that do not include the peer: the header is ignored again.
+    let options = WebhookOptions {
+        trusted_proxies: NetList::parse(&["10.9.0.0/16"]).unwrap(),
+        ..WebhookOptions::default()
+    };
+    let hooks = Hooks::start_guarded(options, Some(&["10.1.0.0/16"])).await;
+    let (headers, body) = hooks.sim_tencent_push().await;
+    let headers = with_header(headers, "X-Forwarded-For", "10.1.2.3");
+    let (status, _, _) = hooks.post(TX_PATH, &headers, body).await;
+    assert_eq!(status, 403);
+    assert_eq!(hooks.intake.lead_count(), 0);
+    hooks.stop().await;
+}
+
+/// The same signature in another encoding: the 4-part form with an invented nonce and the digest
+/// in upper case, without base64 padding. None of it needs the secret.
+fn reencoded(headers: &[(String, String)]) -> Vec<(String, String)> {
+    use base64::Engine as _;
+    headers
+        .iter()
+        .map(|(k, v)| {
+            if !k.eq_ignore_ascii_case("x-signature") {
+                return (k.clone(), v.clone());
+            }
+            let text =
+                String::from_utf8(base64::engine::general_purpose::STANDARD.decode(v).unwrap())
+                    .unwrap();
+            let parts: Vec<&str> = text.split(',').collect();
+            let variant = format!(
+                "{},{},madeupnonce,{}",
+                parts[0],
+                parts[1],
+                parts[2].to_ascii_uppercase()
+            );
+            (
+                k.clone(),
+                base64::engine::general_purpose::STANDARD_NO_PAD.encode(variant),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn same_signature_with_another_body_is_counted_as_suspicious() {
+    let hooks = Hooks::start(WebhookOptions::default()).await;
+    let leads = hooks
+        .control("/_sim/tencent/leads", json!({"count": 3}))
+        .await["leads"]
+        .clone();
+    let body = |i: usize| serde_json::to_vec(&leads[i]).unwrap();
+    let now = Clock::system().unix_secs();
+    let headers = tencent_headers(
+        leadrelay::sim::tencent::SIM_TOKEN,
+        leadrelay::sim::tencent::SIM_SECRET,
+        now,
+    );
+    let suspicious = |hooks: &Hooks| hooks.suspicious()[0].1;
+
+    let (status, _, _) = hooks.post(TX_PATH, &headers, body(0)).await;
+    assert_eq!(status, 200);
+    // The same signature with the same body is an ordinary re-delivery.
+    let (status, _, _) = hooks.post(TX_PATH, &headers, body(0)).await;
+    assert_eq!(status, 200);
+    assert_eq!(suspicious(&hooks), 0, "a re-delivery is not suspicious");
+
+    // The same signature with another body: counted, and (by design) still accepted, because
+    // the vendor's scheme cannot tell it from a second genuine lead pushed in the same second.
+    let (status, _, answer) = hooks.post(TX_PATH, &headers, body(1)).await;
+    assert_eq!((status, answer.as_str()), (200, PUSH_ACK));
+    assert_eq!(suspicious(&hooks), 1);
+    let (status, _, _) = hooks.post(TX_PATH, &headers, body(1)).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        suspicious(&hooks),
+        1,
+        "re-delivering that body again is not counted twice"
+    );
+
+    // Re-encoding the header does not make it a new signature.
+    let (status, _, answer) = hooks.post(TX_PATH, &reencoded(&headers), body(2)).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(suspicious(&hooks), 2);
+
+    // Another second is another signature.
+    let later = tencent_headers(
+        leadrelay::sim::tencent::SIM_TOKEN,
+        leadrelay::sim::tencent::SIM_SECRET,
+        now - 1,
+    );
+    let (status, _, _) = hooks.post(TX_PATH, &later, body(2)).await;
+    assert_eq!(status, 200);
+    assert_eq!(suspicious(&hooks), 2);
+
+    // A bad signature never reaches the guard.
+    let forged = tencent_headers(leadrelay::sim::tencent::SIM_TOKEN, "nope", now);
+    let (status, _, _) = hooks.post(TX_PATH, &forged, body(1)).await;
+    assert_eq!(status, 401);
+    assert_eq!(suspicious(&hooks), 2);
+
+    assert_eq!(hooks.intake.lead_count(), 3);
+    // Waiqin's digest covers the data it carries: its path has no replay guard.
+    assert_eq!(
+        hooks.suspicious(),
+        vec![(TX_PATH.to_string(), 2)],
+        "only the Tencent path is guarded"
+    );
+    hooks.stop().await;
+}
+
+#[tokio::test]
+async fn allow_from_config_errors_name_the_source_and_value() {
+    let harness = Harness::start().await;
+    let with_allow =
+        |account: &str, pull: Option<&str>, push: Option<&str>, allow: &[&str]| SourceSpec {
+            allow_from: Some(allow.iter().map(|e| e.to_string()).collect()),
+            ..source(account, pull, push)
+        };
+    let err = |sources: &[SourceSpec]| push_routes(&harness.config, sources).unwrap_err();
+    let e = err(&[
+        source(TX_ACCOUNT, None, Some(TX_PATH)),
+        with_allow(
+            WQ_ACCOUNT,
+            None,
+            Some(WQ_PATH),
+            &["10.0.0.0/8", "10.0.0.0/40"],
+        ),
+    ]);
+    assert!(
+        e.starts_with("[[sources]] #2 (account `sim_waiqin`): key `allow_from`: `10.0.0.0/40`"),
+        "{e}"
+    );
+    let e = err(&[with_allow(
+        TX_ACCOUNT,
+        None,
+        Some(TX_PATH),
+        &["tencent.com"],
+    )]);
+    assert!(e.contains("`tencent.com` is not an IP address"), "{e}");
+    let e = err(&[with_allow(TX_ACCOUNT, None, Some(TX_PATH), &[])]);
+    assert!(e.contains("`allow_from` is empty"), "{e}");
+    let e = err(&[with_allow(
+        TX_ACCOUNT,
+        Some("0 * * * * *"),
+        None,
+        &["10.0.0.0/8"],
+    )]);
+    assert!(e.contains("has no `push` path"), "{e}");
+
+    let routes = push_routes(
+        &harness.config,
+        &[with_allow(
+            TX_ACCOUNT,
+            None,
+            Some(TX_PATH),
+            &["10.0.0.0/8", "::1"],
+        )],
+    )
+    .unwrap();
+    let allowed = routes[0].allow_from.as_ref().unwrap();
+    assert!(allowed.contains("10.200.0.1".parse().unwrap()));
+    assert!(allowed.contains("::1".parse().unwrap()));
+    assert!(!allowed.contains("127.0.0.1".parse().unwrap()));
 }
 
 // ---------------------------------------------------------------------------------------------
