@@ -16,6 +16,7 @@ use crate::config::Config;
 use crate::host::check::{check_dir, write_definitions};
 use crate::host::engine::Services;
 use crate::host::generation::{Host, Verdict};
+use crate::host::script::KnownAccounts;
 use crate::sim::{Faults, Simulator};
 use crate::vendor::{all_ops, AccountClient, Accounts, HttpClient, Vendor};
 
@@ -446,17 +447,27 @@ async fn call(
     }
 }
 
-/// Accounts from the config when there is one; scripts can be checked without any.
-fn optional_accounts(config_path: Option<PathBuf>) -> anyhow::Result<Accounts> {
+/// The user's config: `--config`, else `$LEADRELAY_CONFIG`, else `./leadrelay.toml` when that
+/// exists; `None` when there is none.
+fn user_config(config_path: Option<PathBuf>) -> anyhow::Result<Option<Config>> {
     let path = Config::locate(config_path.as_deref());
     if config_path.is_none() && !path.exists() {
-        return Ok(Accounts::default());
+        return Ok(None);
     }
-    let config = Config::load(&path)?;
-    Ok(Accounts::from_config(
-        &config,
-        HttpClient::new(),
-        Clock::system(),
+    Ok(Some(Config::load(&path)?))
+}
+
+/// The accounts `on_lead`/`on_follow` may name: the config's, named in messages by the config's
+/// file name. `None` without a config: account names are then not checked, and `test` and
+/// `route --dry-run` stand the simulators in for whatever accounts the scripts name.
+fn known_accounts(config: Option<&Config>) -> Option<KnownAccounts> {
+    let config = config?;
+    let origin = std::path::Path::new(&config.origin)
+        .file_name()
+        .map_or(config.origin.clone(), |n| n.to_string_lossy().to_string());
+    Some(KnownAccounts::new(
+        origin,
+        config.accounts.values().map(|a| (a.name.clone(), a.vendor)),
     ))
 }
 
@@ -464,8 +475,14 @@ async fn check(config_path: Option<PathBuf>, dir: PathBuf) -> anyhow::Result<Exi
     if !dir.is_dir() {
         bail!("{} is not a folder of scripts", dir.display());
     }
-    let services = Arc::new(Services::new(optional_accounts(config_path)?));
-    let report = tokio::task::spawn_blocking(move || check_dir(services, &dir)).await??;
+    let config = user_config(config_path)?;
+    let accounts = config
+        .as_ref()
+        .map(|c| Accounts::from_config(c, HttpClient::new(), Clock::system()))
+        .unwrap_or_default();
+    let known = known_accounts(config.as_ref());
+    let services = Arc::new(Services::new(accounts));
+    let report = tokio::task::spawn_blocking(move || check_dir(services, known, &dir)).await??;
     for problem in &report.problems {
         println!("{problem}");
     }
@@ -501,19 +518,22 @@ async fn definitions(dir: PathBuf) -> anyhow::Result<ExitCode> {
 
 /// The user's config when there is one, else an empty one.
 fn optional_config(config_path: Option<PathBuf>) -> anyhow::Result<Config> {
-    let path = Config::locate(config_path.as_deref());
-    if config_path.is_none() && !path.exists() {
-        return Ok(Config {
-            origin: "(no config)".to_string(),
-            ..Config::default()
-        });
+    Ok(user_config(config_path)?.unwrap_or_else(no_config))
+}
+
+/// The empty config that stands in when there is none.
+fn no_config() -> Config {
+    Config {
+        origin: "(no config)".to_string(),
+        ..Config::default()
     }
-    Ok(Config::load(&path)?)
 }
 
 /// A host over `config`'s accounts with the scripts of `dir` loaded; load problems are printed.
+/// Handlers may name only the accounts of `known` (see [`known_accounts`]).
 async fn scripted_host(
     config: &Config,
+    known: Option<KnownAccounts>,
     dir: &std::path::Path,
     extension: fn(&mut rhai::Engine),
 ) -> anyhow::Result<Arc<Host>> {
@@ -521,7 +541,7 @@ async fn scripted_host(
         bail!("{} is not a folder of scripts", dir.display());
     }
     let accounts = Accounts::from_config(config, HttpClient::new(), Clock::system());
-    let host = Host::with_extension(Arc::new(Services::new(accounts)), extension);
+    let host = Host::with_accounts(Arc::new(Services::new(accounts)), known, extension);
     let (h, d) = (host.clone(), dir.to_path_buf());
     let loaded = tokio::task::spawn_blocking(move || h.load_dir(&d)).await??;
     let mut broken = 0;
@@ -554,7 +574,9 @@ async fn route(
         .with_context(|| format!("cannot read {}", lead_file.display()))?;
     let record: Value = serde_json::from_str(&text)
         .with_context(|| format!("{} is not valid JSON", lead_file.display()))?;
-    let user_config = optional_config(config_path)?;
+    let user_config = user_config(config_path)?;
+    let known = known_accounts(user_config.as_ref());
+    let user_config = user_config.unwrap_or_else(no_config);
     let simulator = if dry_run {
         Some(Simulator::start_local().await?)
     } else {
@@ -587,7 +609,7 @@ async fn route(
     };
     let lead =
         crate::vendor::lead_from_record(vendor, &account, record).map_err(anyhow::Error::msg)?;
-    let host = scripted_host(&config, scripts, |_| {}).await?;
+    let host = scripted_host(&config, known, scripts, |_| {}).await?;
     if dry_run {
         println!("dry run: every call goes to the built-in simulators");
     }
@@ -632,7 +654,9 @@ async fn route(
 }
 
 async fn test(config_path: Option<PathBuf>, dir: PathBuf) -> anyhow::Result<ExitCode> {
-    let user_config = optional_config(config_path)?;
+    let user_config = user_config(config_path)?;
+    let known = known_accounts(user_config.as_ref());
+    let user_config = user_config.unwrap_or_else(no_config);
     let files = crate::host::check::test_files(&dir)?;
     if files.is_empty() {
         bail!("no *.test.rhai files in {}", dir.display());
@@ -645,6 +669,7 @@ async fn test(config_path: Option<PathBuf>, dir: PathBuf) -> anyhow::Result<Exit
             let simulator = Simulator::start_local().await?;
             let host = scripted_host(
                 &simulator.mirror(&user_config),
+                known.clone(),
                 &dir,
                 crate::host::testkit::register,
             )

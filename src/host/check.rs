@@ -7,6 +7,7 @@ use std::sync::Arc;
 use super::engine::Services;
 use super::error::ScriptError;
 use super::generation::{Host, Verdict};
+use super::script::{self, KnownAccounts};
 use super::stdlib;
 
 /// What `check` found.
@@ -22,10 +23,15 @@ pub struct CheckReport {
     pub problems: Vec<ScriptError>,
 }
 
-/// Loads every script in `dir` (declarations checked), compiles every `*.test.rhai`, and
-/// compiles the stdlib. Blocks.
-pub fn check_dir(services: Arc<Services>, dir: &Path) -> std::io::Result<CheckReport> {
-    let host = Host::new(services);
+/// Loads every script in `dir` (declarations checked, and the accounts they name against
+/// `accounts` when there is a config), compiles every `*.test.rhai` with its imports resolved,
+/// and compiles the stdlib. Blocks.
+pub fn check_dir(
+    services: Arc<Services>,
+    accounts: Option<KnownAccounts>,
+    dir: &Path,
+) -> std::io::Result<CheckReport> {
+    let host = Host::with_accounts(services, accounts, |_| {});
     let mut report = CheckReport {
         stdlib_modules: stdlib::MODULES.len(),
         ..CheckReport::default()
@@ -40,10 +46,9 @@ pub fn check_dir(services: Arc<Services>, dir: &Path) -> std::io::Result<CheckRe
     for path in test_files(dir)? {
         report.tests += 1;
         let source = std::fs::read_to_string(&path)?;
-        if let Err(e) = host.engine().compile(&source) {
-            report
-                .problems
-                .push(ScriptError::from_parse(&path.display().to_string(), &e));
+        if let Err(problems) = script::compile(host.engine(), &path.display().to_string(), &source)
+        {
+            report.problems.extend(problems);
         }
     }
     Ok(report)

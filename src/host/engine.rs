@@ -85,6 +85,9 @@ pub fn new_engine(services: Arc<Services>) -> Engine {
             "{text}"
         );
     });
+    // Top-level constants in every function of a script; see `script::resolve_constant`.
+    #[allow(deprecated)] // Rhai marks `on_var` volatile, not deprecated.
+    engine.on_var(super::script::resolve_constant);
     crate::lead::rhai::register(&mut engine);
     register_declarations(&mut engine);
     for vendor in Vendor::ALL {

@@ -1,33 +1,64 @@
 //! Script errors with a place: `path:line:col: message`, the one format `check`, the reload log
 //! and dead letters use.
+//!
+//! Rhai wraps an error raised inside a function call in `ErrorInFunctionCall(function, source,
+//! inner, call_position)`: `source` is the file the called function lives in (our scripts' path,
+//! or `stdlib/<name>.rhai` for a stdlib module) and `call_position` is where the caller called it,
+//! in the caller's file. Walking that chain tells which file the innermost position belongs to,
+//! so an error inside the stdlib is reported at the stdlib's file and line, followed by the
+//! script's call that led there.
+//!
+//! Runaway and size-limit errors (time budget, operations, call depth, string/array/map size) are
+//! Rhai "system" errors: they are not wrapped, and Rhai overwrites their position at every
+//! function boundary, with nothing left once the handler returns. For those the innermost frame
+//! we still know is the handler itself, so the error names the handler at its own line.
 
 use std::fmt;
+
+use rhai::EvalAltResult;
 
 use super::run::Position;
 
 /// A problem in a script, at a place.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct ScriptError {
-    /// The script's path as given.
+    /// The file the problem is in: the script's path as given, or a stdlib module's file.
     pub path: String,
     /// Where (0:0 when unknown).
     pub at: Position,
     /// What is wrong.
     pub message: String,
+    /// When the problem is in another file than the script (a stdlib module): the script's call
+    /// that led there, as `path:line:col`.
+    pub called_from: Option<String>,
 }
 
 impl fmt::Display for ScriptError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.at.line == 0 {
-            // A run stopped by its budget has no place; a made-up 0:0 would send people looking.
-            return write!(f, "{}: {}", self.path, self.message);
+            // A made-up 0:0 would send people looking.
+            write!(f, "{}: {}", self.path, self.message)?;
+        } else {
+            write!(
+                f,
+                "{}:{}:{}: {}",
+                self.path, self.at.line, self.at.column, self.message
+            )?;
         }
-        write!(
-            f,
-            "{}:{}:{}: {}",
-            self.path, self.at.line, self.at.column, self.message
-        )
+        if let Some(call) = &self.called_from {
+            write!(f, " (called from {call})")?;
+        }
+        Ok(())
     }
+}
+
+/// The handler a run was running, for errors that lost their place (see the module doc).
+#[derive(Debug, Clone, Copy)]
+pub struct Handler<'a> {
+    /// The function's name.
+    pub name: &'a str,
+    /// Where the function is defined in the script.
+    pub at: Position,
 }
 
 impl ScriptError {
@@ -37,38 +68,86 @@ impl ScriptError {
             path: path.to_string(),
             at,
             message: message.into(),
+            called_from: None,
         }
     }
 
-    /// Converts a Rhai error, reaching through wrappers (errors inside function calls) for the
-    /// innermost position, which is where the mistake is.
-    pub fn from_rhai(path: &str, error: &rhai::EvalAltResult) -> Self {
+    /// Converts a Rhai error raised while loading or compiling `path`.
+    pub fn from_rhai(path: &str, error: &EvalAltResult) -> Self {
+        Self::convert(path, None, error)
+    }
+
+    /// Converts a Rhai error raised while running `handler` of the script at `path`.
+    pub fn from_run(path: &str, handler: Handler<'_>, error: &EvalAltResult) -> Self {
+        Self::convert(path, Some(handler), error)
+    }
+
+    fn convert(path: &str, handler: Option<Handler<'_>>, error: &EvalAltResult) -> Self {
+        // `file` is the file the current frame's positions belong to; `script_call` the deepest
+        // call made from the script itself.
+        let mut file = path;
+        let mut script_call = None;
         let mut inner = error;
-        while let rhai::EvalAltResult::ErrorInFunctionCall(_, _, next, _)
-        | rhai::EvalAltResult::ErrorInModule(_, next, _) = inner
-        {
-            inner = next;
+        loop {
+            match inner {
+                EvalAltResult::ErrorInFunctionCall(_, source, next, at) => {
+                    if file == path && !at.is_none() {
+                        script_call = Some(*at);
+                    }
+                    if !source.is_empty() {
+                        file = source;
+                    }
+                    inner = next;
+                }
+                EvalAltResult::ErrorInModule(module, next, at) => {
+                    if file == path && !at.is_none() {
+                        script_call = Some(*at);
+                    }
+                    if !module.is_empty() {
+                        file = module;
+                    }
+                    inner = next;
+                }
+                _ => break,
+            }
         }
-        let position = if inner.position().is_none() {
-            error.position()
-        } else {
-            inner.position()
-        };
         let message = match inner {
-            rhai::EvalAltResult::ErrorRuntime(value, _) if value.is_map() => {
+            EvalAltResult::ErrorRuntime(value, _) if value.is_map() => {
                 super::convert::dynamic_to_json(value)
                     .map(|v| format!("uncaught error: {v}"))
                     .unwrap_or_else(|_| inner.to_string())
             }
-            rhai::EvalAltResult::ErrorRuntime(value, _) if value.is_string() => value.to_string(),
-            rhai::EvalAltResult::ErrorTerminated(reason, _) => reason.to_string(),
-            rhai::EvalAltResult::ErrorStackOverflow(_) => {
+            EvalAltResult::ErrorRuntime(value, _) if value.is_string() => value.to_string(),
+            EvalAltResult::ErrorTerminated(reason, _) => reason.to_string(),
+            EvalAltResult::ErrorStackOverflow(_) => {
                 "too many nested function calls: does a function call itself without end?"
                     .to_string()
             }
+            EvalAltResult::ErrorTooManyOperations(_) => {
+                "too many operations: does a loop never end?".to_string()
+            }
             _ => strip_position(&inner.to_string()),
         };
-        ScriptError::new(path, position.into(), message)
+        if inner.position().is_none() {
+            // Nothing inside kept a place: a runaway or size-limit error inside a handler (see
+            // the module doc), or an error Rhai raised without one.
+            return match handler {
+                Some(h) if inner.is_system_exception() => ScriptError::new(
+                    path,
+                    h.at,
+                    format!("handler `{}` stopped: {message}", h.name),
+                ),
+                _ => ScriptError::new(path, error.position().into(), message),
+            };
+        }
+        let mut problem = ScriptError::new(file, inner.position().into(), message);
+        if file != path {
+            problem.called_from = script_call.map(|at| {
+                let at = Position::from(at);
+                format!("{path}:{}:{}", at.line, at.column)
+            });
+        }
+        problem
     }
 
     /// Converts a parse error.

@@ -5,9 +5,15 @@
 //! version of that script stays live and the problem is recorded and logged as
 //! `path:line:col: message`. A run takes the current generation's `Arc` when it starts, so runs
 //! in flight finish on the version they started with.
+//!
+//! A version that names, in `on_lead`/`on_follow`, an account the configuration does not have (or
+//! has for another vendor) is refused like any load error, so `check`, `test` and the daemon
+//! agree. The content hash of the last refused edit of each script is kept, so the same broken
+//! content is neither compiled nor logged again until the file changes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::SystemTime;
 
@@ -17,7 +23,7 @@ use tokio::sync::Semaphore;
 use super::engine::{new_engine, Services};
 use super::error::ScriptError;
 use super::run::{CallHooks, Declaration};
-use super::script::{self, content_hash, RunResult, ScriptVersion};
+use super::script::{self, content_hash, KnownAccounts, RunResult, ScriptVersion};
 use crate::lead::Lead;
 
 /// The live script versions, by path.
@@ -66,12 +72,30 @@ pub struct HandlerRun {
     pub result: RunResult,
 }
 
+/// How much reload work a host has done: an idle host's numbers stay still.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReloadStats {
+    /// Scripts read from disk to see whether they changed.
+    pub reads: u64,
+    /// Scripts compiled (each changed content once).
+    pub compiles: u64,
+}
+
+/// What a host's scripts may name in `on_lead`/`on_follow` when [`Host::new`] is used: the
+/// services' accounts, which come from the config the daemon runs with.
+pub const DEFAULT_ACCOUNTS_ORIGIN: &str = "the config";
+
 /// The script host: engine, live generation, and the pool permits for runs.
 pub struct Host {
     engine: Engine,
     services: Arc<Services>,
+    accounts: Option<KnownAccounts>,
     current: RwLock<Arc<Generation>>,
     status: Mutex<BTreeMap<String, ScriptStatus>>,
+    /// The content hash of the last refused edit of each script.
+    rejected: Mutex<HashMap<String, String>>,
+    reads: AtomicU64,
+    compiles: AtomicU64,
     permits: Arc<Semaphore>,
 }
 
@@ -93,23 +117,49 @@ pub fn is_script(path: &Path) -> bool {
 }
 
 impl Host {
-    /// A host with no scripts yet.
+    /// A host with no scripts yet, whose scripts may name only the services' accounts in
+    /// `on_lead`/`on_follow`.
     pub fn new(services: Arc<Services>) -> Arc<Host> {
         Self::with_extension(services, |_| {})
     }
 
     /// A host whose engine gets extra functions on top of the production ones (the test kit).
+    /// Scripts may name only the services' accounts.
     pub fn with_extension(services: Arc<Services>, extend: impl FnOnce(&mut Engine)) -> Arc<Host> {
+        let accounts = KnownAccounts::of(DEFAULT_ACCOUNTS_ORIGIN, &services.accounts);
+        Self::with_accounts(services, Some(accounts), extend)
+    }
+
+    /// A host whose scripts may name only `accounts` in `on_lead`/`on_follow`, or any account
+    /// when `None` (no config: `test` and `route --dry-run` stand simulators in for whatever
+    /// accounts the scripts name).
+    pub fn with_accounts(
+        services: Arc<Services>,
+        accounts: Option<KnownAccounts>,
+        extend: impl FnOnce(&mut Engine),
+    ) -> Arc<Host> {
         let mut engine = new_engine(services.clone());
         extend(&mut engine);
         let permits = Arc::new(Semaphore::new(services.limits.concurrent_runs.max(1)));
         Arc::new(Host {
             engine,
             services,
+            accounts,
             current: RwLock::new(Arc::new(Generation::default())),
             status: Mutex::new(BTreeMap::new()),
+            rejected: Mutex::new(HashMap::new()),
+            reads: AtomicU64::new(0),
+            compiles: AtomicU64::new(0),
             permits,
         })
+    }
+
+    /// How much reload work this host has done.
+    pub fn reload_stats(&self) -> ReloadStats {
+        ReloadStats {
+            reads: self.reads.load(Ordering::Relaxed),
+            compiles: self.compiles.load(Ordering::Relaxed),
+        }
     }
 
     /// The engine (shared by every run).
@@ -146,11 +196,13 @@ impl Host {
     }
 
     /// Re-reads one script and makes it live if it loads; otherwise keeps the previous version.
-    /// Blocks.
+    /// Content that was refused before is not compiled (or logged) again. Blocks.
     pub fn reload(&self, path: &Path) -> Verdict {
         let key = path.display().to_string();
+        self.reads.fetch_add(1, Ordering::Relaxed);
         let verdict = match std::fs::read_to_string(path) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                self.rejected.lock().expect("rejected lock").remove(&key);
                 self.replace(&key, None);
                 tracing::info!(script = %key, "script removed; its handlers stopped");
                 Verdict::Removed
@@ -160,30 +212,7 @@ impl Host {
                 tracing::error!("{error}");
                 Verdict::Rejected(vec![error])
             }
-            Ok(source) => {
-                let unchanged = self
-                    .generation()
-                    .scripts
-                    .get(&key)
-                    .is_some_and(|v| v.hash == content_hash(&source));
-                if unchanged {
-                    Verdict::Unchanged
-                } else {
-                    match script::load(&self.engine, &self.services.limits, &key, &source) {
-                        Ok(version) => {
-                            tracing::info!(script = %key, version = %version.hash, "script live");
-                            self.replace(&key, Some(Arc::new(version)));
-                            Verdict::Live
-                        }
-                        Err(errors) => {
-                            for error in &errors {
-                                tracing::error!("{error} (the previous version stays live)");
-                            }
-                            Verdict::Rejected(errors)
-                        }
-                    }
-                }
-            }
+            Ok(source) => self.load_source(&key, &source),
         };
         if verdict != Verdict::Unchanged {
             let live_version = self.generation().scripts.get(&key).map(|v| v.hash.clone());
@@ -197,6 +226,60 @@ impl Host {
             );
         }
         verdict
+    }
+
+    fn load_source(&self, key: &str, source: &str) -> Verdict {
+        let hash = content_hash(source);
+        let live = self.generation().scripts.get(key).map(|v| v.hash.clone());
+        if live.as_deref() == Some(hash.as_str()) {
+            // Back to the live version after a refused edit: the refusal no longer applies.
+            return if self
+                .rejected
+                .lock()
+                .expect("rejected lock")
+                .remove(key)
+                .is_some()
+            {
+                Verdict::Live
+            } else {
+                Verdict::Unchanged
+            };
+        }
+        if self.rejected.lock().expect("rejected lock").get(key) == Some(&hash) {
+            return Verdict::Unchanged;
+        }
+        self.compiles.fetch_add(1, Ordering::Relaxed);
+        let loaded =
+            script::load(&self.engine, &self.services.limits, key, source).and_then(|version| {
+                let problems = self
+                    .accounts
+                    .as_ref()
+                    .map(|known| script::check_accounts(&version, known))
+                    .unwrap_or_default();
+                if problems.is_empty() {
+                    Ok(version)
+                } else {
+                    Err(problems)
+                }
+            });
+        match loaded {
+            Ok(version) => {
+                tracing::info!(script = %key, version = %version.hash, "script live");
+                self.rejected.lock().expect("rejected lock").remove(key);
+                self.replace(key, Some(Arc::new(version)));
+                Verdict::Live
+            }
+            Err(errors) => {
+                for error in &errors {
+                    tracing::error!("{error} (the previous version stays live)");
+                }
+                self.rejected
+                    .lock()
+                    .expect("rejected lock")
+                    .insert(key.to_string(), hash);
+                Verdict::Rejected(errors)
+            }
+        }
     }
 
     fn replace(&self, key: &str, version: Option<Arc<ScriptVersion>>) {

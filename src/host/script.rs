@@ -2,16 +2,18 @@
 //! declaration checked. A version is immutable; reloads build new ones, and runs pin the version
 //! they started with.
 
-use std::collections::HashSet;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rhai::{CallFnOptions, Dynamic, Engine, Scope, AST};
+use rhai::{ASTNode, CallFnOptions, Dynamic, Engine, Expr, Scope, Stmt, AST};
 use sha2::{Digest, Sha256};
 
-use super::error::ScriptError;
+use super::error::{Handler, ScriptError};
 use super::limits::{self, Limits};
-use super::run::{self, CallHooks, CallRecord, Declaration, Phase, RunContext};
+use super::run::{self, CallHooks, CallRecord, Declaration, Phase, Position, RunContext};
+use crate::vendor::{Accounts, Vendor};
 
 /// A loaded, validated script.
 #[derive(Debug)]
@@ -24,13 +26,13 @@ pub struct ScriptVersion {
     pub ast: AST,
     /// Handlers and schedules declared at the top level, in order.
     pub declarations: Vec<Declaration>,
-    /// The top level's constants with their values; every run starts from a copy, which is how
-    /// handlers see them (Rhai functions see constants of the scope they are called with).
-    pub constants: Scope<'static>,
+    /// The top level's constants with their values. Every function of the script sees them
+    /// while one of its handlers runs (see [`resolve_constant`]).
+    pub constants: Arc<Scope<'static>>,
 }
 
 /// The names a script declares with `const` at the start of a line. Strict variables would
-/// otherwise reject a handler that uses a top-level constant, because Rhai compiles functions
+/// otherwise reject a function that uses a top-level constant, because Rhai compiles functions
 /// without knowing the top level's variables. A `const` inside a function only makes this list
 /// longer, which is harmless: the local one shadows it.
 fn declared_constants(source: &str) -> Scope<'static> {
@@ -46,7 +48,7 @@ fn declared_constants(source: &str) -> Scope<'static> {
             .collect();
         if !name.is_empty() {
             // A plain variable, not a constant: the optimizer would fold a constant's
-            // placeholder value into the handlers.
+            // placeholder value into the functions.
             scope.push(name, ());
         }
     }
@@ -58,18 +60,57 @@ pub fn content_hash(source: &str) -> String {
     hex::encode(&Sha256::digest(source.as_bytes())[..6])
 }
 
+/// Compiles `source` (a script or a test file) the way [`load`] does, and checks that every
+/// `import "…"` in it, top level or inside a function, names a module that resolves. Plain
+/// compilation does not resolve imports, so an unresolvable one would otherwise only fail when
+/// that line runs. `check` uses this for test files.
+pub fn compile(engine: &Engine, path: &str, source: &str) -> Result<AST, Vec<ScriptError>> {
+    let mut ast = engine
+        .compile_with_scope(&declared_constants(source), source)
+        .map_err(|e| vec![ScriptError::from_parse(path, &e)])?;
+    ast.set_source(path);
+    let mut problems = Vec::new();
+    ast.walk(&mut |nodes: &[ASTNode]| {
+        if let Some(ASTNode::Stmt(Stmt::Import(import, _))) = nodes.last() {
+            if let Expr::StringConstant(module, at) = &import.0 {
+                if let Err(e) = engine
+                    .module_resolver()
+                    .resolve(engine, Some(path), module, *at)
+                {
+                    let mut problem = ScriptError::from_rhai(path, &e);
+                    if matches!(*e, rhai::EvalAltResult::ErrorModuleNotFound(..)) {
+                        problem.message = format!(
+                            "cannot import \"{module}\": no such module (the stdlib has: {})",
+                            super::stdlib::MODULES
+                                .iter()
+                                .map(|(name, _)| *name)
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        );
+                    }
+                    problems.push(problem);
+                }
+            }
+        }
+        true
+    });
+    if problems.is_empty() {
+        Ok(ast)
+    } else {
+        Err(problems)
+    }
+}
+
 /// Compiles `source`, runs its top level once with declarations allowed and vendor calls refused,
-/// and checks every declaration. Returns every problem found, each with its place.
+/// keeps the top level's constants, and checks every declaration. Returns every problem found,
+/// each with its place.
 pub fn load(
     engine: &Engine,
     limits: &Limits,
     path: &str,
     source: &str,
 ) -> Result<ScriptVersion, Vec<ScriptError>> {
-    let mut ast = engine
-        .compile_with_scope(&declared_constants(source), source)
-        .map_err(|e| vec![ScriptError::from_parse(path, &e)])?;
-    ast.set_source(path);
+    let ast = compile(engine, path, source)?;
     let context = run::enter(RunContext::new(path.into(), Phase::Load));
     let _deadline = limits::set_deadline(Instant::now() + limits.run_budget);
     let mut top_level = Scope::new();
@@ -118,8 +159,149 @@ pub fn load(
         hash: content_hash(source),
         ast,
         declarations: context.declarations,
-        constants,
+        constants: Arc::new(constants),
     })
+}
+
+thread_local! {
+    /// The constants of the script whose handler runs on this thread (see [`resolve_constant`]).
+    static CONSTANTS: RefCell<Option<Arc<Scope<'static>>>> = const { RefCell::new(None) };
+}
+
+/// Makes `constants` the ones [`resolve_constant`] answers with on this thread until the guard
+/// drops (then the previous ones are back: a test's `route(…)` runs a script inside a test run).
+fn enter_constants(constants: Arc<Scope<'static>>) -> ConstantsGuard {
+    ConstantsGuard(CONSTANTS.with(|c| c.replace(Some(constants))))
+}
+
+struct ConstantsGuard(Option<Arc<Scope<'static>>>);
+
+impl Drop for ConstantsGuard {
+    fn drop(&mut self) {
+        let previous = self.0.take();
+        CONSTANTS.with(|c| *c.borrow_mut() = previous);
+    }
+}
+
+/// The engine's variable resolver (registered by the engine constructor): a read of a name that
+/// is not a local variable, inside a handler run, gets the running script's top-level constant of
+/// that name.
+///
+/// Rhai runs every script function in a fresh scope. A handler called by the host sees the scope
+/// it is called with, but a helper the handler calls, or a closure, saw nothing of it (`Variable
+/// not found: OWNER`), and `check` could not tell: the placeholders of `declared_constants` make
+/// such a function compile. Rhai's own `global::OWNER` works only when written that way, and
+/// folding the values into the AST with the optimizer skips `OWNER[city]` and `OWNER.len()`
+/// (the optimizer keeps a variable at the root of an index or method chain). So the values are
+/// looked up when read. Locals have a precomputed scope offset (`index > 0`) and return at once,
+/// so the cost is one callback per variable read; a local of the same name still shadows the
+/// constant. Pinned by `constants_are_visible_in_helper_functions` (tests/it/host.rs).
+pub fn resolve_constant(
+    name: &str,
+    index: usize,
+    context: rhai::EvalContext,
+) -> Result<Option<Dynamic>, Box<rhai::EvalAltResult>> {
+    if index > 0 {
+        return Ok(None);
+    }
+    CONSTANTS.with(|c| {
+        let constants = c.borrow();
+        let Some(value) = constants.as_ref().and_then(|s| s.get(name)) else {
+            return Ok(None);
+        };
+        if context.scope().contains(name) {
+            return Ok(None);
+        }
+        Ok(Some(value.clone()))
+    })
+}
+
+/// The accounts `on_lead(vendor, account, …)` and `on_follow(account, …)` may name, and the
+/// config file they come from (for messages).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownAccounts {
+    origin: String,
+    by_vendor: BTreeMap<Vendor, Vec<String>>,
+    vendor_of: BTreeMap<String, Vendor>,
+}
+
+impl KnownAccounts {
+    /// `(name, vendor)` pairs from the config called `origin` in messages (its file name).
+    pub fn new(
+        origin: impl Into<String>,
+        accounts: impl IntoIterator<Item = (String, Vendor)>,
+    ) -> Self {
+        let mut known = KnownAccounts {
+            origin: origin.into(),
+            by_vendor: BTreeMap::new(),
+            vendor_of: BTreeMap::new(),
+        };
+        for (name, vendor) in accounts {
+            known
+                .by_vendor
+                .entry(vendor)
+                .or_default()
+                .push(name.clone());
+            known.vendor_of.insert(name, vendor);
+        }
+        for names in known.by_vendor.values_mut() {
+            names.sort();
+        }
+        known
+    }
+
+    /// The accounts scripts can call through.
+    pub fn of(origin: impl Into<String>, accounts: &Accounts) -> Self {
+        let pairs = Vendor::ALL.into_iter().flat_map(|vendor| {
+            accounts
+                .names_of(vendor)
+                .into_iter()
+                .map(move |name| (name.to_string(), vendor))
+        });
+        Self::new(origin, pairs)
+    }
+
+    /// Why `declaration` of `account` for `vendor` cannot work, if it cannot.
+    fn problem(&self, declaration: &str, account: &str, vendor: Vendor) -> Option<String> {
+        let names = self.by_vendor.get(&vendor).map_or(&[][..], Vec::as_slice);
+        let list = if names.is_empty() {
+            "none".to_string()
+        } else {
+            names.join(", ")
+        };
+        match self.vendor_of.get(account) {
+            Some(v) if *v == vendor => None,
+            Some(other) => Some(format!(
+                "{declaration} names account \"{account}\", which is a {other} account, not a {vendor} one (accounts of {vendor}: {list})"
+            )),
+            None => Some(format!(
+                "{declaration} names account \"{account}\", which is not in {} (accounts of {vendor}: {list})",
+                self.origin
+            )),
+        }
+    }
+}
+
+/// Every `on_lead`/`on_follow` declaration of `version` that names an account `known` does not
+/// have for that vendor (`on_follow` accounts are Waiqin accounts), each at its place.
+pub fn check_accounts(version: &ScriptVersion, known: &KnownAccounts) -> Vec<ScriptError> {
+    version
+        .declarations
+        .iter()
+        .filter_map(|declaration| {
+            let (what, account, vendor, at) = match declaration {
+                Declaration::Lead { filter, at, .. } => {
+                    ("on_lead", filter.account.as_deref()?, filter.vendor?, at)
+                }
+                Declaration::Follow { account, at, .. } => {
+                    ("on_follow", account.as_deref()?, Vendor::Waiqin, at)
+                }
+                Declaration::Schedule { .. } => return None,
+            };
+            let message = known.problem(what, account, vendor)?;
+            Some(ScriptError::new(&version.path, *at, message))
+        })
+        .collect()
 }
 
 /// The result of one handler run.
@@ -164,12 +346,23 @@ pub fn run_handler_with(
     let context = run::enter(run_context);
     let _deadline = limits::set_deadline(started + limits.run_budget);
     let options = CallFnOptions::new().eval_ast(false).rewind_scope(true);
-    let mut scope = version.constants.clone();
+    let arity = args.len();
+    // Constants reach every function through `resolve_constant`, so the scope starts empty.
+    let _constants = enter_constants(version.constants.clone());
+    let mut scope = Scope::new();
     let result =
         engine.call_fn_with_options::<Dynamic>(options, &mut scope, &version.ast, function, args);
     let context = context.finish();
     RunResult {
-        outcome: result.map_err(|e| ScriptError::from_rhai(&version.path, &e)),
+        outcome: result.map_err(|e| {
+            let at = version
+                .ast
+                .iter_fn_def()
+                .find(|f| f.name == function && f.params.len() == arity)
+                .map_or_else(Position::default, |f| f.body.start_position().into());
+            let handler = Handler { name: function, at };
+            ScriptError::from_run(&version.path, handler, &e)
+        }),
         calls: context.calls,
         started_at,
         elapsed: started.elapsed(),

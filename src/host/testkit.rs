@@ -11,7 +11,11 @@
 //!   contains `subset` (maps are compared key by key, recursively);
 //! - `expect_no_call(vendor)` / `expect_no_call(vendor, op)`;
 //! - `calls()` — every call so far as `[#{vendor, account, op, payload, ok, response, error}]`;
+//!   `calls(vendor)` and `calls(vendor, op)` only those;
 //! - `assert(cond, message)` and `assert_eq(actual, expected)`.
+//!
+//! A vendor or op name these functions do not know fails the test with the valid names: a
+//! misspelt `expect_no_call("waiqn")` would otherwise pass whatever the script does.
 
 use std::cell::RefCell;
 use std::path::Path;
@@ -28,7 +32,7 @@ use super::generation::Host;
 use super::run::{CallRecord, Declaration};
 use super::script::{self, ScriptVersion};
 use crate::lead::Lead;
-use crate::vendor::{lead_from_record, Vendor};
+use crate::vendor::{all_ops, lead_from_record, Vendor};
 
 struct TestState {
     host: Arc<Host>,
@@ -70,6 +74,52 @@ pub fn json_contains(actual: &Value, expected: &Value) -> bool {
         (Value::Number(a), Value::Number(e)) => a.as_f64() == e.as_f64(),
         _ => actual == expected,
     }
+}
+
+/// The vendor called `name`, or an error listing the vendors.
+fn known_vendor(ctx: &NativeCallContext, name: &str) -> Result<Vendor, Box<EvalAltResult>> {
+    name.parse().map_err(|e: String| fail(ctx, e))
+}
+
+/// Checks that `op` is an op of `vendor`; the error lists the vendor's ops.
+fn known_op(ctx: &NativeCallContext, vendor: Vendor, op: &str) -> Result<(), Box<EvalAltResult>> {
+    if all_ops().any(|(v, o)| v == vendor && o.name == op) {
+        return Ok(());
+    }
+    let ops: Vec<&str> = all_ops()
+        .filter(|(v, _)| *v == vendor)
+        .map(|(_, o)| o.name)
+        .collect();
+    let elsewhere = all_ops()
+        .find(|(_, o)| o.name == op)
+        .map(|(v, _)| format!(" (`{op}` is a {v} op)"))
+        .unwrap_or_default();
+    Err(fail(
+        ctx,
+        format!(
+            "unknown op `{op}` of {vendor}{elsewhere}; {vendor} ops: {}",
+            ops.join(", ")
+        ),
+    ))
+}
+
+/// The calls so far of `vendor` (and `op`), with both names checked.
+fn filtered_calls(
+    ctx: &NativeCallContext,
+    vendor: &str,
+    op: Option<&str>,
+) -> Result<rhai::Array, Box<EvalAltResult>> {
+    let vendor = known_vendor(ctx, vendor)?;
+    if let Some(op) = op {
+        known_op(ctx, vendor, op)?;
+    }
+    with_state(ctx, |s| {
+        s.calls
+            .iter()
+            .filter(|c| c.vendor == vendor && op.is_none_or(|o| c.op == o))
+            .map(call_to_map)
+            .collect()
+    })
 }
 
 fn call_to_map(call: &CallRecord) -> Dynamic {
@@ -188,17 +238,34 @@ pub fn register(engine: &mut Engine) {
                 s.calls.iter().map(call_to_map).collect::<rhai::Array>()
             })
         });
+    FuncRegistration::new("calls")
+        .in_global_namespace()
+        .with_volatility(true)
+        .with_comments(["/// The vendor calls of `vendor` made so far in this test (tests only)."])
+        .set_into_module(&mut module, |ctx: NativeCallContext, vendor: &str| {
+            filtered_calls(&ctx, vendor, None)
+        });
+    FuncRegistration::new("calls")
+        .in_global_namespace()
+        .with_volatility(true)
+        .with_comments(["/// The calls of `vendor::op` made so far in this test (tests only)."])
+        .set_into_module(
+            &mut module,
+            |ctx: NativeCallContext, vendor: &str, op: &str| filtered_calls(&ctx, vendor, Some(op)),
+        );
     FuncRegistration::new("expect_call")
         .in_global_namespace()
         .with_volatility(true)
         .with_comments(["/// Fails unless a call of vendor::op was made whose payload contains `subset` (tests only)."])
         .set_into_module(&mut module, |ctx: NativeCallContext, vendor: &str, op: &str, subset: Dynamic| {
+            let known = known_vendor(&ctx, vendor)?;
+            known_op(&ctx, known, op)?;
             let expected = dynamic_to_json(&subset).map_err(|e| fail(&ctx, e))?;
             let (found, seen) = with_state(&ctx, |s| {
                 let found = s
                     .calls
                     .iter()
-                    .any(|c| c.vendor.as_str() == vendor && c.op == op && json_contains(&c.payload, &expected));
+                    .any(|c| c.vendor == known && c.op == op && json_contains(&c.payload, &expected));
                 (found, describe_calls(&s.calls))
             })?;
             if found {
@@ -209,11 +276,15 @@ pub fn register(engine: &mut Engine) {
         });
     for arity in [1, 2] {
         let f = move |ctx: &NativeCallContext, vendor: &str, op: Option<&str>| {
+            let known = known_vendor(ctx, vendor)?;
+            if let Some(op) = op {
+                known_op(ctx, known, op)?;
+            }
             let (matching, seen) = with_state(ctx, |s| {
                 let n = s
                     .calls
                     .iter()
-                    .filter(|c| c.vendor.as_str() == vendor && op.is_none_or(|o| c.op == o))
+                    .filter(|c| c.vendor == known && op.is_none_or(|o| c.op == o))
                     .count();
                 (n, describe_calls(&s.calls))
             })?;

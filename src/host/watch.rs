@@ -4,6 +4,13 @@
 //! renaming it over the old one, which ends a watch on the old file. Events are debounced: after
 //! the first event we wait until [`QUIET`] passes without another, so one save (often several
 //! events) becomes one reload, and every changed script is reloaded once.
+//!
+//! Only events that can mean new content count. The inotify backend also reports opening,
+//! reading and closing a file, and reloading a script reads it: counting those made every
+//! reload trigger the next one, so a broken script was recompiled and its error logged about 40
+//! times a second, and even a good one was re-read forever. Pinned by
+//! `a_broken_script_is_compiled_and_logged_once_per_save` and
+//! `an_idle_watched_folder_does_no_reload_work` (tests/it/reload.rs).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -11,7 +18,8 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use notify::{RecursiveMode, Watcher as _};
+use notify::event::{AccessKind, AccessMode};
+use notify::{EventKind, RecursiveMode, Watcher as _};
 
 use super::generation::{is_script, Host};
 
@@ -28,6 +36,9 @@ pub fn watch(host: Arc<Host>, dir: &Path) -> notify::Result<ScriptWatcher> {
     let (tx, rx) = mpsc::channel::<PathBuf>();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         if let Ok(event) = event {
+            if !may_change_content(&event.kind) {
+                return;
+            }
             for path in event.paths {
                 if is_script(&path) {
                     let _ = tx.send(path);
@@ -42,6 +53,17 @@ pub fn watch(host: Arc<Host>, dir: &Path) -> notify::Result<ScriptWatcher> {
         .spawn(move || debounce_and_reload(&host, &dir, &rx))
         .map_err(|e| notify::Error::generic(&e.to_string()))?;
     Ok(ScriptWatcher { _watcher: watcher })
+}
+
+/// False for events that only say a file was opened, read or closed without writing: a reader
+/// (our own reload among them) changes nothing. Closing after a write stays, as a last word
+/// that content changed.
+fn may_change_content(kind: &EventKind) -> bool {
+    match kind {
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        EventKind::Access(_) => false,
+        _ => true,
+    }
 }
 
 fn debounce_and_reload(host: &Host, dir: &Path, rx: &mpsc::Receiver<PathBuf>) {

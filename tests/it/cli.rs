@@ -330,3 +330,61 @@ fn demo_runs_on_the_shipped_scripts_without_config_and_ends_with_a_summary() {
     );
     assert!(stdout.contains("leads show "), "what to try next: {stdout}");
 }
+
+/// Issue 8, item 2(b): with a config (found as ./leadrelay.toml or given), `check` reports
+/// handlers naming accounts the config lacks or has for another vendor; without one, neither
+/// `check` nor `test` rejects account names (the simulators stand in for them).
+#[test]
+fn check_with_a_config_reports_handlers_naming_accounts_it_lacks() {
+    let dir = tempfile::tempdir().unwrap();
+    let scripts = dir.path().join("scripts");
+    std::fs::create_dir(&scripts).unwrap();
+    std::fs::write(
+        scripts.join("a.rhai"),
+        "on_lead(\"tencent\", \"tx_mian\", \"route\");\non_follow(\"tx_main\", \"route\");\nfn route(lead) {}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        scripts.join("a.test.rhai"),
+        "fn test_loads() { assert(true, \"loads\"); }\n",
+    )
+    .unwrap();
+    let config = "[accounts.tx_main]\nvendor = \"tencent\"\ntoken = \"t\"\nsecret = \"s\"\n\n[accounts.tx_brand_b]\nvendor = \"tencent\"\ntoken = \"t\"\nsecret = \"s\"\n\n[accounts.wq]\nvendor = \"waiqin\"\nopenid = \"1\"\nappkey = \"k\"\n";
+    std::fs::write(dir.path().join("leadrelay.toml"), config).unwrap();
+    std::fs::write(dir.path().join("other.toml"), config).unwrap();
+    let run = |args: &[&str], cwd: &std::path::Path| {
+        let out = leadrelay()
+            .args(args)
+            .current_dir(cwd)
+            .env_remove("LEADRELAY_CONFIG")
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+        )
+    };
+
+    let (code, stdout) = run(&["check", "scripts"], dir.path());
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(
+        stdout.contains("scripts/a.rhai:1:1: on_lead names account \"tx_mian\", which is not in leadrelay.toml (accounts of tencent: tx_brand_b, tx_main)\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("scripts/a.rhai:2:1: on_follow names account \"tx_main\", which is a tencent account, not a waiqin one (accounts of waiqin: wq)\n"),
+        "{stdout}"
+    );
+    let (code, stdout) = run(&["--config", "other.toml", "check", "scripts"], dir.path());
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(stdout.contains("which is not in other.toml"), "{stdout}");
+    let (code, stdout) = run(&["test", "scripts"], dir.path());
+    assert_eq!(code, Some(1), "a config applies to `test` too: {stdout}");
+
+    // No config: nothing to check the names against.
+    let (code, stdout) = run(&["check", "."], &scripts);
+    assert_eq!(code, Some(0), "{stdout}");
+    let (code, stdout) = run(&["test", "."], &scripts);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(stdout.contains("1 passed, 0 failed"), "{stdout}");
+}

@@ -317,3 +317,297 @@ async fn calling_without_an_account_name_lists_the_accounts_when_there_are_sever
         "{error}"
     );
 }
+
+/// Issue 8, item 5.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn constants_are_visible_in_helper_functions() {
+    let services = services(Accounts::default(), Duration::from_secs(2));
+    let engine = new_engine(services.clone());
+    let limits = services.limits.clone();
+    let source = r#"
+        const OWNER = 1001;
+        const TEAM = ["陈静", "黄磊"];
+        const CITIES = #{ "广州市": [2001, 2002] };
+        on_lead("route");
+        schedule("0 0 9 * * *", "job");
+        fn route(lead) { helper() }
+        fn job() { helper() }
+        fn helper() {
+            let plus = |n| n + OWNER;
+            [OWNER, TEAM[1], TEAM.len(), CITIES["广州市"][0], plus.call(1), deeper(), shadowed(7)]
+        }
+        fn deeper() { OWNER + 1 }
+        fn shadowed(n) { let OWNER = n; OWNER }
+    "#;
+    let version = load_ok(&engine, &limits, source);
+    let expected = r#"[1001, "黄磊", 2, 2001, 1002, 1002, 7]"#;
+    let run = script::run_handler(
+        &engine,
+        &limits,
+        &version,
+        "route",
+        vec![rhai::Dynamic::UNIT],
+    );
+    assert_eq!(run.outcome.unwrap().to_string(), expected, "lead handler");
+    let run = script::run_handler(&engine, &limits, &version, "job", vec![]);
+    assert_eq!(run.outcome.unwrap().to_string(), expected, "scheduled job");
+
+    // A name that is neither a constant nor a local is still a load (and `check`) error.
+    let undefined = "const OWNER = 1;\nfn route(lead) {\n  helper()\n}\nfn helper() {\n  OWNR\n}\n";
+    let e = script::load(&engine, &limits, "s.rhai", undefined).unwrap_err();
+    assert!(
+        e[0].to_string().starts_with("s.rhai:6:3: ") && e[0].message.contains("OWNR"),
+        "{}",
+        e[0]
+    );
+}
+
+/// Issue 8, item 7: the place of an error inside the stdlib is the stdlib's, followed by the
+/// script's call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stdlib_errors_name_the_stdlib_file_and_the_calling_line() {
+    let services = services(Accounts::default(), Duration::from_secs(2));
+    let engine = new_engine(services.clone());
+    let limits = services.limits.clone();
+    let source = "fn route(lead) {\n  let open = helper();\n}\nfn helper() {\n  hours::is_open_at(5, 9, 18)\n}\nfn plain() {\n  let x = 1;\n  x.nope\n}\n";
+    let version = script::load(&engine, &limits, "a.rhai", source).unwrap();
+    let run = script::run_handler(
+        &engine,
+        &limits,
+        &version,
+        "route",
+        vec![rhai::Dynamic::UNIT],
+    );
+    let error = run.outcome.unwrap_err();
+    let text = error.to_string();
+    assert!(
+        text.starts_with("stdlib/hours.rhai:18:10: "),
+        "the stdlib's own file and line: {text}"
+    );
+    assert!(text.ends_with(" (called from a.rhai:5:10)"), "{text}");
+    assert!(text.contains("weekday"), "{text}");
+
+    // An error in the script itself keeps the plain `path:line:col: message`.
+    let run = script::run_handler(&engine, &limits, &version, "plain", vec![]);
+    let text = run.outcome.unwrap_err().to_string();
+    assert!(text.starts_with("a.rhai:9:"), "{text}");
+    assert!(!text.contains("called from"), "{text}");
+}
+
+/// Issue 8, item 7: runaway and size-limit errors lose their place inside Rhai; they name the
+/// handler at its own line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runaway_errors_name_the_handler_and_its_line() {
+    let services = services(Accounts::default(), Duration::from_millis(200));
+    let engine = new_engine(services.clone());
+    let limits = services.limits.clone();
+    let source = "fn spin() {\n  helper()\n}\nfn helper() { loop {} }\nfn recurse() {\n  recurse()\n}\nfn grow() {\n  let s = \"x\";\n  loop { s += s; }\n}\n";
+    let version = script::load(&engine, &limits, "scripts/t.rhai", source).unwrap();
+    for (handler, line, reason) in [
+        ("spin", 1, "time budget"),
+        ("recurse", 5, "nested function calls"),
+        ("grow", 8, "string"),
+    ] {
+        let run = script::run_handler(&engine, &limits, &version, handler, vec![]);
+        let text = run.outcome.unwrap_err().to_string();
+        let place = format!("scripts/t.rhai:{line}:");
+        assert!(text.starts_with(&place), "{handler}: {text}");
+        assert!(
+            text.contains(&format!("handler `{handler}` stopped: ")),
+            "{handler}: {text}"
+        );
+        assert!(text.to_lowercase().contains(reason), "{handler}: {text}");
+    }
+}
+
+/// Writes `files` into a fresh folder.
+fn folder(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    dir
+}
+
+/// Issue 8, item 8: misspelt vendor and op names in test assertions fail the test.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_vendor_or_op_names_in_test_assertions_fail_the_test() {
+    use leadrelay::host::testkit;
+    let tests = r#"
+        fn test_misspelt_vendor() { expect_no_call("waiqn"); }
+        fn test_op_of_another_vendor() { expect_no_call("waiqin", "report"); }
+        fn test_misspelt_op() { expect_call("xiaolanben", "import_customr", #{}); }
+        fn test_calls_filter() { calls("linkflw"); }
+        fn test_calls_op_filter() { calls("waiqin", "add_sales_lead"); }
+        fn test_known_names() {
+            expect_no_call("waiqin");
+            expect_no_call("tencent", "report");
+            assert_eq(calls("waiqin", "add_sales_leads").len(), 0);
+        }
+    "#;
+    let dir = folder(&[("a.test.rhai", tests)]);
+    let host = leadrelay::host::generation::Host::with_extension(
+        Arc::new(Services::new(Accounts::default())),
+        testkit::register,
+    );
+    let path = dir.path().join("a.test.rhai");
+    let outcomes = tokio::task::spawn_blocking(move || {
+        let (version, names) = testkit::load_tests(&host, &path).unwrap();
+        names
+            .iter()
+            .map(|name| {
+                let outcome = testkit::run_test(&host, &version, name);
+                (name.clone(), outcome.error.map(|e| e.to_string()))
+            })
+            .collect::<std::collections::BTreeMap<_, _>>()
+    })
+    .await
+    .unwrap();
+    let failure = |name: &str| {
+        outcomes[name]
+            .clone()
+            .unwrap_or_else(|| panic!("{name} must fail"))
+    };
+    let vendors = "expected one of: tencent, feiyu, waiqin, xiaolanben, linkflow";
+    let e = failure("test_misspelt_vendor");
+    assert!(
+        e.contains("unknown vendor `waiqn`") && e.contains(vendors),
+        "{e}"
+    );
+    let e = failure("test_op_of_another_vendor");
+    assert!(
+        e.contains("unknown op `report` of waiqin (`report` is a tencent op)")
+            && e.contains("waiqin ops: add_sales_leads, "),
+        "{e}"
+    );
+    let e = failure("test_misspelt_op");
+    assert!(
+        e.contains("unknown op `import_customr` of xiaolanben") && e.contains("import_customer"),
+        "{e}"
+    );
+    let e = failure("test_calls_filter");
+    assert!(
+        e.contains("unknown vendor `linkflw`") && e.contains(vendors),
+        "{e}"
+    );
+    let e = failure("test_calls_op_filter");
+    assert!(e.contains("unknown op `add_sales_lead` of waiqin"), "{e}");
+    assert_eq!(outcomes["test_known_names"], None);
+}
+
+/// Issue 8, item 8: `check` compiles test files the way `test` loads them, imports resolved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_resolves_the_imports_of_test_files() {
+    let dir = folder(&[
+        (
+            "a.test.rhai",
+            "import \"phone\" as phone;\nimport \"nope\" as nope;\nconst CITY = \"广州市\";\nfn test_city() { assert_eq(CITY, \"广州市\"); }\nfn test_inner() {\n  import \"nada\" as nada;\n}\n",
+        ),
+        ("b.test.rhai", "const OWNER = 1;\nfn test_owner() { assert_eq(OWNER, 1); }\n"),
+    ]);
+    let services = Arc::new(Services::new(Accounts::default()));
+    let path = dir.path().to_path_buf();
+    let report = tokio::task::spawn_blocking(move || {
+        leadrelay::host::check::check_dir(services, None, &path).unwrap()
+    })
+    .await
+    .unwrap();
+    let a = dir.path().join("a.test.rhai").display().to_string();
+    let problems: Vec<String> = report.problems.iter().map(|p| p.to_string()).collect();
+    assert_eq!(
+        problems,
+        vec![
+            format!("{a}:2:8: cannot import \"nope\": no such module (the stdlib has: phone, assign, hours, map)"),
+            format!("{a}:6:10: cannot import \"nada\": no such module (the stdlib has: phone, assign, hours, map)"),
+        ],
+        "and a test file's constants are no problem"
+    );
+}
+
+const CONFIG: &str = r#"
+[accounts.tx_main]
+vendor = "tencent"
+token = "t"
+secret = "s"
+
+[accounts.tx_brand_b]
+vendor = "tencent"
+token = "t"
+secret = "s"
+
+[accounts.wq]
+vendor = "waiqin"
+openid = "1"
+appkey = "k"
+"#;
+
+/// Issue 8, item 2(b): the daemon's host refuses a script whose handlers name accounts the config
+/// lacks or has for another vendor, and the last good version keeps serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn host_refuses_handlers_naming_unconfigured_or_foreign_accounts() {
+    use leadrelay::host::generation::{Host, Verdict};
+    use leadrelay::host::script::KnownAccounts;
+    let config = leadrelay::config::Config::parse(CONFIG, "leadrelay.toml", &|_| None).unwrap();
+    let accounts = Accounts::from_config(&config, Default::default(), Default::default());
+    let good = "on_lead(\"tencent\", \"tx_main\", \"route\");\non_follow(\"wq\", \"follow\");\nfn route(lead) { \"good\" }\nfn follow(r) {}\n";
+    let bad = "on_lead(\"tencent\", \"tx_mian\", \"route\");\non_lead(\"tencent\", \"wq\", \"route\");\non_follow(\"tx_main\", \"follow\");\nfn route(lead) { \"bad\" }\nfn follow(r) {}\n";
+    let dir = folder(&[("route.rhai", good)]);
+    let path = dir.path().join("route.rhai");
+    let key = path.display().to_string();
+
+    let host = Host::new(Arc::new(Services::new(accounts.clone())));
+    let h = host.clone();
+    let (p, b) = (path.clone(), bad.to_string());
+    let verdicts = tokio::task::spawn_blocking(move || {
+        let first = h.reload(&p);
+        std::fs::write(&p, b).unwrap();
+        (first, h.reload(&p))
+    })
+    .await
+    .unwrap();
+    assert_eq!(verdicts.0, Verdict::Live);
+    let Verdict::Rejected(problems) = verdicts.1 else {
+        panic!("expected the edit to be refused, got {:?}", verdicts.1)
+    };
+    let problems: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+    assert_eq!(
+        problems,
+        vec![
+            format!("{key}:1:1: on_lead names account \"tx_mian\", which is not in the config (accounts of tencent: tx_brand_b, tx_main)"),
+            format!("{key}:2:1: on_lead names account \"wq\", which is a waiqin account, not a tencent one (accounts of tencent: tx_brand_b, tx_main)"),
+            format!("{key}:3:1: on_follow names account \"tx_main\", which is a tencent account, not a waiqin one (accounts of waiqin: wq)"),
+        ]
+    );
+    let live = host.generation().scripts[&key].clone();
+    let run = host.run(live, "route", vec![rhai::Dynamic::UNIT]).await;
+    assert_eq!(
+        run.result.outcome.unwrap().to_string(),
+        "good",
+        "the last good version serves"
+    );
+
+    // Without a config (`test`, `route --dry-run`), the simulators stand in for any account.
+    let host = Host::with_accounts(Arc::new(Services::new(accounts)), None, |_| {});
+    let h = host.clone();
+    let verdict = tokio::task::spawn_blocking(move || h.reload(&path))
+        .await
+        .unwrap();
+    assert_eq!(verdict, Verdict::Live);
+
+    // `check` names the config file.
+    let known = KnownAccounts::new(
+        "other.toml",
+        [("wq".to_string(), leadrelay::vendor::Vendor::Waiqin)],
+    );
+    let services = Arc::new(Services::new(Accounts::default()));
+    let d = dir.path().to_path_buf();
+    let report = tokio::task::spawn_blocking(move || {
+        leadrelay::host::check::check_dir(services, Some(known), &d).unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        report.problems[0].to_string(),
+        format!("{key}:1:1: on_lead names account \"tx_mian\", which is not in other.toml (accounts of tencent: none)")
+    );
+}

@@ -145,3 +145,79 @@ async fn save_to_live_latency_p99() {
         "save → live p99 {p99:?} exceeds 150 ms"
     );
 }
+
+/// Polls until `done` holds or `within` passes; returns whether it held.
+async fn eventually(within: Duration, done: impl Fn() -> bool) -> bool {
+    let started = Instant::now();
+    while started.elapsed() < within {
+        if done() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    done()
+}
+
+/// Issue 8, item 6: one compile (and so one logged error) per saved content, none while idle.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_script_is_compiled_and_logged_once_per_save() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("route.rhai");
+    let broken = |n: u32| format!("on_lead(\"route\");\nfn route(lead) {{\n  let = {n};\n}}\n");
+    std::fs::write(&path, broken(1)).unwrap();
+    let host = host();
+    host.load_dir(dir.path()).unwrap();
+    assert_eq!(host.reload_stats().compiles, 1);
+    let _watch = watch::watch(host.clone(), dir.path()).unwrap();
+
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        host.reload_stats().compiles,
+        1,
+        "no recompilation without a change on disk"
+    );
+
+    save(&path, &broken(2));
+    assert!(
+        eventually(Duration::from_secs(2), || host.reload_stats().compiles == 2).await,
+        "a new broken version is compiled once: {:?}",
+        host.reload_stats()
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(host.reload_stats().compiles, 2, "and only once");
+
+    // Saving the same broken content again is read, not compiled or logged again.
+    let reads = host.reload_stats().reads;
+    save(&path, &broken(2));
+    assert!(eventually(Duration::from_secs(2), || host.reload_stats().reads > reads).await);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(host.reload_stats().compiles, 2);
+
+    // A fix goes live at once.
+    save(&path, &script("fixed"));
+    wait_for(&host, &path.display().to_string(), "fixed").await;
+}
+
+/// Issue 8, item 6: reading a script to reload it is not a change, so an idle folder, with a good
+/// or a broken script, causes no reload work at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_watched_folder_does_no_reload_work() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("good.rhai"), script("v1")).unwrap();
+    std::fs::write(
+        dir.path().join("bad.rhai"),
+        "fn route(lead) {\n  let = 1;\n}\n",
+    )
+    .unwrap();
+    let host = host();
+    host.load_dir(dir.path()).unwrap();
+    let loaded = host.reload_stats();
+    assert_eq!((loaded.reads, loaded.compiles), (2, 2));
+    let _watch = watch::watch(host.clone(), dir.path()).unwrap();
+    // Someone reads the scripts (an editor, `grep`, a backup): still nothing to reload.
+    for name in ["good.rhai", "bad.rhai"] {
+        std::fs::read_to_string(dir.path().join(name)).unwrap();
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(host.reload_stats(), loaded);
+}
