@@ -457,18 +457,11 @@ fn user_config(config_path: Option<PathBuf>) -> anyhow::Result<Option<Config>> {
     Ok(Some(Config::load(&path)?))
 }
 
-/// The accounts `on_lead`/`on_follow` may name: the config's, named in messages by the config's
-/// file name. `None` without a config: account names are then not checked, and `test` and
-/// `route --dry-run` stand the simulators in for whatever accounts the scripts name.
+/// The accounts `on_lead`/`on_follow` may name: the config's. `None` without a config: account
+/// names are then not checked, and `test` and `route --dry-run` stand the simulators in for
+/// whatever accounts the scripts name.
 fn known_accounts(config: Option<&Config>) -> Option<KnownAccounts> {
-    let config = config?;
-    let origin = std::path::Path::new(&config.origin)
-        .file_name()
-        .map_or(config.origin.clone(), |n| n.to_string_lossy().to_string());
-    Some(KnownAccounts::new(
-        origin,
-        config.accounts.values().map(|a| (a.name.clone(), a.vendor)),
-    ))
+    config.map(KnownAccounts::from_config)
 }
 
 async fn check(config_path: Option<PathBuf>, dir: PathBuf) -> anyhow::Result<ExitCode> {

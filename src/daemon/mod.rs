@@ -16,6 +16,7 @@ use crate::host::bridge::Bridge;
 use crate::host::engine::Services;
 use crate::host::generation::{Host, Verdict};
 use crate::host::limits::Limits;
+use crate::host::script::KnownAccounts;
 use crate::host::watch::{self as script_watch, ScriptWatcher};
 use crate::lead::Lead;
 use crate::store::types::{Accepted, Arrival, Checkpoint, FollowArrival, Quarantined};
@@ -157,7 +158,8 @@ pub async fn start(config: &Config) -> Result<RunningDaemon, DaemonError> {
         },
         assignments: Arc::new(journal.assignments()),
     };
-    let host = Host::new(Arc::new(services));
+    let known = KnownAccounts::from_config(config);
+    let host = Host::with_accounts(Arc::new(services), Some(known), |_| {});
     let (h, dir) = (host.clone(), settings.scripts.clone());
     let loaded = tokio::task::spawn_blocking(move || h.load_dir(&dir))
         .await

@@ -250,6 +250,17 @@ impl KnownAccounts {
         known
     }
 
+    /// The accounts of `config`, named in messages by the config's file name.
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        let origin = std::path::Path::new(&config.origin)
+            .file_name()
+            .map_or(config.origin.clone(), |n| n.to_string_lossy().to_string());
+        Self::new(
+            origin,
+            config.accounts.values().map(|a| (a.name.clone(), a.vendor)),
+        )
+    }
+
     /// The accounts scripts can call through.
     pub fn of(origin: impl Into<String>, accounts: &Accounts) -> Self {
         let pairs = Vendor::ALL.into_iter().flat_map(|vendor| {
