@@ -112,6 +112,14 @@ fn route(lead) {
 }
 "#;
 
+const TYPO: &str = r#"
+on_lead("feiyu", "route");
+on_lead("tencent", "sim_tencnt", "route");
+fn route(lead) {
+    xiaolanben::import_customer(#{ customerName: "lead " + lead.id });
+}
+"#;
+
 const FIXED: &str = r#"
 on_lead("feiyu", "route");
 on_lead("tencent", "route");
@@ -160,6 +168,43 @@ async fn a_lead_no_handler_wants_is_unrouted_not_routed_and_reroutes_after_a_fix
     let err =
         reroute_offline(&env.journal_path(), &RerouteSelector::Lead("9999".into())).unwrap_err();
     assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+
+    // A "fix" with a typo in the account is refused by the daemon, naming the config; the last
+    // good version keeps serving.
+    std::fs::write(env.dir.path().join("scripts/route.rhai"), TYPO).unwrap();
+    let started = Instant::now();
+    let refusal = loop {
+        let rejected = daemon
+            .host
+            .status()
+            .into_values()
+            .find_map(|s| match s.verdict {
+                leadrelay::host::generation::Verdict::Rejected(errors) => Some(errors),
+                _ => None,
+            });
+        if let Some(errors) = rejected {
+            break errors;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the typo was not refused"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let message = refusal[0].to_string();
+    assert!(
+        message.ends_with(
+            ":3:1: on_lead names account \"sim_tencnt\", which is not in leadrelay.toml \
+             (accounts of tencent: sim_tencent)"
+        ),
+        "{message}"
+    );
+    assert!(daemon
+        .host
+        .generation()
+        .scripts
+        .values()
+        .all(|v| v.declarations.len() == 1));
 
     // Fix the script; once it is live, reroute one lead by id, then the rest.
     std::fs::write(env.dir.path().join("scripts/route.rhai"), FIXED).unwrap();
