@@ -91,6 +91,9 @@ pub struct DaemonSettings {
     /// The zone cron schedules run in: `Asia/Shanghai` (default), `UTC`, or an offset such as
     /// `+08:00`. Never the server's local zone.
     pub timezone: String,
+    /// On start, a schedule with `catch_up: "last"` fires the most recent slot it missed while
+    /// the daemon was down, if that slot is at most this old.
+    pub cron_catch_up_max_age_secs: u64,
 }
 
 impl DaemonSettings {
@@ -150,6 +153,7 @@ impl Default for DaemonSettings {
             breaker_probe_secs: 30,
             run_budget_ms: 2000,
             timezone: "Asia/Shanghai".to_string(),
+            cron_catch_up_max_age_secs: 3600,
         }
     }
 }

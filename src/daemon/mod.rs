@@ -156,6 +156,7 @@ pub async fn start(config: &Config) -> Result<RunningDaemon, DaemonError> {
             ..Limits::default()
         },
         assignments: Arc::new(journal.assignments()),
+        once: Arc::new(journal.once_keys()),
     };
     let host = Host::new(Arc::new(services));
     let (h, dir) = (host.clone(), settings.scripts.clone());
@@ -222,6 +223,8 @@ pub async fn start(config: &Config) -> Result<RunningDaemon, DaemonError> {
         host.clone(),
         journal.clone(),
         zone,
+        Duration::from_secs(settings.cron_catch_up_max_age_secs),
+        wake.clone(),
         stopped.clone(),
     ));
     let status = tokio::spawn(status::publish(

@@ -16,7 +16,7 @@ use tokio::sync::Semaphore;
 
 use super::engine::{new_engine, Services};
 use super::error::ScriptError;
-use super::run::{CallHooks, Declaration};
+use super::run::{CallHooks, Declaration, Detached};
 use super::script::{self, content_hash, RunResult, ScriptVersion};
 use crate::lead::Lead;
 
@@ -64,6 +64,12 @@ pub struct HandlerRun {
     pub function: String,
     /// What happened.
     pub result: RunResult,
+}
+
+/// Hooks for a lead or record routed outside the daemon: its handlers share one `once` owner,
+/// as they share one work item in the daemon.
+fn detached() -> Arc<dyn CallHooks> {
+    Arc::new(Detached::new())
 }
 
 /// The script host: engine, live generation, and the pool permits for runs.
@@ -239,6 +245,7 @@ impl Host {
         record: &serde_json::Value,
         hooks: Option<Arc<dyn CallHooks>>,
     ) -> Vec<HandlerRun> {
+        let hooks = Some(hooks.unwrap_or_else(detached));
         let generation = self.generation();
         let mut runs = Vec::new();
         for version in generation.scripts.values() {
@@ -274,6 +281,7 @@ impl Host {
         lead: &Lead,
         hooks: Option<Arc<dyn CallHooks>>,
     ) -> Vec<HandlerRun> {
+        let hooks = Some(hooks.unwrap_or_else(detached));
         let mut runs = Vec::new();
         for (version, function) in self.lead_handlers(lead) {
             let args = vec![Dynamic::from(lead.clone())];
@@ -327,6 +335,7 @@ impl Host {
                 format!("the run panicked: {e}"),
             )),
             calls: Vec::new(),
+            skipped: None,
             started_at: std::time::SystemTime::now(),
             elapsed: Default::default(),
         });

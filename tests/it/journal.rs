@@ -50,12 +50,14 @@ fn push(at_ms: i64) -> Arrival {
 
 fn run(handler: &str, error: Option<&str>, calls: Vec<CallRow>) -> RunRecord {
     RunRecord {
+        id: None,
         script: "scripts/route.rhai".into(),
         handler: handler.into(),
         version: "v1-abc".into(),
         started_ms: 1_000,
         elapsed_ms: 12,
         error: error.map(str::to_string),
+        skipped: None,
         calls,
     }
 }
