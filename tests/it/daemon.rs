@@ -826,3 +826,80 @@ fn cron_catches_up_the_last_slot_missed_while_down_and_none_fires_nothing() {
         "catch_up: \"none\" fired a slot that fell while the daemon was down: {missed:?}"
     );
 }
+
+#[test]
+fn once_keeps_a_retried_lead_and_skips_its_duplicate_which_leads_show_explains() {
+    use leadrelay::vendor::Vendor::Xiaolanben;
+    let script = r#"
+on_lead("tencent", "route");
+fn route(lead) {
+    if !once("phone:" + phone::normalize(lead.phone), 86400) {
+        skip("same phone today");
+        return;
+    }
+    xiaolanben::import_customer(#{
+        customerName: "lead " + lead.id,
+        contacts: [#{ thirdDataId: "tencent:" + lead.id, name: lead.name ?? "?" }],
+    });
+}
+"#;
+    let env = Env::new(script, PUSH_SOURCE, "");
+    env.sim.shared().set_faults(leadrelay::sim::Faults {
+        vendor: Some(Xiaolanben),
+        error_rate: 1.0,
+        status: Some(503),
+        ..Default::default()
+    });
+    let daemon = env.start();
+    let client = reqwest::blocking::Client::new();
+    // The first lead claims the phone, then its import fails and it waits to retry.
+    assert_eq!(
+        push(&client, &daemon.addr, &tencent_lead(9101), now()),
+        Ok(200)
+    );
+    wait_for(
+        "the first lead waits to retry",
+        Duration::from_secs(20),
+        || {
+            matches!(
+                env.reader().lead_story("9101").unwrap().map(|s| s.state),
+                Some(WorkState::Retry { .. })
+            )
+        },
+    );
+    // Another lead with the same phone (tencent_lead uses one number) is skipped meanwhile.
+    assert_eq!(
+        push(&client, &daemon.addr, &tencent_lead(9102), now()),
+        Ok(200)
+    );
+    env.sim.shared().clear_faults();
+    env.wait_idle(Duration::from_secs(30));
+    let reader = env.reader();
+    assert_eq!(
+        reader.lead_story("9101").unwrap().unwrap().state,
+        WorkState::Done,
+        "the retried run got its own claim back"
+    );
+    assert_eq!(
+        reader.lead_story("9102").unwrap().unwrap().state,
+        WorkState::Skipped {
+            reason: "route: same phone today".into()
+        }
+    );
+    let creates = &env.state()["xiaolanben"]["creates_by_key"];
+    assert_eq!(creates["lead 9101"], 1);
+    assert!(creates["lead 9102"].is_null(), "{creates}");
+
+    let (ok, shown) = cli(&env, &["leads", "show", "9102"]);
+    assert!(ok, "{shown}");
+    assert!(
+        shown.contains("skipped: same phone today") && shown.contains("now: skipped"),
+        "{shown}"
+    );
+    let (ok, listed) = cli(&env, &["leads", "list", "--status", "skipped"]);
+    assert!(
+        ok && listed.contains("9102") && !listed.contains("9101"),
+        "{listed}"
+    );
+    drop(daemon);
+}

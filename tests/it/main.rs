@@ -10,6 +10,7 @@ mod host;
 mod inspect;
 mod journal;
 mod linkflow;
+mod once;
 mod reload;
 mod sources;
 mod stdlib;
