@@ -31,9 +31,28 @@
 //!
 //! Versioned migrations in `schema.rs` (`PRAGMA user_version` + `schema_migrations`; a newer
 //! file is refused). Tables: `leads` (unique per account + vendor lead id, full JSON body),
-//! `follows` (unique per account + msgId), `work` (one item per new lead or follow:
-//! pending → running → done | retry | dead), `runs`, `calls`, `checkpoints` (per account and
-//! endpoint), `cron_claims` + `cron_state`, `dead_letters`, `quarantine`, `assignments`.
+//! `follows` (unique per account + msgId), `work` (one item per new lead, follow record or fired
+//! cron slot: pending → running → done | retry | dead | unrouted | skipped), `runs`, `calls`,
+//! `checkpoints` (per account and endpoint), `cron_claims` + `cron_state`, `dead_letters`,
+//! `quarantine`, `assignments`, `once_keys`.
+//!
+//! ## Calls are journaled as they return
+//!
+//! A run's calls are not held until the run ends: the daemon commits each sent call with
+//! [`Journal::record_call_blocking`] before the script sees its answer (the run's first call
+//! also writes the run's row, as `running`), and [`Journal::finish`] completes the rows and
+//! adds what had no reason to be written earlier (replays, calls refused before sending, runs
+//! that made no call). Each of these is a share of a group commit, not a transaction of its
+//! own, and a lead that makes no call costs no more than before. After a crash, runs still
+//! `running` become `interrupted`; their succeeded calls are in [`Journal::succeeded_calls`],
+//! so the retry replays them instead of sending them again.
+//!
+//! ## Cron slots and once keys
+//!
+//! [`Journal::fire_cron_slot`] claims a slot and inserts its work item in one transaction, so a
+//! slot is neither fired twice nor lost between its claim and its run. `once(key, ttl)` is one
+//! conditional upsert on `once_keys` ([`JournalOnce`]); the key remembers the work item that
+//! claimed it, which gets `true` again when it is retried.
 //!
 //! ## Reading
 //!

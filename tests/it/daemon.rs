@@ -631,7 +631,9 @@ fn route(lead) {
     );
     let story = env.reader().lead_story("8001").unwrap().unwrap();
     assert_eq!(story.state, WorkState::Done);
-    let runs: Vec<(&str, Vec<(u32, bool, bool)>)> = story
+    // Per run: its status and, per call, (seq, ok, replayed).
+    type Calls = Vec<(u32, bool, bool)>;
+    let runs: Vec<(&str, Calls)> = story
         .runs
         .iter()
         .map(|r| {
