@@ -29,7 +29,8 @@ use crate::host::generation::{HandlerRun, Host};
 use crate::host::run::{CallHooks, CallSite};
 use crate::secret::mask_phones_in;
 use crate::store::{
-    fingerprint, CallRow, Journal, PriorCall, RunRecord, RunStart, Work, WorkKind, WorkOutcome,
+    fingerprint, CallRow, Journal, PriorCall, RunRecord, RunRow, RunStart, Work, WorkKind,
+    WorkOutcome,
 };
 use crate::vendor::{CallError, FailureKind, Vendor};
 
@@ -367,14 +368,18 @@ struct WorkHooks {
     attempt: u32,
     prior: Vec<PriorCall>,
     breakers: Arc<Breakers>,
-    /// Per `script::function`: a work item runs each handler once per claim, one after the
-    /// other, so the key is unique and the lock never contended.
-    runs: Mutex<HashMap<String, RunSlot>>,
+    /// Per run, keyed by script, function and start time (a script may declare one function
+    /// twice). The runs of a claim go one after the other, so the lock is never contended.
+    runs: Mutex<HashMap<RunKey, RunSlot>>,
 }
 
+/// Identifies one run of a claim: the same start instant reaches the hooks (in each
+/// [`CallSite`]) and the dispatcher (in the run's result).
+type RunKey = (String, String, std::time::SystemTime);
+
 impl WorkHooks {
-    fn key(script: &str, function: &str) -> String {
-        format!("{script}::{function}")
+    fn key(script: &str, function: &str, started_at: std::time::SystemTime) -> RunKey {
+        (script.to_string(), function.to_string(), started_at)
     }
 
     /// The run as [`Journal::finish`] wants it: its row if a call already wrote it, and only
@@ -384,7 +389,11 @@ impl WorkHooks {
             .runs
             .lock()
             .expect("run slots lock")
-            .remove(&Self::key(&run.script, &run.function))
+            .remove(&Self::key(
+                &run.script,
+                &run.function,
+                run.result.started_at,
+            ))
             .unwrap_or_default();
         let started: chrono::DateTime<chrono::Utc> = run.result.started_at.into();
         RunRecord {
@@ -443,19 +452,23 @@ impl CallHooks for WorkHooks {
     fn after(&self, call: &CallSite<'_>, outcome: &Result<Value, CallError>, _elapsed: Duration) {
         let outage = outcome.as_ref().err().is_some_and(|e| e.retryable());
         self.breakers.record(call.account, outage);
-        let key = Self::key(call.script, call.function);
+        let key = Self::key(call.script, call.function, call.started_at);
         let run_id = self
             .runs
             .lock()
             .expect("run slots lock")
             .get(&key)
             .and_then(|slot| slot.id);
-        let start = RunStart {
-            attempt: self.attempt,
-            script: call.script.to_string(),
-            handler: call.function.to_string(),
-            version: call.version.to_string(),
-            started_ms: chrono::DateTime::<chrono::Utc>::from(call.started_at).timestamp_millis(),
+        let run = match run_id {
+            Some(id) => RunRow::Written(id),
+            None => RunRow::First(RunStart {
+                attempt: self.attempt,
+                script: call.script.to_string(),
+                handler: call.function.to_string(),
+                version: call.version.to_string(),
+                started_ms: chrono::DateTime::<chrono::Utc>::from(call.started_at)
+                    .timestamp_millis(),
+            }),
         };
         let fp = fingerprint(call.vendor.as_str(), call.account, call.op, call.payload);
         let row = call_row(
@@ -469,10 +482,7 @@ impl CallHooks for WorkHooks {
         );
         // We are on the thread running the script (the blocking pool), so waiting for the
         // commit here is what holds the script until its call is durable.
-        match self
-            .journal
-            .record_call_blocking(self.work_id, run_id, &start, row)
-        {
+        match self.journal.record_call_blocking(self.work_id, run, row) {
             Ok(id) => {
                 let mut runs = self.runs.lock().expect("run slots lock");
                 let slot = runs.entry(key).or_default();

@@ -86,8 +86,8 @@ mod writer;
 pub use fingerprint::fingerprint;
 pub use model::{
     CallRow, CallStory, CheckpointRow, CronFire, CronRow, DeadLetter, DeadSelector, JournalStatus,
-    LeadQuery, LeadStory, LeadSummary, PriorCall, QuarantineSummary, RunRecord, RunStart, RunStory,
-    Work, WorkKind, WorkOutcome, WorkState, WorkStatus,
+    LeadQuery, LeadStory, LeadSummary, PriorCall, QuarantineSummary, RunRecord, RunRow, RunStart,
+    RunStory, Work, WorkKind, WorkOutcome, WorkState, WorkStatus,
 };
 pub use reader::JournalReader;
 
@@ -646,16 +646,16 @@ impl Journal {
     pub fn record_call_blocking(
         &self,
         work_id: i64,
-        run_id: Option<i64>,
-        run: &RunStart,
+        run: RunRow,
         call: CallRow,
     ) -> Result<i64, StoreError> {
         let response = serialize_response(work_id, &call)?;
-        let run = run.clone();
         self.write_blocking(move |ctx| {
-            let run_id = match run_id {
-                Some(id) => id,
-                None => insert_run(ctx.conn, work_id, &run, "running", 0, None, None)?,
+            let run_id = match run {
+                RunRow::Written(id) => id,
+                RunRow::First(start) => {
+                    insert_run(ctx.conn, work_id, &start, "running", 0, None, None)?
+                }
             };
             insert_call(ctx.conn, run_id, &call, response.as_deref())?;
             Ok(run_id)

@@ -93,6 +93,15 @@ pub struct RunStart {
     pub started_ms: i64,
 }
 
+/// Which run a call committed as it returns belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunRow {
+    /// The run's first call: its row is inserted with the call.
+    First(RunStart),
+    /// The row an earlier call of the run inserted.
+    Written(i64),
+}
+
 /// What [`fire_cron_slot`](super::Journal::fire_cron_slot) did with a slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CronFire {

@@ -13,7 +13,8 @@ use leadrelay::lead::{Lead, LeadKind};
 use leadrelay::store::types::{Accepted, Arrival, Checkpoint, FollowArrival, Quarantined, Via};
 use leadrelay::store::{
     fingerprint, CallRow, CronFire, DeadSelector, Journal, JournalOptions, JournalReader,
-    LeadQuery, RunRecord, RunStart, StoreError, WorkKind, WorkOutcome, WorkState, WorkStatus,
+    LeadQuery, RunRecord, RunRow, RunStart, StoreError, WorkKind, WorkOutcome, WorkState,
+    WorkStatus,
 };
 use leadrelay::vendor::Vendor;
 use serde_json::json;
@@ -872,8 +873,7 @@ async fn a_call_committed_as_it_returns_survives_a_crash_mid_run_and_is_replayed
         move || {
             journal.record_call_blocking(
                 work.id,
-                None,
-                &start("route", 1),
+                RunRow::First(start("route", 1)),
                 call(0, "import_customer", import, true),
             )
         }
@@ -907,8 +907,7 @@ async fn a_call_committed_as_it_returns_survives_a_crash_mid_run_and_is_replayed
         move || {
             journal.record_call_blocking(
                 work.id,
-                None,
-                &start("route", 2),
+                RunRow::First(start("route", 2)),
                 call(1, "send_event", json!({"request_id": "r1"}), true),
             )
         }
@@ -917,6 +916,20 @@ async fn a_call_committed_as_it_returns_survives_a_crash_mid_run_and_is_replayed
     .unwrap()
     .unwrap();
     assert_ne!(second, run_id);
+    let same = tokio::task::spawn_blocking({
+        let journal = journal.clone();
+        move || {
+            journal.record_call_blocking(
+                work.id,
+                RunRow::Written(second),
+                call(2, "send_event", json!({"request_id": "r2"}), false),
+            )
+        }
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(same, second, "later calls join the run's row");
     let mut replay = call(0, "import_customer", import, true);
     replay.replayed = true;
     let mut record = run("route", None, vec![replay]);
@@ -936,7 +949,7 @@ async fn a_call_committed_as_it_returns_survives_a_crash_mid_run_and_is_replayed
         .iter()
         .map(|c| (c.seq, c.replayed))
         .collect();
-    assert_eq!(calls, [(0, true), (1, false)]);
+    assert_eq!(calls, [(0, true), (1, false), (2, false)]);
     // A run row is completed only by its own work item, and only while it is running.
     journal
         .accept_leads(vec![lead("a", "2")], push(10), None)
