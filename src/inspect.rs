@@ -342,8 +342,8 @@ fn render_story(story: &LeadStory, dead_letter: Option<&DeadLetter>) -> String {
         }
         if run.status == "interrupted" {
             line(
-                "    the daemon stopped during this run; the calls below had succeeded and are \
-                 replayed, not sent again, by the next run"
+                "    the daemon stopped during this run; its calls below were journaled as they \
+                 returned, and those that succeeded are replayed, not sent again, by the next run"
                     .to_string(),
             );
         }

@@ -870,10 +870,7 @@ impl Journal {
             }
             let unfinished: bool = ctx
                 .conn
-                .prepare_cached(
-                    "SELECT EXISTS (SELECT 1 FROM work
-                                    WHERE job_key = ?1 AND status IN ('pending', 'running', 'retry'))",
-                )?
+                .prepare_cached(JOB_UNFINISHED)?
                 .query_row([&key], |r| r.get(0))?;
             if unfinished {
                 count_skipped_slot(ctx.conn, &key, slot_ms, "previous run still going")?;
@@ -955,6 +952,11 @@ fn upsert_checkpoint(conn: &Connection, cp: &Checkpoint, now: i64) -> Result<(),
     .execute(params![cp.account, cp.endpoint, cp.position, now])?;
     Ok(())
 }
+
+/// Whether job `?1` has a slot not finished yet. Its condition is the `work_job_open` partial
+/// index's, word for word, so SQLite answers from that index (`store::tests` checks the plan).
+const JOB_UNFINISHED: &str = "SELECT EXISTS (SELECT 1 FROM work
+     WHERE job_key = ?1 AND status IN ('pending', 'running', 'retry'))";
 
 /// Claims (schedule, slot) inside the caller's transaction; false when it was claimed before
 /// or lies below the schedule's pruned floor.
