@@ -105,6 +105,9 @@ pub struct DaemonSettings {
     /// Reverse proxies (CIDR blocks or addresses) whose `X-Forwarded-For` is believed when a
     /// push source checks `allow_from`. Empty (default): the header is never believed.
     pub trusted_proxies: Vec<String>,
+    /// On start, a schedule with `catch_up: "last"` fires the most recent slot it missed while
+    /// the daemon was down, if that slot is at most this old.
+    pub cron_catch_up_max_age_secs: u64,
 }
 
 impl DaemonSettings {
@@ -170,6 +173,7 @@ impl Default for DaemonSettings {
             run_budget_ms: 2000,
             timezone: "Asia/Shanghai".to_string(),
             trusted_proxies: Vec::new(),
+            cron_catch_up_max_age_secs: 3600,
         }
     }
 }

@@ -319,19 +319,33 @@ fn render_story(story: &LeadStory, dead_letter: Option<&DeadLetter>) -> String {
         ));
     }
     for (n, run) in story.runs.iter().enumerate() {
+        // A run still going or cut short has no duration of its own yet.
+        let took = match run.status.as_str() {
+            "running" | "interrupted" => "-".to_string(),
+            _ => format!("{} ms", run.elapsed_ms),
+        };
         line(format!(
-            "  run {}  attempt {}  {}  handler {}  version {}  started {}  {} ms  {}",
+            "  run {}  attempt {}  {}  handler {}  version {}  started {}  {took}  {}",
             n + 1,
             run.attempt,
             mask.text(&run.script),
             mask.text(&run.handler),
             mask.text(&run.version),
             beijing_time(run.started_ms),
-            run.elapsed_ms,
             mask.text(&run.status),
         ));
         if let Some(error) = &run.error {
             line(format!("    error: {}", mask.text(error)));
+        }
+        if let Some(note) = &run.note {
+            line(format!("    skipped: {}", mask.text(note)));
+        }
+        if run.status == "interrupted" {
+            line(
+                "    the daemon stopped during this run; its calls below were journaled as they \
+                 returned, and those that succeeded are replayed, not sent again, by the next run"
+                    .to_string(),
+            );
         }
         for call in &run.calls {
             let mut parts = vec![
@@ -400,7 +414,8 @@ fn render_story(story: &LeadStory, dead_letter: Option<&DeadLetter>) -> String {
 
 // ----- dead letters -----------------------------------------------------------------------
 
-/// `dead list`: the open dead letters, oldest first, and how to retry them.
+/// `dead list`: the open dead letters (leads, follow records and scheduled jobs), oldest first,
+/// and how to retry them.
 ///
 /// The handler is the one whose run failed last; it comes from the lead's story, found by its
 /// vendor lead id. It reads `-` for follow records and for the rare lead whose vendor lead id
@@ -412,6 +427,10 @@ pub fn dead_list(reader: &JournalReader) -> Result<String, StoreError> {
     }
     let mut table = Table::new(["ID", "LEAD", "ACCOUNT", "HANDLER", "DIED (UTC+8)", "REASON"]);
     for letter in &letters {
+        if letter.kind == "job" {
+            table.row(job_dead_letter_row(letter));
+            continue;
+        }
         let story = match letter.kind.as_str() {
             "lead" => reader
                 .lead_story(&letter.item)?
@@ -450,6 +469,35 @@ pub fn dead_list(reader: &JournalReader) -> Result<String, StoreError> {
         if letters.len() == 1 { "" } else { "s" }
     ));
     Ok(out)
+}
+
+/// A scheduled job's dead letter: the job (`job script::function`) and its slot, the function
+/// as the handler. Jobs have no account.
+fn job_dead_letter_row(letter: &DeadLetter) -> [String; 6] {
+    // The key is `path::function::cron`; the cron expression never contains `::`.
+    let mut parts = letter.item.rsplitn(3, "::");
+    let (cron, function, path) = (parts.next(), parts.next(), parts.next());
+    let (what, handler) = match (cron, function, path) {
+        (Some(cron), Some(function), Some(path)) => (
+            format!(
+                "job {}::{} ({}) slot {}",
+                one_line(path),
+                one_line(function),
+                one_line(cron),
+                letter.slot_ms.map_or_else(|| "-".to_string(), beijing_time)
+            ),
+            one_line(function),
+        ),
+        _ => (format!("job {}", one_line(&letter.item)), "-".to_string()),
+    };
+    [
+        letter.id.to_string(),
+        what,
+        "-".to_string(),
+        handler,
+        beijing_time(letter.created_ms),
+        mask_phones_in(&one_line(&letter.reason)),
+    ]
 }
 
 // ----- quarantine -------------------------------------------------------------------------

@@ -12,8 +12,10 @@
 //! - [`vendor`] — one folder per vendor: pure signer, typed models, async client, inbound
 //!   webhook verification; `vendor::AccountClient` dispatches an op by name.
 //! - [`sim`] — signature-exact simulators of all five vendors on one HTTP server.
-//! - [`host`] — the Rhai scripting host: one engine, limits, bridge, hot reload, stdlib, tests.
-//! - [`store`] — the journal's shared types (the journal itself is being built).
+//! - [`host`] — the Rhai scripting host: one engine, limits, bridge, hot reload, stdlib,
+//!   `once`/`skip`, tests.
+//! - [`store`] — the journal (SQLite, one group-committing writer): leads, work items, runs and
+//!   every call as it returns, cron slots, `once` keys, dead letters; the CLI's read queries.
 //! - [`trigger`] — what produces work: pushes, pulls, cron ticks, file changes.
 //! - [`demo`] — `leadrelay demo`: the routing path end to end against the simulators.
 //! - [`bench`] — `leadrelay bench`: throughput, latency, CPU, memory, start-up and reload of the

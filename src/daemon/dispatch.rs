@@ -2,9 +2,17 @@
 //! handlers on the script host, and decides per lead: done, retry later (exponential backoff
 //! with full jitter, honouring Retry-After, up to a maximum age), or dead letter.
 //!
-//! A retried lead runs its handlers again, but calls that already succeeded for it are answered
-//! from the journal (matched by handler, call sequence and request fingerprint) instead of being
-//! sent again, so a retry never imports a lead twice.
+//! Each call a run makes is committed to the journal as soon as it returns and before the
+//! script goes on ([`WorkHooks`] through [`Journal::record_call_blocking`], a share of the
+//! writer's group commit), so even after `kill -9` in the middle of a run the journal knows every
+//! call that succeeded. A retried lead runs its handlers again, but calls that already succeeded
+//! for it — in a finished run or in one a crash interrupted — are answered from the journal
+//! (matched by handler, call sequence and request fingerprint) instead of being sent again, so a
+//! retry never imports a lead twice. Replayed calls are only written with the run's outcome:
+//! they sent nothing, so there is nothing to lose.
+//!
+//! Fired cron slots are work items too ([`WorkKind::Job`]): the job runs here with the same
+//! hooks, retries and dead letters as a lead.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -18,10 +26,11 @@ use tokio::task::JoinSet;
 use super::breaker::Breakers;
 use crate::config::DaemonSettings;
 use crate::host::generation::{HandlerRun, Host};
-use crate::host::run::CallHooks;
+use crate::host::run::{CallHooks, CallSite};
 use crate::secret::mask_phones_in;
 use crate::store::{
-    fingerprint, CallRow, Journal, PriorCall, RunRecord, Work, WorkKind, WorkOutcome,
+    fingerprint, CallRow, Journal, PriorCall, RunRecord, RunRow, RunStart, Work, WorkKind,
+    WorkOutcome,
 };
 use crate::vendor::{CallError, FailureKind, Vendor};
 
@@ -155,11 +164,16 @@ impl Dispatcher {
                 return;
             }
         };
-        let hooks: Arc<dyn CallHooks> = Arc::new(WorkHooks {
+        let work_hooks = Arc::new(WorkHooks {
+            journal: self.journal.clone(),
+            work_id: work.id,
+            attempt: work.attempts,
             prior,
             breakers: self.breakers.clone(),
             recovered: self.recovered.clone(),
+            runs: Mutex::new(HashMap::new()),
         });
+        let hooks: Arc<dyn CallHooks> = work_hooks.clone();
         let (label, runs) = match &work.kind {
             WorkKind::Lead(lead) => (
                 lead.id.clone(),
@@ -176,6 +190,32 @@ impl Dispatcher {
                     .run_follow_with(account, record, Some(hooks))
                     .await,
             ),
+            WorkKind::Job { key, .. } => {
+                let label = format!("job {key}");
+                match super::cron::find_job(&self.host, key) {
+                    Some((version, function)) => {
+                        let run = self
+                            .host
+                            .run_with(version, &function, vec![], Some(hooks))
+                            .await;
+                        (label, vec![run])
+                    }
+                    None => {
+                        // Loading failed at start or the schedule was removed while this slot
+                        // waited: a human decides (fix and `dead retry`, or leave it).
+                        let reason = format!(
+                            "no live script schedules this job any more ({key}); if the script \
+                             does not load, fix it and run leadrelay dead retry"
+                        );
+                        tracing::error!(job = %key, "dead letter: {reason}");
+                        let outcome = WorkOutcome::Dead { reason };
+                        if let Err(e) = self.journal.finish(work.id, Vec::new(), outcome).await {
+                            tracing::error!(work = work.id, error = %e, "cannot record the outcome");
+                        }
+                        return;
+                    }
+                }
+            }
         };
         let now = now_ms();
         let outcome = if runs.is_empty() {
@@ -189,10 +229,11 @@ impl Dispatcher {
             decide(&work, &runs, now, &self.settings)
         };
         for run in &runs {
-            let verdict = match &run.result.outcome {
-                Ok(_) => "ok".to_string(),
+            let verdict = match (&run.result.outcome, &run.result.skipped) {
+                (Ok(_), Some(reason)) => format!("skipped: {}", mask_phones_in(reason)),
+                (Ok(_), None) => "ok".to_string(),
                 // Script and vendor messages can quote a lead's phone number.
-                Err(e) => format!("failed: {}", mask_phones_in(&e.to_string())),
+                (Err(e), _) => format!("failed: {}", mask_phones_in(&e.to_string())),
             };
             tracing::info!(
                 lead = %label,
@@ -219,7 +260,7 @@ impl Dispatcher {
             }
             WorkOutcome::Done => {}
         }
-        let records = runs.iter().map(run_record).collect();
+        let records = runs.iter().map(|run| work_hooks.record(run)).collect();
         if let Err(e) = self.journal.finish(work.id, records, outcome).await {
             // The work stays `running`; a restart makes it pending again and replays its calls.
             tracing::error!(work = work.id, error = %e, "cannot record the outcome");
@@ -278,7 +319,7 @@ pub fn decide(
         }
     }
     let Some((reason, retry_after)) = retry else {
-        return WorkOutcome::Done;
+        return done_or_skipped(runs);
     };
     let age = Duration::from_millis((now_ms - work.first_seen_ms).max(0) as u64);
     if age >= Duration::from_secs(settings.retry_max_age_secs) {
@@ -293,76 +334,146 @@ pub fn decide(
     }
 }
 
-fn run_record(run: &HandlerRun) -> RunRecord {
-    let started: chrono::DateTime<chrono::Utc> = run.result.started_at.into();
-    RunRecord {
-        script: run.script.to_string(),
-        handler: run.function.clone(),
-        version: run.version.clone(),
-        started_ms: started.timestamp_millis(),
-        elapsed_ms: run.result.elapsed.as_millis() as i64,
-        error: run.result.outcome.as_ref().err().map(ToString::to_string),
-        calls: run
-            .result
-            .calls
-            .iter()
-            .map(|c| {
-                let error = c.outcome.as_ref().err();
-                CallRow {
-                    seq: c.seq as u32,
-                    vendor: c.vendor.as_str().to_string(),
-                    account: c.account.clone(),
-                    op: c.op.clone(),
-                    fingerprint: fingerprint(c.vendor.as_str(), &c.account, &c.op, &c.payload),
-                    ok: c.outcome.is_ok(),
-                    status: error.and_then(|e| e.status),
-                    code: error.and_then(|e| e.code.clone()),
-                    message: error.map(|e| e.to_string()),
-                    response: c.outcome.as_ref().ok().cloned(),
-                    attempts: 1,
-                    replayed: c.replayed,
-                }
-            })
-            .collect(),
+/// Done, unless every run chose `skip(reason)`: then skipped, with their reasons.
+fn done_or_skipped(runs: &[HandlerRun]) -> WorkOutcome {
+    let reasons: Vec<String> = runs
+        .iter()
+        .map_while(|run| {
+            run.result
+                .skipped
+                .as_ref()
+                .map(|reason| format!("{}: {reason}", run.function))
+        })
+        .collect();
+    if !runs.is_empty() && reasons.len() == runs.len() {
+        WorkOutcome::Skipped {
+            reason: reasons.join("; "),
+        }
+    } else {
+        WorkOutcome::Done
     }
 }
 
-/// Replay of earlier successful calls, and the breakers.
+/// The journal's record of a call, as it is written when it returns or with the run's outcome.
+fn call_row(
+    seq: usize,
+    vendor: Vendor,
+    account: &str,
+    op: &str,
+    fingerprint: String,
+    outcome: &Result<Value, CallError>,
+    replayed: bool,
+) -> CallRow {
+    let error = outcome.as_ref().err();
+    CallRow {
+        seq: seq as u32,
+        vendor: vendor.as_str().to_string(),
+        account: account.to_string(),
+        op: op.to_string(),
+        fingerprint,
+        ok: outcome.is_ok(),
+        status: error.and_then(|e| e.status),
+        code: error.and_then(|e| e.code.clone()),
+        message: error.map(|e| e.to_string()),
+        response: outcome.as_ref().ok().cloned(),
+        attempts: 1,
+        replayed,
+    }
+}
+
+/// What the journal already holds of one run of the current claim.
+#[derive(Debug, Default)]
+struct RunSlot {
+    /// The run's row, written by its first call.
+    id: Option<i64>,
+    /// Calls committed as they returned (by sequence).
+    written: Vec<usize>,
+}
+
+/// What one claim of a work item passes its calls through: replay of calls that succeeded in
+/// earlier runs, the breakers, and the journal, which gets each sent call before the script
+/// sees its answer.
 struct WorkHooks {
+    journal: Journal,
+    work_id: i64,
+    attempt: u32,
     prior: Vec<PriorCall>,
     breakers: Arc<Breakers>,
     recovered: mpsc::UnboundedSender<String>,
+    /// Per run, keyed by script, function and start time (a script may declare one function
+    /// twice). The runs of a claim go one after the other, so the lock is never contended.
+    runs: Mutex<HashMap<RunKey, RunSlot>>,
+}
+
+/// Identifies one run of a claim: the same start instant reaches the hooks (in each
+/// [`CallSite`]) and the dispatcher (in the run's result).
+type RunKey = (String, String, std::time::SystemTime);
+
+impl WorkHooks {
+    fn key(script: &str, function: &str, started_at: std::time::SystemTime) -> RunKey {
+        (script.to_string(), function.to_string(), started_at)
+    }
+
+    /// The run as [`Journal::finish`] wants it: its row if a call already wrote it, and only
+    /// the calls the journal does not hold yet.
+    fn record(&self, run: &HandlerRun) -> RunRecord {
+        let slot = self
+            .runs
+            .lock()
+            .expect("run slots lock")
+            .remove(&Self::key(
+                &run.script,
+                &run.function,
+                run.result.started_at,
+            ))
+            .unwrap_or_default();
+        let started: chrono::DateTime<chrono::Utc> = run.result.started_at.into();
+        RunRecord {
+            id: slot.id,
+            script: run.script.to_string(),
+            handler: run.function.clone(),
+            version: run.version.clone(),
+            started_ms: started.timestamp_millis(),
+            elapsed_ms: run.result.elapsed.as_millis() as i64,
+            error: run.result.outcome.as_ref().err().map(ToString::to_string),
+            skipped: run.result.skipped.clone(),
+            calls: run
+                .result
+                .calls
+                .iter()
+                .filter(|c| !slot.written.contains(&c.seq))
+                .map(|c| {
+                    let fp = fingerprint(c.vendor.as_str(), &c.account, &c.op, &c.payload);
+                    call_row(
+                        c.seq, c.vendor, &c.account, &c.op, fp, &c.outcome, c.replayed,
+                    )
+                })
+                .collect(),
+        }
+    }
 }
 
 impl CallHooks for WorkHooks {
-    fn before(
-        &self,
-        handler: &str,
-        seq: usize,
-        vendor: Vendor,
-        account: &str,
-        op: &str,
-        payload: &Value,
-    ) -> Option<Result<Value, CallError>> {
+    fn before(&self, call: &CallSite<'_>) -> Option<Result<Value, CallError>> {
         if !self.prior.is_empty() {
-            // The journal records a run's handler as its function name (the script path is a
-            // separate column); the host names it `path::function`.
-            let function = handler.rsplit("::").next().unwrap_or(handler);
-            let fp = fingerprint(vendor.as_str(), account, op, payload);
-            let earlier = self
-                .prior
-                .iter()
-                .find(|p| p.handler == function && p.seq as usize == seq && p.fingerprint == fp);
+            let fp = fingerprint(call.vendor.as_str(), call.account, call.op, call.payload);
+            let earlier = self.prior.iter().find(|p| {
+                p.handler == call.function && p.seq as usize == call.seq && p.fingerprint == fp
+            });
             if let Some(earlier) = earlier {
                 return Some(Ok(earlier.response.clone()));
             }
         }
-        if let Err(wait) = self.breakers.admit(account) {
+        if let Err(wait) = self.breakers.admit(call.account) {
             let mut e = CallError::new(
-                vendor,
-                op,
+                call.vendor,
+                call.op,
                 FailureKind::ServerError,
-                format!("circuit breaker open for account {account} after repeated failures; next probe in {} s", wait.as_secs().max(1)),
+                format!(
+                    "circuit breaker open for account {} after repeated failures; next probe in {} s",
+                    call.account,
+                    wait.as_secs().max(1)
+                ),
             );
             e.retry_after = Some(wait);
             return Some(Err(e));
@@ -370,13 +481,64 @@ impl CallHooks for WorkHooks {
         None
     }
 
-    fn after(&self, _vendor: Vendor, account: &str, _op: &str, outcome: &Result<Value, CallError>) {
+    fn after(&self, call: &CallSite<'_>, outcome: &Result<Value, CallError>, _elapsed: Duration) {
         if self
             .breakers
-            .record(account, outcome.as_ref().err().map(|e| e.kind))
+            .record(call.account, outcome.as_ref().err().map(|e| e.kind))
         {
             // The dispatcher may be stopping; then restart recovery picks the retries up.
-            let _ = self.recovered.send(account.to_string());
+            let _ = self.recovered.send(call.account.to_string());
         }
+        let key = Self::key(call.script, call.function, call.started_at);
+        let run_id = self
+            .runs
+            .lock()
+            .expect("run slots lock")
+            .get(&key)
+            .and_then(|slot| slot.id);
+        let run = match run_id {
+            Some(id) => RunRow::Written(id),
+            None => RunRow::First(RunStart {
+                attempt: self.attempt,
+                script: call.script.to_string(),
+                handler: call.function.to_string(),
+                version: call.version.to_string(),
+                started_ms: chrono::DateTime::<chrono::Utc>::from(call.started_at)
+                    .timestamp_millis(),
+            }),
+        };
+        let fp = fingerprint(call.vendor.as_str(), call.account, call.op, call.payload);
+        let row = call_row(
+            call.seq,
+            call.vendor,
+            call.account,
+            call.op,
+            fp,
+            outcome,
+            false,
+        );
+        // We are on the thread running the script (the blocking pool), so waiting for the
+        // commit here is what holds the script until its call is durable.
+        match self.journal.record_call_blocking(self.work_id, run, row) {
+            Ok(id) => {
+                let mut runs = self.runs.lock().expect("run slots lock");
+                let slot = runs.entry(key).or_default();
+                slot.id = Some(id);
+                slot.written.push(call.seq);
+            }
+            // The call stays in the run's record and is written with its outcome; only a crash
+            // before then could make a retry send it again.
+            Err(e) => tracing::error!(
+                work = self.work_id,
+                handler = call.function,
+                seq = call.seq,
+                error = %e,
+                "cannot journal a call as it returned"
+            ),
+        }
+    }
+
+    fn work_id(&self) -> Option<i64> {
+        Some(self.work_id)
     }
 }

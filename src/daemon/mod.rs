@@ -157,6 +157,7 @@ pub async fn start(config: &Config) -> Result<RunningDaemon, DaemonError> {
             ..Limits::default()
         },
         assignments: Arc::new(journal.assignments()),
+        once: Arc::new(journal.once_keys()),
     };
     let known = KnownAccounts::from_config(config);
     let host = Host::with_accounts(Arc::new(services), Some(known), |_| {});
@@ -226,6 +227,8 @@ pub async fn start(config: &Config) -> Result<RunningDaemon, DaemonError> {
         host.clone(),
         journal.clone(),
         zone,
+        Duration::from_secs(settings.cron_catch_up_max_age_secs),
+        wake.clone(),
         stopped.clone(),
     ));
     let status = tokio::spawn(status::publish(

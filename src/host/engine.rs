@@ -2,8 +2,8 @@
 //! what is tested is what runs.
 //!
 //! It sets the limits, strict variables, `print`/`debug` into tracing, the `Lead` type, the
-//! handler declarations (`on_lead`, `on_follow`, `schedule`) and one static module per vendor
-//! whose functions are the vendor's ops.
+//! handler declarations (`on_lead`, `on_follow`, `schedule`), `once`/`skip` (see [`super::once`])
+//! and one static module per vendor whose functions are the vendor's ops.
 //!
 //! Vendor functions are registered volatile, so the optimizer never folds a call into a constant
 //! at compile time, and they refuse to run at load time (a script's top level), where a call
@@ -18,7 +18,8 @@ use rhai::{Dynamic, Engine, EvalAltResult, FnPtr, FuncRegistration, Module, Nati
 use super::bridge::{Bridge, BridgeError};
 use super::convert::{dynamic_to_json, json_to_dynamic};
 use super::limits::{self, Limits};
-use super::run::{self, CallRecord, Declaration, LeadFilter, Phase};
+use super::once::{self as once_fn, MemoryOnce, OnceStore};
+use super::run::{self, CallRecord, CallSite, CatchUp, Declaration, LeadFilter, Phase};
 use super::schedule::parse_cron;
 use super::stdlib::{self, AssignmentStore, MemoryAssignments};
 use crate::vendor::{all_ops, Accounts, CallError, FailureKind, Vendor};
@@ -34,17 +35,20 @@ pub struct Services {
     pub limits: Limits,
     /// Turn counters of the stdlib's assignment helpers.
     pub assignments: Arc<dyn AssignmentStore>,
+    /// Where `once(key, ttl)` keeps its keys.
+    pub once: Arc<dyn OnceStore>,
 }
 
 impl Services {
-    /// Services for `accounts` with default limits and in-memory assignment counters, on the
-    /// current tokio runtime.
+    /// Services for `accounts` with default limits, in-memory assignment counters and `once`
+    /// keys, on the current tokio runtime.
     pub fn new(accounts: Accounts) -> Self {
         Services {
             accounts,
             bridge: Bridge::current(),
             limits: Limits::default(),
             assignments: Arc::new(MemoryAssignments::default()),
+            once: Arc::new(MemoryOnce::default()),
         }
     }
 }
@@ -94,6 +98,7 @@ pub fn new_engine(services: Arc<Services>) -> Engine {
         engine.register_static_module(vendor.as_str(), vendor_module(vendor, &services).into());
     }
     stdlib::register_natives(&mut engine, services.assignments.clone());
+    once_fn::register(&mut engine, services.once.clone());
     // A broken shipped module is a leadrelay bug; scripts that import it fail with "module not
     // found", and `leadrelay check` reports the module's own error.
     for problem in stdlib::install(&mut engine) {
@@ -231,20 +236,80 @@ fn register_declarations(engine: &mut Engine) {
             engine,
             |ctx: NativeCallContext, account: &str, f: Dynamic| follow(ctx, Some(account), f),
         );
+    fn schedule(
+        ctx: NativeCallContext,
+        cron: &str,
+        f: Dynamic,
+        catch_up: CatchUp,
+    ) -> Result<(), Box<EvalAltResult>> {
+        let function = function_name(&f)?;
+        parse_cron(cron).map_err(|e| -> Box<EvalAltResult> {
+            EvalAltResult::ErrorRuntime(e.into(), ctx.call_position()).into()
+        })?;
+        let at = ctx.call_position().into();
+        let cron = cron.to_string();
+        declare(
+            &ctx,
+            "schedule",
+            Declaration::Schedule {
+                cron,
+                function,
+                catch_up,
+                at,
+            },
+        )
+    }
+    let doc_schedule = [
+        "/// Declares a scheduled job: `job()` runs at each cron tick (Beijing time by default).",
+        "/// 6 fields with seconds (\"0 30 9 * * Mon-Fri\") or a 5-field crontab (\"30 9 * * Mon-Fri\"). Top level only.",
+    ];
     FuncRegistration::new("schedule")
-        .with_comments([
-            "/// Declares a scheduled job: `job()` runs at each cron tick (Beijing time by default).",
-            "/// 6 fields with seconds (\"0 30 9 * * Mon-Fri\") or a 5-field crontab (\"30 9 * * Mon-Fri\"). Top level only.",
-        ])
+        .with_comments(doc_schedule)
         .with_params_info(["cron: String", "job: String", "()"])
         .register_into_engine(engine, |ctx: NativeCallContext, cron: &str, f: Dynamic| {
-            let function = function_name(&f)?;
-            parse_cron(cron).map_err(|e| -> Box<EvalAltResult> {
-                EvalAltResult::ErrorRuntime(e.into(), ctx.call_position()).into()
-            })?;
-            let at = ctx.call_position().into();
-            declare(&ctx, "schedule", Declaration::Schedule { cron: cron.to_string(), function, at })
+            schedule(ctx, cron, f, CatchUp::default())
         });
+    FuncRegistration::new("schedule")
+        .with_comments([
+            doc_schedule[0],
+            doc_schedule[1],
+            "/// Options: `catch_up`: \"last\" (default: on start, fire the most recent slot missed while",
+            "/// the daemon was down, if younger than [daemon] cron_catch_up_max_age_secs) or \"none\".",
+        ])
+        .with_params_info(["cron: String", "job: String", "options: Map", "()"])
+        .register_into_engine(
+            engine,
+            |ctx: NativeCallContext, cron: &str, f: Dynamic, options: rhai::Map| {
+                let mut catch_up = CatchUp::default();
+                for (key, value) in options {
+                    match key.as_str() {
+                        "catch_up" => {
+                            let name = value.clone().into_string().unwrap_or_default();
+                            catch_up = CatchUp::parse(&name).ok_or_else(|| -> Box<EvalAltResult> {
+                                EvalAltResult::ErrorRuntime(
+                                    format!(
+                                        "schedule(…): catch_up must be one of {}, got {value}",
+                                        CatchUp::NAMES.map(|n| format!("\"{n}\"")).join(", ")
+                                    )
+                                    .into(),
+                                    ctx.call_position(),
+                                )
+                                .into()
+                            })?;
+                        }
+                        other => {
+                            return Err(EvalAltResult::ErrorRuntime(
+                                format!("schedule(…): unknown option `{other}`; the options are: catch_up")
+                                    .into(),
+                                ctx.call_position(),
+                            )
+                            .into())
+                        }
+                    }
+                }
+                schedule(ctx, cron, f, catch_up)
+            },
+        );
 }
 
 /// The module `vendor::…` with two functions per op: `op(payload)` for the only account of the
@@ -352,13 +417,39 @@ fn vendor_call(
         .map_err(|m| fail(FailureKind::InvalidPayload, account.unwrap_or(""), m))?;
     let payload =
         dynamic_to_json(payload).map_err(|m| fail(FailureKind::InvalidPayload, account, m))?;
-    let (seq, handler, hooks) =
-        run::with_current(|c| (c.calls.len(), c.handler.clone(), c.hooks.clone()))
-            .unwrap_or_default();
+    let (seq, script, function, version, started_at, hooks) = run::with_current(|c| {
+        (
+            c.calls.len(),
+            c.script.clone(),
+            c.function.clone(),
+            c.version.clone(),
+            c.started_at,
+            c.hooks.clone(),
+        )
+    })
+    .unwrap_or_else(|| {
+        (
+            0,
+            "".into(),
+            String::new(),
+            String::new(),
+            std::time::SystemTime::now(),
+            None,
+        )
+    });
+    let site = CallSite {
+        script: &script,
+        function: &function,
+        version: &version,
+        started_at,
+        seq,
+        vendor,
+        account,
+        op,
+        payload: &payload,
+    };
     let started = Instant::now();
-    let early = hooks
-        .as_ref()
-        .and_then(|h| h.before(&handler, seq, vendor, account, op, &payload));
+    let early = hooks.as_ref().and_then(|h| h.before(&site));
     let replayed = matches!(early, Some(Ok(_)));
     let outcome = match early {
         Some(outcome) => outcome.map_err(|e| e.with_account(account)),
@@ -387,8 +478,10 @@ fn vendor_call(
                 )
                 .with_account(account)),
             };
+            // The daemon commits the call to its journal here, before the script sees the
+            // answer: a crash from now on cannot make a retry send this call again.
             if let Some(h) = &hooks {
-                h.after(vendor, account, op, &outcome);
+                h.after(&site, &outcome, started.elapsed());
             }
             outcome
         }

@@ -22,7 +22,7 @@ use tokio::sync::Semaphore;
 
 use super::engine::{new_engine, Services};
 use super::error::ScriptError;
-use super::run::{CallHooks, Declaration};
+use super::run::{CallHooks, Declaration, Detached};
 use super::script::{self, content_hash, KnownAccounts, RunResult, ScriptVersion};
 use crate::lead::Lead;
 
@@ -84,6 +84,12 @@ pub struct ReloadStats {
 /// What a host's scripts may name in `on_lead`/`on_follow` when [`Host::new`] is used: the
 /// services' accounts, which come from the config the daemon runs with.
 pub const DEFAULT_ACCOUNTS_ORIGIN: &str = "the config";
+
+/// Hooks for a lead or record routed outside the daemon: its handlers share one `once` owner,
+/// as they share one work item in the daemon.
+fn detached() -> Arc<dyn CallHooks> {
+    Arc::new(Detached::new())
+}
 
 /// The script host: engine, live generation, and the pool permits for runs.
 pub struct Host {
@@ -322,6 +328,7 @@ impl Host {
         record: &serde_json::Value,
         hooks: Option<Arc<dyn CallHooks>>,
     ) -> Vec<HandlerRun> {
+        let hooks = Some(hooks.unwrap_or_else(detached));
         let generation = self.generation();
         let mut runs = Vec::new();
         for version in generation.scripts.values() {
@@ -357,6 +364,7 @@ impl Host {
         lead: &Lead,
         hooks: Option<Arc<dyn CallHooks>>,
     ) -> Vec<HandlerRun> {
+        let hooks = Some(hooks.unwrap_or_else(detached));
         let mut runs = Vec::new();
         for (version, function) in self.lead_handlers(lead) {
             let args = vec![Dynamic::from(lead.clone())];
@@ -410,6 +418,7 @@ impl Host {
                 format!("the run panicked: {e}"),
             )),
             calls: Vec::new(),
+            skipped: None,
             started_at: std::time::SystemTime::now(),
             elapsed: Default::default(),
         });

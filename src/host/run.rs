@@ -1,10 +1,16 @@
 //! The context of the script code running on this thread: which script, whether it is loading
 //! (top level, where handlers are declared and vendor calls are refused) or running a handler,
-//! and the vendor calls made so far. Native functions reach it through [`with_current`].
+//! the vendor calls made so far, the work item the run belongs to (the owner of its `once`
+//! keys) and whether it chose to `skip`. Native functions reach it through [`with_current`].
+//!
+//! [`CallHooks`] is how the daemon sits between a run and its effects without the host knowing
+//! the journal: it answers calls that already succeeded from the journal, commits each call as
+//! it returns (before the script goes on), and names the work item.
 
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
 
@@ -66,15 +72,43 @@ pub enum Declaration {
         /// Where it was declared.
         at: Position,
     },
-    /// `schedule("cron", "fn")`.
+    /// `schedule("cron", "fn")` or `schedule("cron", "fn", #{ catch_up: "none" })`.
     Schedule {
         /// The cron expression as written.
         cron: String,
         /// The script function called on each tick.
         function: String,
+        /// What happens on start to a slot missed while the daemon was down.
+        catch_up: CatchUp,
         /// Where it was declared.
         at: Position,
     },
+}
+
+/// A schedule's catch-up policy: what the daemon does on start about slots that fell while it
+/// was down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CatchUp {
+    /// `"last"` (the default): fire the most recent missed slot once, if it is younger than
+    /// `[daemon] cron_catch_up_max_age_secs`.
+    #[default]
+    Last,
+    /// `"none"`: missed slots are not fired.
+    Never,
+}
+
+impl CatchUp {
+    /// The names scripts write.
+    pub const NAMES: [&'static str; 2] = ["last", "none"];
+
+    /// The policy called `name` in a script.
+    pub fn parse(name: &str) -> Option<CatchUp> {
+        match name {
+            "last" => Some(CatchUp::Last),
+            "none" => Some(CatchUp::Never),
+            _ => None,
+        }
+    }
 }
 
 /// One vendor call made by a run.
@@ -99,24 +133,88 @@ pub struct CallRecord {
     pub replayed: bool,
 }
 
-/// What a run's vendor calls pass through besides the vendor: the daemon answers calls that
-/// already succeeded in an earlier run of the same lead from its journal (so a retry never sends
-/// them again) and fails calls fast while an account's circuit breaker is open.
-pub trait CallHooks: Send + Sync {
-    /// Before sending call number `seq` of `handler`: `Some(Ok(answer))` answers it without
-    /// sending (a replay), `Some(Err(e))` fails it without sending, `None` sends it.
-    fn before(
-        &self,
-        handler: &str,
-        seq: usize,
-        vendor: Vendor,
-        account: &str,
-        op: &str,
-        payload: &Value,
-    ) -> Option<Result<Value, CallError>>;
+/// One vendor call as the hooks see it: which run makes it, and what it sends.
+#[derive(Debug, Clone, Copy)]
+pub struct CallSite<'a> {
+    /// The script's path.
+    pub script: &'a str,
+    /// The handler function.
+    pub function: &'a str,
+    /// The script version the run is pinned to.
+    pub version: &'a str,
+    /// When the run started (wall clock).
+    pub started_at: SystemTime,
+    /// 0-based order of the call within its run.
+    pub seq: usize,
+    /// The vendor.
+    pub vendor: Vendor,
+    /// The account used.
+    pub account: &'a str,
+    /// The op.
+    pub op: &'a str,
+    /// The payload as sent to the client.
+    pub payload: &'a Value,
+}
 
-    /// After a call was sent, with its outcome.
-    fn after(&self, vendor: Vendor, account: &str, op: &str, outcome: &Result<Value, CallError>);
+/// What a run's effects pass through besides the engine: the daemon answers calls that already
+/// succeeded in an earlier run of the same work item from its journal (so a retry never sends
+/// them again), fails calls fast while an account's circuit breaker is open, commits each call
+/// to the journal as it returns, and names the work item that owns the run's `once` keys.
+///
+/// Both call hooks run on the thread running the script (a blocking-pool thread), so they may
+/// block; the script waits for them.
+pub trait CallHooks: Send + Sync {
+    /// Before sending a call: `Some(Ok(answer))` answers it without sending (a replay),
+    /// `Some(Err(e))` fails it without sending, `None` sends it.
+    fn before(&self, _call: &CallSite<'_>) -> Option<Result<Value, CallError>> {
+        None
+    }
+
+    /// After a call was sent, with its outcome, before the script sees it.
+    fn after(&self, _call: &CallSite<'_>, _outcome: &Result<Value, CallError>, _elapsed: Duration) {
+    }
+
+    /// The work item the run belongs to. Every run of one item (all its handlers, all its
+    /// retries) shares it, so `once` answers them alike. `None`: a run of its own.
+    fn work_id(&self) -> Option<i64> {
+        None
+    }
+}
+
+/// Hooks of a run outside the daemon (`route --dry-run`, `leadrelay test`): nothing is replayed
+/// or journaled, but every handler of one lead shares one owner for `once`, as they share one
+/// work item in the daemon.
+#[derive(Debug)]
+pub struct Detached {
+    owner: i64,
+}
+
+impl Detached {
+    /// A new owner, distinct from every other one and from every journal work id.
+    pub fn new() -> Self {
+        Detached {
+            owner: detached_owner(),
+        }
+    }
+}
+
+impl Default for Detached {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl CallHooks for Detached {
+    fn work_id(&self) -> Option<i64> {
+        Some(self.owner)
+    }
+}
+
+/// A fresh owner for a run that belongs to no journal work item: negative, so it never equals
+/// a work id (those are positive row ids).
+pub fn detached_owner() -> i64 {
+    static NEXT: AtomicI64 = AtomicI64::new(-1);
+    NEXT.fetch_sub(1, Ordering::Relaxed)
 }
 
 /// What the running code may do.
@@ -138,9 +236,20 @@ pub struct RunContext {
     pub declarations: Vec<Declaration>,
     /// Vendor calls made while running.
     pub calls: Vec<CallRecord>,
-    /// `script::function` of the running handler (replay matches calls by it).
+    /// `script::function` of the running handler, for messages.
     pub handler: String,
-    /// Replay and breaker hooks, when the daemon runs the handler.
+    /// The running handler function.
+    pub function: String,
+    /// The script version the run is pinned to.
+    pub version: String,
+    /// When the run started (wall clock).
+    pub started_at: SystemTime,
+    /// The work item the run belongs to ([`CallHooks::work_id`], or a detached owner): who
+    /// holds the `once` keys it claims.
+    pub owner: i64,
+    /// The reason given to `skip(reason)`, once the handler called it.
+    pub skipped: Option<String>,
+    /// Replay, journaling and breaker hooks, when the daemon runs the handler.
     pub hooks: Option<std::sync::Arc<dyn CallHooks>>,
 }
 
@@ -153,6 +262,11 @@ impl RunContext {
             declarations: Vec::new(),
             calls: Vec::new(),
             handler: String::new(),
+            function: String::new(),
+            version: String::new(),
+            started_at: SystemTime::now(),
+            owner: 0,
+            skipped: None,
             hooks: None,
         }
     }

@@ -322,6 +322,8 @@ pub struct RunResult {
     pub outcome: Result<Dynamic, ScriptError>,
     /// The vendor calls it made, in order.
     pub calls: Vec<CallRecord>,
+    /// The reason given to `skip(reason)`, when the handler skipped (its outcome is then `Ok`).
+    pub skipped: Option<String>,
     /// When it started (wall clock, for the journal and `leads show`).
     pub started_at: std::time::SystemTime,
     /// Wall time.
@@ -353,6 +355,13 @@ pub fn run_handler_with(
     let started_at = std::time::SystemTime::now();
     let mut run_context = RunContext::new(version.path.clone(), Phase::Run);
     run_context.handler = format!("{}::{function}", version.path);
+    run_context.function = function.to_string();
+    run_context.version = version.hash.clone();
+    run_context.started_at = started_at;
+    run_context.owner = hooks
+        .as_ref()
+        .and_then(|h| h.work_id())
+        .unwrap_or_else(run::detached_owner);
     run_context.hooks = hooks;
     let context = run::enter(run_context);
     let _deadline = limits::set_deadline(started + limits.run_budget);
@@ -375,6 +384,7 @@ pub fn run_handler_with(
             ScriptError::from_run(&version.path, handler, &e)
         }),
         calls: context.calls,
+        skipped: context.skipped,
         started_at,
         elapsed: started.elapsed(),
     }

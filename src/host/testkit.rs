@@ -4,8 +4,11 @@
 //! Inside a test function (`fn test_…()`):
 //! - `make_lead(vendor, record)` — a lead from a record as the vendor sends it;
 //! - `route(lead)` — runs every matching `on_lead` handler of the scripts; returns the runs as
-//!   `[#{script, handler, ok}]`, and throws `handler … failed: path:line:col: message` when one
-//!   fails (catch it to test failures);
+//!   `[#{script, handler, ok, skipped}]` (`skipped` is the reason given to `skip`, or `()`), and
+//!   throws `handler … failed: path:line:col: message` when one fails (catch it to test
+//!   failures). Each `route` is one work item, as each new lead is in the daemon: `once` keys
+//!   live for the whole test, so a second lead with the same key gets `false`, while the
+//!   handlers of one lead share their claims;
 //! - `run_job(function)` — runs the scheduled job `function` now and returns its result;
 //! - `expect_call(vendor, op, subset)` — passes when a call of `vendor::op` was made whose payload
 //!   contains `subset` (maps are compared key by key, recursively);
@@ -29,7 +32,7 @@ use super::convert::{dynamic_to_json, json_to_dynamic};
 use super::engine::error_map;
 use super::error::ScriptError;
 use super::generation::Host;
-use super::run::{CallRecord, Declaration};
+use super::run::{CallHooks, CallRecord, Declaration, Detached};
 use super::script::{self, ScriptVersion};
 use crate::lead::Lead;
 use crate::vendor::{all_ops, lead_from_record, Vendor};
@@ -185,19 +188,25 @@ pub fn register(engine: &mut Engine) {
         ])
         .set_into_module(&mut module, |ctx: NativeCallContext, lead: Lead| {
             let host = with_state(&ctx, |s| s.host.clone())?;
+            let work: Arc<dyn CallHooks> = Arc::new(Detached::new());
             let mut runs = rhai::Array::new();
             for (version, function) in host.lead_handlers(&lead) {
-                let run = script::run_handler(
+                let run = script::run_handler_with(
                     host.engine(),
                     &host.services().limits,
                     &version,
                     &function,
                     vec![Dynamic::from(lead.clone())],
+                    Some(work.clone()),
                 );
                 let mut map = rhai::Map::new();
                 map.insert("script".into(), version.path.to_string().into());
                 map.insert("handler".into(), function.as_str().into());
                 map.insert("ok".into(), run.outcome.is_ok().into());
+                map.insert(
+                    "skipped".into(),
+                    run.skipped.clone().map_or(Dynamic::UNIT, Dynamic::from),
+                );
                 with_state(&ctx, |s| s.calls.extend(run.calls))?;
                 // A failing handler fails the test where route() was called; a test that expects
                 // the failure catches it: `try { route(lead) } catch (e) { … }`.

@@ -31,9 +31,28 @@
 //!
 //! Versioned migrations in `schema.rs` (`PRAGMA user_version` + `schema_migrations`; a newer
 //! file is refused). Tables: `leads` (unique per account + vendor lead id, full JSON body),
-//! `follows` (unique per account + msgId), `work` (one item per new lead or follow:
-//! pending → running → done | retry | dead), `runs`, `calls`, `checkpoints` (per account and
-//! endpoint), `cron_claims` + `cron_state`, `dead_letters`, `quarantine`, `assignments`.
+//! `follows` (unique per account + msgId), `work` (one item per new lead, follow record or fired
+//! cron slot: pending → running → done | retry | dead | unrouted | skipped), `runs`, `calls`,
+//! `checkpoints` (per account and endpoint), `cron_claims` + `cron_state`, `dead_letters`,
+//! `quarantine`, `assignments`, `once_keys`.
+//!
+//! ## Calls are journaled as they return
+//!
+//! A run's calls are not held until the run ends: the daemon commits each sent call with
+//! [`Journal::record_call_blocking`] before the script sees its answer (the run's first call
+//! also writes the run's row, as `running`), and [`Journal::finish`] completes the rows and
+//! adds what had no reason to be written earlier (replays, calls refused before sending, runs
+//! that made no call). Each of these is a share of a group commit, not a transaction of its
+//! own, and a lead that makes no call costs no more than before. After a crash, runs still
+//! `running` become `interrupted`; their succeeded calls are in [`Journal::succeeded_calls`],
+//! so the retry replays them instead of sending them again.
+//!
+//! ## Cron slots and once keys
+//!
+//! [`Journal::fire_cron_slot`] claims a slot and inserts its work item in one transaction, so a
+//! slot is neither fired twice nor lost between its claim and its run. `once(key, ttl)` is one
+//! conditional upsert on `once_keys` ([`JournalOnce`]); the key remembers the work item that
+//! claimed it, which gets `true` again when it is retried.
 //!
 //! ## Reading
 //!
@@ -51,6 +70,7 @@ use std::thread::JoinHandle;
 use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::mpsc;
 
+use crate::host::once::{OnceError, OnceStore};
 use crate::host::stdlib::AssignmentStore;
 use crate::lead::Lead;
 use crate::trigger::IntakeError;
@@ -65,9 +85,9 @@ mod writer;
 
 pub use fingerprint::fingerprint;
 pub use model::{
-    CallRow, CallStory, CheckpointRow, CronRow, DeadLetter, DeadSelector, JournalStatus, LeadQuery,
-    LeadStory, LeadSummary, PriorCall, QuarantineSummary, RerouteSelector, RunRecord, RunStory,
-    Work, WorkKind, WorkOutcome, WorkState, WorkStatus,
+    CallRow, CallStory, CheckpointRow, CronFire, CronRow, DeadLetter, DeadSelector, JournalStatus,
+    LeadQuery, LeadStory, LeadSummary, PriorCall, QuarantineSummary, RerouteSelector, RunRecord,
+    RunRow, RunStart, RunStory, Work, WorkKind, WorkOutcome, WorkState, WorkStatus,
 };
 pub use reader::JournalReader;
 
@@ -254,11 +274,13 @@ struct ClaimedRow {
     first_seen_ms: i64,
     lead_body: Option<String>,
     follow: Option<(String, String, Option<String>, String)>,
+    job: Option<(String, i64)>,
 }
 
 impl Journal {
     /// Opens (creating if needed) the journal at `path`, migrates it to the current schema, and
-    /// recovers from a crash: work left `running` goes back to `pending`.
+    /// recovers from a crash: work left `running` goes back to `pending`, and runs left
+    /// `running` become `interrupted`. Expired `once` keys are dropped.
     ///
     /// Only one `Journal` may use a file at a time: recovery assumes nothing else is running
     /// its work. Other processes (the CLI next to a live daemon) use [`JournalReader::open`].
@@ -280,6 +302,19 @@ impl Journal {
                 "journal: work interrupted by a crash is pending again"
             );
         }
+        // Runs written at their first call and never completed: the process died during them.
+        // Their succeeded calls stay, so the retry replays them instead of sending them again.
+        let interrupted = conn.execute(
+            "UPDATE runs SET status = 'interrupted' WHERE status = 'running'",
+            [],
+        )?;
+        if interrupted > 0 {
+            tracing::warn!(
+                interrupted,
+                "journal: runs interrupted by a crash are marked interrupted"
+            );
+        }
+        sweep_once_keys(&conn, now_ms())?;
         let backlog: i64 = conn.query_row(
             "SELECT count(*) FROM work WHERE status IN ('pending', 'running', 'retry')",
             [],
@@ -532,13 +567,18 @@ impl Journal {
         let rows = self
             .write(move |ctx| {
                 const COLUMNS: &str = "SELECT w.id, w.account, w.attempts, w.first_seen_ms,
-                        w.due_ms, l.body, f.account, f.msg_id, f.data_id, f.record
+                        w.due_ms, l.body, f.account, f.msg_id, f.data_id, f.record, w.job_key,
+                        w.slot_ms
                      FROM work w
                      LEFT JOIN leads l ON l.id = w.lead_id
                      LEFT JOIN follows f ON f.id = w.follow_id";
                 let read = |r: &rusqlite::Row<'_>| -> rusqlite::Result<(i64, ClaimedRow)> {
                     let follow = match r.get::<_, Option<String>>(6)? {
                         Some(account) => Some((account, r.get(7)?, r.get(8)?, r.get(9)?)),
+                        None => None,
+                    };
+                    let job = match r.get::<_, Option<String>>(10)? {
+                        Some(key) => Some((key, r.get(11)?)),
                         None => None,
                     };
                     Ok((
@@ -550,6 +590,7 @@ impl Journal {
                             first_seen_ms: r.get(3)?,
                             lead_body: r.get(5)?,
                             follow,
+                            job,
                         },
                     ))
                 };
@@ -595,8 +636,37 @@ impl Journal {
         rows.into_iter().map(decode_claimed).collect()
     }
 
-    /// Records the runs of one claim of `work_id` with their calls and moves the item on: done,
-    /// retry at a time, or dead (which opens a dead letter with the reason). One transaction.
+    /// Commits one call of a run as it returns, before the script goes on: a crash after this
+    /// cannot make a retry send the call again (a retried run answers it from
+    /// [`succeeded_calls`](Self::succeeded_calls)). The run's first call also inserts the
+    /// run's row, as `running` (`run_id` is `None` then); later calls pass the id this
+    /// returned. A share of the writer's next batch, not a transaction of its own.
+    ///
+    /// Blocking: call it from the thread running the script, never from an async task.
+    pub fn record_call_blocking(
+        &self,
+        work_id: i64,
+        run: RunRow,
+        call: CallRow,
+    ) -> Result<i64, StoreError> {
+        let response = serialize_response(work_id, &call)?;
+        self.write_blocking(move |ctx| {
+            let run_id = match run {
+                RunRow::Written(id) => id,
+                RunRow::First(start) => {
+                    insert_run(ctx.conn, work_id, &start, "running", 0, None, None)?
+                }
+            };
+            insert_call(ctx.conn, run_id, &call, response.as_deref())?;
+            Ok(run_id)
+        })
+    }
+
+    /// Records the runs of one claim of `work_id` and moves the item on: done, retry at a
+    /// time, dead (which opens a dead letter with the reason), unrouted or skipped. Runs whose
+    /// row was written at their first call are completed (status, time, error, skip reason);
+    /// the others are inserted. Either way the calls still carried (replays, calls failed
+    /// before sending) are added. One share of one batch.
     pub async fn finish(
         &self,
         work_id: i64,
@@ -606,17 +676,12 @@ impl Journal {
         // Responses are serialized here, off the writer thread.
         let mut prepared = Vec::with_capacity(runs.len());
         for run in runs {
-            let mut calls = Vec::with_capacity(run.calls.len());
-            for call in &run.calls {
-                let response = match &call.response {
-                    Some(v) => Some(serde_json::to_string(v).map_err(|e| {
-                        StoreError::Corrupt(format!("call response of work {work_id}: {e}"))
-                    })?),
-                    None => None,
-                };
-                calls.push(response);
-            }
-            prepared.push((run, calls));
+            let responses = run
+                .calls
+                .iter()
+                .map(|call| serialize_response(work_id, call))
+                .collect::<Result<Vec<_>, _>>()?;
+            prepared.push((run, responses));
         }
         self.write(move |ctx| {
             let now = now_ms();
@@ -633,45 +698,54 @@ impl Journal {
                 )));
             }
             for (run, responses) in &prepared {
-                ctx.conn
-                    .prepare_cached(
-                        "INSERT INTO runs (work_id, attempt, script, handler, version, started_ms,
-                                           elapsed_ms, status, error)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                    )?
-                    .execute(params![
+                let status = if run.error.is_some() {
+                    "failed"
+                } else if run.skipped.is_some() {
+                    "skipped"
+                } else {
+                    "ok"
+                };
+                let run_id = match run.id {
+                    Some(id) => {
+                        let completed = ctx
+                            .conn
+                            .prepare_cached(
+                                "UPDATE runs SET status = ?3, elapsed_ms = ?4, error = ?5, note = ?6
+                                 WHERE id = ?1 AND work_id = ?2 AND status = 'running'",
+                            )?
+                            .execute(params![
+                                id,
+                                work_id,
+                                status,
+                                run.elapsed_ms,
+                                run.error,
+                                run.skipped
+                            ])?;
+                        if completed == 0 {
+                            return Err(StoreError::Conflict(format!(
+                                "run {id} of work {work_id} is not running; it cannot be completed"
+                            )));
+                        }
+                        id
+                    }
+                    None => insert_run(
+                        ctx.conn,
                         work_id,
-                        attempts,
-                        run.script,
-                        run.handler,
-                        run.version,
-                        run.started_ms,
+                        &RunStart {
+                            attempt: attempts,
+                            script: run.script.clone(),
+                            handler: run.handler.clone(),
+                            version: run.version.clone(),
+                            started_ms: run.started_ms,
+                        },
+                        status,
                         run.elapsed_ms,
-                        if run.error.is_some() { "failed" } else { "ok" },
-                        run.error,
-                    ])?;
-                let run_id = ctx.conn.last_insert_rowid();
-                let mut insert = ctx.conn.prepare_cached(
-                    "INSERT INTO calls (run_id, seq, vendor, account, op, fingerprint, ok, status,
-                                        code, message, response, attempts, replayed)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-                )?;
+                        run.error.as_deref(),
+                        run.skipped.as_deref(),
+                    )?,
+                };
                 for (call, response) in run.calls.iter().zip(responses) {
-                    insert.execute(params![
-                        run_id,
-                        call.seq,
-                        call.vendor,
-                        call.account,
-                        call.op,
-                        call.fingerprint,
-                        call.ok,
-                        call.status,
-                        call.code,
-                        call.message,
-                        response,
-                        call.attempts,
-                        call.replayed,
-                    ])?;
+                    insert_call(ctx.conn, run_id, call, response.as_deref())?;
                 }
             }
             let (next, due, reason) = match &outcome {
@@ -803,45 +877,67 @@ impl Journal {
     ) -> Result<bool, StoreError> {
         let key = schedule_key.to_string();
         self.write(move |ctx| {
+            let claimed = claim_slot(ctx.conn, &key, slot_ms, now_ms())?;
+            if claimed {
+                count_fired_slot(ctx.conn, &key, slot_ms, now_ms())?;
+            }
+            Ok(claimed)
+        })
+        .await
+    }
+
+    /// Fires one slot of a scheduled job: claims it ([`claim_cron_slot`](Self::claim_cron_slot)
+    /// rules) and, in the same transaction, makes it a pending work item the dispatcher runs
+    /// like a lead — so a job killed mid-run is run again after a restart with its succeeded
+    /// calls replayed, and a failing job retries and then becomes a dead letter. A job whose
+    /// previous slot is not finished yet (pending, running or waiting to retry) skips this one:
+    /// the slot is claimed (it never fires later) and counted as a skip.
+    pub async fn fire_cron_slot(
+        &self,
+        schedule_key: &str,
+        slot_ms: i64,
+    ) -> Result<CronFire, StoreError> {
+        let key = schedule_key.to_string();
+        self.write(move |ctx| {
             let now = now_ms();
+            if !claim_slot(ctx.conn, &key, slot_ms, now)? {
+                return Ok(CronFire::Taken);
+            }
+            let unfinished: bool = ctx
+                .conn
+                .prepare_cached(JOB_UNFINISHED)?
+                .query_row([&key], |r| r.get(0))?;
+            if unfinished {
+                count_skipped_slot(ctx.conn, &key, slot_ms, "previous run still going")?;
+                return Ok(CronFire::Overlap);
+            }
+            count_fired_slot(ctx.conn, &key, slot_ms, now)?;
             ctx.conn
                 .prepare_cached(
-                    "INSERT INTO cron_state (schedule_key, floor_ms) VALUES (?1, ?2)
-                     ON CONFLICT (schedule_key) DO NOTHING",
-                )?
-                .execute(params![key, i64::MIN])?;
-            let floor: i64 = ctx
-                .conn
-                .prepare_cached("SELECT floor_ms FROM cron_state WHERE schedule_key = ?1")?
-                .query_row([&key], |r| r.get(0))?;
-            if slot_ms < floor {
-                return Ok(false);
-            }
-            let claimed = ctx
-                .conn
-                .prepare_cached(
-                    "INSERT INTO cron_claims (schedule_key, slot_ms, claimed_ms) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (schedule_key, slot_ms) DO NOTHING",
+                    "INSERT INTO work (job_key, slot_ms, account, status, due_ms, first_seen_ms,
+                                       updated_ms)
+                     VALUES (?1, ?2, '', 'pending', ?3, ?3, ?3)",
                 )?
                 .execute(params![key, slot_ms, now])?;
-            if claimed == 0 {
-                return Ok(false);
-            }
-            let horizon = slot_ms.saturating_sub(CRON_RETENTION_MS);
-            ctx.conn
-                .prepare_cached(
-                    "UPDATE cron_state SET
-                         last_slot_ms = max(coalesce(last_slot_ms, ?2), ?2),
-                         last_claimed_ms = ?3,
-                         claims = claims + 1,
-                         floor_ms = max(floor_ms, ?4)
-                     WHERE schedule_key = ?1",
-                )?
-                .execute(params![key, slot_ms, now, horizon])?;
-            ctx.conn
-                .prepare_cached("DELETE FROM cron_claims WHERE schedule_key = ?1 AND slot_ms < ?2")?
-                .execute(params![key, horizon])?;
-            Ok(true)
+            ctx.backlog_delta += 1;
+            Ok(CronFire::Fired {
+                work_id: ctx.conn.last_insert_rowid(),
+            })
+        })
+        .await
+    }
+
+    /// The newest slot of `schedule_key` that fired (unix milliseconds), if any ever did: where
+    /// a catch-up after downtime starts from.
+    pub async fn last_cron_slot(&self, schedule_key: &str) -> Result<Option<i64>, StoreError> {
+        let key = schedule_key.to_string();
+        self.write(move |ctx| {
+            Ok(ctx
+                .conn
+                .prepare_cached("SELECT last_slot_ms FROM cron_state WHERE schedule_key = ?1")?
+                .query_row([key], |r| r.get::<_, Option<i64>>(0))
+                .optional()?
+                .flatten())
         })
         .await
     }
@@ -854,22 +950,24 @@ impl Journal {
         reason: &str,
     ) -> Result<(), StoreError> {
         let (key, reason) = (schedule_key.to_string(), reason.to_string());
-        self.write(move |ctx| {
-            ctx.conn
-                .prepare_cached(
-                    "INSERT INTO cron_state (schedule_key, floor_ms, skips, last_skip_slot_ms,
-                                             last_skip_reason)
-                     VALUES (?1, ?2, 1, ?3, ?4)
-                     ON CONFLICT (schedule_key) DO UPDATE SET
-                         skips = skips + 1, last_skip_slot_ms = ?3, last_skip_reason = ?4",
-                )?
-                .execute(params![key, i64::MIN, slot_ms, reason])?;
-            Ok(())
-        })
-        .await
+        self.write(move |ctx| count_skipped_slot(ctx.conn, &key, slot_ms, &reason))
+            .await
     }
 
-    // ----- assignment counters ------------------------------------------------------------
+    /// Drops `once` keys that have expired (they answer as if absent anyway); keeps the table
+    /// from growing with every key ever claimed. Returns how many went.
+    pub async fn sweep_once_keys(&self) -> Result<usize, StoreError> {
+        self.write(|ctx| sweep_once_keys(ctx.conn, now_ms())).await
+    }
+
+    // ----- once keys and assignment counters -----------------------------------------------
+
+    /// `once(key, ttl)` keys kept in the journal. Hand it to the engine as its [`OnceStore`].
+    pub fn once_keys(&self) -> JournalOnce {
+        JournalOnce {
+            journal: self.clone(),
+        }
+    }
 
     /// The stdlib's round-robin counters, kept in the journal so rotations continue across
     /// restarts. Hand it to the engine as its [`AssignmentStore`].
@@ -887,6 +985,156 @@ fn upsert_checkpoint(conn: &Connection, cp: &Checkpoint, now: i64) -> Result<(),
          ON CONFLICT (account, endpoint) DO UPDATE SET position = ?3, updated_ms = ?4",
     )?
     .execute(params![cp.account, cp.endpoint, cp.position, now])?;
+    Ok(())
+}
+
+/// Whether job `?1` has a slot not finished yet. Its condition is the `work_job_open` partial
+/// index's, word for word, so SQLite answers from that index (`store::tests` checks the plan).
+const JOB_UNFINISHED: &str = "SELECT EXISTS (SELECT 1 FROM work
+     WHERE job_key = ?1 AND status IN ('pending', 'running', 'retry'))";
+
+/// Claims (schedule, slot) inside the caller's transaction; false when it was claimed before
+/// or lies below the schedule's pruned floor.
+fn claim_slot(conn: &Connection, key: &str, slot_ms: i64, now: i64) -> Result<bool, StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO cron_state (schedule_key, floor_ms) VALUES (?1, ?2)
+         ON CONFLICT (schedule_key) DO NOTHING",
+    )?
+    .execute(params![key, i64::MIN])?;
+    let floor: i64 = conn
+        .prepare_cached("SELECT floor_ms FROM cron_state WHERE schedule_key = ?1")?
+        .query_row([key], |r| r.get(0))?;
+    if slot_ms < floor {
+        return Ok(false);
+    }
+    let claimed = conn
+        .prepare_cached(
+            "INSERT INTO cron_claims (schedule_key, slot_ms, claimed_ms) VALUES (?1, ?2, ?3)
+             ON CONFLICT (schedule_key, slot_ms) DO NOTHING",
+        )?
+        .execute(params![key, slot_ms, now])?;
+    if claimed == 0 {
+        return Ok(false);
+    }
+    // Claims far behind the newest are pruned; the floor keeps refusing them.
+    let horizon = slot_ms.saturating_sub(CRON_RETENTION_MS);
+    conn.prepare_cached(
+        "UPDATE cron_state SET floor_ms = max(floor_ms, ?2) WHERE schedule_key = ?1",
+    )?
+    .execute(params![key, horizon])?;
+    conn.prepare_cached("DELETE FROM cron_claims WHERE schedule_key = ?1 AND slot_ms < ?2")?
+        .execute(params![key, horizon])?;
+    Ok(true)
+}
+
+/// Counts a claimed slot as fired: `status` shows claims and the last slot, and catch-up
+/// starts after it.
+fn count_fired_slot(
+    conn: &Connection,
+    key: &str,
+    slot_ms: i64,
+    now: i64,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "UPDATE cron_state SET
+             last_slot_ms = max(coalesce(last_slot_ms, ?2), ?2),
+             last_claimed_ms = ?3,
+             claims = claims + 1
+         WHERE schedule_key = ?1",
+    )?
+    .execute(params![key, slot_ms, now])?;
+    Ok(())
+}
+
+fn count_skipped_slot(
+    conn: &Connection,
+    key: &str,
+    slot_ms: i64,
+    reason: &str,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO cron_state (schedule_key, floor_ms, skips, last_skip_slot_ms,
+                                 last_skip_reason)
+         VALUES (?1, ?2, 1, ?3, ?4)
+         ON CONFLICT (schedule_key) DO UPDATE SET
+             skips = skips + 1, last_skip_slot_ms = ?3, last_skip_reason = ?4",
+    )?
+    .execute(params![key, i64::MIN, slot_ms, reason])?;
+    Ok(())
+}
+
+fn sweep_once_keys(conn: &Connection, now: i64) -> Result<usize, StoreError> {
+    Ok(conn
+        .prepare_cached("DELETE FROM once_keys WHERE expires_ms <= ?1")?
+        .execute([now])?)
+}
+
+fn serialize_response(work_id: i64, call: &CallRow) -> Result<Option<String>, StoreError> {
+    call.response
+        .as_ref()
+        .map(|v| {
+            serde_json::to_string(v)
+                .map_err(|e| StoreError::Corrupt(format!("call response of work {work_id}: {e}")))
+        })
+        .transpose()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn insert_run(
+    conn: &Connection,
+    work_id: i64,
+    run: &RunStart,
+    status: &str,
+    elapsed_ms: i64,
+    error: Option<&str>,
+    note: Option<&str>,
+) -> Result<i64, StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO runs (work_id, attempt, script, handler, version, started_ms, elapsed_ms,
+                           status, error, note)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?
+    .execute(params![
+        work_id,
+        run.attempt,
+        run.script,
+        run.handler,
+        run.version,
+        run.started_ms,
+        elapsed_ms,
+        status,
+        error,
+        note,
+    ])?;
+    Ok(conn.last_insert_rowid())
+}
+
+fn insert_call(
+    conn: &Connection,
+    run_id: i64,
+    call: &CallRow,
+    response: Option<&str>,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO calls (run_id, seq, vendor, account, op, fingerprint, ok, status, code,
+                            message, response, attempts, replayed)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    )?
+    .execute(params![
+        run_id,
+        call.seq,
+        call.vendor,
+        call.account,
+        call.op,
+        call.fingerprint,
+        call.ok,
+        call.status,
+        call.code,
+        call.message,
+        response,
+        call.attempts,
+        call.replayed,
+    ])?;
     Ok(())
 }
 
@@ -981,6 +1229,10 @@ pub(crate) fn reroute_unrouted(
 
 fn decode_claimed(row: ClaimedRow) -> Result<Work, StoreError> {
     let kind = match (row.lead_body, row.follow) {
+        (None, None) if row.job.is_some() => {
+            let (key, slot_ms) = row.job.expect("checked");
+            WorkKind::Job { key, slot_ms }
+        }
         (Some(body), _) => {
             WorkKind::Lead(Box::new(serde_json::from_str(&body).map_err(|e| {
                 StoreError::Corrupt(format!("lead body of work {}: {e}", row.id))
@@ -996,7 +1248,7 @@ fn decode_claimed(row: ClaimedRow) -> Result<Work, StoreError> {
         },
         (None, None) => {
             return Err(StoreError::Corrupt(format!(
-                "work {} has neither a lead nor a follow record",
+                "work {} has neither a lead, a follow record nor a job",
                 row.id
             )))
         }
@@ -1041,6 +1293,54 @@ impl AssignmentStore for JournalAssignments {
                 self.fallback.next(key)
             }
         }
+    }
+}
+
+/// The journal as the engine's [`OnceStore`]. Called from the blocking threads scripts run on;
+/// the claim is one statement, committed (a share of the writer's next batch) before the script
+/// sees the answer. The single writer serializes claims, so of many concurrent runs claiming a
+/// free key exactly one gets `true`. The statement is a plain conditional upsert so a PostgreSQL
+/// journal can run it as it is.
+///
+/// Keys are stored as their SHA-256: scripts build them from phone numbers, which the journal
+/// should not keep a second copy of in clear.
+#[derive(Debug, Clone)]
+pub struct JournalOnce {
+    journal: Journal,
+}
+
+impl OnceStore for JournalOnce {
+    fn claim(&self, key: &str, ttl: std::time::Duration, owner: i64) -> Result<bool, OnceError> {
+        use sha2::Digest;
+        let hashed = hex::encode(sha2::Sha256::digest(key.as_bytes()));
+        let now = now_ms();
+        let expires = now.saturating_add(ttl.as_millis().min(i64::MAX as u128) as i64);
+        self.journal
+            .write_blocking(move |ctx| {
+                // A row comes back when the key was free (inserted), had expired (taken over),
+                // or is already this owner's (kept as it was: a retry does not extend it).
+                let held = ctx
+                    .conn
+                    .prepare_cached(
+                        "INSERT INTO once_keys (key, work_id, claimed_ms, expires_ms)
+                         VALUES (?1, ?2, ?3, ?4)
+                         ON CONFLICT (key) DO UPDATE SET
+                             work_id = excluded.work_id,
+                             claimed_ms = CASE WHEN once_keys.expires_ms > excluded.claimed_ms
+                                               THEN once_keys.claimed_ms
+                                               ELSE excluded.claimed_ms END,
+                             expires_ms = CASE WHEN once_keys.expires_ms > excluded.claimed_ms
+                                               THEN once_keys.expires_ms
+                                               ELSE excluded.expires_ms END
+                         WHERE once_keys.expires_ms <= excluded.claimed_ms
+                            OR once_keys.work_id = excluded.work_id
+                         RETURNING 1",
+                    )?
+                    .query_row(params![hashed, owner, now, expires], |_| Ok(()))
+                    .optional()?;
+                Ok(held.is_some())
+            })
+            .map_err(|e| OnceError(format!("the journal could not answer: {e}")))
     }
 }
 

@@ -8,7 +8,7 @@ use crate::lead::Lead;
 
 use super::types::Arrival;
 
-/// One item the dispatcher has to route: a new lead or a Waiqin follow record.
+/// One item the dispatcher has to route: a new lead, a Waiqin follow record, or a fired cron slot.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Work {
     /// The work id (pass it back to [`finish`](super::Journal::finish)).
@@ -40,11 +40,22 @@ pub enum WorkKind {
         /// The decoded record.
         record: Value,
     },
+    /// One fired slot of a scheduled job.
+    Job {
+        /// The schedule key: `script path::function::cron expression`.
+        key: String,
+        /// The slot (unix milliseconds).
+        slot_ms: i64,
+    },
 }
 
 /// One run of one handler, as the dispatcher reports it to [`finish`](super::Journal::finish).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunRecord {
+    /// The run's row, when [`record_call_blocking`](super::Journal::record_call_blocking)
+    /// already wrote it (the run's first call did); `None` for a run that wrote no call as it
+    /// went, whose row `finish` inserts.
+    pub id: Option<i64>,
     /// The script's path (`scripts/route.rhai`).
     pub script: String,
     /// The handler function.
@@ -57,10 +68,54 @@ pub struct RunRecord {
     pub elapsed_ms: i64,
     /// `path:line:col: message` when the run failed.
     pub error: Option<String>,
-    /// The vendor calls it made, in order.
+    /// The reason given to `skip(reason)`, when the run skipped.
+    pub skipped: Option<String>,
+    /// Its vendor calls not yet in the journal, in order: replays, calls failed before they
+    /// were sent, and any whose own write failed. Calls written as they returned are not
+    /// repeated here.
     pub calls: Vec<CallRow>,
 }
 
+/// What the row of a run written at its first call holds
+/// ([`record_call_blocking`](super::Journal::record_call_blocking)); the rest comes with
+/// [`finish`](super::Journal::finish).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunStart {
+    /// Which claim of the work item it belongs to.
+    pub attempt: u32,
+    /// The script's path.
+    pub script: String,
+    /// The handler function.
+    pub handler: String,
+    /// The script version.
+    pub version: String,
+    /// Unix milliseconds when it started.
+    pub started_ms: i64,
+}
+
+/// Which run a call committed as it returns belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunRow {
+    /// The run's first call: its row is inserted with the call.
+    First(RunStart),
+    /// The row an earlier call of the run inserted.
+    Written(i64),
+}
+
+/// What [`fire_cron_slot`](super::Journal::fire_cron_slot) did with a slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CronFire {
+    /// Claimed now; the slot is this pending work item.
+    Fired {
+        /// The new work item.
+        work_id: i64,
+    },
+    /// Claimed before (another tick, a reload, a restart, another node) or too old.
+    Taken,
+    /// Claimed and skipped: the job's previous slot is not finished (pending, running or
+    /// waiting to retry). Counted in `status`.
+    Overlap,
+}
 /// One vendor call made by a run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CallRow {
@@ -334,10 +389,12 @@ pub struct RunStory {
     pub handler: String,
     /// The script version.
     pub version: String,
-    /// `ok` or `failed`.
+    /// `running`, `ok`, `failed`, `skipped`, or `interrupted` (the daemon stopped during it).
     pub status: String,
     /// `path:line:col: message` of a failure.
     pub error: Option<String>,
+    /// The reason given to `skip(reason)`.
+    pub note: Option<String>,
     /// Unix milliseconds when it started.
     pub started_ms: i64,
     /// How long it took.
@@ -385,12 +442,14 @@ pub struct DeadLetter {
     pub id: i64,
     /// Its work item.
     pub work_id: i64,
-    /// `lead` or `follow`.
+    /// `lead`, `follow` or `job`.
     pub kind: String,
-    /// The account.
+    /// The account (empty for a job).
     pub account: String,
-    /// The vendor lead id or Waiqin msgId.
+    /// The vendor lead id, Waiqin msgId, or a job's schedule key.
     pub item: String,
+    /// A job's slot (unix milliseconds).
+    pub slot_ms: Option<i64>,
     /// Why it died.
     pub reason: String,
     /// Claims it took.

@@ -179,7 +179,7 @@ impl JournalReader {
         self.with(|conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT d.id, d.work_id, w.account, d.reason, d.attempts, d.created_ms,
-                        l.vendor_lead_id, f.msg_id
+                        l.vendor_lead_id, f.msg_id, w.job_key, w.slot_ms
                  FROM dead_letters d
                  JOIN work w ON w.id = d.work_id
                  LEFT JOIN leads l ON l.id = w.lead_id
@@ -189,9 +189,11 @@ impl JournalReader {
             )?;
             let rows = stmt.query_map([], |r| {
                 let lead: Option<String> = r.get(6)?;
-                let (kind, item) = match lead {
-                    Some(id) => ("lead", id),
-                    None => ("follow", r.get::<_, Option<String>>(7)?.unwrap_or_default()),
+                let job: Option<String> = r.get(8)?;
+                let (kind, item) = match (lead, job) {
+                    (Some(id), _) => ("lead", id),
+                    (None, Some(key)) => ("job", key),
+                    (None, None) => ("follow", r.get::<_, Option<String>>(7)?.unwrap_or_default()),
                 };
                 Ok(DeadLetter {
                     id: r.get(0)?,
@@ -199,6 +201,7 @@ impl JournalReader {
                     kind: kind.to_string(),
                     account: r.get(2)?,
                     item,
+                    slot_ms: r.get(9)?,
                     reason: r.get(3)?,
                     attempts: r.get(4)?,
                     created_ms: r.get(5)?,
@@ -350,7 +353,8 @@ pub(crate) fn find_lead(conn: &Connection, id: &str) -> Result<Option<i64>, Stor
 
 fn runs_of(conn: &Connection, work_id: i64) -> Result<Vec<RunStory>, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT id, attempt, script, handler, version, status, error, started_ms, elapsed_ms
+        "SELECT id, attempt, script, handler, version, status, error, started_ms, elapsed_ms,
+                note
          FROM runs WHERE work_id = ?1 ORDER BY id",
     )?;
     let runs = stmt
@@ -366,6 +370,7 @@ fn runs_of(conn: &Connection, work_id: i64) -> Result<Vec<RunStory>, StoreError>
                     error: r.get(6)?,
                     started_ms: r.get(7)?,
                     elapsed_ms: r.get(8)?,
+                    note: r.get(9)?,
                     calls: Vec::new(),
                 },
             ))

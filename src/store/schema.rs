@@ -203,6 +203,10 @@ ALTER TABLE work_v2 RENAME TO work;
 CREATE UNIQUE INDEX work_lead ON work (lead_id) WHERE lead_id IS NOT NULL;
 CREATE UNIQUE INDEX work_follow ON work (follow_id) WHERE follow_id IS NOT NULL;
 CREATE UNIQUE INDEX work_job ON work (job_key, slot_ms) WHERE job_key IS NOT NULL;
+-- A job skips a slot while its previous one is unfinished; this finds that without reading the
+-- job's whole history (a per-second job leaves 86,400 finished items a day).
+CREATE INDEX work_job_open ON work (job_key)
+    WHERE job_key IS NOT NULL AND status IN ('pending', 'running', 'retry');
 CREATE INDEX work_pending ON work (id) WHERE status = 'pending';
 CREATE INDEX work_retry ON work (due_ms, id) WHERE status = 'retry';
 CREATE INDEX work_status ON work (status);

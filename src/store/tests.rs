@@ -146,3 +146,24 @@ fn a_version_1_journal_keeps_its_leads_runs_calls_and_dead_letters_through_migra
     conn.execute("UPDATE work SET status = 'unrouted' WHERE id = 7", [])
         .unwrap();
 }
+
+#[tokio::test]
+async fn the_job_overlap_check_reads_only_unfinished_items() {
+    let (_dir, path) = temp();
+    let journal = Journal::open(&path, JournalOptions::default()).unwrap();
+    let plan: Vec<String> = journal
+        .write(|ctx| {
+            let mut stmt = ctx
+                .conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {JOB_UNFINISHED}"))?;
+            let rows = stmt.query_map(["k"], |r| r.get::<_, String>(3))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+        .unwrap();
+    assert!(
+        plan.iter()
+            .any(|step| step.contains("USING INDEX work_job_open")),
+        "{plan:?}"
+    );
+}

@@ -60,12 +60,14 @@ fn push(at_ms: i64) -> Arrival {
 
 fn run(version: &str, started_ms: i64, error: Option<&str>, calls: Vec<CallRow>) -> RunRecord {
     RunRecord {
+        id: None,
         script: "scripts/route.rhai".into(),
         handler: "on_lead".into(),
         version: version.into(),
         started_ms,
         elapsed_ms: 12,
         error: error.map(str::to_string),
+        skipped: None,
         calls,
     }
 }

@@ -1,17 +1,20 @@
 //! The journal on real SQLite files in a temp dir: schema and migrations, intake de-duplication,
-//! checkpoints, the dispatcher's work lifecycle, crash recovery, cron slots, assignment counters,
-//! the CLI's queries and group-commit throughput.
+//! checkpoints, the dispatcher's work lifecycle, calls committed as they return, crash recovery,
+//! cron slots as work items, `once` keys, assignment counters, the CLI's queries and
+//! group-commit throughput.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
+use leadrelay::host::once::OnceStore;
 use leadrelay::host::stdlib::AssignmentStore;
 use leadrelay::lead::{Lead, LeadKind};
 use leadrelay::store::types::{Accepted, Arrival, Checkpoint, FollowArrival, Quarantined, Via};
 use leadrelay::store::{
-    fingerprint, CallRow, DeadSelector, Journal, JournalOptions, JournalReader, LeadQuery,
-    RunRecord, StoreError, WorkKind, WorkOutcome, WorkState, WorkStatus,
+    fingerprint, CallRow, CronFire, DeadSelector, Journal, JournalOptions, JournalReader,
+    LeadQuery, RunRecord, RunRow, RunStart, StoreError, WorkKind, WorkOutcome, WorkState,
+    WorkStatus,
 };
 use leadrelay::vendor::Vendor;
 use serde_json::json;
@@ -50,12 +53,14 @@ fn push(at_ms: i64) -> Arrival {
 
 fn run(handler: &str, error: Option<&str>, calls: Vec<CallRow>) -> RunRecord {
     RunRecord {
+        id: None,
         script: "scripts/route.rhai".into(),
         handler: handler.into(),
         version: "v1-abc".into(),
         started_ms: 1_000,
         elapsed_ms: 12,
         error: error.map(str::to_string),
+        skipped: None,
         calls,
     }
 }
@@ -840,4 +845,305 @@ async fn the_journal_serves_as_the_triggers_intake() {
     });
     assert_eq!(task.await.unwrap().unwrap(), [Accepted::New]);
     assert!(!intake.is_overloaded());
+}
+
+fn start(handler: &str, attempt: u32) -> RunStart {
+    RunStart {
+        attempt,
+        script: "scripts/route.rhai".into(),
+        handler: handler.into(),
+        version: "v1-abc".into(),
+        started_ms: 1_000,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_committed_as_it_returns_survives_a_crash_mid_run_and_is_replayed() {
+    let (_dir, path) = temp();
+    let journal = open(&path);
+    journal
+        .accept_leads(vec![lead("a", "1")], push(10), None)
+        .await
+        .unwrap();
+    let work = journal.claim_due(10, 1).await.unwrap().remove(0);
+    let import = json!({"entName": "ACME", "ts": 1});
+    // The run's first call: the run row is written with it, as `running`.
+    let run_id = tokio::task::spawn_blocking({
+        let (journal, import) = (journal.clone(), import.clone());
+        move || {
+            journal.record_call_blocking(
+                work.id,
+                RunRow::First(start("route", 1)),
+                call(0, "import_customer", import, true),
+            )
+        }
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let story = journal.reader().lead_story("1").unwrap().unwrap();
+    assert_eq!(story.runs.len(), 1);
+    assert_eq!(story.runs[0].status, "running");
+    assert_eq!(
+        story.runs[0].calls.len(),
+        1,
+        "committed before the run ends"
+    );
+    // kill -9 before the second call returns: nothing else is written.
+    drop(journal);
+    let journal = open(&path);
+    let story = journal.reader().lead_story("1").unwrap().unwrap();
+    assert_eq!(story.runs[0].status, "interrupted");
+    assert_eq!(story.state, WorkState::Pending);
+    let retried = journal.claim_due(10, 1).await.unwrap().remove(0);
+    assert_eq!(retried.id, work.id);
+    let prior = journal.succeeded_calls(work.id).await.unwrap();
+    assert_eq!(prior.len(), 1, "the interrupted run's call is replayable");
+    assert_eq!((prior[0].handler.as_str(), prior[0].seq), ("route", 0));
+    // The retry: call 0 replayed (written with the outcome), call 1 sent and written as it
+    // returned, then the run is completed.
+    let second = tokio::task::spawn_blocking({
+        let journal = journal.clone();
+        move || {
+            journal.record_call_blocking(
+                work.id,
+                RunRow::First(start("route", 2)),
+                call(1, "send_event", json!({"request_id": "r1"}), true),
+            )
+        }
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert_ne!(second, run_id);
+    let same = tokio::task::spawn_blocking({
+        let journal = journal.clone();
+        move || {
+            journal.record_call_blocking(
+                work.id,
+                RunRow::Written(second),
+                call(2, "send_event", json!({"request_id": "r2"}), false),
+            )
+        }
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(same, second, "later calls join the run's row");
+    let mut replay = call(0, "import_customer", import, true);
+    replay.replayed = true;
+    let mut record = run("route", None, vec![replay]);
+    record.id = Some(second);
+    journal
+        .finish(work.id, vec![record.clone()], WorkOutcome::Done)
+        .await
+        .unwrap();
+    let story = journal.reader().lead_story("1").unwrap().unwrap();
+    assert_eq!(story.state, WorkState::Done);
+    let statuses: Vec<&str> = story.runs.iter().map(|r| r.status.as_str()).collect();
+    assert_eq!(statuses, ["interrupted", "ok"]);
+    assert_eq!(story.runs[1].elapsed_ms, 12, "completed by finish");
+    assert_eq!(story.runs[1].attempt, 2);
+    let calls: Vec<(u32, bool)> = story.runs[1]
+        .calls
+        .iter()
+        .map(|c| (c.seq, c.replayed))
+        .collect();
+    assert_eq!(calls, [(0, true), (1, false), (2, false)]);
+    // A run row is completed only by its own work item, and only while it is running.
+    journal
+        .accept_leads(vec![lead("a", "2")], push(10), None)
+        .await
+        .unwrap();
+    let other = journal.claim_due(10, 1).await.unwrap().remove(0);
+    let err = journal
+        .finish(other.id, vec![record], WorkOutcome::Done)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skipped_runs_keep_their_reason_and_the_work_its_state() {
+    let (_dir, path) = temp();
+    let journal = open(&path);
+    journal
+        .accept_leads(vec![lead("a", "1")], push(10), None)
+        .await
+        .unwrap();
+    let work = journal.claim_due(10, 1).await.unwrap().remove(0);
+    let mut skipped = run("route", None, vec![]);
+    skipped.skipped = Some("same phone today".into());
+    journal
+        .finish(
+            work.id,
+            vec![skipped],
+            WorkOutcome::Skipped {
+                reason: "route: same phone today".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let story = journal.reader().lead_story("1").unwrap().unwrap();
+    assert_eq!(story.runs[0].status, "skipped");
+    assert_eq!(story.runs[0].note.as_deref(), Some("same phone today"));
+    assert_eq!(
+        story.state,
+        WorkState::Skipped {
+            reason: "route: same phone today".into()
+        }
+    );
+    assert_eq!(journal.backlog(), 0, "skipped is final");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn once_is_claimed_by_exactly_one_of_many_concurrent_work_items() {
+    let (_dir, path) = temp();
+    let journal = open(&path);
+    let store: Arc<dyn OnceStore> = Arc::new(journal.once_keys());
+    let day = std::time::Duration::from_secs(86_400);
+    // Scripts claim from the blocking threads they run on; 64 at once share the writer's batches.
+    let barrier = Arc::new(std::sync::Barrier::new(64));
+    let claims: Vec<_> = (1..=64i64)
+        .map(|owner| {
+            let (store, barrier) = (store.clone(), barrier.clone());
+            tokio::task::spawn_blocking(move || {
+                barrier.wait();
+                (owner, store.claim("phone:13812345678", day, owner).unwrap())
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for claim in claims {
+        let (owner, won) = claim.await.unwrap();
+        if won {
+            winners.push(owner);
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one true: {winners:?}");
+    // The key is not kept in clear.
+    let keys: Vec<String> = rusqlite::Connection::open(&path)
+        .unwrap()
+        .prepare("SELECT key FROM once_keys")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(keys.len(), 1);
+    assert!(!keys[0].contains("13812345678"), "{keys:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn once_answers_a_retried_work_item_true_again_across_restarts_until_it_expires() {
+    let (_dir, path) = temp();
+    let journal = open(&path);
+    let claim = |journal: &Journal, key: &'static str, secs: u64, owner: i64| {
+        let store = journal.once_keys();
+        tokio::task::spawn_blocking(move || {
+            store
+                .claim(key, std::time::Duration::from_secs(secs), owner)
+                .unwrap()
+        })
+    };
+    assert!(claim(&journal, "k", 3600, 7).await.unwrap());
+    assert!(!claim(&journal, "k", 3600, 8).await.unwrap());
+    drop(journal);
+    let journal = open(&path);
+    assert!(
+        claim(&journal, "k", 3600, 7).await.unwrap(),
+        "the work item that claimed it, retried after a restart"
+    );
+    assert!(!claim(&journal, "k", 3600, 8).await.unwrap());
+    // An expired key is free again, and the sweep drops it.
+    assert!(claim(&journal, "brief", 0, 7).await.unwrap());
+    assert!(claim(&journal, "brief", 3600, 8).await.unwrap());
+    assert!(!claim(&journal, "brief", 3600, 7).await.unwrap());
+    assert!(claim(&journal, "gone", 0, 1).await.unwrap());
+    assert_eq!(journal.sweep_once_keys().await.unwrap(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fired_cron_slot_is_a_work_item_that_blocks_overlapping_slots_and_can_die() {
+    let (_dir, path) = temp();
+    let journal = open(&path);
+    let key = "scripts/nightly.rhai::report::0 0 9 * * *";
+    let CronFire::Fired { work_id } = journal.fire_cron_slot(key, 60_000).await.unwrap() else {
+        panic!("the first slot fires");
+    };
+    assert_eq!(journal.backlog(), 1);
+    assert_eq!(
+        journal.fire_cron_slot(key, 60_000).await.unwrap(),
+        CronFire::Taken
+    );
+    assert_eq!(journal.last_cron_slot(key).await.unwrap(), Some(60_000));
+    let work = journal.claim_due(now_ms(), 10).await.unwrap().remove(0);
+    assert_eq!(work.id, work_id);
+    assert_eq!(
+        work.kind,
+        WorkKind::Job {
+            key: key.into(),
+            slot_ms: 60_000
+        }
+    );
+    // Running (and later waiting to retry): the next slot is skipped, and never fires later.
+    assert_eq!(
+        journal.fire_cron_slot(key, 120_000).await.unwrap(),
+        CronFire::Overlap
+    );
+    journal
+        .finish(
+            work.id,
+            vec![],
+            WorkOutcome::Retry {
+                at_ms: 0,
+                reason: "busy".into(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        journal.fire_cron_slot(key, 180_000).await.unwrap(),
+        CronFire::Overlap
+    );
+    assert_eq!(
+        journal.fire_cron_slot(key, 120_000).await.unwrap(),
+        CronFire::Taken
+    );
+    let work = journal.claim_due(now_ms(), 10).await.unwrap().remove(0);
+    journal
+        .finish(
+            work.id,
+            vec![],
+            WorkOutcome::Dead {
+                reason: "gave up after 86400 s of retries: busy".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let dead = journal.reader().dead_letters().unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(
+        (
+            dead[0].kind.as_str(),
+            dead[0].item.as_str(),
+            dead[0].slot_ms
+        ),
+        ("job", key, Some(60_000))
+    );
+    assert!(matches!(
+        journal.fire_cron_slot(key, 240_000).await.unwrap(),
+        CronFire::Fired { .. }
+    ));
+    let status = journal.reader().status().unwrap();
+    let cron = &status.cron[0];
+    assert_eq!((cron.claims, cron.skips), (2, 2));
+    assert_eq!(cron.last_slot_ms, Some(240_000));
+    assert_eq!(journal.last_cron_slot("never").await.unwrap(), None);
+    // A dead job is retried like a lead.
+    assert_eq!(journal.retry_dead(DeadSelector::All).await.unwrap(), 1);
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
 }

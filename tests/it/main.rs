@@ -10,6 +10,7 @@ mod host;
 mod inspect;
 mod journal;
 mod linkflow;
+mod once;
 mod pushsec;
 mod reload;
 mod sources;
