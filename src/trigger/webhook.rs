@@ -32,7 +32,8 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, Request, State};
@@ -105,7 +106,14 @@ pub struct PushRoute {
 pub struct PathReplayGuard {
     guard: Arc<ReplayGuard>,
     suspicious: Arc<AtomicU64>,
+    /// When the last WARN line was written, and the suspicious pushes since: genuine leads
+    /// pushed within one second share a signature, so a busy path would otherwise log a line
+    /// per lead. At most one line per [`SUSPICIOUS_LOG_EVERY`]; the count is exact regardless.
+    log: Arc<Mutex<(Option<Instant>, u64)>>,
 }
+
+/// The shortest interval between two "suspicious push" lines of one path.
+pub const SUSPICIOUS_LOG_EVERY: Duration = Duration::from_secs(60);
 
 impl PathReplayGuard {
     /// A guard with its own count over `guard`'s memory.
@@ -113,6 +121,7 @@ impl PathReplayGuard {
         PathReplayGuard {
             guard,
             suspicious: Arc::new(AtomicU64::new(0)),
+            log: Arc::new(Mutex::new((None, 0))),
         }
     }
 
@@ -607,6 +616,15 @@ impl<I: Intake> PushContext<'_, I> {
         let replay = guard.guard.observe(&parsed.digest, signed_at, body, now);
         if let Replay::OtherBody { bodies } = replay {
             let total = guard.suspicious.fetch_add(1, Ordering::Relaxed) + 1;
+            let since_last_line = {
+                let mut log = guard.log.lock().expect("suspicious log lock");
+                log.1 += 1;
+                if log.0.is_some_and(|at| at.elapsed() < SUSPICIOUS_LOG_EVERY) {
+                    return;
+                }
+                log.0 = Some(Instant::now());
+                std::mem::take(&mut log.1)
+            };
             let route = self.route;
             let (peer, client) = self.sender.log_fields();
             tracing::warn!(
@@ -617,8 +635,9 @@ impl<I: Intake> PushContext<'_, I> {
                 signed_at,
                 distinct_bodies = bodies,
                 suspicious_total = total,
+                since_last_line,
                 outcome = "suspicious",
-                "push: X-Signature already seen with another body; accepted, as Tencent's signature does not cover the body (README: Security)"
+                "push: X-Signature already seen with another body; accepted, as Tencent's signature does not cover the body (README: Security; at most one such line a minute per path)"
             );
         }
     }

@@ -282,7 +282,9 @@ fn push_security_through_the_daemon_refuses_outsiders_and_reports_suspicious_pus
         "{log:#?}"
     );
     let suspicious: Vec<&String> = log.iter().filter(|l| l.contains("suspicious")).collect();
-    assert_eq!(suspicious.len(), 2, "{log:#?}");
+    // Two were counted (status above); one line a minute per path is logged, so busy paths,
+    // where genuine leads share a second's signature, do not flood the log.
+    assert_eq!(suspicious.len(), 1, "{log:#?}");
     assert!(
         suspicious
             .iter()
