@@ -45,3 +45,12 @@ impl Harness {
         self.sim.base_url()
     }
 }
+
+/// The top-level keys of a JSON object in order (the vendors' error shapes are pinned by them).
+pub fn keys(body: &serde_json::Value) -> Vec<&str> {
+    body.as_object()
+        .unwrap_or_else(|| panic!("not a JSON object: {body}"))
+        .keys()
+        .map(String::as_str)
+        .collect()
+}

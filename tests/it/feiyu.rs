@@ -363,12 +363,7 @@ async fn feiyu_sim_errors_match_the_spec_shape() {
     for (headers, query, expected) in cases {
         let (status, body) = raw_get(&h, &headers, &query).await;
         assert_eq!(status, 200, "{expected}: {body}");
-        let keys: Vec<&str> = body
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(String::as_str)
-            .collect();
+        let keys = crate::common::keys(&body);
         assert_eq!(keys, ["status", "msg"], "{expected}: {body}");
         assert_eq!(body["status"], simfy::FAILURE_STATUS, "{expected}: {body}");
         let msg = body["msg"].as_str().unwrap();

@@ -710,12 +710,7 @@ async fn linkflow_sim_errors_match_the_spec_shape() {
         );
         assert!(DOCUMENTED_CODES.contains(&code), "{code} is not documented");
         let body: Value = response.json().await.unwrap();
-        let keys: Vec<&str> = body
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(String::as_str)
-            .collect();
+        let keys = crate::common::keys(&body);
         assert_eq!(keys, ["domain", "code", "message"], "{body}");
         assert_eq!(body["domain"], "linkflow", "{body}");
         assert_eq!(body["code"], code, "{body}");

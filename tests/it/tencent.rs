@@ -411,12 +411,7 @@ async fn tencent_sim_errors_match_the_spec_shape() {
         let r = rb.send().await.unwrap();
         let status = r.status().as_u16();
         let body: Value = r.json().await.unwrap();
-        let keys: Vec<&str> = body
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(String::as_str)
-            .collect();
+        let keys = crate::common::keys(&body);
         assert_eq!(keys, ["code", "message"], "{body}");
         let code = body["code"].as_i64().unwrap();
         assert_ne!(code, 0, "{body}");

@@ -519,7 +519,7 @@ async fn waiqin_sim_errors_match_the_spec_shape() {
         let resp = request.send().await.unwrap();
         assert_eq!(resp.status().as_u16(), status, "{what}");
         let v: Value = resp.json().await.unwrap();
-        let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        let keys = crate::common::keys(&v);
         assert_eq!(
             keys,
             ["return_code", "return_msg", "msg_id", "response_data"],

@@ -92,12 +92,7 @@ async fn vendor_error(resp: reqwest::Response) -> (u16, i64, String) {
     let status = resp.status().as_u16();
     assert!(!(200..300).contains(&status), "an error is never a 2xx");
     let body: Value = resp.json().await.expect("error body is JSON");
-    let keys: Vec<&str> = body
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
+    let keys = crate::common::keys(&body);
     assert_eq!(keys, ["trackingId", "errors"], "{body}");
     assert!(
         body["trackingId"].as_str().is_some_and(|t| !t.is_empty()),
@@ -106,7 +101,7 @@ async fn vendor_error(resp: reqwest::Response) -> (u16, i64, String) {
     let errors = body["errors"].as_array().expect("errors is a list");
     assert_eq!(errors.len(), 1, "{body}");
     let e = &errors[0];
-    let keys: Vec<&str> = e.as_object().unwrap().keys().map(String::as_str).collect();
+    let keys = crate::common::keys(&e);
     assert_eq!(keys, ["code", "message"], "{body}");
     let code = e["code"].as_i64().expect("numeric code");
     assert_eq!(
