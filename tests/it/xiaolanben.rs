@@ -101,7 +101,7 @@ async fn vendor_error(resp: reqwest::Response) -> (u16, i64, String) {
     let errors = body["errors"].as_array().expect("errors is a list");
     assert_eq!(errors.len(), 1, "{body}");
     let e = &errors[0];
-    let keys = crate::common::keys(&e);
+    let keys = crate::common::keys(e);
     assert_eq!(keys, ["code", "message"], "{body}");
     let code = e["code"].as_i64().expect("numeric code");
     assert_eq!(
