@@ -388,3 +388,85 @@ fn check_with_a_config_reports_handlers_naming_accounts_it_lacks() {
     assert_eq!(code, Some(0), "{stdout}");
     assert!(stdout.contains("1 passed, 0 failed"), "{stdout}");
 }
+
+/// The README's Rhai blocks, in order.
+fn readme_rhai_blocks() -> Vec<String> {
+    let readme = std::fs::read_to_string(manifest_path("README.md")).unwrap();
+    let mut blocks = Vec::new();
+    let mut current: Option<String> = None;
+    for line in readme.lines() {
+        match (&mut current, line.trim_start()) {
+            (None, "```rhai") => current = Some(String::new()),
+            (Some(_), "```") => blocks.push(current.take().unwrap()),
+            (Some(block), _) => {
+                block.push_str(line);
+                block.push('\n');
+            }
+            (None, _) => {}
+        }
+    }
+    blocks
+}
+
+/// Every Rhai example in the README loads with the production engine, and the script and test
+/// of the tour pass `leadrelay test` together, so the README cannot drift from the product.
+#[test]
+fn the_readme_rhai_examples_load_and_the_tour_test_passes() {
+    let blocks = readme_rhai_blocks();
+    let find = |needle: &str| -> &String {
+        blocks
+            .iter()
+            .find(|b| b.contains(needle))
+            .unwrap_or_else(|| panic!("no README rhai block contains `{needle}`"))
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: String| std::fs::write(dir.path().join(name), text).unwrap();
+    write(
+        "tour.rhai",
+        find("on_lead(\"tencent\", \"route_tencent\")").clone(),
+    );
+    write(
+        "tour.test.rhai",
+        find("fn test_form_leads_go_to_staff_1001").clone(),
+    );
+    // Fragments become handlers, as a reader would paste them.
+    write(
+        "dedup.rhai",
+        format!(
+            "on_lead(\"feiyu\", \"route\");\n{}",
+            find("once(\"phone:\"")
+        ),
+    );
+    write(
+        "exists.rhai",
+        format!(
+            "on_lead(\"feiyu\", \"route_exists\");\nfn route_exists(lead) {{\n{}}}\n",
+            find("e.kind == \"exists\"")
+        ),
+    );
+    let mut covered = 4;
+    for (i, block) in blocks.iter().enumerate() {
+        let known = [
+            "route_tencent",
+            "fn test_form",
+            "once(\"phone:\"",
+            "e.kind == \"exists\"",
+        ];
+        if !known.iter().any(|k| block.contains(k)) {
+            // A new example: it must at least load as a script of its own.
+            write(&format!("extra_{i}.rhai"), block.clone());
+            covered += 1;
+        }
+    }
+    assert_eq!(covered, blocks.len());
+
+    let check = leadrelay().arg("check").arg(dir.path()).output().unwrap();
+    let out = String::from_utf8_lossy(&check.stdout).to_string()
+        + &*String::from_utf8_lossy(&check.stderr);
+    assert!(check.status.success(), "{out}");
+    assert!(out.contains("no problems"), "{out}");
+    let test = leadrelay().arg("test").arg(dir.path()).output().unwrap();
+    let out = String::from_utf8_lossy(&test.stdout).to_string();
+    assert!(test.status.success(), "{out}");
+    assert!(out.contains("1 passed, 0 failed"), "{out}");
+}
