@@ -146,24 +146,14 @@ impl Dispatcher {
             .clone()
     }
 
-    async fn process(self: Arc<Self>, work: Work) {
+    async fn process(self: Arc<Self>, mut work: Work) {
         let permits = self.account_permits(&work.account);
         let _permit = permits
             .acquire()
             .await
             .expect("account semaphores are never closed");
-        let prior = match self.journal.succeeded_calls(work.id).await {
-            Ok(prior) => prior,
-            Err(e) => {
-                tracing::error!(work = work.id, error = %e, "cannot read earlier calls; retrying later");
-                let outcome = WorkOutcome::Retry {
-                    at_ms: now_ms() + 1000,
-                    reason: format!("journal: {e}"),
-                };
-                let _ = self.journal.finish(work.id, Vec::new(), outcome).await;
-                return;
-            }
-        };
+        // Read with the claim, in its transaction.
+        let prior = std::mem::take(&mut work.prior);
         let work_hooks = Arc::new(WorkHooks {
             journal: self.journal.clone(),
             work_id: work.id,

@@ -275,6 +275,44 @@ struct ClaimedRow {
     lead_body: Option<String>,
     follow: Option<(String, String, Option<String>, String)>,
     job: Option<(String, i64)>,
+    prior: Vec<PriorRow>,
+}
+
+/// A succeeded earlier call as stored: handler, seq, fingerprint, response JSON.
+type PriorRow = (String, u32, String, Option<String>);
+
+/// The calls that succeeded in earlier runs of a work item (replays excluded: they repeat an
+/// original), oldest first; on the writer's connection, so they include every committed call.
+fn prior_rows(conn: &Connection, work_id: i64) -> Result<Vec<PriorRow>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT r.handler, c.seq, c.fingerprint, c.response
+         FROM calls c JOIN runs r ON r.id = c.run_id
+         WHERE r.work_id = ?1 AND c.ok = 1 AND c.replayed = 0
+         ORDER BY r.id, c.seq",
+    )?;
+    let rows = stmt.query_map([work_id], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+fn decode_prior(work_id: i64, rows: Vec<PriorRow>) -> Result<Vec<PriorCall>, StoreError> {
+    rows.into_iter()
+        .map(|(handler, seq, fingerprint, response)| {
+            let response = match response {
+                Some(text) => serde_json::from_str(&text).map_err(|e| {
+                    StoreError::Corrupt(format!("call response of work {work_id}: {e}"))
+                })?,
+                None => serde_json::Value::Null,
+            };
+            Ok(PriorCall {
+                handler,
+                seq,
+                fingerprint,
+                response,
+            })
+        })
+        .collect()
 }
 
 impl Journal {
@@ -591,6 +629,7 @@ impl Journal {
                             lead_body: r.get(5)?,
                             follow,
                             job,
+                            prior: Vec::new(),
                         },
                     ))
                 };
@@ -628,6 +667,9 @@ impl Journal {
                 for (_, mut row) in due {
                     mark.execute(params![row.id, now])?;
                     row.attempts += 1;
+                    // In the claim's transaction rather than a writer job of its own per item:
+                    // an index probe that finds nothing on a first run.
+                    row.prior = prior_rows(ctx.conn, row.id)?;
                     out.push(row);
                 }
                 Ok(out)
@@ -786,37 +828,10 @@ impl Journal {
 
     /// Calls that succeeded in earlier runs of `work_id` (replays excluded: they repeat an
     /// original), oldest first. A retried run answers an identical call from these.
+    /// [`claim_due`](Self::claim_due) reads the same into [`Work::prior`].
     pub async fn succeeded_calls(&self, work_id: i64) -> Result<Vec<PriorCall>, StoreError> {
-        let rows: Vec<(String, u32, String, Option<String>)> = self
-            .write(move |ctx| {
-                let mut stmt = ctx.conn.prepare_cached(
-                    "SELECT r.handler, c.seq, c.fingerprint, c.response
-                     FROM calls c JOIN runs r ON r.id = c.run_id
-                     WHERE r.work_id = ?1 AND c.ok = 1 AND c.replayed = 0
-                     ORDER BY r.id, c.seq",
-                )?;
-                let rows = stmt.query_map([work_id], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-                })?;
-                Ok(rows.collect::<Result<Vec<_>, _>>()?)
-            })
-            .await?;
-        rows.into_iter()
-            .map(|(handler, seq, fingerprint, response)| {
-                let response = match response {
-                    Some(text) => serde_json::from_str(&text).map_err(|e| {
-                        StoreError::Corrupt(format!("call response of work {work_id}: {e}"))
-                    })?,
-                    None => serde_json::Value::Null,
-                };
-                Ok(PriorCall {
-                    handler,
-                    seq,
-                    fingerprint,
-                    response,
-                })
-            })
-            .collect()
+        let rows = self.write(move |ctx| prior_rows(ctx.conn, work_id)).await?;
+        decode_prior(work_id, rows)
     }
 
     /// Puts dead letters back: their work becomes pending with attempts reset, and the dead
@@ -1256,6 +1271,7 @@ fn decode_claimed(row: ClaimedRow) -> Result<Work, StoreError> {
     Ok(Work {
         id: row.id,
         kind,
+        prior: decode_prior(row.id, row.prior)?,
         account: row.account,
         attempts: row.attempts,
         first_seen_ms: row.first_seen_ms,

@@ -22,6 +22,10 @@ pub struct Work {
     pub attempts: u32,
     /// Unix milliseconds when it was first received.
     pub first_seen_ms: i64,
+    /// Calls that succeeded in earlier runs of this item, read in the claim's transaction (see
+    /// [`succeeded_calls`](super::Journal::succeeded_calls)): a retried run answers them from
+    /// here instead of sending them again. Empty on a first run.
+    pub prior: Vec<PriorCall>,
 }
 
 /// What a work item carries.

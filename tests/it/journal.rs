@@ -899,6 +899,8 @@ async fn a_call_committed_as_it_returns_survives_a_crash_mid_run_and_is_replayed
     assert_eq!(retried.id, work.id);
     let prior = journal.succeeded_calls(work.id).await.unwrap();
     assert_eq!(prior.len(), 1, "the interrupted run's call is replayable");
+    assert_eq!(retried.prior, prior, "the claim reads the same calls");
+    assert!(work.prior.is_empty(), "nothing to replay on a first run");
     assert_eq!((prior[0].handler.as_str(), prior[0].seq), ("route", 0));
     // The retry: call 0 replayed (written with the outcome), call 1 sent and written as it
     // returned, then the run is completed.
