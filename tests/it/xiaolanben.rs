@@ -931,8 +931,13 @@ fn route(lead) {
             "the skewed server took a lead"
         );
         let stale = snapshot(&h)["rejected"]["stale"].as_u64().unwrap_or(0);
-        if status.leads == LEADS && stale >= 3 && !daemon.breakers.clock_skew_suspects().is_empty()
-        {
+        // The simulator counts a refusal before the daemon has read it, so wait for the
+        // breaker itself rather than for the third refusal.
+        let open =
+            daemon.breakers.states().iter().any(|(a, s)| {
+                a == "sim_xiaolanben" && *s != leadrelay::daemon::BreakerState::Closed
+            });
+        if status.leads == LEADS && stale >= 3 && open {
             break;
         }
         wait("the clock refusals", Duration::from_secs(20), started);
@@ -942,14 +947,6 @@ fn route(lead) {
         daemon.breakers.clock_skew_suspects()[0].0,
         "sim_xiaolanben",
         "the refusals are counted for the account"
-    );
-    assert!(
-        daemon
-            .breakers
-            .states()
-            .iter()
-            .any(|(a, s)| a == "sim_xiaolanben" && *s != leadrelay::daemon::BreakerState::Closed),
-        "clock failures open the breaker"
     );
 
     // `leadrelay status`, in another process, reads the daemon's status file (rewritten every
