@@ -38,6 +38,7 @@ impl Env {
             dir.path().join("leadrelay.db").display(),
             dir.path().join("scripts").display(),
         );
+        std::fs::write(dir.path().join("leadrelay.toml"), &text).unwrap();
         let config = Config::parse(&text, "leadrelay.toml", &|_| None).unwrap();
         Env { sim, dir, config }
     }
@@ -237,9 +238,22 @@ async fn a_lead_no_handler_wants_is_unrouted_not_routed_and_reroutes_after_a_fix
             .contains("lead `7001` is done, not unrouted; only unrouted leads are rerouted"),
         "{err}"
     );
-    assert_eq!(
-        reroute_offline(&env.journal_path(), &RerouteSelector::Unrouted).unwrap(),
-        1
+    // The rest through the CLI, as an operator would, beside the running daemon.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_leadrelay"))
+        .arg("--config")
+        .arg(env.dir.path().join("leadrelay.toml"))
+        .args(["leads", "reroute", "--unrouted"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.starts_with("1 unrouted lead(s) queued again"),
+        "{stdout}"
     );
     env.wait_for("7002 routed", Duration::from_secs(10), |r| {
         state_of(r, "7002") == WorkState::Done
