@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::connectors::{feiyu, linkflow, tencent, waiqin, xiaolanben, Vendor};
 use crate::trigger::guard::NetList;
 use crate::trigger::{webhook, SourceSpec};
-use crate::vendor::{feiyu, linkflow, tencent, waiqin, xiaolanben, Vendor};
 
 /// Environment variable naming the config file when `--config` is not given.
 pub const CONFIG_ENV: &str = "LEADRELAY_CONFIG";

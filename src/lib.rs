@@ -9,8 +9,8 @@
 //! - [`secret`] — `Secret`, which prints as `***`; phone masking for logs.
 //! - [`clock`] — the signing clock (skewable in tests) and Beijing time.
 //! - [`lead`] — the normalized `Lead` and the kind vocabulary shared by all vendors.
-//! - [`vendor`] — one folder per vendor: pure signer, typed models, async client, inbound
-//!   webhook verification; `vendor::AccountClient` dispatches an op by name.
+//! - [`connectors`] — one folder per vendor: pure signer, typed models, async client, inbound
+//!   webhook verification; `connectors::AccountClient` dispatches an op by name.
 //! - [`sim`] — signature-exact simulators of all five vendors on one HTTP server.
 //! - [`host`] — the Rhai scripting host: one engine, limits, bridge, hot reload, stdlib,
 //!   `once`/`skip`, tests.
@@ -22,7 +22,7 @@
 //!   daemon (a child process) against the simulators.
 //! - [`cli`] — the `leadrelay` command line.
 //!
-//! Dependency direction: `lead ← vendor ← host ← trigger`, `sim` beside them, `store` on `lead`
+//! Dependency direction: `lead ← connectors ← host ← trigger`, `sim` beside them, `store` on `lead`
 //! only, and `demo`/`bench`/`cli` on top. Nothing below them prints.
 
 #![warn(missing_docs)]
@@ -31,6 +31,7 @@ pub mod bench;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod connectors;
 pub mod daemon;
 pub mod demo;
 pub mod host;
@@ -40,4 +41,3 @@ pub mod secret;
 pub mod sim;
 pub mod store;
 pub mod trigger;
-pub mod vendor;

@@ -34,8 +34,8 @@ use super::error::ScriptError;
 use super::generation::Host;
 use super::run::{CallHooks, CallRecord, Declaration, Detached};
 use super::script::{self, ScriptVersion};
+use crate::connectors::{all_ops, lead_from_record, Vendor};
 use crate::lead::Lead;
-use crate::vendor::{all_ops, lead_from_record, Vendor};
 
 struct TestState {
     host: Arc<Host>,

@@ -23,7 +23,7 @@ use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::vendor::Vendor;
+use crate::connectors::Vendor;
 
 pub mod rhai;
 

@@ -37,9 +37,9 @@ use subtle::ConstantTimeEq;
 use super::synth;
 use super::SimShared;
 use crate::clock::beijing;
-use crate::vendor::feiyu::model::{CONVERT_STATUSES, MAX_PAGE_SIZE};
-use crate::vendor::feiyu::sign;
-use crate::vendor::Vendor;
+use crate::connectors::feiyu::model::{CONVERT_STATUSES, MAX_PAGE_SIZE};
+use crate::connectors::feiyu::sign;
+use crate::connectors::Vendor;
 
 /// Config keys of the simulator's built-in feiyu account.
 pub const CREDENTIALS_TOML: &str =
@@ -460,7 +460,7 @@ mod tests {
         let mut rng = rand::thread_rng();
         for seq in 0..12 {
             let record = synthetic_clue(&mut rng, seq, 1_590_567_259);
-            let clue = crate::vendor::feiyu::Clue::try_from(record).unwrap();
+            let clue = crate::connectors::feiyu::Clue::try_from(record).unwrap();
             assert!(clue.clue_id.parse::<u64>().unwrap() > 1 << 53);
             assert!(clue.telephone.as_deref().is_some_and(|p| p.len() == 11));
             let lead = clue.to_lead("sim");

@@ -44,9 +44,9 @@ use super::guard::{self, NetList, Replay, ReplayGuard};
 use super::{Intake, SourceSpec};
 use crate::clock::Clock;
 use crate::config::{Config, Credentials};
+use crate::connectors::{tencent, waiqin, Vendor};
 use crate::secret::Secret;
 use crate::store::types::{Accepted, Arrival, FollowArrival, Quarantined, Via};
-use crate::vendor::{tencent, waiqin, Vendor};
 
 /// Largest push body read by default; Tencent pushes one lead and Waiqin one follow record, a
 /// few KiB each, so anything near this is not a genuine push.

@@ -5,12 +5,12 @@ use std::time::Duration;
 
 use leadrelay::clock::Clock;
 use leadrelay::config::Credentials;
+use leadrelay::connectors::feiyu::model::parse_pull_answer;
+use leadrelay::connectors::feiyu::{sign, Client, PullRequest};
+use leadrelay::connectors::{AccountClient, FailureKind, Vendor};
 use leadrelay::lead::LeadKind;
 use leadrelay::secret::Secret;
 use leadrelay::sim::{feiyu as simfy, Faults, Simulator};
-use leadrelay::vendor::feiyu::model::parse_pull_answer;
-use leadrelay::vendor::feiyu::{sign, Client, PullRequest};
-use leadrelay::vendor::{AccountClient, FailureKind, Vendor};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
@@ -168,7 +168,11 @@ async fn both_phone_spellings_big_ids_and_every_kind_survive_into_the_lead() {
     assert!(!kinds.contains(&LeadKind::Other));
 }
 
-fn assert_vendor_error(e: &leadrelay::vendor::CallError, kind: FailureKind, message_start: &str) {
+fn assert_vendor_error(
+    e: &leadrelay::connectors::CallError,
+    kind: FailureKind,
+    message_start: &str,
+) {
     assert_eq!(e.kind, kind, "{e}");
     assert_eq!(e.retryable(), kind == FailureKind::Clock, "{e}");
     assert_eq!(e.status, Some(200), "{e}");

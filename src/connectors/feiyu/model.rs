@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::clock::{beijing, parse_beijing};
+use crate::connectors::{wire, Vendor};
 use crate::lead::{non_empty, Gender, Lead, LeadKind};
-use crate::vendor::{wire, Vendor};
 
 /// `clue_type` values: (constant name for scripts, value, the vendor's label).
 pub const CLUE_TYPES: &[(&str, i64, &str)] = &[

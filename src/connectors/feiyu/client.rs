@@ -15,8 +15,10 @@ use serde_json::Value;
 use super::config::Credentials;
 use super::model::{self, AnswerError, Clue, CluePage, InvalidClue, PullRequest};
 use super::sign;
-use crate::vendor::http::RawResponse;
-use crate::vendor::{decode_payload, encode_answer, CallError, ClientContext, FailureKind, Vendor};
+use crate::connectors::http::RawResponse;
+use crate::connectors::{
+    decode_payload, encode_answer, CallError, ClientContext, FailureKind, Vendor,
+};
 
 /// The op name of the pull.
 pub const PULL_CLUES: &str = "pull_clues";

@@ -7,8 +7,8 @@ use serde_json::{json, Value};
 use super::client::classify;
 use super::model::*;
 use super::sign::*;
+use crate::connectors::FailureKind;
 use crate::lead::{Gender, LeadKind};
-use crate::vendor::FailureKind;
 
 const SEED_KEY: &str = "Qgr70EalfhX1lcFDGh2l";
 
@@ -152,7 +152,7 @@ fn captured_real_payload_decodes_and_converts() {
     );
 
     let lead = clue.to_lead("fy_main");
-    assert_eq!(lead.vendor, crate::vendor::Vendor::Feiyu);
+    assert_eq!(lead.vendor, crate::connectors::Vendor::Feiyu);
     assert_eq!(lead.account, "fy_main");
     assert_eq!(lead.id, "6831434361875726350");
     assert_eq!(lead.name.as_deref(), Some("张三"));
