@@ -22,8 +22,16 @@
 //!   daemon (a child process) against the simulators.
 //! - [`cli`] — the `leadrelay` command line.
 //!
-//! Dependency direction: `lead ← connectors ← host ← trigger`, `sim` beside them, `store` on `lead`
-//! only, and `demo`/`bench`/`cli` on top. Nothing below them prints.
+//! Dependency direction (each module uses only those to its left; `tests/it/layering.rs` walks
+//! `src/` and fails on a `crate::` path against it):
+//!
+//! `secret`, `clock` (usable by all) ← `lead` ← `connectors` ← `config` ← `host` ← `trigger` ←
+//! `daemon` ← `demo`/`bench`/`cli`. Beside them: `store` uses `lead` only (its `types` hold the
+//! traits the host and triggers use: intake, `once`, assignment counters); `sim` sits beside
+//! `connectors` (it may read `config`); `inspect` reads the journal (`store`, `lead`) for the
+//! CLI. `config` sits above `connectors` because an account is a connector's credentials, and
+//! reads the journal's default backlog from `store`. `*/rhai.rs` files are Rhai glue and belong
+//! to the host layer. Nothing below the top prints.
 
 #![warn(missing_docs)]
 

@@ -29,10 +29,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 
-use super::webhook::{check_has_trigger, source_label};
 use super::{Intake, IntakeError, SourceSpec};
 use crate::clock::beijing;
 use crate::config::Config;
+use crate::config::{check_has_trigger, source_label};
 use crate::connectors::{feiyu, tencent, waiqin, AccountClient, Accounts, CallError, Vendor};
 use crate::host::schedule::parse_cron;
 use crate::lead::Lead;
