@@ -5,18 +5,24 @@
 //!
 //! ## Map
 //!
-//! - [`config`] — `leadrelay.toml` → validated accounts; `${VAR}` secrets.
+//! One line per top-level module, bottom first (`tests/it/layering.rs` fails when a `pub mod`
+//! has no line here):
+//!
 //! - [`secret`] — `Secret`, which prints as `***`; phone masking for logs.
 //! - [`clock`] — the signing clock (skewable in tests) and Beijing time.
-//! - [`lead`] — the normalized `Lead` and the kind vocabulary shared by all vendors.
+//! - [`lead`] — the normalized `Lead`, the kind vocabulary and the `Vendor` id shared by all.
+//! - [`store`] — the journal (SQLite, one group-committing writer): leads, work items, runs and
+//!   every call as it returns, cron slots, `once` keys, dead letters; the CLI's read queries.
 //! - [`connectors`] — one folder per vendor: pure signer, typed models, async client, inbound
-//!   webhook verification; `connectors::AccountClient` dispatches an op by name.
+//!   webhook verification; accounts, and `connectors::AccountClient`, which dispatches an op.
+//! - [`config`] — `leadrelay.toml` → validated accounts, `[[sources]]` and `[daemon]`; `${VAR}`.
 //! - [`sim`] — signature-exact simulators of all five vendors on one HTTP server.
 //! - [`host`] — the Rhai scripting host: one engine, limits, bridge, hot reload, stdlib,
 //!   `once`/`skip`, tests.
-//! - [`store`] — the journal (SQLite, one group-committing writer): leads, work items, runs and
-//!   every call as it returns, cron slots, `once` keys, dead letters; the CLI's read queries.
 //! - [`trigger`] — what produces work: pushes, pulls, cron ticks, file changes.
+//! - [`daemon`] — `leadrelay run`: wires journal, host, triggers and the dispatcher (breakers,
+//!   retries, cron jobs, status) and stops them in order.
+//! - [`inspect`] — what the journal inspection commands print, as pure text functions.
 //! - [`demo`] — `leadrelay demo`: the routing path end to end against the simulators.
 //! - [`bench`] — `leadrelay bench`: throughput, latency, CPU, memory, start-up and reload of the
 //!   daemon (a child process) against the simulators.

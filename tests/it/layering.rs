@@ -273,3 +273,43 @@ fn the_layer_table_refuses_an_upward_edge() {
     assert!(!allowed("config", "trigger"));
     assert!(allowed("trigger", "store"));
 }
+
+/// The top-level modules `src/lib.rs` declares with `pub mod`.
+fn declared_modules(lib: &str) -> Vec<String> {
+    lib.lines()
+        .filter_map(|l| l.trim().strip_prefix("pub mod "))
+        .map(|m| m.trim_end_matches(';').trim().to_string())
+        .collect()
+}
+
+#[test]
+fn the_crate_map_names_every_module_and_the_layer_table_places_it() {
+    let lib = std::fs::read_to_string(src_dir().join("lib.rs")).unwrap();
+    let doc: String = lib
+        .lines()
+        .filter_map(|l| l.strip_prefix("//!"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let modules = declared_modules(&lib);
+    assert!(modules.len() >= 10, "found only {modules:?} in src/lib.rs");
+    for module in &modules {
+        assert!(
+            doc.contains(&format!("- [`{module}`] — ")),
+            "src/lib.rs declares `pub mod {module}` but its crate doc has no map line \"- [`{module}`] — …\""
+        );
+        assert!(
+            LAYERS.iter().any(|(name, _)| name == module),
+            "`pub mod {module}` has no place in the layer table of tests/it/layering.rs"
+        );
+    }
+    // And no map line for a module that is gone.
+    for line in doc.lines() {
+        if let Some(rest) = line.trim().strip_prefix("- [`") {
+            let name = rest.split('`').next().unwrap();
+            assert!(
+                modules.iter().any(|m| m == name),
+                "src/lib.rs maps [`{name}`], which is not a `pub mod`"
+            );
+        }
+    }
+}
