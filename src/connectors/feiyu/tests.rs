@@ -404,3 +404,40 @@ fn enum_tables_match_the_seed_and_the_lead_kinds() {
         assert_ne!(LeadKind::from_feiyu(*value), LeadKind::Other);
     }
 }
+
+#[test]
+fn the_callback_body_is_the_one_spec_1_8_shows() {
+    let request = CallbackRequest::from_payload(
+        &json!({"clue_id": "6831434361875726350", "clue_convert_state": 3}),
+    )
+    .unwrap();
+    // The signature does not cover the body (F3 signs the route and timestamp only), but we
+    // send it in §1.8's order anyway (serde_json keeps insertion order here).
+    assert_eq!(
+        serde_json::to_string(&request.body()).unwrap(),
+        r#"{"source":0,"data":{"clue_id":"6831434361875726350","clue_convert_state":3}}"#
+    );
+    assert_eq!(
+        request.body(),
+        json!({"source": 0, "data": {"clue_id": "6831434361875726350", "clue_convert_state": 3}})
+    );
+}
+
+#[test]
+fn callback_answers_succeed_only_on_success_and_keep_the_vendors_msg() {
+    let ok = parse_callback_answer(br#"{"status":"success","extra":1}"#).unwrap();
+    assert_eq!(ok.status, "success");
+    assert_eq!(ok.rest["extra"], 1);
+    let e = parse_callback_answer(br#"{"status":"-2","msg":"clue not found"}"#).unwrap_err();
+    assert_eq!(
+        e,
+        AnswerError::Vendor {
+            code: "-2".into(),
+            message: "clue not found".into()
+        }
+    );
+    assert!(matches!(
+        parse_callback_answer(b"[]"),
+        Err(AnswerError::Undecodable(_))
+    ));
+}
