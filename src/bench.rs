@@ -54,11 +54,11 @@ use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::Semaphore;
 
+use crate::connectors::tencent::config::Algorithm;
+use crate::connectors::tencent::webhook::sign_push;
 use crate::sim::tencent::{SIM_SECRET, SIM_TOKEN};
 use crate::sim::Simulator;
 use crate::store::JournalReader;
-use crate::vendor::tencent::config::Algorithm;
-use crate::vendor::tencent::webhook::sign_push;
 
 /// Most open-loop pushes awaiting their answer; far above rate × latency at every rate we
 /// offer, so it only binds when the daemon stalls.

@@ -13,12 +13,12 @@ use serde_json::Value;
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::connectors::{all_ops, AccountClient, Accounts, HttpClient, Vendor};
 use crate::host::check::{check_dir, write_definitions};
 use crate::host::engine::Services;
 use crate::host::generation::{Host, Verdict};
 use crate::host::script::KnownAccounts;
 use crate::sim::{Faults, Simulator};
-use crate::vendor::{all_ops, AccountClient, Accounts, HttpClient, Vendor};
 
 /// leadrelay: route sales leads between ad platforms and CRMs with Rhai scripts.
 #[derive(Debug, Parser)]
@@ -600,8 +600,8 @@ async fn route(
             }
         }
     };
-    let lead =
-        crate::vendor::lead_from_record(vendor, &account, record).map_err(anyhow::Error::msg)?;
+    let lead = crate::connectors::lead_from_record(vendor, &account, record)
+        .map_err(anyhow::Error::msg)?;
     let host = scripted_host(&config, known, scripts, |_| {}).await?;
     if dry_run {
         println!("dry run: every call goes to the built-in simulators");

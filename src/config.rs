@@ -5,13 +5,16 @@
 //! [`Secret`]: crate::secret::Secret
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::trigger::guard::NetList;
-use crate::trigger::{webhook, SourceSpec};
-use crate::vendor::{feiyu, linkflow, tencent, waiqin, xiaolanben, Vendor};
+// Accounts are defined by the connectors layer (a client is built from one); config only
+// parses them, so the dependency points one way: config → connectors.
+pub use crate::connectors::{Account, Credentials};
+use crate::connectors::{Accounts, HttpClient, Vendor};
+use ipnet::IpNet;
 
 /// Environment variable naming the config file when `--config` is not given.
 pub const CONFIG_ENV: &str = "LEADRELAY_CONFIG";
@@ -157,6 +160,7 @@ pub fn parse_timezone(text: &str) -> Result<chrono::FixedOffset, String> {
     }
 }
 
+/// The one defaults table of `[daemon]` (the README's example config shows these values).
 impl Default for DaemonSettings {
     fn default() -> Self {
         DaemonSettings {
@@ -164,7 +168,7 @@ impl Default for DaemonSettings {
             journal: PathBuf::from("leadrelay.db"),
             scripts: PathBuf::from("scripts"),
             max_body_bytes: 1 << 20,
-            backlog_limit: 10_000,
+            backlog_limit: crate::store::DEFAULT_BACKLOG_LIMIT,
             max_in_flight: 64,
             account_concurrency: 8,
             retry_max_age_secs: 24 * 3600,
@@ -176,34 +180,6 @@ impl Default for DaemonSettings {
             cron_catch_up_max_age_secs: 3600,
         }
     }
-}
-
-/// One named credential set for one vendor.
-#[derive(Debug, Clone)]
-pub struct Account {
-    /// The name under `[accounts.NAME]`.
-    pub name: String,
-    /// The account's vendor.
-    pub vendor: Vendor,
-    /// The API prefix, default the vendor's public URL; may point at a simulator or proxy.
-    pub base_url: String,
-    /// The vendor's credentials.
-    pub credentials: Credentials,
-}
-
-/// The credentials of one account, by vendor.
-#[derive(Debug, Clone)]
-pub enum Credentials {
-    /// Tencent: `token`, `secret`, `algorithm`.
-    Tencent(tencent::config::Credentials),
-    /// Feiyu: `token`, `signature_key`.
-    Feiyu(feiyu::config::Credentials),
-    /// Waiqin: `openid`, `appkey`, `pushsecret`.
-    Waiqin(waiqin::config::Credentials),
-    /// Xiaolanben: `company_id`, `key`.
-    Xiaolanben(xiaolanben::config::Credentials),
-    /// Linkflow: `app_key`, `app_secret`.
-    Linkflow(linkflow::config::Credentials),
 }
 
 #[derive(Deserialize)]
@@ -264,14 +240,31 @@ impl Config {
                 path: origin.to_string(),
                 message: format!("[daemon] {message}"),
             })?;
-        // Checked here, not only when the daemon builds its routes, so `check` and every
-        // command that reads the config report a bad allow-list at once.
+        // Checked here, not only when the daemon builds its routes and pulls, so `check` and
+        // every command that reads the config report a bad `[[sources]]` entry at once. Only
+        // what the entry itself says is checked here; whether its account's vendor can push or
+        // be pulled is the triggers' question (they know the vendors' capabilities).
+        let mut push_paths: Vec<(&str, &str)> = Vec::new();
         for (i, source) in raw.sources.iter().enumerate() {
-            webhook::source_allow_from(source).map_err(|message| ConfigError::Source {
+            let entry = source_label(i, &source.account);
+            let source_error = |message: String| ConfigError::Source {
                 path: origin.to_string(),
-                entry: webhook::source_label(i, &source.account),
+                entry: entry.clone(),
                 message,
-            })?;
+            };
+            if source.pull.is_none() && source.push.is_none() {
+                return Err(source_error("has neither `pull` nor `push`".into()));
+            }
+            source_allow_from(source).map_err(source_error)?;
+            if let Some(path) = &source.push {
+                check_path(path).map_err(|e| source_error(format!("key `push`: {e}")))?;
+                if let Some((_, other)) = push_paths.iter().find(|(p, _)| p == path) {
+                    return Err(source_error(format!(
+                        "key `push`: path `{path}` is already used by account `{other}`"
+                    )));
+                }
+                push_paths.push((path, &source.account));
+            }
         }
         Ok(Config {
             origin: origin.to_string(),
@@ -523,6 +516,47 @@ mod tests {
     }
 
     #[test]
+    fn a_source_without_trigger_a_bad_push_path_or_a_reused_one_is_a_config_error() {
+        // Caught when the file is read (so by `leadrelay check`), not only when the daemon
+        // builds its routes.
+        let tx = "[accounts.tx_main]\nvendor = \"tencent\"\ntoken = \"t\"\nsecret = \"s\"\n";
+        let with_sources = |sources: &str| parse(&format!("{tx}\n{sources}"));
+        let e = with_sources("[[sources]]\naccount = \"tx_main\"\n")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "leadrelay.toml: [[sources]] #1 (account `tx_main`): has neither `pull` nor `push`"
+        );
+        let e = with_sources("[[sources]]\naccount = \"tx_main\"\npush = \"hooks/t\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("leadrelay.toml: [[sources]] #1 (account `tx_main`): key `push`: path `hooks/t` must start with `/`"),
+            "{e}"
+        );
+        let e = with_sources(
+            "[[sources]]\naccount = \"tx_main\"\npush = \"/hooks/t\"\n\n[[sources]]\naccount = \"tx_main\"\npush = \"/hooks/t\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            e,
+            "leadrelay.toml: [[sources]] #2 (account `tx_main`): key `push`: path `/hooks/t` is already used by account `tx_main`"
+        );
+        let ok = with_sources("[[sources]]\naccount = \"tx_main\"\npush = \"/hooks/t\"\n").unwrap();
+        assert_eq!(ok.sources[0].overlap_secs, 600);
+    }
+
+    #[test]
+    fn the_daemon_and_the_journal_share_one_default_backlog() {
+        assert_eq!(
+            DaemonSettings::default().backlog_limit,
+            crate::store::JournalOptions::default().backlog_limit
+        );
+    }
+
+    #[test]
     fn bad_trusted_proxies_is_a_config_error_naming_file_and_value() {
         let e = parse("[daemon]\ntrusted_proxies = [\"127.0.0.1\", \"10.0.0.1/8\"]\n")
             .unwrap_err()
@@ -550,4 +584,154 @@ mod tests {
         assert!(e.starts_with("leadrelay.toml: "), "{e}");
         assert!(e.contains("acounts"), "{e}");
     }
+}
+
+impl Accounts {
+    /// A client for every account in `config`. Defined here rather than in `connectors`, which
+    /// must not know the config file.
+    pub fn from_config(config: &Config, http: HttpClient, clock: crate::clock::Clock) -> Self {
+        Accounts::from_accounts(config.accounts.values(), http, clock)
+    }
+}
+
+/// One `[[sources]]` entry: how leads enter from one account.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceSpec {
+    /// The account (must exist under `[accounts]`).
+    pub account: String,
+    /// Pull on this cron schedule (6 fields with seconds, or 5).
+    #[serde(default)]
+    pub pull: Option<String>,
+    /// Accept pushes on this path (e.g. `/hooks/tencent/tx_main`).
+    #[serde(default)]
+    pub push: Option<String>,
+    /// Each pull window starts this many seconds before the last checkpoint, so leads the
+    /// vendor records late are not missed (duplicates are dropped by the journal).
+    #[serde(default = "default_overlap_secs")]
+    pub overlap_secs: u64,
+    /// Page size of pulls (default: the vendor's maximum).
+    #[serde(default)]
+    pub page_size: Option<u32>,
+    /// Accept pushes only from these networks (CIDR blocks or plain addresses), judged by the
+    /// peer address or, behind `[daemon] trusted_proxies`, by `X-Forwarded-For`. `None`: from
+    /// anywhere. Kept as written; `source_allow_from` parses and checks it.
+    #[serde(default)]
+    pub allow_from: Option<Vec<String>>,
+}
+
+fn default_overlap_secs() -> u64 {
+    600
+}
+
+/// A source's `allow_from`, parsed. Errors name the key and the bad value (the caller adds the
+/// file and the source): an entry that is not an address or CIDR block, an empty list (which
+/// would refuse every push), or the key on a source without `push`.
+pub(crate) fn source_allow_from(source: &SourceSpec) -> Result<Option<NetList>, String> {
+    let Some(entries) = &source.allow_from else {
+        return Ok(None);
+    };
+    if source.push.is_none() {
+        return Err(
+            "key `allow_from` limits who may push, but this source has no `push` path".into(),
+        );
+    }
+    if entries.is_empty() {
+        return Err(
+            "key `allow_from` is empty, which would refuse every push; remove the key to accept pushes from any address".into(),
+        );
+    }
+    NetList::parse(entries)
+        .map(Some)
+        .map_err(|e| format!("key `allow_from`: {e}"))
+}
+
+/// `[[sources]] #N (account `x`)`: the prefix of every source error, shared with the pulls.
+pub(crate) fn source_label(index: usize, account: &str) -> String {
+    format!("[[sources]] #{} (account `{account}`)", index + 1)
+}
+
+/// A source with neither trigger is a typo (e.g. `pul = …` would already be refused, but an
+/// entry with only `account` is accepted by serde) and would silently do nothing.
+pub(crate) fn check_has_trigger(source: &SourceSpec, at: &str) -> Result<(), String> {
+    if source.pull.is_none() && source.push.is_none() {
+        return Err(format!("{at}: has neither `pull` nor `push`"));
+    }
+    Ok(())
+}
+
+pub(crate) fn check_path(path: &str) -> Result<(), String> {
+    if !path.starts_with('/') {
+        return Err(format!("path `{path}` must start with `/`"));
+    }
+    if path.len() < 2 {
+        return Err("path `/` is too broad; use e.g. `/hooks/<vendor>/<account>`".into());
+    }
+    if let Some(c) = path
+        .chars()
+        .find(|c| c.is_whitespace() || c.is_control() || matches!(c, '?' | '#' | '%'))
+    {
+        return Err(format!(
+            "path `{path}` contains {c:?}; use a plain path such as `/hooks/tencent/tx_main`"
+        ));
+    }
+    Ok(())
+}
+
+/// A list of networks, as written in `[[sources]] allow_from` or `[daemon] trusted_proxies`:
+/// CIDR blocks (`10.0.0.0/8`, `2001:db8::/32`) or plain addresses (`10.0.0.5`, `::1`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NetList(Vec<IpNet>);
+
+impl NetList {
+    /// Parses every entry; the error names the first bad entry and says what is wrong with it.
+    pub fn parse<S: AsRef<str>>(entries: &[S]) -> Result<NetList, String> {
+        entries
+            .iter()
+            .map(|entry| parse_net(entry.as_ref()))
+            .collect::<Result<Vec<_>, _>>()
+            .map(NetList)
+    }
+
+    /// True when `ip` is inside one of the networks. An IPv4 peer seen on a dual-stack socket as
+    /// `::ffff:a.b.c.d` is matched as the IPv4 address it is.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        self.0.iter().any(|net| net.contains(&ip))
+    }
+
+    /// True when the list has no entry.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+fn parse_net(entry: &str) -> Result<IpNet, String> {
+    let entry = entry.trim();
+    if let Ok(net) = entry.parse::<IpNet>() {
+        // `10.1.2.3/16` parses, but it is almost always a typo for one of two different things,
+        // and guessing wrong either opens or closes a whole network.
+        if net.addr() != net.network() {
+            return Err(format!(
+                "`{entry}` has bits set after its /{} prefix; write `{}` for the network or `{}` for the one address",
+                net.prefix_len(),
+                net.trunc(),
+                net.addr()
+            ));
+        }
+        return Ok(net);
+    }
+    if let Ok(ip) = entry.parse::<IpAddr>() {
+        return Ok(IpNet::from(ip));
+    }
+    if let Some((addr, _)) = entry.split_once('/') {
+        if addr.parse::<IpAddr>().is_ok() {
+            return Err(format!(
+                "`{entry}`: the prefix length after `/` must be 0 to 32 for IPv4, 0 to 128 for IPv6"
+            ));
+        }
+    }
+    Err(format!(
+        "`{entry}` is not an IP address or a CIDR block (write e.g. `10.0.0.5`, `10.0.0.0/8`, `::1` or `2001:db8::/32`)"
+    ))
 }

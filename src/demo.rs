@@ -14,11 +14,11 @@ use anyhow::{bail, Context};
 use serde_json::{json, Value};
 
 use crate::config::Config;
+use crate::connectors::tencent::config::Algorithm;
+use crate::connectors::tencent::webhook::sign_push;
+use crate::connectors::Vendor;
 use crate::sim::{Faults, Simulator};
 use crate::store::{JournalReader, LeadQuery, WorkStatus};
-use crate::vendor::tencent::config::Algorithm;
-use crate::vendor::tencent::webhook::sign_push;
-use crate::vendor::Vendor;
 
 /// How much demo to run.
 #[derive(Debug, Clone)]

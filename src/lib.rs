@@ -5,25 +5,39 @@
 //!
 //! ## Map
 //!
-//! - [`config`] — `leadrelay.toml` → validated accounts; `${VAR}` secrets.
+//! One line per top-level module, bottom first (`tests/it/layering.rs` fails when a `pub mod`
+//! has no line here):
+//!
 //! - [`secret`] — `Secret`, which prints as `***`; phone masking for logs.
 //! - [`clock`] — the signing clock (skewable in tests) and Beijing time.
-//! - [`lead`] — the normalized `Lead` and the kind vocabulary shared by all vendors.
-//! - [`vendor`] — one folder per vendor: pure signer, typed models, async client, inbound
-//!   webhook verification; `vendor::AccountClient` dispatches an op by name.
+//! - [`lead`] — the normalized `Lead`, the kind vocabulary and the `Vendor` id shared by all.
+//! - [`store`] — the journal (SQLite, one group-committing writer): leads, work items, runs and
+//!   every call as it returns, cron slots, `once` keys, dead letters; the CLI's read queries.
+//! - [`connectors`] — one folder per vendor: pure signer, typed models, async client, inbound
+//!   webhook verification; accounts, and `connectors::AccountClient`, which dispatches an op.
+//! - [`config`] — `leadrelay.toml` → validated accounts, `[[sources]]` and `[daemon]`; `${VAR}`.
 //! - [`sim`] — signature-exact simulators of all five vendors on one HTTP server.
 //! - [`host`] — the Rhai scripting host: one engine, limits, bridge, hot reload, stdlib,
 //!   `once`/`skip`, tests.
-//! - [`store`] — the journal (SQLite, one group-committing writer): leads, work items, runs and
-//!   every call as it returns, cron slots, `once` keys, dead letters; the CLI's read queries.
 //! - [`trigger`] — what produces work: pushes, pulls, cron ticks, file changes.
+//! - [`daemon`] — `leadrelay run`: wires journal, host, triggers and the dispatcher (breakers,
+//!   retries, cron jobs, status) and stops them in order.
+//! - [`inspect`] — what the journal inspection commands print, as pure text functions.
 //! - [`demo`] — `leadrelay demo`: the routing path end to end against the simulators.
 //! - [`bench`] — `leadrelay bench`: throughput, latency, CPU, memory, start-up and reload of the
 //!   daemon (a child process) against the simulators.
 //! - [`cli`] — the `leadrelay` command line.
 //!
-//! Dependency direction: `lead ← vendor ← host ← trigger`, `sim` beside them, `store` on `lead`
-//! only, and `demo`/`bench`/`cli` on top. Nothing below them prints.
+//! Dependency direction (each module uses only those to its left; `tests/it/layering.rs` walks
+//! `src/` and fails on a `crate::` path against it):
+//!
+//! `secret`, `clock` (usable by all) ← `lead` ← `connectors` ← `config` ← `host` ← `trigger` ←
+//! `daemon` ← `demo`/`bench`/`cli`. Beside them: `store` uses `lead` only (its `types` hold the
+//! traits the host and triggers use: intake, `once`, assignment counters); `sim` sits beside
+//! `connectors` (it may read `config`); `inspect` reads the journal (`store`, `lead`) for the
+//! CLI. `config` sits above `connectors` because an account is a connector's credentials, and
+//! reads the journal's default backlog from `store`. `*/rhai.rs` files are Rhai glue and belong
+//! to the host layer. Nothing below the top prints.
 
 #![warn(missing_docs)]
 
@@ -31,6 +45,7 @@ pub mod bench;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod connectors;
 pub mod daemon;
 pub mod demo;
 pub mod host;
@@ -40,4 +55,3 @@ pub mod secret;
 pub mod sim;
 pub mod store;
 pub mod trigger;
-pub mod vendor;

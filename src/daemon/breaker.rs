@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::vendor::FailureKind;
+use crate::connectors::FailureKind;
 
 #[derive(Debug, Default)]
 struct Breaker {

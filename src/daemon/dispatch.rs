@@ -25,6 +25,7 @@ use tokio::task::JoinSet;
 
 use super::breaker::Breakers;
 use crate::config::DaemonSettings;
+use crate::connectors::{CallError, FailureKind, Vendor};
 use crate::host::generation::{HandlerRun, Host};
 use crate::host::run::{CallHooks, CallSite};
 use crate::secret::mask_phones_in;
@@ -32,7 +33,6 @@ use crate::store::{
     fingerprint, CallRow, Journal, PriorCall, RunRecord, RunRow, RunStart, Work, WorkKind,
     WorkOutcome,
 };
-use crate::vendor::{CallError, FailureKind, Vendor};
 
 /// First retry delay (before jitter).
 pub const BACKOFF_START: Duration = Duration::from_secs(1);

@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::connectors::{Accounts, HttpClient};
 use crate::host::bridge::Bridge;
 use crate::host::engine::Services;
 use crate::host::generation::{Host, Verdict};
@@ -22,7 +23,6 @@ use crate::lead::Lead;
 use crate::store::types::{Accepted, Arrival, Checkpoint, FollowArrival, Quarantined};
 use crate::store::{Journal, JournalOptions, StoreError};
 use crate::trigger::{pull, webhook, Intake, IntakeError};
-use crate::vendor::{Accounts, HttpClient};
 
 pub mod breaker;
 pub mod cron;

@@ -22,7 +22,7 @@ use super::once::{self as once_fn, MemoryOnce, OnceStore};
 use super::run::{self, CallRecord, CallSite, CatchUp, Declaration, LeadFilter, Phase};
 use super::schedule::parse_cron;
 use super::stdlib::{self, AssignmentStore, MemoryAssignments};
-use crate::vendor::{all_ops, Accounts, CallError, FailureKind, Vendor};
+use crate::connectors::{all_ops, Accounts, CallError, FailureKind, Vendor};
 
 /// What scripts can reach: the configured accounts, the bridge to run their calls, the limits.
 #[derive(Debug, Clone)]
@@ -317,8 +317,8 @@ fn register_declarations(engine: &mut Engine) {
 fn vendor_module(vendor: Vendor, services: &Arc<Services>) -> Module {
     let mut module = Module::new();
     match vendor {
-        Vendor::Feiyu => crate::vendor::feiyu::rhai::constants(&mut module),
-        Vendor::Tencent => crate::vendor::tencent::rhai::constants(&mut module),
+        Vendor::Feiyu => crate::connectors::feiyu::rhai::constants(&mut module),
+        Vendor::Tencent => crate::connectors::tencent::rhai::constants(&mut module),
         Vendor::Waiqin | Vendor::Xiaolanben | Vendor::Linkflow => {}
     }
     for (_, op) in all_ops().filter(|(v, _)| *v == vendor) {
@@ -360,7 +360,7 @@ fn vendor_module(vendor: Vendor, services: &Arc<Services>) -> Module {
 
 /// The error map a failed vendor call throws: `#{vendor, account, op, kind, status, code, message,
 /// retryable}`. `kind` is vendor-neutral (`exists`, `auth`, `clock`, `invalid`, `rate_limited`,
-/// `unavailable`, `business`: [`crate::vendor::ErrorKind`]) so scripts never match raw codes;
+/// `unavailable`, `business`: [`crate::connectors::ErrorKind`]) so scripts never match raw codes;
 /// `code` and `message` are the vendor's own.
 pub fn error_map(e: &CallError) -> Dynamic {
     let mut map = rhai::Map::new();

@@ -321,6 +321,27 @@ impl Host {
         handlers
     }
 
+    /// The `on_follow` handlers that want a follow record pushed to `account`, in script order.
+    pub fn follow_handlers(&self, account: &str) -> Vec<(Arc<ScriptVersion>, String)> {
+        let generation = self.generation();
+        let mut handlers = Vec::new();
+        for version in generation.scripts.values() {
+            for declaration in &version.declarations {
+                if let Declaration::Follow {
+                    account: wanted,
+                    function,
+                    ..
+                } = declaration
+                {
+                    if wanted.as_deref().is_none_or(|a| a == account) {
+                        handlers.push((version.clone(), function.clone()));
+                    }
+                }
+            }
+        }
+        handlers
+    }
+
     /// Runs every `on_follow` handler that wants a follow record pushed to `account`.
     pub async fn run_follow_with(
         self: &Arc<Self>,

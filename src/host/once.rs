@@ -21,20 +21,9 @@ use std::time::Duration;
 use rhai::{Engine, EvalAltResult, FuncRegistration, Module, NativeCallContext, INT};
 
 use super::run::{self, Phase};
-
-/// Why a `once` claim could not be answered. The script sees it as an error (the run fails)
-/// rather than a guess: a wrong `true` would import twice, a wrong `false` would drop a lead.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("once(): {0}")]
-pub struct OnceError(pub String);
-
-/// Where `once` keys live.
-pub trait OnceStore: Send + Sync + std::fmt::Debug {
-    /// Claims `key` for `owner` for `ttl`. True when `owner` holds it afterwards: the key was
-    /// free (never claimed, or expired), or `owner` already holds it. False when another owner
-    /// holds it. Must be atomic: of many concurrent first claims, exactly one is true.
-    fn claim(&self, key: &str, ttl: Duration, owner: i64) -> Result<bool, OnceError>;
-}
+// The store traits live in the journal's layer (`store::types`) so the journal implements them
+// without depending on the host.
+pub use crate::store::types::{OnceError, OnceStore};
 
 /// Keys in memory (`leadrelay test`, `route --dry-run`): forgotten when the process ends.
 #[derive(Debug, Default)]

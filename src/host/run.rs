@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
 
-use crate::vendor::{CallError, Vendor};
+use crate::connectors::{CallError, Vendor};
 
 /// Where a declaration or error sits in a script.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

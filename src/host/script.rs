@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use super::error::{Handler, ScriptError};
 use super::limits::{self, Limits};
 use super::run::{self, CallHooks, CallRecord, Declaration, Phase, Position, RunContext};
-use crate::vendor::{Accounts, Vendor};
+use crate::connectors::{Accounts, Vendor};
 
 /// A loaded, validated script.
 #[derive(Debug)]

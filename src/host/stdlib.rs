@@ -2,14 +2,15 @@
 //! (`import "phone" as phone;`, or directly as `phone::normalize(…)`), plus the native functions they stand on: turn counters for
 //! assignment (kept behind [`AssignmentStore`] so the journal can hold them) and Beijing time.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use chrono::{Datelike, Timelike};
 use rhai::module_resolvers::StaticModuleResolver;
 use rhai::{Dynamic, Engine, FuncRegistration, Module, Scope, INT};
 
 use super::error::ScriptError;
+// Defined beside the journal, which implements it, so the journal does not depend on the host.
+pub use crate::store::types::{AssignmentStore, MemoryAssignments};
 
 /// The stdlib modules: (import name, source).
 pub const MODULES: &[(&str, &str)] = &[
@@ -18,29 +19,6 @@ pub const MODULES: &[(&str, &str)] = &[
     ("hours", include_str!("../../stdlib/hours.rhai")),
     ("map", include_str!("../../stdlib/map.rhai")),
 ];
-
-/// Where assignment turn counters live. The in-memory store forgets on restart; the journal's
-/// store keeps them.
-pub trait AssignmentStore: Send + Sync + std::fmt::Debug {
-    /// Returns the counter for `key` and advances it (0, 1, 2, …).
-    fn next(&self, key: &str) -> u64;
-}
-
-/// Counters in memory.
-#[derive(Debug, Default)]
-pub struct MemoryAssignments {
-    counters: Mutex<HashMap<String, u64>>,
-}
-
-impl AssignmentStore for MemoryAssignments {
-    fn next(&self, key: &str) -> u64 {
-        let mut counters = self.counters.lock().expect("assignment lock");
-        let counter = counters.entry(key.to_string()).or_default();
-        let value = *counter;
-        *counter += 1;
-        value
-    }
-}
 
 /// Registers the native functions the stdlib modules use.
 pub fn register_natives(engine: &mut Engine, assignments: Arc<dyn AssignmentStore>) {

@@ -9,6 +9,9 @@
 //!   failures). Each `route` is one work item, as each new lead is in the daemon: `once` keys
 //!   live for the whole test, so a second lead with the same key gets `false`, while the
 //!   handlers of one lead share their claims;
+//! - `route_follow(record)` — runs every matching `on_follow` handler with a Waiqin follow record
+//!   (the `data` of a `salesLeads_follow` push, as a map) pushed to the first Waiqin account;
+//!   returns and throws like `route`;
 //! - `run_job(function)` — runs the scheduled job `function` now and returns its result;
 //! - `expect_call(vendor, op, subset)` — passes when a call of `vendor::op` was made whose payload
 //!   contains `subset` (maps are compared key by key, recursively);
@@ -34,8 +37,8 @@ use super::error::ScriptError;
 use super::generation::Host;
 use super::run::{CallHooks, CallRecord, Declaration, Detached};
 use super::script::{self, ScriptVersion};
+use crate::connectors::{all_ops, lead_from_record, Vendor};
 use crate::lead::Lead;
-use crate::vendor::{all_ops, lead_from_record, Vendor};
 
 struct TestState {
     host: Arc<Host>,
@@ -155,6 +158,43 @@ fn describe_calls(calls: &[CallRecord]) -> String {
     format!("calls made: {}", list.join("; "))
 }
 
+/// Runs `handlers` with `arg` as one work item (their `once` claims are shared), records their
+/// calls, and returns the runs as `[#{script, handler, ok, skipped}]`. A failing handler fails
+/// the test where `route`/`route_follow` was called; a test that expects the failure catches it.
+fn run_handlers(
+    ctx: &NativeCallContext,
+    host: &Arc<Host>,
+    handlers: Vec<(Arc<ScriptVersion>, String)>,
+    arg: Dynamic,
+) -> Result<rhai::Array, Box<EvalAltResult>> {
+    let work: Arc<dyn CallHooks> = Arc::new(Detached::new());
+    let mut runs = rhai::Array::new();
+    for (version, function) in handlers {
+        let run = script::run_handler_with(
+            host.engine(),
+            &host.services().limits,
+            &version,
+            &function,
+            vec![arg.clone()],
+            Some(work.clone()),
+        );
+        let mut map = rhai::Map::new();
+        map.insert("script".into(), version.path.to_string().into());
+        map.insert("handler".into(), function.as_str().into());
+        map.insert("ok".into(), run.outcome.is_ok().into());
+        map.insert(
+            "skipped".into(),
+            run.skipped.clone().map_or(Dynamic::UNIT, Dynamic::from),
+        );
+        with_state(ctx, |s| s.calls.extend(run.calls))?;
+        if let Err(e) = run.outcome {
+            return Err(fail(ctx, format!("handler {function} failed: {e}")));
+        }
+        runs.push(map.into());
+    }
+    Ok(runs)
+}
+
 /// Registers the test functions on the engine.
 pub fn register(engine: &mut Engine) {
     let mut module = Module::new();
@@ -188,34 +228,28 @@ pub fn register(engine: &mut Engine) {
         ])
         .set_into_module(&mut module, |ctx: NativeCallContext, lead: Lead| {
             let host = with_state(&ctx, |s| s.host.clone())?;
-            let work: Arc<dyn CallHooks> = Arc::new(Detached::new());
-            let mut runs = rhai::Array::new();
-            for (version, function) in host.lead_handlers(&lead) {
-                let run = script::run_handler_with(
-                    host.engine(),
-                    &host.services().limits,
-                    &version,
-                    &function,
-                    vec![Dynamic::from(lead.clone())],
-                    Some(work.clone()),
-                );
-                let mut map = rhai::Map::new();
-                map.insert("script".into(), version.path.to_string().into());
-                map.insert("handler".into(), function.as_str().into());
-                map.insert("ok".into(), run.outcome.is_ok().into());
-                map.insert(
-                    "skipped".into(),
-                    run.skipped.clone().map_or(Dynamic::UNIT, Dynamic::from),
-                );
-                with_state(&ctx, |s| s.calls.extend(run.calls))?;
-                // A failing handler fails the test where route() was called; a test that expects
-                // the failure catches it: `try { route(lead) } catch (e) { … }`.
-                if let Err(e) = run.outcome {
-                    return Err(fail(&ctx, format!("handler {function} failed: {e}")));
-                }
-                runs.push(map.into());
-            }
-            Ok::<_, Box<EvalAltResult>>(runs)
+            let handlers = host.lead_handlers(&lead);
+            run_handlers(&ctx, &host, handlers, Dynamic::from(lead))
+        });
+    FuncRegistration::new("route_follow")
+        .in_global_namespace()
+        .with_volatility(true)
+        .with_comments([
+            "/// Runs every matching on_follow handler for a Waiqin follow record (tests only).",
+        ])
+        .set_into_module(&mut module, |ctx: NativeCallContext, record: rhai::Map| {
+            let host = with_state(&ctx, |s| s.host.clone())?;
+            // As `make_lead` does: the record is pushed to the first Waiqin account, so
+            // `on_follow("account", …)` filters behave as in the daemon.
+            let account = host
+                .services()
+                .accounts
+                .names_of(Vendor::Waiqin)
+                .first()
+                .map(|a| a.to_string())
+                .unwrap_or_else(|| "test".to_string());
+            let handlers = host.follow_handlers(&account);
+            run_handlers(&ctx, &host, handlers, Dynamic::from_map(record))
         });
     FuncRegistration::new("run_job")
         .in_global_namespace()

@@ -23,7 +23,8 @@ use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::vendor::Vendor;
+mod vendor;
+pub use vendor::Vendor;
 
 pub mod rhai;
 

@@ -8,6 +8,12 @@
 //! Then the window is checked: `YYYY-MM-DD` days (inclusive, Beijing time) or unix seconds, start
 //! not after end; `page` ≥ 1 (default 1) and `page_size` 1..=100 (default 10, as the seed says).
 //!
+//! `POST /crm/v2/openapi/clue/callback/` (spec §1.8) checks the same three headers with the
+//! signature over `"<route> <ts>"` (no query, vector F3), then the body's shape:
+//! `{"source": <integer>, "data": {"clue_id": "<non-empty string>", "clue_convert_state": <integer>}}`.
+//! The spec says nothing of which clues or states the vendor accepts, so the sim accepts any and
+//! records each callback (`GET /_sim/feiyu/callbacks`) for tests to read.
+//!
 //! Every failure is answered the vendor's way: **HTTP 200** with `{"status":"-2","msg":"…"}`.
 //! The spec documents a failure only as "`status` is not `success` and a `msg` is present", and
 //! `"-2"` is the one failure value a public client names (spec §1.6, F-d); the vendor publishes
@@ -18,7 +24,8 @@
 //!
 //! Controls under `/_sim/feiyu`: `POST /clues {"count": N, "date"?: "YYYY-MM-DD"}` generates N
 //! clues created on that day (default today, Beijing time) and returns them; `GET /clues` lists
-//! every clue. `snapshot()`: `clues`, `pulls` (pages served), `rejected` (failed pulls).
+//! every clue; `GET /callbacks` lists the callbacks accepted. `snapshot()`: `clues`, `pulls`
+//! (pages served), `callbacks` (accepted), `rejected` (failed pulls and callbacks).
 
 use std::sync::{Arc, Mutex};
 
@@ -37,9 +44,9 @@ use subtle::ConstantTimeEq;
 use super::synth;
 use super::SimShared;
 use crate::clock::beijing;
-use crate::vendor::feiyu::model::{CONVERT_STATUSES, MAX_PAGE_SIZE};
-use crate::vendor::feiyu::sign;
-use crate::vendor::Vendor;
+use crate::connectors::feiyu::model::{CONVERT_STATUSES, MAX_PAGE_SIZE};
+use crate::connectors::feiyu::sign;
+use crate::connectors::Vendor;
 
 /// Config keys of the simulator's built-in feiyu account.
 pub const CREDENTIALS_TOML: &str =
@@ -70,6 +77,8 @@ struct Inner {
     clues: Vec<SimClue>,
     generated: u64,
     pulls: u64,
+    /// Accepted callbacks' bodies, in order.
+    callbacks: Vec<Value>,
     rejected: u64,
 }
 
@@ -86,7 +95,12 @@ impl State {
     /// A JSON summary for `GET /_sim/state`.
     pub fn snapshot(&self) -> Value {
         let inner = self.lock();
-        json!({"clues": inner.clues.len(), "pulls": inner.pulls, "rejected": inner.rejected})
+        json!({
+            "clues": inner.clues.len(),
+            "pulls": inner.pulls,
+            "callbacks": inner.callbacks.len(),
+            "rejected": inner.rejected,
+        })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -102,6 +116,10 @@ pub fn router(shared: Arc<SimShared>) -> Router {
             sign::PULL_CLUES_ROUTE,
             get(pull_clues).fallback(method_not_allowed),
         )
+        .route(
+            sign::CALLBACK_ROUTE,
+            post(clue_callback).fallback(method_not_allowed),
+        )
         .fallback(unknown_route)
         .with_state(shared)
 }
@@ -110,6 +128,7 @@ pub fn router(shared: Arc<SimShared>) -> Router {
 pub fn control_router(shared: Arc<SimShared>) -> Router {
     Router::new()
         .route("/clues", post(generate).get(list))
+        .route("/callbacks", get(list_callbacks))
         .with_state(shared)
 }
 
@@ -129,12 +148,92 @@ async fn unknown_route(method: Method, uri: Uri) -> Response {
         .into_response()
 }
 
-async fn method_not_allowed(method: Method) -> Response {
+async fn method_not_allowed(method: Method, uri: Uri) -> Response {
+    let allowed = if uri.path().ends_with(sign::CALLBACK_ROUTE) {
+        "clue/callback is POST"
+    } else {
+        "pull-clues is GET"
+    };
     (
         StatusCode::METHOD_NOT_ALLOWED,
-        Json(json!({"status": FAILURE_STATUS, "msg": format!("method {method} not allowed: pull-clues is GET")})),
+        Json(json!({"status": FAILURE_STATUS, "msg": format!("method {method} not allowed: {allowed}")})),
     )
         .into_response()
+}
+
+async fn clue_callback(
+    AxumState(shared): AxumState<Arc<SimShared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let outcome = serve_callback(&shared, &headers, &body);
+    let mut inner = shared.feiyu.lock();
+    match outcome {
+        Ok(body) => {
+            inner.callbacks.push(body);
+            Json(json!({"status": "success"})).into_response()
+        }
+        Err(msg) => {
+            inner.rejected += 1;
+            vendor_error(msg)
+        }
+    }
+}
+
+fn serve_callback(shared: &SimShared, headers: &HeaderMap, body: &[u8]) -> Result<Value, String> {
+    check_signed(shared, headers, sign::CALLBACK_ROUTE, &[])?;
+    let body: Value = serde_json::from_slice(body).map_err(|e| format!("body is not JSON: {e}"))?;
+    let integer = |v: Option<&Value>| v.and_then(Value::as_i64);
+    if integer(body.get("source")).is_none() {
+        return Err("bad parameter source: expected an integer".into());
+    }
+    let data = body
+        .get("data")
+        .and_then(Value::as_object)
+        .ok_or("bad parameter data: expected an object {clue_id, clue_convert_state}")?;
+    match data.get("clue_id").and_then(Value::as_str) {
+        Some(id) if !id.trim().is_empty() => {}
+        _ => return Err("bad parameter data.clue_id: expected a non-empty string".into()),
+    }
+    if integer(data.get("clue_convert_state")).is_none() {
+        return Err("bad parameter data.clue_convert_state: expected an integer".into());
+    }
+    Ok(body)
+}
+
+async fn list_callbacks(AxumState(shared): AxumState<Arc<SimShared>>) -> Json<Value> {
+    Json(Value::Array(shared.feiyu.lock().callbacks.clone()))
+}
+
+/// Checks `Access-Token`, `Timestamp` (±300 s) and `Signature` over `route[?query] ts`, the way
+/// both routes are signed (spec §1.4, §1.8).
+fn check_signed(
+    shared: &SimShared,
+    headers: &HeaderMap,
+    route: &str,
+    query: &[(&str, &str)],
+) -> Result<(), String> {
+    let token = header(headers, "Access-Token")?;
+    if !bool::from(token.as_bytes().ct_eq(TOKEN.as_bytes())) {
+        return Err("invalid access token".into());
+    }
+    let ts_text = header(headers, "Timestamp")?;
+    let signature = header(headers, "Signature")?;
+    let ts: i64 = ts_text
+        .parse()
+        .map_err(|_| format!("invalid Timestamp {ts_text:?}: expected unix seconds"))?;
+    let now = shared.clock(Vendor::Feiyu).unix_secs();
+    if (ts - now).abs() > TIMESTAMP_WINDOW_SECS {
+        return Err(format!(
+            "timestamp expired: {ts} is {} s from server time {now} (allowed ±{TIMESTAMP_WINDOW_SECS} s)",
+            ts - now
+        ));
+    }
+    let expected = sign::signature(SIGNATURE_KEY, &sign::string_to_sign(route, query, ts_text));
+    if !bool::from(expected.as_bytes().ct_eq(signature.as_bytes())) {
+        return Err("invalid signature".into());
+    }
+    Ok(())
 }
 
 async fn pull_clues(
@@ -171,8 +270,8 @@ fn serve_pull(shared: &SimShared, headers: &HeaderMap, query: &str) -> Result<Va
     if !bool::from(token.as_bytes().ct_eq(TOKEN.as_bytes())) {
         return Err("invalid access token".into());
     }
-    let ts_text = header(headers, "Timestamp")?;
-    let signature = header(headers, "Signature")?;
+    header(headers, "Timestamp")?;
+    header(headers, "Signature")?;
 
     let mut start_time = None;
     let mut end_time = None;
@@ -194,26 +293,12 @@ fn serve_pull(shared: &SimShared, headers: &HeaderMap, query: &str) -> Result<Va
     }
     let start_time = start_time.ok_or("missing parameter start_time")?;
     let end_time = end_time.ok_or("missing parameter end_time")?;
-
-    let ts: i64 = ts_text
-        .parse()
-        .map_err(|_| format!("invalid Timestamp {ts_text:?}: expected unix seconds"))?;
-    let now = shared.clock(Vendor::Feiyu).unix_secs();
-    if (ts - now).abs() > TIMESTAMP_WINDOW_SECS {
-        return Err(format!(
-            "timestamp expired: {ts} is {} s from server time {now} (allowed ±{TIMESTAMP_WINDOW_SECS} s)",
-            ts - now
-        ));
-    }
-    let to_sign = sign::string_to_sign(
+    check_signed(
+        shared,
+        headers,
         sign::PULL_CLUES_ROUTE,
         &[("start_time", &start_time), ("end_time", &end_time)],
-        ts_text,
-    );
-    let expected = sign::signature(SIGNATURE_KEY, &to_sign);
-    if !bool::from(expected.as_bytes().ct_eq(signature.as_bytes())) {
-        return Err("invalid signature".into());
-    }
+    )?;
 
     let (from, to) = window(&start_time, &end_time)?;
     let page: usize = match page {
@@ -460,7 +545,7 @@ mod tests {
         let mut rng = rand::thread_rng();
         for seq in 0..12 {
             let record = synthetic_clue(&mut rng, seq, 1_590_567_259);
-            let clue = crate::vendor::feiyu::Clue::try_from(record).unwrap();
+            let clue = crate::connectors::feiyu::Clue::try_from(record).unwrap();
             assert!(clue.clue_id.parse::<u64>().unwrap() > 1 << 53);
             assert!(clue.telephone.as_deref().is_some_and(|p| p.len() == 11));
             let lead = clue.to_lead("sim");

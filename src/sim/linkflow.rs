@@ -35,7 +35,7 @@ use subtle::ConstantTimeEq;
 
 use super::{SimShared, MAX_BODY};
 use crate::clock::beijing;
-use crate::vendor::Vendor;
+use crate::connectors::Vendor;
 
 /// Config keys of the simulator's built-in linkflow account.
 pub const CREDENTIALS_TOML: &str =
@@ -1315,7 +1315,7 @@ impl Inner {
         let body = req.json_object()?;
         let key = text_of(body.get("tagKey"))
             .ok_or_else(|| fail(500, "B00002", "必填参数为空: tagKey"))?;
-        if !crate::vendor::linkflow::model::is_valid_tag_key(&key) {
+        if !crate::connectors::linkflow::model::is_valid_tag_key(&key) {
             return Err(fail(
                 500,
                 "B01157",
@@ -2010,7 +2010,7 @@ mod tests {
 
     #[test]
     fn parses_the_clients_multipart_body() {
-        let body = crate::vendor::linkflow::multipart::file_part(
+        let body = crate::connectors::linkflow::multipart::file_part(
             "b1",
             "file",
             "等级.csv",

@@ -39,7 +39,7 @@ use tokio::sync::oneshot;
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::vendor::Vendor;
+use crate::connectors::Vendor;
 
 pub mod feiyu;
 pub mod linkflow;

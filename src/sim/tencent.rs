@@ -39,9 +39,9 @@ use serde_json::{json, Map, Value};
 
 use super::{synth, SimShared};
 use crate::clock::beijing;
-use crate::vendor::tencent::config::Algorithm;
-use crate::vendor::tencent::{enums, sign, webhook};
-use crate::vendor::Vendor;
+use crate::connectors::tencent::config::Algorithm;
+use crate::connectors::tencent::{enums, sign, webhook};
+use crate::connectors::Vendor;
 
 /// Config keys of the simulator's built-in tencent account.
 pub const CREDENTIALS_TOML: &str =
@@ -405,7 +405,7 @@ fn authenticate(shared: &SimShared, headers: &HeaderMap) -> Result<(), (i64, Str
         ));
     }
     if let Some(nonce) = parsed.nonce {
-        if nonce.is_empty() || nonce.len() > crate::vendor::tencent::model::MAX_NONCE_LEN {
+        if nonce.is_empty() || nonce.len() > crate::connectors::tencent::model::MAX_NONCE_LEN {
             return Err((
                 codes::AUTH,
                 "invalid nonce: must be 1 to 32 characters".into(),

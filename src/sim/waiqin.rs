@@ -50,9 +50,9 @@ use serde_json::{json, Map, Value};
 
 use super::synth;
 use super::SimShared;
-use crate::vendor::waiqin::sign;
-use crate::vendor::waiqin::webhook::{encode_follow_push, PushMeta};
-use crate::vendor::Vendor;
+use crate::connectors::waiqin::sign;
+use crate::connectors::waiqin::webhook::{encode_follow_push, PushMeta};
+use crate::connectors::Vendor;
 
 /// Config keys of the simulator's built-in waiqin account.
 pub const CREDENTIALS_TOML: &str = "openid = \"5465103569540931532\"\nappkey = \"SIMwaiqinAppKey001\"\npushsecret = \"SimPushSecret0001\"\n";

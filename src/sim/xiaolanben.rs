@@ -55,9 +55,11 @@ use serde_json::{json, Map, Value};
 use subtle::ConstantTimeEq;
 
 use super::{SimShared, MAX_BODY};
-use crate::vendor::xiaolanben::client::{IMPORT_CUSTOMERS_PATH, IMPORT_CUSTOMER_PATH, STAFFS_PATH};
-use crate::vendor::xiaolanben::sign;
-use crate::vendor::Vendor;
+use crate::connectors::xiaolanben::client::{
+    IMPORT_CUSTOMERS_PATH, IMPORT_CUSTOMER_PATH, STAFFS_PATH,
+};
+use crate::connectors::xiaolanben::sign;
+use crate::connectors::Vendor;
 
 /// Config keys of the simulator's built-in xiaolanben account.
 pub const CREDENTIALS_TOML: &str = "company_id = 10001\nkey = \"sim-xiaolanben-key\"\n";

@@ -70,10 +70,8 @@ use std::thread::JoinHandle;
 use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::mpsc;
 
-use crate::host::once::{OnceError, OnceStore};
-use crate::host::stdlib::AssignmentStore;
 use crate::lead::Lead;
-use crate::trigger::IntakeError;
+use types::{AssignmentStore, IntakeError, MemoryAssignments, OnceError, OnceStore};
 
 mod fingerprint;
 mod model;
@@ -171,6 +169,11 @@ pub enum Durability {
     Power,
 }
 
+/// The default of `[daemon] backlog_limit`, and of [`JournalOptions::backlog_limit`]: one
+/// number, so a journal opened without a config (tests, `demo`) sheds load where the daemon does.
+/// Defined here because the journal sits below `config`; `DaemonSettings::default` reads it.
+pub const DEFAULT_BACKLOG_LIMIT: u64 = 10_000;
+
 /// Tuning of a [`Journal`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JournalOptions {
@@ -187,7 +190,7 @@ pub struct JournalOptions {
 impl Default for JournalOptions {
     fn default() -> Self {
         JournalOptions {
-            backlog_limit: 100_000,
+            backlog_limit: DEFAULT_BACKLOG_LIMIT,
             durability: Durability::Process,
             queue_capacity: 1024,
             max_batch: 256,
@@ -1285,7 +1288,7 @@ pub struct JournalAssignments {
     journal: Journal,
     // Only used when the journal fails: rotation keeps going (unpersisted) rather than
     // sending every lead to the first person in the list.
-    fallback: crate::host::stdlib::MemoryAssignments,
+    fallback: MemoryAssignments,
 }
 
 impl AssignmentStore for JournalAssignments {

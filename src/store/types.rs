@@ -1,6 +1,11 @@
 //! Values that cross into and out of the journal: how a lead arrived, pull checkpoints,
 //! quarantined payloads. Shared by the triggers (which produce them) and the journal (which
-//! stores them), so neither depends on the other.
+//! stores them), so neither depends on the other; and the traits the journal implements for the
+//! host (`once` keys, assignment counters) with the intake's error.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -77,4 +82,51 @@ pub enum Accepted {
     New,
     /// Already stored; nothing new happens.
     Duplicate,
+}
+
+// The store-facing traits and errors below are implemented or returned by the journal and used
+// by the host (`once`, assignment counters) and the triggers (intake). They live here so the
+// journal depends on `lead` only; `host::once`, `host::stdlib` and `trigger` re-export them.
+
+/// Why the intake could not take something. The trigger answers 503 (push) or retries later
+/// (pull); nothing is acknowledged.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the journal cannot take it now: {0}")]
+pub struct IntakeError(pub String);
+
+/// Why a `once` claim could not be answered. The script sees it as an error (the run fails)
+/// rather than a guess: a wrong `true` would import twice, a wrong `false` would drop a lead.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("once(): {0}")]
+pub struct OnceError(pub String);
+
+/// Where `once` keys live.
+pub trait OnceStore: Send + Sync + std::fmt::Debug {
+    /// Claims `key` for `owner` for `ttl`. True when `owner` holds it afterwards: the key was
+    /// free (never claimed, or expired), or `owner` already holds it. False when another owner
+    /// holds it. Must be atomic: of many concurrent first claims, exactly one is true.
+    fn claim(&self, key: &str, ttl: Duration, owner: i64) -> Result<bool, OnceError>;
+}
+
+/// Where assignment turn counters live. The in-memory store forgets on restart; the journal's
+/// store keeps them.
+pub trait AssignmentStore: Send + Sync + std::fmt::Debug {
+    /// Returns the counter for `key` and advances it (0, 1, 2, …).
+    fn next(&self, key: &str) -> u64;
+}
+
+/// Counters in memory.
+#[derive(Debug, Default)]
+pub struct MemoryAssignments {
+    counters: Mutex<HashMap<String, u64>>,
+}
+
+impl AssignmentStore for MemoryAssignments {
+    fn next(&self, key: &str) -> u64 {
+        let mut counters = self.counters.lock().expect("assignment lock");
+        let counter = counters.entry(key.to_string()).or_default();
+        let value = *counter;
+        *counter += 1;
+        value
+    }
 }

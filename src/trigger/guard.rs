@@ -15,65 +15,9 @@ use std::hash::{BuildHasher, RandomState};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Mutex;
 
-use ipnet::IpNet;
-
-/// A list of networks, as written in `[[sources]] allow_from` or `[daemon] trusted_proxies`:
-/// CIDR blocks (`10.0.0.0/8`, `2001:db8::/32`) or plain addresses (`10.0.0.5`, `::1`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct NetList(Vec<IpNet>);
-
-impl NetList {
-    /// Parses every entry; the error names the first bad entry and says what is wrong with it.
-    pub fn parse<S: AsRef<str>>(entries: &[S]) -> Result<NetList, String> {
-        entries
-            .iter()
-            .map(|entry| parse_net(entry.as_ref()))
-            .collect::<Result<Vec<_>, _>>()
-            .map(NetList)
-    }
-
-    /// True when `ip` is inside one of the networks. An IPv4 peer seen on a dual-stack socket as
-    /// `::ffff:a.b.c.d` is matched as the IPv4 address it is.
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        let ip = ip.to_canonical();
-        self.0.iter().any(|net| net.contains(&ip))
-    }
-
-    /// True when the list has no entry.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-fn parse_net(entry: &str) -> Result<IpNet, String> {
-    let entry = entry.trim();
-    if let Ok(net) = entry.parse::<IpNet>() {
-        // `10.1.2.3/16` parses, but it is almost always a typo for one of two different things,
-        // and guessing wrong either opens or closes a whole network.
-        if net.addr() != net.network() {
-            return Err(format!(
-                "`{entry}` has bits set after its /{} prefix; write `{}` for the network or `{}` for the one address",
-                net.prefix_len(),
-                net.trunc(),
-                net.addr()
-            ));
-        }
-        return Ok(net);
-    }
-    if let Ok(ip) = entry.parse::<IpAddr>() {
-        return Ok(IpNet::from(ip));
-    }
-    if let Some((addr, _)) = entry.split_once('/') {
-        if addr.parse::<IpAddr>().is_ok() {
-            return Err(format!(
-                "`{entry}`: the prefix length after `/` must be 0 to 32 for IPv4, 0 to 128 for IPv6"
-            ));
-        }
-    }
-    Err(format!(
-        "`{entry}` is not an IP address or a CIDR block (write e.g. `10.0.0.5`, `10.0.0.0/8`, `::1` or `2001:db8::/32`)"
-    ))
-}
+// Parsed by `config` (which validates `allow_from` and `trusted_proxies` when the file is read);
+// applied here.
+pub use crate::config::NetList;
 
 /// Why the address a push came from cannot be told.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

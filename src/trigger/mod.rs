@@ -4,20 +4,18 @@
 
 use std::future::Future;
 
-use serde::Deserialize;
-
 use crate::lead::Lead;
+// Defined beside the journal, which returns it, so the journal does not depend on the triggers.
+pub use crate::store::types::IntakeError;
 use crate::store::types::{Accepted, Arrival, Checkpoint, FollowArrival, Quarantined};
+
+// `[[sources]]` is part of the config file, validated by `Config::parse`; re-exported here
+// because every trigger takes it.
+pub use crate::config::SourceSpec;
 
 pub mod guard;
 pub mod pull;
 pub mod webhook;
-
-/// Why the intake could not take something. The trigger answers 503 (push) or retries later
-/// (pull); nothing is acknowledged.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("the journal cannot take it now: {0}")]
-pub struct IntakeError(pub String);
 
 /// Where triggers put what arrives. Implemented by the journal; tests use an in-memory fake.
 pub trait Intake: Send + Sync + 'static {
@@ -52,34 +50,4 @@ pub trait Intake: Send + Sync + 'static {
     /// True when the backlog is above its threshold: pushes are answered 503 with Retry-After
     /// instead of being buffered.
     fn is_overloaded(&self) -> bool;
-}
-
-/// One `[[sources]]` entry: how leads enter from one account.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SourceSpec {
-    /// The account (must exist under `[accounts]`).
-    pub account: String,
-    /// Pull on this cron schedule (6 fields with seconds, or 5).
-    #[serde(default)]
-    pub pull: Option<String>,
-    /// Accept pushes on this path (e.g. `/hooks/tencent/tx_main`).
-    #[serde(default)]
-    pub push: Option<String>,
-    /// Each pull window starts this many seconds before the last checkpoint, so leads the
-    /// vendor records late are not missed (duplicates are dropped by the journal).
-    #[serde(default = "default_overlap_secs")]
-    pub overlap_secs: u64,
-    /// Page size of pulls (default: the vendor's maximum).
-    #[serde(default)]
-    pub page_size: Option<u32>,
-    /// Accept pushes only from these networks (CIDR blocks or plain addresses), judged by the
-    /// peer address or, behind `[daemon] trusted_proxies`, by `X-Forwarded-For`. `None`: from
-    /// anywhere. Kept as written; [`webhook::source_allow_from`] parses and checks it.
-    #[serde(default)]
-    pub allow_from: Option<Vec<String>>,
-}
-
-fn default_overlap_secs() -> u64 {
-    600
 }

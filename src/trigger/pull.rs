@@ -29,14 +29,14 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 
-use super::webhook::{check_has_trigger, source_label};
 use super::{Intake, IntakeError, SourceSpec};
 use crate::clock::beijing;
 use crate::config::Config;
+use crate::config::{check_has_trigger, source_label};
+use crate::connectors::{feiyu, tencent, waiqin, AccountClient, Accounts, CallError, Vendor};
 use crate::host::schedule::parse_cron;
 use crate::lead::Lead;
 use crate::store::types::{Arrival, Checkpoint, Quarantined, Via};
-use crate::vendor::{feiyu, tencent, waiqin, AccountClient, Accounts, CallError, Vendor};
 
 /// How far the first pull of an account looks back, in seconds (one day).
 pub const INITIAL_LOOKBACK_SECS: i64 = 86_400;

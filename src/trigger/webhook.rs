@@ -44,10 +44,11 @@ use axum::Router;
 use super::guard::{self, NetList, Replay, ReplayGuard};
 use super::{Intake, SourceSpec};
 use crate::clock::Clock;
+use crate::config::{check_has_trigger, check_path, source_allow_from, source_label};
 use crate::config::{Config, Credentials};
+use crate::connectors::{tencent, waiqin, Vendor};
 use crate::secret::Secret;
 use crate::store::types::{Accepted, Arrival, FollowArrival, Quarantined, Via};
-use crate::vendor::{tencent, waiqin, Vendor};
 
 /// Largest push body read by default; Tencent pushes one lead and Waiqin one follow record, a
 /// few KiB each, so anything near this is not a genuine push.
@@ -248,60 +249,6 @@ pub fn push_routes(config: &Config, sources: &[SourceSpec]) -> Result<Vec<PushRo
         });
     }
     Ok(routes)
-}
-
-/// A source's `allow_from`, parsed. Errors name the key and the bad value (the caller adds the
-/// file and the source): an entry that is not an address or CIDR block, an empty list (which
-/// would refuse every push), or the key on a source without `push`.
-pub(crate) fn source_allow_from(source: &SourceSpec) -> Result<Option<NetList>, String> {
-    let Some(entries) = &source.allow_from else {
-        return Ok(None);
-    };
-    if source.push.is_none() {
-        return Err(
-            "key `allow_from` limits who may push, but this source has no `push` path".into(),
-        );
-    }
-    if entries.is_empty() {
-        return Err(
-            "key `allow_from` is empty, which would refuse every push; remove the key to accept pushes from any address".into(),
-        );
-    }
-    NetList::parse(entries)
-        .map(Some)
-        .map_err(|e| format!("key `allow_from`: {e}"))
-}
-
-/// `[[sources]] #N (account `x`)`: the prefix of every source error, shared with the pulls.
-pub(crate) fn source_label(index: usize, account: &str) -> String {
-    format!("[[sources]] #{} (account `{account}`)", index + 1)
-}
-
-/// A source with neither trigger is a typo (e.g. `pul = …` would already be refused, but an
-/// entry with only `account` is accepted by serde) and would silently do nothing.
-pub(crate) fn check_has_trigger(source: &SourceSpec, at: &str) -> Result<(), String> {
-    if source.pull.is_none() && source.push.is_none() {
-        return Err(format!("{at}: has neither `pull` nor `push`"));
-    }
-    Ok(())
-}
-
-fn check_path(path: &str) -> Result<(), String> {
-    if !path.starts_with('/') {
-        return Err(format!("path `{path}` must start with `/`"));
-    }
-    if path.len() < 2 {
-        return Err("path `/` is too broad; use e.g. `/hooks/<vendor>/<account>`".into());
-    }
-    if let Some(c) = path
-        .chars()
-        .find(|c| c.is_whitespace() || c.is_control() || matches!(c, '?' | '#' | '%'))
-    {
-        return Err(format!(
-            "path `{path}` contains {c:?}; use a plain path such as `/hooks/tencent/tx_main`"
-        ));
-    }
-    Ok(())
 }
 
 struct Shared<I> {

@@ -39,7 +39,7 @@ fn wrong_config_is_one_line_naming_file_account_and_key() {
 fn call_help_lists_every_op_with_its_vendor() {
     let out = leadrelay().args(["call", "--help"]).output().unwrap();
     let help = String::from_utf8(out.stdout).unwrap();
-    for (vendor, op) in leadrelay::vendor::all_ops() {
+    for (vendor, op) in leadrelay::connectors::all_ops() {
         assert!(
             help.contains(op.name),
             "{} missing from call --help",
@@ -183,7 +183,7 @@ fn the_readme_call_examples_work_against_sim_for_every_vendor() {
 #[test]
 fn the_readme_lists_every_op() {
     let readme = std::fs::read_to_string(manifest_path("README.md")).unwrap();
-    for (vendor, op) in leadrelay::vendor::all_ops() {
+    for (vendor, op) in leadrelay::connectors::all_ops() {
         assert!(
             readme.contains(&format!("| `{}` | {vendor} |", op.name)),
             "README lacks {vendor} op {}",

@@ -4,8 +4,8 @@
 
 use leadrelay::clock::Clock;
 use leadrelay::config::Config;
+use leadrelay::connectors::{AccountClient, HttpClient, Vendor};
 use leadrelay::sim::Simulator;
-use leadrelay::vendor::{AccountClient, HttpClient, Vendor};
 
 /// A simulator on a free loopback port, its config, and a way to build clients.
 pub struct Harness {

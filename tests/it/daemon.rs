@@ -5,11 +5,11 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use leadrelay::connectors::tencent::config::Algorithm;
+use leadrelay::connectors::tencent::webhook::sign_push;
+use leadrelay::connectors::waiqin::webhook::{encode_follow_push, PushMeta};
 use leadrelay::sim::Simulator;
 use leadrelay::store::{JournalReader, WorkState, WorkStatus};
-use leadrelay::vendor::tencent::config::Algorithm;
-use leadrelay::vendor::tencent::webhook::sign_push;
-use leadrelay::vendor::waiqin::webhook::{encode_follow_push, PushMeta};
 use serde_json::{json, Value};
 
 const TENCENT_TOKEN: &str = "10001";
@@ -391,7 +391,7 @@ fn an_outage_loses_nothing_probes_once_per_interval_and_drains_after_recovery() 
     );
     let daemon = env.start();
     env.sim.shared().set_faults(leadrelay::sim::Faults {
-        vendor: Some(leadrelay::vendor::Vendor::Xiaolanben),
+        vendor: Some(leadrelay::connectors::Vendor::Xiaolanben),
         error_rate: 1.0,
         status: Some(503),
         ..Default::default()
@@ -409,7 +409,7 @@ fn an_outage_loses_nothing_probes_once_per_interval_and_drains_after_recovery() 
     let sent_during_outage = env
         .sim
         .shared()
-        .requests(leadrelay::vendor::Vendor::Xiaolanben);
+        .requests(leadrelay::connectors::Vendor::Xiaolanben);
     // 3 failures open the breaker, then one probe per second (plus calls already on their way
     // when it opened, at most the in-flight limit of that account).
     assert!(
@@ -468,7 +468,7 @@ fn cron_slots_fire_once_through_100_saves_and_a_restart() {
     let calls = env
         .sim
         .shared()
-        .requests(leadrelay::vendor::Vendor::Xiaolanben);
+        .requests(leadrelay::connectors::Vendor::Xiaolanben);
     assert!(claims >= 3, "the job ran: {claims} slots claimed");
     // At most once per slot: a slot claimed before the kill -9 is a work item the restarted
     // daemon runs (once); only the slot claimed last may not have run yet when the test stops.
@@ -577,13 +577,13 @@ fn wait_for(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
 
 fn waiqin_never_answers() -> leadrelay::sim::Faults {
     leadrelay::sim::Faults {
-        vendor: Some(leadrelay::vendor::Vendor::Waiqin),
+        vendor: Some(leadrelay::connectors::Vendor::Waiqin),
         timeout: true,
         ..Default::default()
     }
 }
 
-fn requests(env: &Env, vendor: leadrelay::vendor::Vendor) -> u64 {
+fn requests(env: &Env, vendor: leadrelay::connectors::Vendor) -> u64 {
     env.sim.shared().requests(vendor)
 }
 
@@ -601,7 +601,7 @@ fn route(lead) {
     waiqin::add_sales_leads(#{ code: "tencent-" + lead.id, cus_name: lead.name ?? "?", poolName: "公海" });
 }
 "#;
-    use leadrelay::vendor::Vendor::{Waiqin, Xiaolanben};
+    use leadrelay::connectors::Vendor::{Waiqin, Xiaolanben};
     let env = Env::new(script, PUSH_SOURCE, "run_budget_ms = 60000\n");
     env.sim.shared().set_faults(waiqin_never_answers());
     let daemon = env.start();
@@ -669,7 +669,7 @@ fn daily_at(at: chrono::DateTime<chrono::Utc>) -> String {
 
 #[test]
 fn a_job_killed_mid_run_reruns_on_restart_without_resending_its_succeeded_calls() {
-    use leadrelay::vendor::Vendor::{Waiqin, Xiaolanben};
+    use leadrelay::connectors::Vendor::{Waiqin, Xiaolanben};
     let job = |cron: &str| {
         format!(
             r#"
@@ -723,7 +723,7 @@ fn push_job() {{
 
 #[test]
 fn a_failing_job_retries_with_backoff_then_dead_letters_and_shows_in_dead_list() {
-    use leadrelay::vendor::Vendor::Xiaolanben;
+    use leadrelay::connectors::Vendor::Xiaolanben;
     // A few seconds ahead, so the daemon is up when it comes even on a slow machine.
     let slot = chrono::Utc::now() + chrono::Duration::seconds(5);
     let script = format!(
@@ -854,7 +854,7 @@ fn cron_catches_up_the_last_slot_missed_while_down_and_none_fires_nothing() {
 
 #[test]
 fn once_keeps_a_retried_lead_and_skips_its_duplicate_which_leads_show_explains() {
-    use leadrelay::vendor::Vendor::Xiaolanben;
+    use leadrelay::connectors::Vendor::Xiaolanben;
     let script = r#"
 on_lead("tencent", "route");
 fn route(lead) {

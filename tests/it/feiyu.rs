@@ -5,12 +5,12 @@ use std::time::Duration;
 
 use leadrelay::clock::Clock;
 use leadrelay::config::Credentials;
+use leadrelay::connectors::feiyu::model::parse_pull_answer;
+use leadrelay::connectors::feiyu::{sign, Client, PullRequest};
+use leadrelay::connectors::{AccountClient, FailureKind, Vendor};
 use leadrelay::lead::LeadKind;
 use leadrelay::secret::Secret;
 use leadrelay::sim::{feiyu as simfy, Faults, Simulator};
-use leadrelay::vendor::feiyu::model::parse_pull_answer;
-use leadrelay::vendor::feiyu::{sign, Client, PullRequest};
-use leadrelay::vendor::{AccountClient, FailureKind, Vendor};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
@@ -168,7 +168,11 @@ async fn both_phone_spellings_big_ids_and_every_kind_survive_into_the_lead() {
     assert!(!kinds.contains(&LeadKind::Other));
 }
 
-fn assert_vendor_error(e: &leadrelay::vendor::CallError, kind: FailureKind, message_start: &str) {
+fn assert_vendor_error(
+    e: &leadrelay::connectors::CallError,
+    kind: FailureKind,
+    message_start: &str,
+) {
     assert_eq!(e.kind, kind, "{e}");
     assert_eq!(e.retryable(), kind == FailureKind::Clock, "{e}");
     assert_eq!(e.status, Some(200), "{e}");
@@ -510,4 +514,130 @@ proptest! {
     fn arbitrary_bytes_never_panic_the_decoder(body in prop::collection::vec(any::<u8>(), 0..256)) {
         let _ = parse_pull_answer(&body, 1, 10);
     }
+}
+
+/// The callbacks the simulator accepted, as their bodies.
+async fn callbacks(h: &Harness) -> Vec<Value> {
+    reqwest::get(format!("{}/_sim/feiyu/callbacks", h.base_url()))
+        .await
+        .unwrap()
+        .json::<Vec<Value>>()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn clue_callback_sends_the_spec_body_signed_over_the_route_and_timestamp() {
+    let h = Harness::start().await;
+    let clue = generate(&h, 1, DAY).await[0]["clue_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let answer = h
+        .client(Vendor::Feiyu)
+        .call(
+            "clue_callback",
+            json!({"clue_id": clue, "clue_convert_state": 3}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(answer["status"], "success");
+    // An id given as a number (exact beyond 2^53 in JSON) is sent as the string §1.8 shows.
+    h.client(Vendor::Feiyu)
+        .call(
+            "clue_callback",
+            json!({"clue_id": 6831434361875726351u64, "clue_convert_state": "2"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        callbacks(&h).await,
+        [
+            json!({"source": 0, "data": {"clue_id": clue, "clue_convert_state": 3}}),
+            json!({"source": 0, "data": {"clue_id": "6831434361875726351", "clue_convert_state": 2}}),
+        ]
+    );
+    assert_eq!(snapshot(&h)["callbacks"], 2);
+}
+
+#[tokio::test]
+async fn clue_callback_with_a_wrong_key_is_refused_in_feiyus_shape_and_bad_payloads_never_leave() {
+    let h = Harness::start().await;
+    let wrong_key = typed(h.client_with(Vendor::Feiyu, Clock::system(), |a| {
+        if let Credentials::Feiyu(c) = &mut a.credentials {
+            c.signature_key = Secret::new("not-the-key");
+        }
+    }));
+    let request = leadrelay::connectors::feiyu::CallbackRequest {
+        clue_id: "6831434361875726350".into(),
+        clue_convert_state: 1,
+    };
+    let e = wrong_key.clue_callback(&request).await.unwrap_err();
+    assert_vendor_error(&e, FailureKind::Auth, "invalid signature");
+    assert_eq!(e.op, "clue_callback");
+    let stale = typed(h.client_with(Vendor::Feiyu, Clock::skewed_secs(-600), |_| {}));
+    let e = stale.clue_callback(&request).await.unwrap_err();
+    assert_vendor_error(&e, FailureKind::Clock, "timestamp expired");
+    assert_eq!(snapshot(&h)["rejected"], 2);
+    assert!(callbacks(&h).await.is_empty());
+
+    // A signature made for the pull route does not pass on the callback route: the route is
+    // what is signed.
+    let ts = Clock::system().unix_secs().to_string();
+    let pull_signature = sign::signature(
+        "SimFeiyuSignKey01",
+        &sign::string_to_sign(sign::PULL_CLUES_ROUTE, &[], &ts),
+    );
+    let resp = reqwest::Client::new()
+        .post(format!(
+            "{}{}",
+            h.sim.vendor_base_url(Vendor::Feiyu),
+            sign::CALLBACK_ROUTE
+        ))
+        .header("Access-Token", "sim-feiyu-token")
+        .header("Timestamp", &ts)
+        .header("Signature", pull_signature)
+        .json(&json!({"source": 0, "data": {"clue_id": "1", "clue_convert_state": 1}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200, "Feiyu refuses under HTTP 200");
+    assert_eq!(
+        resp.json::<Value>().await.unwrap(),
+        json!({"status": simfy::FAILURE_STATUS, "msg": "invalid signature"})
+    );
+
+    let before = h.sim.shared().requests(Vendor::Feiyu);
+    let client = h.client(Vendor::Feiyu);
+    for (payload, names) in [
+        (json!({"clue_convert_state": 1}), "missing field `clue_id`"),
+        (
+            json!({"clue_id": "", "clue_convert_state": 1}),
+            "field `clue_id` must not be empty",
+        ),
+        (
+            json!({"clue_id": "6831 4343", "clue_convert_state": 1}),
+            "field `clue_id`",
+        ),
+        (
+            json!({"clue_id": "1"}),
+            "missing field `clue_convert_state`",
+        ),
+        (
+            json!({"clue_id": "1", "clue_convert_state": 1.5}),
+            "field `clue_convert_state` must be an integer",
+        ),
+        (
+            json!({"clue_id": "1", "clue_convert_state": 1, "source": 2}),
+            "unknown field `source`",
+        ),
+    ] {
+        let e = client
+            .call("clue_callback", payload.clone())
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind, FailureKind::InvalidPayload, "{payload}: {e}");
+        assert!(e.message.contains(names), "{payload}: {e}");
+    }
+    assert_eq!(h.sim.shared().requests(Vendor::Feiyu), before);
 }

@@ -8,12 +8,12 @@
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
+use leadrelay::connectors::tencent::config::Algorithm;
+use leadrelay::connectors::tencent::sign::parse_x_signature;
+use leadrelay::connectors::tencent::webhook::{parse_push_body, sign_push, PushVerifier};
+use leadrelay::connectors::waiqin::webhook::{encode_follow_push, verify_follow_push, PushMeta};
+use leadrelay::connectors::{lead_from_record, Vendor};
 use leadrelay::secret::Secret;
-use leadrelay::vendor::tencent::config::Algorithm;
-use leadrelay::vendor::tencent::sign::parse_x_signature;
-use leadrelay::vendor::tencent::webhook::{parse_push_body, sign_push, PushVerifier};
-use leadrelay::vendor::waiqin::webhook::{encode_follow_push, verify_follow_push, PushMeta};
-use leadrelay::vendor::{lead_from_record, Vendor};
 
 fn cases() -> u32 {
     std::env::var("LEADRELAY_FUZZ_CASES")

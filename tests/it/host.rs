@@ -3,11 +3,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use leadrelay::connectors::Accounts;
 use leadrelay::host::engine::{new_engine, Services};
 use leadrelay::host::limits::Limits;
 use leadrelay::host::run::Declaration;
 use leadrelay::host::script::{self, ScriptVersion};
-use leadrelay::vendor::Accounts;
 
 use crate::common::Harness;
 
@@ -597,7 +597,7 @@ async fn host_refuses_handlers_naming_unconfigured_or_foreign_accounts() {
     // `check` names the config file.
     let known = KnownAccounts::new(
         "other.toml",
-        [("wq".to_string(), leadrelay::vendor::Vendor::Waiqin)],
+        [("wq".to_string(), leadrelay::connectors::Vendor::Waiqin)],
     );
     let services = Arc::new(Services::new(Accounts::default()));
     let d = dir.path().to_path_buf();

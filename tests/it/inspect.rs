@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use leadrelay::connectors::Vendor;
 use leadrelay::inspect::{self, parse_since};
 use leadrelay::lead::{Lead, LeadKind};
 use leadrelay::store::offline::retry_dead_offline;
@@ -13,7 +14,6 @@ use leadrelay::store::{
     fingerprint, CallRow, DeadSelector, Journal, JournalOptions, JournalReader, LeadQuery,
     RunRecord, StoreError, WorkKind, WorkOutcome, WorkStatus,
 };
-use leadrelay::vendor::Vendor;
 use serde_json::json;
 
 /// 2024-05-01 09:30:00 Beijing time.

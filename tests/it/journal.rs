@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
+use leadrelay::connectors::Vendor;
 use leadrelay::host::once::OnceStore;
 use leadrelay::host::stdlib::AssignmentStore;
 use leadrelay::lead::{Lead, LeadKind};
@@ -16,7 +17,6 @@ use leadrelay::store::{
     LeadQuery, RunRecord, RunRow, RunStart, StoreError, WorkKind, WorkOutcome, WorkState,
     WorkStatus,
 };
-use leadrelay::vendor::Vendor;
 use serde_json::json;
 
 fn temp() -> (tempfile::TempDir, PathBuf) {

@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use leadrelay::clock::Clock;
 use leadrelay::config::Credentials;
+use leadrelay::connectors::linkflow::{self, model::*};
+use leadrelay::connectors::{AccountClient, FailureKind, Vendor};
 use leadrelay::secret::Secret;
 use leadrelay::sim::Faults;
-use leadrelay::vendor::linkflow::{self, model::*};
-use leadrelay::vendor::{AccountClient, FailureKind, Vendor};
 use serde_json::{json, Value};
 
 use crate::common::Harness;

@@ -9,6 +9,7 @@ mod fuzz;
 mod host;
 mod inspect;
 mod journal;
+mod layering;
 mod linkflow;
 mod once;
 mod pushsec;

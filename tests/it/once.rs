@@ -5,12 +5,12 @@
 use std::process::Command;
 use std::sync::Arc;
 
+use leadrelay::connectors::{Accounts, Vendor};
 use leadrelay::host::engine::{new_engine, Services};
 use leadrelay::host::generation::Host;
 use leadrelay::host::run::{CatchUp, Declaration};
 use leadrelay::host::script;
 use leadrelay::lead::Lead;
-use leadrelay::vendor::{Accounts, Vendor};
 use serde_json::json;
 
 /// The README's example: one lead per phone number and day.

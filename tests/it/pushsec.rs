@@ -9,11 +9,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use leadrelay::connectors::tencent::config::Algorithm;
+use leadrelay::connectors::tencent::webhook::sign_push;
+use leadrelay::connectors::waiqin::webhook::{encode_follow_push, PushMeta};
 use leadrelay::sim::Simulator;
 use leadrelay::store::JournalReader;
-use leadrelay::vendor::tencent::config::Algorithm;
-use leadrelay::vendor::tencent::webhook::sign_push;
-use leadrelay::vendor::waiqin::webhook::{encode_follow_push, PushMeta};
 use serde_json::{json, Value};
 
 const TENCENT_TOKEN: &str = "10001";

@@ -4,10 +4,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use leadrelay::connectors::Accounts;
 use leadrelay::host::engine::Services;
 use leadrelay::host::generation::{Host, Verdict};
 use leadrelay::host::watch;
-use leadrelay::vendor::Accounts;
 
 fn host() -> Arc<Host> {
     Host::new(Arc::new(Services::new(Accounts::default())))

@@ -10,6 +10,10 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use leadrelay::clock::Clock;
 use leadrelay::config::Credentials;
+use leadrelay::connectors::tencent::config::Algorithm;
+use leadrelay::connectors::tencent::webhook::{sign_push, PUSH_ACK};
+use leadrelay::connectors::waiqin::webhook::{encode_follow_push, PushMeta};
+use leadrelay::connectors::{Accounts, HttpClient, Vendor};
 use leadrelay::lead::Lead;
 use leadrelay::sim::Faults;
 use leadrelay::store::types::{Accepted, Arrival, Checkpoint, FollowArrival, Quarantined, Via};
@@ -17,10 +21,6 @@ use leadrelay::trigger::guard::NetList;
 use leadrelay::trigger::pull::{self, pull_once, pull_sources, run_pulls, PullError, PullSource};
 use leadrelay::trigger::webhook::{self, push_routes, PushCounters, PushRoute, WebhookOptions};
 use leadrelay::trigger::{Intake, IntakeError, SourceSpec};
-use leadrelay::vendor::tencent::config::Algorithm;
-use leadrelay::vendor::tencent::webhook::{sign_push, PUSH_ACK};
-use leadrelay::vendor::waiqin::webhook::{encode_follow_push, PushMeta};
-use leadrelay::vendor::{Accounts, HttpClient, Vendor};
 use serde_json::{json, Value};
 use tokio::sync::{oneshot, watch};
 
@@ -312,7 +312,7 @@ async fn tencent_push_is_answered_after_commit_and_a_replay_is_a_duplicate() {
     let hooks = Hooks::start(WebhookOptions::default()).await;
     hooks.intake.commit_delay_ms.store(150, Ordering::SeqCst);
     let (headers, body) = hooks.sim_tencent_push().await;
-    let lead_id = leadrelay::vendor::tencent::model::TencentLead::from_value(
+    let lead_id = leadrelay::connectors::tencent::model::TencentLead::from_value(
         serde_json::from_slice(&body).unwrap(),
     )
     .unwrap()

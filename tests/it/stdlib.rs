@@ -2,10 +2,10 @@
 
 use std::sync::Arc;
 
+use leadrelay::connectors::Accounts;
 use leadrelay::host::engine::Services;
 use leadrelay::host::generation::Host;
 use leadrelay::host::script;
-use leadrelay::vendor::Accounts;
 
 /// Runs `body` as the body of a handler in a script with every stdlib module imported.
 async fn eval(body: &str) -> Result<rhai::Dynamic, String> {

@@ -7,17 +7,17 @@ use chrono::TimeZone;
 
 use leadrelay::clock::{self, Clock};
 use leadrelay::config::Credentials;
-use leadrelay::secret::Secret;
-use leadrelay::sim::tencent::{SIM_ACCOUNT_ID, SIM_SECRET, SIM_TOKEN};
-use leadrelay::sim::{ClockSkew, Faults};
-use leadrelay::vendor::tencent::config::Algorithm;
-use leadrelay::vendor::tencent::model::{
+use leadrelay::connectors::tencent::config::Algorithm;
+use leadrelay::connectors::tencent::model::{
     ListLeadsRequest, ReportItem, ReportPersonalWechatRequest, ReportRequest,
     SetLeadsStatusSystemRequest, TimeFormat,
 };
-use leadrelay::vendor::tencent::webhook::{sign_push, AuthFailure, PushError, PushVerifier};
-use leadrelay::vendor::tencent::{sign, Client};
-use leadrelay::vendor::{AccountClient, CallError, FailureKind, Vendor};
+use leadrelay::connectors::tencent::webhook::{sign_push, AuthFailure, PushError, PushVerifier};
+use leadrelay::connectors::tencent::{sign, Client};
+use leadrelay::connectors::{AccountClient, CallError, FailureKind, Vendor};
+use leadrelay::secret::Secret;
+use leadrelay::sim::tencent::{SIM_ACCOUNT_ID, SIM_SECRET, SIM_TOKEN};
+use leadrelay::sim::{ClockSkew, Faults};
 use serde_json::{json, Value};
 
 use crate::common::Harness;

@@ -5,15 +5,15 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use leadrelay::config::Config;
+use leadrelay::connectors::tencent::config::Algorithm;
+use leadrelay::connectors::tencent::webhook::sign_push;
+use leadrelay::connectors::Vendor;
 use leadrelay::daemon::RunningDaemon;
 use leadrelay::sim::{Faults, Simulator};
 use leadrelay::store::offline::reroute_offline;
 use leadrelay::store::{
     JournalReader, LeadQuery, RerouteSelector, StoreError, WorkState, WorkStatus,
 };
-use leadrelay::vendor::tencent::config::Algorithm;
-use leadrelay::vendor::tencent::webhook::sign_push;
-use leadrelay::vendor::Vendor;
 use serde_json::json;
 
 const TENCENT_TOKEN: &str = "10001";

@@ -5,14 +5,14 @@
 
 use leadrelay::clock::Clock;
 use leadrelay::config::Credentials;
-use leadrelay::secret::Secret;
-use leadrelay::sim::{waiqin as simwq, Faults};
-use leadrelay::vendor::waiqin::model::*;
-use leadrelay::vendor::waiqin::webhook::{
+use leadrelay::connectors::waiqin::model::*;
+use leadrelay::connectors::waiqin::webhook::{
     encode_follow_push, verify_follow_push, PushError, PushMeta, UnauthorizedReason,
 };
-use leadrelay::vendor::waiqin::{sign, Client};
-use leadrelay::vendor::{AccountClient, CallError, FailureKind, Vendor};
+use leadrelay::connectors::waiqin::{sign, Client};
+use leadrelay::connectors::{AccountClient, CallError, FailureKind, Vendor};
+use leadrelay::secret::Secret;
+use leadrelay::sim::{waiqin as simwq, Faults};
 use serde_json::{json, Value};
 
 use crate::common::Harness;

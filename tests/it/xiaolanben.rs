@@ -3,17 +3,17 @@
 use std::time::Duration;
 
 use leadrelay::clock::Clock;
-use leadrelay::sim::{ClockSkew, Faults};
-use leadrelay::vendor::http::RawResponse;
-use leadrelay::vendor::xiaolanben::client::{
+use leadrelay::connectors::http::RawResponse;
+use leadrelay::connectors::xiaolanben::client::{
     error_from_response, IMPORT_CUSTOMERS_PATH, IMPORT_CUSTOMER_PATH, STAFFS_PATH,
 };
-use leadrelay::vendor::xiaolanben::model::{
+use leadrelay::connectors::xiaolanben::model::{
     Contact, Customer, DuplicateControl, ImportCustomerRequest, ImportCustomersRequest,
     ImportOptions, ListStaffsRequest,
 };
-use leadrelay::vendor::xiaolanben::{sign, Client};
-use leadrelay::vendor::{AccountClient, FailureKind, Vendor};
+use leadrelay::connectors::xiaolanben::{sign, Client};
+use leadrelay::connectors::{AccountClient, FailureKind, Vendor};
+use leadrelay::sim::{ClockSkew, Faults};
 use serde_json::{json, Value};
 
 use crate::common::Harness;
@@ -850,9 +850,9 @@ async fn repeated_query_params_are_verified_as_one_sorted_entry() {
 /// sim_xiaolanben", and once the clock is right again every lead is routed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clock_skew_keeps_leads_in_retry_and_status_names_the_account() {
+    use leadrelay::connectors::tencent::config::Algorithm;
+    use leadrelay::connectors::tencent::webhook::sign_push;
     use leadrelay::store::{JournalReader, WorkStatus};
-    use leadrelay::vendor::tencent::config::Algorithm;
-    use leadrelay::vendor::tencent::webhook::sign_push;
     use std::time::Instant;
 
     const LEADS: u64 = 4;

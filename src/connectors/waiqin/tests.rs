@@ -10,8 +10,8 @@ use super::client::classify;
 use super::model::*;
 use super::sign;
 use super::webhook::*;
+use crate::connectors::FailureKind;
 use crate::lead::LeadKind;
-use crate::vendor::FailureKind;
 
 const APPKEY: &str = "BFCO0PAgIUgd50c0l6";
 const OPENID: &str = "5465103569540931532";
@@ -581,7 +581,7 @@ fn query_record_example_decodes_and_converts_to_lead() {
     assert_eq!(rec.exts[0].ext_value.as_deref(), Some("10"));
     assert_eq!(rec.modifyier_name.as_deref(), Some("张三"));
     let lead = rec.to_lead("wq_main");
-    assert_eq!(lead.vendor, crate::vendor::Vendor::Waiqin);
+    assert_eq!(lead.vendor, crate::connectors::Vendor::Waiqin);
     assert_eq!(lead.account, "wq_main");
     assert_eq!(lead.id, "6789690485561771524");
     assert_eq!(lead.name.as_deref(), Some("联系人1"));

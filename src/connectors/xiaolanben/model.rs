@@ -14,8 +14,8 @@ use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::connectors::wire;
 use crate::lead::{Gender, Lead};
-use crate::vendor::wire;
 
 /// Prefix of custom-field keys in customers and contacts.
 pub const CUSTOMIZE_FIELD_PREFIX: &str = "customizeField.";

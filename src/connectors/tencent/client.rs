@@ -18,8 +18,10 @@ use super::model::{
     ReportRequest, SetLeadsStatusSystemRequest, TencentLead,
 };
 use super::sign;
-use crate::vendor::http::RawResponse;
-use crate::vendor::{decode_payload, encode_answer, CallError, ClientContext, FailureKind, Vendor};
+use crate::connectors::http::RawResponse;
+use crate::connectors::{
+    decode_payload, encode_answer, CallError, ClientContext, FailureKind, Vendor,
+};
 
 /// Produces the nonce of each request (≤ 32 characters, unique per request).
 pub type NonceSource = Arc<dyn Fn() -> String + Send + Sync>;

@@ -13,8 +13,10 @@ use super::model::{
     ImportOptions, ImportResult, ListAllStaffsRequest, ListStaffsRequest, Staff, MAX_PAGE_SIZE,
 };
 use super::sign;
-use crate::vendor::http::RawResponse;
-use crate::vendor::{decode_payload, encode_answer, CallError, ClientContext, FailureKind, Vendor};
+use crate::connectors::http::RawResponse;
+use crate::connectors::{
+    decode_payload, encode_answer, CallError, ClientContext, FailureKind, Vendor,
+};
 
 /// Path of the single import.
 pub const IMPORT_CUSTOMER_PATH: &str = "/blue-crm/api/v1/open/customer/import/customerWithContact";
@@ -394,7 +396,7 @@ fn vendor_error(account: &str, op: &str, raw: &RawResponse, err: &model::ErrorBo
 mod tests {
     use super::*;
     use crate::clock::Clock;
-    use crate::vendor::HttpClient;
+    use crate::connectors::HttpClient;
 
     fn client() -> Client {
         Client::new(

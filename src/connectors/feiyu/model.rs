@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::clock::{beijing, parse_beijing};
+use crate::connectors::{wire, Vendor};
 use crate::lead::{non_empty, Gender, Lead, LeadKind};
-use crate::vendor::{wire, Vendor};
 
 /// `clue_type` values: (constant name for scripts, value, the vendor's label).
 pub const CLUE_TYPES: &[(&str, i64, &str)] = &[
@@ -449,6 +449,137 @@ impl PullRequest {
         }
         Ok(())
     }
+}
+
+/// The `clue_callback` request (spec §1.8): a conversion state written back to one clue.
+/// Payload: `{"clue_id": "6831434361875726350", "clue_convert_state": 3}` — the fields of the
+/// body's `data`; the client wraps them as `{"source":0,"data":{…}}`.
+///
+/// What the values of `clue_convert_state` mean is not in the spec (§1.8 shows only that it is an
+/// integer), so any integer is sent as given; take the value from the advertiser's Feiyu account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CallbackRequest {
+    /// The clue's id, as the pull returned it (a string of digits, beyond 2^53).
+    pub clue_id: String,
+    /// The conversion state to record.
+    pub clue_convert_state: i64,
+}
+
+/// The one value of the body's `source` on record (spec §1.8); its meaning is not documented, so
+/// it is not a payload field a script could set to something the vendor never showed.
+pub const CALLBACK_SOURCE: i64 = 0;
+
+impl CallbackRequest {
+    /// Reads a payload, naming the field at fault: `clue_id` (a non-empty string or an integer;
+    /// sent as a string, as §1.8 shows) and `clue_convert_state` (an integer, or an integer in a
+    /// string). Any other key is refused, so a typo is not silently dropped.
+    pub fn from_payload(payload: &Value) -> Result<CallbackRequest, String> {
+        let Value::Object(map) = payload else {
+            return Err(format!(
+                "the payload must be an object {{clue_id, clue_convert_state}}, got {}",
+                kind_of(payload)
+            ));
+        };
+        if let Some(key) = map
+            .keys()
+            .find(|k| !matches!(k.as_str(), "clue_id" | "clue_convert_state"))
+        {
+            return Err(format!(
+                "unknown field `{key}` (expected clue_id and clue_convert_state)"
+            ));
+        }
+        let clue_id = match map.get("clue_id") {
+            None | Some(Value::Null) => return Err("missing field `clue_id`".into()),
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Number(n)) if n.is_u64() || n.is_i64() => n.to_string(),
+            Some(other) => {
+                return Err(format!(
+                    "field `clue_id` must be a string or an integer, got {}",
+                    kind_of(other)
+                ))
+            }
+        };
+        let clue_convert_state = match map.get("clue_convert_state") {
+            None | Some(Value::Null) => return Err("missing field `clue_convert_state`".into()),
+            Some(Value::Number(n)) => n.as_i64(),
+            Some(Value::String(s)) => s.trim().parse().ok(),
+            Some(_) => None,
+        }
+        .ok_or_else(|| {
+            format!(
+                "field `clue_convert_state` must be an integer, got {}",
+                map["clue_convert_state"]
+            )
+        })?;
+        let request = CallbackRequest {
+            clue_id,
+            clue_convert_state,
+        };
+        request.validate()?;
+        Ok(request)
+    }
+
+    /// Checks what we can before sending: the id is not empty and carries no white space or
+    /// control characters (no clue id has them; one would be a script bug, such as a name).
+    pub fn validate(&self) -> Result<(), String> {
+        if self.clue_id.trim().is_empty() {
+            return Err("field `clue_id` must not be empty".into());
+        }
+        if self
+            .clue_id
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err(format!(
+                "field `clue_id` {:?} must not contain spaces or control characters",
+                self.clue_id
+            ));
+        }
+        Ok(())
+    }
+
+    /// The body as §1.8 gives it: `{"source":0,"data":{"clue_id":"…","clue_convert_state":N}}`.
+    pub fn body(&self) -> Value {
+        serde_json::json!({
+            "source": CALLBACK_SOURCE,
+            "data": {"clue_id": self.clue_id, "clue_convert_state": self.clue_convert_state},
+        })
+    }
+}
+
+/// A successful `clue_callback` answer: its `status` (`success`) and every other field verbatim
+/// (the spec documents none).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CallbackAnswer {
+    /// The vendor's success status as sent.
+    pub status: String,
+    /// The rest of the answer, as sent.
+    #[serde(flatten)]
+    pub rest: serde_json::Map<String, Value>,
+}
+
+/// Decodes a `clue_callback` answer body: success when `status` is `success` (§1.8; the seed's
+/// `sucess` spelling is accepted as for the pull), else the vendor's failure with its `msg`.
+pub fn parse_callback_answer(body: &[u8]) -> Result<CallbackAnswer, AnswerError> {
+    let mut map = match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => map,
+        Ok(other) => {
+            return Err(AnswerError::Undecodable(format!(
+                "expected a JSON object, got {}",
+                kind_of(&other)
+            )))
+        }
+        Err(e) => return Err(AnswerError::Undecodable(e.to_string())),
+    };
+    let status = map.remove("status").unwrap_or(Value::Null);
+    if !is_success_status(&status) {
+        let msg = map.remove("msg").unwrap_or(Value::Null);
+        return Err(vendor_error(status, msg));
+    }
+    Ok(CallbackAnswer {
+        status: status.as_str().unwrap_or_default().to_string(),
+        rest: map,
+    })
 }
 
 /// A clue the page carried but that could not be decoded (e.g. without `clue_id`).

@@ -9,9 +9,9 @@ use serde_json::{json, Value};
 use super::client::error_from_response;
 use super::model::*;
 use super::sign::*;
+use crate::connectors::http::RawResponse;
+use crate::connectors::{FailureKind, Vendor};
 use crate::lead::{Gender, Lead};
-use crate::vendor::http::RawResponse;
-use crate::vendor::{FailureKind, Vendor};
 
 fn p(pairs: &[(&str, &[&str])]) -> Vec<(String, Vec<String>)> {
     pairs

@@ -11,7 +11,7 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Value};
 
-use crate::vendor::wire;
+use crate::connectors::wire;
 
 // ---------------------------------------------------------------------------------------------
 // Shared pieces

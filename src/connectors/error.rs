@@ -291,7 +291,7 @@ mod tests {
     /// neutral kind the README promises scripts.
     #[test]
     fn documented_errors_map_to_the_right_kind() {
-        use crate::vendor::{feiyu, linkflow, tencent, waiqin, xiaolanben};
+        use crate::connectors::{feiyu, linkflow, tencent, waiqin, xiaolanben};
         let kind = |k: FailureKind| k.neutral().as_str();
         // Tencent §3.6: code ranges under HTTP 200; the seed's own failure example is 10000.
         for (code, message, expected) in [

@@ -16,8 +16,8 @@ use std::fmt;
 
 use super::enums;
 use crate::clock;
+use crate::connectors::{wire, Vendor};
 use crate::lead::{non_empty, Gender, Lead, LeadKind};
-use crate::vendor::{wire, Vendor};
 
 /// Largest `page_size` the list API accepts.
 pub const MAX_PAGE_SIZE: i64 = 200;

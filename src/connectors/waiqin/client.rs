@@ -12,7 +12,9 @@ use super::model::{
     QuerySalesLeadsRequest, RemoveSalesLeadsRequest, SalesLead, WriteAck, DEFAULT_PAGE_SIZE,
 };
 use super::sign;
-use crate::vendor::{decode_payload, encode_answer, CallError, ClientContext, FailureKind, Vendor};
+use crate::connectors::{
+    decode_payload, encode_answer, CallError, ClientContext, FailureKind, Vendor,
+};
 
 /// Stops a runaway pager (a vendor that ignores `page` would otherwise loop forever).
 pub const MAX_PAGES: i64 = 10_000;

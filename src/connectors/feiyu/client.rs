@@ -1,5 +1,6 @@
-//! The async Feiyu client: one op, `pull_clues`, plus [`Client::pull_window`], which pages
-//! through a whole window for the pull source.
+//! The async Feiyu client: two ops, `pull_clues` and `clue_callback` (§1.8, a conversion state
+//! written back to a clue), plus [`Client::pull_window`], which pages through a whole window for
+//! the pull source.
 //!
 //! Every call re-reads the clock and signs afresh (F-j: the vendor allows about ±300 s, and the
 //! dispatcher retries by calling again). The window values are signed raw and sent
@@ -13,13 +14,20 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::config::Credentials;
-use super::model::{self, AnswerError, Clue, CluePage, InvalidClue, PullRequest};
+use super::model::{
+    self, AnswerError, CallbackAnswer, CallbackRequest, Clue, CluePage, InvalidClue, PullRequest,
+};
 use super::sign;
-use crate::vendor::http::RawResponse;
-use crate::vendor::{decode_payload, encode_answer, CallError, ClientContext, FailureKind, Vendor};
+use crate::connectors::http::RawResponse;
+use crate::connectors::{
+    decode_payload, encode_answer, CallError, ClientContext, FailureKind, Vendor,
+};
 
 /// The op name of the pull.
 pub const PULL_CLUES: &str = "pull_clues";
+
+/// The op name of the status callback.
+pub const CLUE_CALLBACK: &str = "clue_callback";
 
 /// The replay window the spec assumes (F-j: the seed's `Signature` class has `timeout = 300`).
 pub const TIMESTAMP_WINDOW_SECS: i64 = 300;
@@ -65,10 +73,17 @@ impl Client {
                 encode_answer(Vendor::Feiyu, op, &page)
                     .map_err(|e| e.with_account(&self.ctx.account))
             }
+            CLUE_CALLBACK => {
+                let request = CallbackRequest::from_payload(&payload)
+                    .map_err(|m| self.error(op, FailureKind::InvalidPayload, m))?;
+                let answer = self.clue_callback(&request).await?;
+                encode_answer(Vendor::Feiyu, op, &answer)
+                    .map_err(|e| e.with_account(&self.ctx.account))
+            }
             _ => Err(self.error(
                 op,
                 FailureKind::InvalidPayload,
-                format!("feiyu has no op `{op}` (ops: {PULL_CLUES})"),
+                format!("feiyu has no op `{op}` (ops: {PULL_CLUES}, {CLUE_CALLBACK})"),
             )),
         }
     }
@@ -126,6 +141,49 @@ impl Client {
         Ok(page)
     }
 
+    /// `POST /crm/v2/openapi/clue/callback/` (spec §1.8): records `clue_convert_state` on the
+    /// clue. Signed like the pull with the same three headers, over `"<route> <ts>"` (no query;
+    /// vector F3). The body is serialized once and those bytes are sent. Failures are classified
+    /// like the pull's: a `status` other than `success` under HTTP 200 is the vendor's error.
+    pub async fn clue_callback(
+        &self,
+        request: &CallbackRequest,
+    ) -> Result<CallbackAnswer, CallError> {
+        let op = CLUE_CALLBACK;
+        request
+            .validate()
+            .map_err(|m| self.error(op, FailureKind::InvalidPayload, m))?;
+        let body = serde_json::to_vec(&request.body())
+            .map_err(|e| self.error(op, FailureKind::InvalidPayload, e.to_string()))?;
+        let ts = self.ctx.clock.unix_secs().to_string();
+        let to_sign = sign::string_to_sign(sign::CALLBACK_ROUTE, &[], &ts);
+        let signature = sign::signature(self.credentials.signature_key.expose(), &to_sign);
+        let url = format!("{}{}", self.ctx.base_url, sign::CALLBACK_ROUTE);
+        let builder = self
+            .ctx
+            .http
+            .reqwest()
+            .post(url)
+            .header("Signature", signature)
+            .header("Timestamp", &ts)
+            .header("Access-Token", self.credentials.token.expose())
+            .header("Content-Type", "application/json")
+            .body(body);
+        let raw = self
+            .ctx
+            .http
+            .send(Vendor::Feiyu, op, builder)
+            .await
+            .map_err(|e| e.with_account(&self.ctx.account))?;
+        if !raw.is_success() {
+            return Err(self.status_error(op, &raw));
+        }
+        let answer =
+            model::parse_callback_answer(&raw.body).map_err(|e| self.answer_error(op, &raw, e))?;
+        tracing::debug!(account = %self.ctx.account, clue_id = %request.clue_id, state = request.clue_convert_state, "feiyu clue_callback");
+        Ok(answer)
+    }
+
     /// Every clue of `request`'s window, from `request.page` on: pages 1, 2, … until
     /// `(page-1) * page_size >= count` or a page comes back empty, waiting `pause` between pages
     /// (the vendor asks for a few seconds: "注意请求频率"). A clue seen on an earlier page (the
@@ -172,35 +230,44 @@ impl Client {
         request: &PullRequest,
     ) -> Result<CluePage, CallError> {
         if !raw.is_success() {
-            let mut e = raw.status_error(Vendor::Feiyu, op);
-            if let Some(AnswerError::Vendor { code, message }) = model::error_body(&raw.body) {
-                e.code = Some(code);
-                e.message = message;
-            }
-            return Err(e.with_account(&self.ctx.account));
+            return Err(self.status_error(op, raw));
         }
-        model::parse_pull_answer(&raw.body, request.page, request.page_size).map_err(|e| {
-            let e = match e {
-                AnswerError::Vendor { code, message } => {
-                    let kind = match classify(&message) {
-                        // The vendor documents no messages: clocks further apart than the
-                        // window explain a refusal whatever it says.
-                        FailureKind::Auth => {
-                            raw.auth_or_clock(self.ctx.clock.now(), TIMESTAMP_WINDOW_SECS)
-                        }
-                        kind => kind,
-                    };
-                    CallError::new(Vendor::Feiyu, op, kind, message).with_code(code)
-                }
-                AnswerError::Undecodable(why) => CallError::new(
-                    Vendor::Feiyu,
-                    op,
-                    FailureKind::BadResponse,
-                    format!("{why}: {}", raw.body_excerpt()),
-                ),
-            };
-            e.with_status(raw.status).with_account(&self.ctx.account)
-        })
+        model::parse_pull_answer(&raw.body, request.page, request.page_size)
+            .map_err(|e| self.answer_error(op, raw, e))
+    }
+
+    /// A non-2xx answer, with the vendor's `status`/`msg` when the body carries them.
+    fn status_error(&self, op: &str, raw: &RawResponse) -> CallError {
+        let mut e = raw.status_error(Vendor::Feiyu, op);
+        if let Some(AnswerError::Vendor { code, message }) = model::error_body(&raw.body) {
+            e.code = Some(code);
+            e.message = message;
+        }
+        e.with_account(&self.ctx.account)
+    }
+
+    /// A 2xx answer that is not a success, classified from its `msg` (see [`classify`]).
+    fn answer_error(&self, op: &str, raw: &RawResponse, e: AnswerError) -> CallError {
+        let e = match e {
+            AnswerError::Vendor { code, message } => {
+                let kind = match classify(&message) {
+                    // The vendor documents no messages: clocks further apart than the
+                    // window explain a refusal whatever it says.
+                    FailureKind::Auth => {
+                        raw.auth_or_clock(self.ctx.clock.now(), TIMESTAMP_WINDOW_SECS)
+                    }
+                    kind => kind,
+                };
+                CallError::new(Vendor::Feiyu, op, kind, message).with_code(code)
+            }
+            AnswerError::Undecodable(why) => CallError::new(
+                Vendor::Feiyu,
+                op,
+                FailureKind::BadResponse,
+                format!("{why}: {}", raw.body_excerpt()),
+            ),
+        };
+        e.with_status(raw.status).with_account(&self.ctx.account)
     }
 
     fn error(&self, op: &str, kind: FailureKind, message: impl Into<String>) -> CallError {

@@ -10,9 +10,9 @@ use super::config::Algorithm;
 use super::model::*;
 use super::sign::*;
 use super::webhook::*;
+use crate::connectors::FailureKind;
 use crate::lead::{Gender, LeadKind};
 use crate::secret::Secret;
-use crate::vendor::FailureKind;
 
 const TOKEN: &str = "1234567890";
 const TS: i64 = 1_700_000_000;
@@ -456,7 +456,7 @@ fn to_lead_normalizes_fields_and_keeps_raw() {
     let envelope: Envelope = serde_json::from_value(list_example()).unwrap();
     let page: ListLeadsPage = serde_json::from_value(envelope.data).unwrap();
     let lead = page.list[0].to_lead("tx_main");
-    assert_eq!(lead.vendor, crate::vendor::Vendor::Tencent);
+    assert_eq!(lead.vendor, crate::connectors::Vendor::Tencent);
     assert_eq!(lead.account, "tx_main");
     assert_eq!(lead.id, "9007199254740993");
     assert_eq!(lead.kind, LeadKind::Form);

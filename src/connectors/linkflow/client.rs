@@ -28,9 +28,11 @@ use super::config::Credentials;
 use super::model::*;
 use super::multipart;
 use super::sign::{needs_refresh, parse_expiration};
+use crate::connectors::http::RawResponse;
+use crate::connectors::{
+    decode_payload, encode_answer, CallError, ClientContext, FailureKind, Vendor,
+};
 use crate::secret::Secret;
-use crate::vendor::http::RawResponse;
-use crate::vendor::{decode_payload, encode_answer, CallError, ClientContext, FailureKind, Vendor};
 
 const VENDOR: Vendor = Vendor::Linkflow;
 

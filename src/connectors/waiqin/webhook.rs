@@ -16,7 +16,7 @@ use subtle::ConstantTimeEq;
 
 use super::model::opt_text;
 use super::sign;
-use crate::vendor::wire;
+use crate::connectors::wire;
 
 /// The `dataType` of a follow-record push.
 pub const FOLLOW_DATA_TYPE: &str = "salesLeads_follow";

@@ -8,10 +8,8 @@
 //! Nothing here knows Rhai or the journal.
 
 use std::collections::BTreeMap;
-use std::fmt;
-use std::str::FromStr;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 
 pub mod error;
@@ -28,45 +26,13 @@ pub use error::{CallError, ErrorKind, FailureKind};
 pub use http::HttpClient;
 
 use crate::clock::Clock;
-use crate::config::{Account, Credentials};
 
-/// The five vendors. Adding one means adding a variant here and a folder beside this file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Vendor {
-    /// Tencent Ads leads platform (leads.qq.com).
-    Tencent,
-    /// Toutiao / Ocean Engine Feiyu CRM pull-clues.
-    Feiyu,
-    /// Waiqin365 (勤策) sales leads.
-    Waiqin,
-    /// Xiaolanben (小蓝本) CRM import.
-    Xiaolanben,
-    /// Linkflow CDP.
-    Linkflow,
-}
+// The id enum lives in `lead` (a lead names its vendor, and `lead` sits below this layer); the
+// vendor knowledge stays here as a second `impl` block, so `connectors::Vendor` is the same type
+// with the same methods.
+pub use crate::lead::Vendor;
 
 impl Vendor {
-    /// Every vendor, in display order.
-    pub const ALL: [Vendor; 5] = [
-        Vendor::Tencent,
-        Vendor::Feiyu,
-        Vendor::Waiqin,
-        Vendor::Xiaolanben,
-        Vendor::Linkflow,
-    ];
-
-    /// The name used in config, CLI and scripts.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Vendor::Tencent => "tencent",
-            Vendor::Feiyu => "feiyu",
-            Vendor::Waiqin => "waiqin",
-            Vendor::Xiaolanben => "xiaolanben",
-            Vendor::Linkflow => "linkflow",
-        }
-    }
-
     /// The vendor's public API base URL, used when an account sets no `base_url`.
     pub fn default_base_url(self) -> &'static str {
         match self {
@@ -87,28 +53,6 @@ impl Vendor {
             Vendor::Xiaolanben => xiaolanben::OPS,
             Vendor::Linkflow => linkflow::OPS,
         }
-    }
-}
-
-impl fmt::Display for Vendor {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Vendor {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Vendor::ALL
-            .into_iter()
-            .find(|v| v.as_str() == s)
-            .ok_or_else(|| {
-                format!(
-                    "unknown vendor `{s}` (expected one of: {})",
-                    Vendor::ALL.map(Vendor::as_str).join(", ")
-                )
-            })
     }
 }
 
@@ -141,6 +85,34 @@ pub struct ClientContext {
     pub http: HttpClient,
     /// The clock to sign with.
     pub clock: Clock,
+}
+
+/// One named credential set for one vendor.
+#[derive(Debug, Clone)]
+pub struct Account {
+    /// The name under `[accounts.NAME]`.
+    pub name: String,
+    /// The account's vendor.
+    pub vendor: Vendor,
+    /// The API prefix, default the vendor's public URL; may point at a simulator or proxy.
+    pub base_url: String,
+    /// The vendor's credentials.
+    pub credentials: Credentials,
+}
+
+/// The credentials of one account, by vendor.
+#[derive(Debug, Clone)]
+pub enum Credentials {
+    /// Tencent: `token`, `secret`, `algorithm`.
+    Tencent(tencent::config::Credentials),
+    /// Feiyu: `token`, `signature_key`.
+    Feiyu(feiyu::config::Credentials),
+    /// Waiqin: `openid`, `appkey`, `pushsecret`.
+    Waiqin(waiqin::config::Credentials),
+    /// Xiaolanben: `company_id`, `key`.
+    Xiaolanben(xiaolanben::config::Credentials),
+    /// Linkflow: `app_key`, `app_secret`.
+    Linkflow(linkflow::config::Credentials),
 }
 
 /// A ready client for one configured account, whatever its vendor.
@@ -246,14 +218,17 @@ pub struct Accounts {
 }
 
 impl Accounts {
-    /// A client for every account in `config`.
-    pub fn from_config(config: &crate::config::Config, http: HttpClient, clock: Clock) -> Self {
-        let clients = config
-            .accounts
-            .iter()
-            .map(|(name, account)| {
+    /// A client for every account (`Accounts::from_config` in `config` passes the configured ones).
+    pub fn from_accounts<'a>(
+        accounts: impl IntoIterator<Item = &'a Account>,
+        http: HttpClient,
+        clock: Clock,
+    ) -> Self {
+        let clients = accounts
+            .into_iter()
+            .map(|account| {
                 (
-                    name.clone(),
+                    account.name.clone(),
                     AccountClient::new(account, http.clone(), clock),
                 )
             })

@@ -7,8 +7,8 @@ use serde_json::{json, Value};
 use super::client::classify;
 use super::model::*;
 use super::sign::*;
+use crate::connectors::FailureKind;
 use crate::lead::{Gender, LeadKind};
-use crate::vendor::FailureKind;
 
 const SEED_KEY: &str = "Qgr70EalfhX1lcFDGh2l";
 
@@ -152,7 +152,7 @@ fn captured_real_payload_decodes_and_converts() {
     );
 
     let lead = clue.to_lead("fy_main");
-    assert_eq!(lead.vendor, crate::vendor::Vendor::Feiyu);
+    assert_eq!(lead.vendor, crate::connectors::Vendor::Feiyu);
     assert_eq!(lead.account, "fy_main");
     assert_eq!(lead.id, "6831434361875726350");
     assert_eq!(lead.name.as_deref(), Some("张三"));
@@ -403,4 +403,41 @@ fn enum_tables_match_the_seed_and_the_lead_kinds() {
         assert!(name.starts_with("CLUE_TYPE_"));
         assert_ne!(LeadKind::from_feiyu(*value), LeadKind::Other);
     }
+}
+
+#[test]
+fn the_callback_body_is_the_one_spec_1_8_shows() {
+    let request = CallbackRequest::from_payload(
+        &json!({"clue_id": "6831434361875726350", "clue_convert_state": 3}),
+    )
+    .unwrap();
+    // The signature does not cover the body (F3 signs the route and timestamp only), but we
+    // send it in §1.8's order anyway (serde_json keeps insertion order here).
+    assert_eq!(
+        serde_json::to_string(&request.body()).unwrap(),
+        r#"{"source":0,"data":{"clue_id":"6831434361875726350","clue_convert_state":3}}"#
+    );
+    assert_eq!(
+        request.body(),
+        json!({"source": 0, "data": {"clue_id": "6831434361875726350", "clue_convert_state": 3}})
+    );
+}
+
+#[test]
+fn callback_answers_succeed_only_on_success_and_keep_the_vendors_msg() {
+    let ok = parse_callback_answer(br#"{"status":"success","extra":1}"#).unwrap();
+    assert_eq!(ok.status, "success");
+    assert_eq!(ok.rest["extra"], 1);
+    let e = parse_callback_answer(br#"{"status":"-2","msg":"clue not found"}"#).unwrap_err();
+    assert_eq!(
+        e,
+        AnswerError::Vendor {
+            code: "-2".into(),
+            message: "clue not found".into()
+        }
+    );
+    assert!(matches!(
+        parse_callback_answer(b"[]"),
+        Err(AnswerError::Undecodable(_))
+    ));
 }

@@ -10,9 +10,9 @@
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
+use crate::connectors::wire;
+use crate::connectors::Vendor;
 use crate::lead::{non_empty, Lead, LeadKind};
-use crate::vendor::wire;
-use crate::vendor::Vendor;
 
 /// Why a request failed our own validation before anything was sent; names the field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

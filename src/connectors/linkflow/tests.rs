@@ -13,9 +13,9 @@ use super::model::*;
 use super::multipart::file_part;
 use super::sign::*;
 use crate::clock::Clock;
+use crate::connectors::http::RawResponse;
+use crate::connectors::{ClientContext, FailureKind, HttpClient};
 use crate::secret::Secret;
-use crate::vendor::http::RawResponse;
-use crate::vendor::{ClientContext, FailureKind, HttpClient};
 
 // --- expiration (spec §5.3, K-a) ---------------------------------------------------------------
 

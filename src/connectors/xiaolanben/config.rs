@@ -12,7 +12,7 @@ pub const DEFAULT_BASE_URL: &str = "https://api.xiaolanben.com";
 #[serde(deny_unknown_fields)]
 pub struct Credentials {
     /// Sent as the `companyId` header (not signed). A number; a string of digits is accepted.
-    #[serde(deserialize_with = "crate::vendor::wire::id")]
+    #[serde(deserialize_with = "crate::connectors::wire::id")]
     pub company_id: String,
     /// The signing key.
     pub key: Secret,
