@@ -40,15 +40,18 @@ impl Ctx<'_> {
             ));
         }
         let before = self.backlog_delta;
-        self.conn.execute_batch("SAVEPOINT job")?;
+        // Cached statements: every job pays for these, so they are parsed once, not per job.
+        run_cached(self.conn, "SAVEPOINT job")?;
         match f(self) {
             Ok(value) => {
-                self.conn.execute_batch("RELEASE job")?;
+                run_cached(self.conn, "RELEASE job")?;
                 Ok(value)
             }
             Err(error) => {
                 self.backlog_delta = before;
-                if let Err(rollback) = self.conn.execute_batch("ROLLBACK TO job; RELEASE job") {
+                let rollback = run_cached(self.conn, "ROLLBACK TO job")
+                    .and_then(|()| run_cached(self.conn, "RELEASE job"));
+                if let Err(rollback) = rollback {
                     tracing::error!(%rollback, "journal savepoint rollback failed; aborting batch");
                     self.broken = true;
                 }
@@ -115,7 +118,7 @@ fn run_batch(conn: &Connection, jobs: &mut Vec<Job>, backlog: &AtomicI64) {
     let size = jobs.len();
     let mut replies: Vec<Reply> = Vec::with_capacity(size);
     let mut delta = 0i64;
-    let mut commit = match conn.execute_batch("BEGIN IMMEDIATE") {
+    let mut commit = match run_cached(conn, "BEGIN IMMEDIATE") {
         Ok(()) => {
             let mut ctx = Ctx {
                 conn,
@@ -132,7 +135,7 @@ fn run_batch(conn: &Connection, jobs: &mut Vec<Job>, backlog: &AtomicI64) {
                     "a failed rollback aborted this commit".into(),
                 ))
             } else {
-                conn.execute_batch("COMMIT").map_err(StoreError::from)
+                run_cached(conn, "COMMIT")
             }
         }
         Err(e) => {
@@ -160,4 +163,10 @@ fn run_batch(conn: &Connection, jobs: &mut Vec<Job>, backlog: &AtomicI64) {
     for reply in replies {
         reply(committed);
     }
+}
+
+/// Runs a parameterless statement through the connection's statement cache.
+fn run_cached(conn: &Connection, sql: &str) -> Result<(), StoreError> {
+    conn.prepare_cached(sql)?.execute([])?;
+    Ok(())
 }
