@@ -139,7 +139,6 @@ fn run_batch(conn: &Connection, jobs: &mut Vec<Job>, backlog: &AtomicI64) {
             }
         }
         Err(e) => {
-            let e = StoreError::from(e);
             for job in jobs.drain(..) {
                 replies.push(job(Err(&e)));
             }
