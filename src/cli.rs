@@ -931,7 +931,10 @@ fn forget(
         erasure.runs,
         erasure.calls,
         if erasure.closed > 0 {
-            format!("; {} item(s) not yet routed closed as skipped", erasure.closed)
+            format!(
+                "; {} item(s) not yet routed closed as skipped",
+                erasure.closed
+            )
         } else {
             String::new()
         }

@@ -424,7 +424,10 @@ mod tests {
         let e = parse("[daemon]\nkeep_days = 10\npersonal_data_days = 20\n")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("personal_data_days (20) must not exceed keep_days (10)"), "{e}");
+        assert!(
+            e.contains("personal_data_days (20) must not exceed keep_days (10)"),
+            "{e}"
+        );
         let e = parse("[daemon]\nkeep_days = 0\n").unwrap_err().to_string();
         assert!(e.contains("must be at least 1"), "{e}");
     }

@@ -647,7 +647,11 @@ pub fn retention_section(
         mb(r.free_bytes)
     );
     body.push_str(&match r.oldest_lead_ms {
-        Some(ms) => format!("oldest lead arrived {} ({})\n", beijing_time(ms), ago(now_ms, ms)),
+        Some(ms) => format!(
+            "oldest lead arrived {} ({})\n",
+            beijing_time(ms),
+            ago(now_ms, ms)
+        ),
         None => "no leads stored\n".to_string(),
     });
     body.push_str(&format!(

@@ -46,6 +46,11 @@ pub struct GrowthReport {
     pub bytes_per_lead_full: f64,
     /// Used bytes per lead after redaction.
     pub bytes_per_lead_redacted: f64,
+    /// Stored payload bytes per lead (lead body + call response) with full personal data:
+    /// what redaction rewrites, before SQLite's page layout.
+    pub payload_per_lead_full: f64,
+    /// The same after redaction.
+    pub payload_per_lead_redacted: f64,
     /// Used bytes left after every lead was deleted (schema, the probe's leads).
     pub bytes_after_delete: u64,
     /// The file after deleting and reclaiming.
@@ -86,9 +91,26 @@ impl GrowthReport {
 impl std::fmt::Display for GrowthReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let policy = RetentionPolicy::default();
-        writeln!(f, "journal growth: {} leads at {PER_DAY}/day of simulated time (filled in {:.1} s)", self.leads, self.fill_secs)?;
-        writeln!(f, "  bytes per lead, full personal data : {:.0}", self.bytes_per_lead_full)?;
-        writeln!(f, "  bytes per lead, redacted           : {:.0}", self.bytes_per_lead_redacted)?;
+        writeln!(
+            f,
+            "journal growth: {} leads at {PER_DAY}/day of simulated time (filled in {:.1} s)",
+            self.leads, self.fill_secs
+        )?;
+        writeln!(
+            f,
+            "  bytes per lead, full personal data : {:.0}",
+            self.bytes_per_lead_full
+        )?;
+        writeln!(
+            f,
+            "  bytes per lead, redacted           : {:.0}",
+            self.bytes_per_lead_redacted
+        )?;
+        writeln!(
+            f,
+            "  payload bytes per lead (body + call response): {:.0} full, {:.0} redacted",
+            self.payload_per_lead_full, self.payload_per_lead_redacted
+        )?;
         writeln!(
             f,
             "  after deleting all: {} bytes used, file {} bytes",
@@ -151,6 +173,16 @@ fn synthetic(i: u64) -> Lead {
     lead
 }
 
+fn payload_bytes(path: &std::path::Path) -> anyhow::Result<u64> {
+    let conn = rusqlite::Connection::open(path)?;
+    Ok(conn.query_row(
+        "SELECT (SELECT coalesce(sum(length(body)), 0) FROM leads)
+              + (SELECT coalesce(sum(length(response)), 0) FROM calls)",
+        [],
+        |r| r.get::<_, i64>(0),
+    )? as u64)
+}
+
 fn used_bytes(path: &std::path::Path) -> anyhow::Result<(u64, u64)> {
     let conn = rusqlite::Connection::open(path)?;
     conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
@@ -211,12 +243,14 @@ pub async fn growth_with(path: &std::path::Path, n: u64) -> anyhow::Result<Growt
     }
     let fill_secs = filled.elapsed().as_secs_f64();
     let (full, _) = used_bytes(path)?;
+    let payload_full = payload_bytes(path)?;
     let end_ms = start_ms + n as i64 * step_ms;
 
     // Redact everything (personal data 1 day, keep for ever) ...
     let redact_policy = RetentionPolicy::new(u32::MAX / 2, 1).map_err(anyhow::Error::msg)?;
     let redact = prune_with_probe(&journal, redact_policy, end_ms + 2 * DAY_MS, end_ms).await?;
     let (redacted, _) = used_bytes(path)?;
+    let payload_redacted = payload_bytes(path)?;
     // ... then delete everything.
     let delete_policy = RetentionPolicy::new(1, 1).map_err(anyhow::Error::msg)?;
     let delete = prune_with_probe(&journal, delete_policy, end_ms + 2 * DAY_MS, end_ms).await?;
@@ -227,6 +261,8 @@ pub async fn growth_with(path: &std::path::Path, n: u64) -> anyhow::Result<Growt
         fill_secs,
         bytes_per_lead_full: full as f64 / n as f64,
         bytes_per_lead_redacted: redacted as f64 / n as f64,
+        payload_per_lead_full: payload_full as f64 / n as f64,
+        payload_per_lead_redacted: payload_redacted as f64 / n as f64,
         bytes_after_delete: after,
         file_bytes_after_delete: file_after,
         redact,
@@ -320,7 +356,9 @@ async fn prune_with_probe(
         })
     };
     let started = Instant::now();
-    let report = journal.prune(policy, now_ms, crate::daemon::retention::BATCH).await?;
+    let report = journal
+        .prune(policy, now_ms, crate::daemon::retention::BATCH)
+        .await?;
     let secs = started.elapsed().as_secs_f64();
     stop.store(true, Ordering::Relaxed);
     let mut latencies = probe.await?;

@@ -235,7 +235,12 @@ impl Lead {
     /// the traffic source and the vendor's time; every field that identifies or reaches the
     /// person, and the vendor's raw record (which repeats them), is dropped.
     pub fn redacted(&self, now_ms: i64) -> Lead {
-        let mut out = Lead::new(self.vendor, self.account.clone(), self.id.clone(), Value::Null);
+        let mut out = Lead::new(
+            self.vendor,
+            self.account.clone(),
+            self.id.clone(),
+            Value::Null,
+        );
         out.kind = self.kind;
         out.city = self.city.clone();
         out.source = self.source.clone();
@@ -359,7 +364,10 @@ mod tests {
             normalize_phone("0086 13812345678").as_deref(),
             Some("13812345678")
         );
-        assert_eq!(normalize_phone("(020) 8888-1234").as_deref(), Some("02088881234"));
+        assert_eq!(
+            normalize_phone("(020) 8888-1234").as_deref(),
+            Some("02088881234")
+        );
         assert_eq!(normalize_phone("n/a"), None);
         assert!(is_mobile("138 1234 5678"));
         assert!(!is_mobile("02088881234"));
@@ -373,8 +381,14 @@ mod tests {
         lead.city = Some("广州".into());
         lead.kind = LeadKind::Form;
         let red = lead.redacted(7);
-        assert_eq!((red.id.as_str(), red.kind, red.city.as_deref()), ("42", LeadKind::Form, Some("广州")));
-        assert_eq!((red.name, red.phone, red.raw, red.redacted_ms), (None, None, Value::Null, Some(7)));
+        assert_eq!(
+            (red.id.as_str(), red.kind, red.city.as_deref()),
+            ("42", LeadKind::Form, Some("广州"))
+        );
+        assert_eq!(
+            (red.name, red.phone, red.raw, red.redacted_ms),
+            (None, None, Value::Null, Some(7))
+        );
         assert!(lead.personal_values().contains(&"13812345678".to_string()));
     }
 

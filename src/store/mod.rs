@@ -1033,6 +1033,21 @@ impl Journal {
         if total.total() == 0 {
             return Ok(total);
         }
+        self.reclaim().await?;
+        tracing::info!(
+            deleted_leads = total.deleted_leads,
+            deleted_follows = total.deleted_follows,
+            deleted_jobs = total.deleted_jobs,
+            redacted_leads = total.redacted_leads,
+            redacted_follows = total.redacted_follows,
+            "journal: pruned"
+        );
+        Ok(total)
+    }
+
+    /// After pruning: hands free pages back in steps of [`RECLAIM_PAGES`], then truncates the
+    /// WAL (best effort) so page images from before a redaction leave the disk.
+    pub async fn reclaim(&self) -> Result<(), StoreError> {
         while self.reclaim_step(RECLAIM_PAGES).await? > 0 {
             tokio::time::sleep(std::time::Duration::from_millis(1)).await;
         }
@@ -1043,15 +1058,7 @@ impl Journal {
             Ok(Err(error)) => tracing::warn!(%error, "journal: WAL truncate after prune failed"),
             Err(error) => tracing::warn!(%error, "journal: WAL truncate task failed"),
         }
-        tracing::info!(
-            deleted_leads = total.deleted_leads,
-            deleted_follows = total.deleted_follows,
-            deleted_jobs = total.deleted_jobs,
-            redacted_leads = total.redacted_leads,
-            redacted_follows = total.redacted_follows,
-            "journal: pruned"
-        );
-        Ok(total)
+        Ok(())
     }
 
     /// A consistent copy of the journal in `dest` while it is in use (see

@@ -11,8 +11,8 @@ use super::model::{
     CallStory, CheckpointRow, CronRow, DeadLetter, JournalStatus, LeadQuery, LeadStory,
     LeadSummary, QuarantineSummary, RunStory, WorkState, WorkStatus,
 };
-use super::types::{Arrival, Quarantined};
 use super::retention::{self, PruneReport, RetentionPolicy};
+use super::types::{Arrival, Quarantined};
 use super::{parse_status, parse_via, schema, StoreError};
 
 /// The journal's size and what retention will do next, for `status`.
@@ -361,18 +361,16 @@ impl JournalReader {
         self.with(|conn| {
             let free: i64 = conn.pragma_query_value(None, "freelist_count", |r| r.get(0))?;
             let page: i64 = conn.pragma_query_value(None, "page_size", |r| r.get(0))?;
-            let (erasures, last_erasure_ms): (i64, Option<i64>) = conn.query_row(
-                "SELECT count(*), max(at_ms) FROM erasures",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )?;
+            let (erasures, last_erasure_ms): (i64, Option<i64>) =
+                conn.query_row("SELECT count(*), max(at_ms) FROM erasures", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?;
             Ok(RetentionStatus {
                 file_bytes,
                 wal_bytes,
                 free_bytes: (free * page).max(0) as u64,
-                oldest_lead_ms: conn.query_row("SELECT min(received_ms) FROM leads", [], |r| {
-                    r.get(0)
-                })?,
+                oldest_lead_ms: conn
+                    .query_row("SELECT min(received_ms) FROM leads", [], |r| r.get(0))?,
                 redacted_leads: conn.query_row(
                     "SELECT count(*) FROM leads WHERE redacted_ms IS NOT NULL",
                     [],

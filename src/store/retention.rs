@@ -173,12 +173,14 @@ fn collect_strings(value: &Value, out: &mut Vec<String>) {
 fn mentions_phone(value: &Value, target: &str) -> bool {
     let mut strings = Vec::new();
     collect_strings(value, &mut strings);
-    strings.iter().any(|s| {
-        normalize_phone(s).is_some_and(|p| p == target || p.contains(target))
-    })
+    strings
+        .iter()
+        .any(|s| normalize_phone(s).is_some_and(|p| p == target || p.contains(target)))
 }
 
-/// Replaces each of `secrets` in `text` by `***`, then masks any mobile-shaped number.
+/// Replaces each of `secrets` in `text` by `***`, then masks any mobile-shaped number, also
+/// one written with spaces, dashes or dots (`138-1234-5678`), which `mask_phones_in` alone
+/// (made for log lines) does not see.
 fn scrub(text: &str, secrets: &[String]) -> String {
     let mut out = text.to_string();
     for secret in secrets {
@@ -186,7 +188,50 @@ fn scrub(text: &str, secrets: &[String]) -> String {
             out = out.replace(secret.as_str(), "***");
         }
     }
-    mask_phones_in(&out)
+    mask_phones_in(&mask_separated_mobiles(&out))
+}
+
+/// Masks spans of digits joined by single spaces, dashes or dots (an optional leading `+`)
+/// that normalize to a mainland mobile number.
+fn mask_separated_mobiles(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let starts = chars[i].is_ascii_digit()
+            || (chars[i] == '+' && chars.get(i + 1).is_some_and(|c| c.is_ascii_digit()));
+        let after_digit = i > 0 && chars[i - 1].is_ascii_digit();
+        if !starts || after_digit {
+            out.push(chars[i]);
+            i += 1;
+            continue;
+        }
+        // The longest span of digits with single separators between them.
+        let mut end = i + 1;
+        let mut last_digit = if chars[i].is_ascii_digit() { i + 1 } else { i };
+        while end < chars.len() {
+            let c = chars[end];
+            if c.is_ascii_digit() {
+                end += 1;
+                last_digit = end;
+            } else if matches!(c, ' ' | '-' | '.')
+                && chars.get(end + 1).is_some_and(|n| n.is_ascii_digit())
+            {
+                end += 1;
+            } else {
+                break;
+            }
+        }
+        let span: String = chars[i..last_digit].iter().collect();
+        let digits = span.chars().filter(char::is_ascii_digit).count();
+        if (11..=14).contains(&digits) && crate::lead::is_mobile(&span) {
+            out.push_str(&"*".repeat(span.chars().count()));
+        } else {
+            out.push_str(&span);
+        }
+        i = last_digit.max(i + 1);
+    }
+    out
 }
 
 /// One prune step inside the caller's transaction: deletes up to `limit` final items past
@@ -557,7 +602,9 @@ pub(crate) fn forget_candidates(
             let mut stmt = conn.prepare(
                 "SELECT id, body FROM leads WHERE phone_hash = ?1 OR phone_hash IS NULL",
             )?;
-            for row in stmt.query_map([&hash], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))? {
+            for row in stmt.query_map([&hash], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+            })? {
                 let (id, body) = row?;
                 let Ok(lead) = serde_json::from_str::<Lead>(&body) else {
                     continue;
@@ -570,7 +617,9 @@ pub(crate) fn forget_candidates(
             let mut stmt = conn.prepare(
                 "SELECT id, record FROM follows WHERE phone_hash = ?1 OR phone_hash IS NULL",
             )?;
-            for row in stmt.query_map([&hash], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))? {
+            for row in stmt.query_map([&hash], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+            })? {
                 let (id, record) = row?;
                 if serde_json::from_str::<Value>(&record).is_ok_and(|v| mentions_phone(&v, &target))
                 {
@@ -644,17 +693,21 @@ pub(crate) fn forget(
         out.calls += calls;
         out.follows.push(format!("{account} {msg_id}"));
         work_ids.extend(
-            conn.query_row("SELECT id FROM work WHERE follow_id = ?1", [follow_id], |r| {
-                r.get::<_, i64>(0)
-            })
+            conn.query_row(
+                "SELECT id FROM work WHERE follow_id = ?1",
+                [follow_id],
+                |r| r.get::<_, i64>(0),
+            )
             .optional()?,
         );
     }
     for run_id in &candidates.runs {
         let texts: Option<(Option<String>, Option<String>)> = conn
-            .query_row("SELECT error, note FROM runs WHERE id = ?1", [run_id], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+            .query_row(
+                "SELECT error, note FROM runs WHERE id = ?1",
+                [run_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .optional()?;
         if let Some((error, note)) = texts {
             let (e2, n2) = (
@@ -709,6 +762,25 @@ pub(crate) fn forget(
     )?;
     out.id = conn.last_insert_rowid();
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scrub_masks_mobiles_however_separated_and_keeps_other_numbers() {
+        let out = scrub(
+            "retry: 138-1234-5678 busy; +86 139 0000 1111; order 20261130 id 6831434361875726350",
+            &[],
+        );
+        assert!(!out.contains("5678") && !out.contains("1111"), "{out}");
+        assert!(
+            out.contains("20261130") && out.contains("6831434361875726350"),
+            "{out}"
+        );
+        assert_eq!(scrub("hello 张三", &["张三".to_string()]), "hello ***");
+    }
 }
 
 /// Best effort: copies the WAL into the database and truncates it, so page images written

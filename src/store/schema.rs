@@ -386,7 +386,10 @@ fn migrate_in_transaction(conn: &mut Connection, path: &Path) -> Result<(), Stor
 /// a bigger journal keeps `NONE` and reuses the pages pruning frees (its file stops growing
 /// but does not shrink) until the operator runs `VACUUM` with the daemon stopped (README).
 /// Returns true when the switch was made.
-pub(crate) fn enable_incremental_vacuum(conn: &Connection, path: &Path) -> Result<bool, StoreError> {
+pub(crate) fn enable_incremental_vacuum(
+    conn: &Connection,
+    path: &Path,
+) -> Result<bool, StoreError> {
     let mode: i64 = conn.pragma_query_value(None, "auto_vacuum", |r| r.get(0))?;
     if mode == 2 {
         return Ok(false);
