@@ -234,6 +234,27 @@ fn mask_separated_mobiles(text: &str) -> String {
     out
 }
 
+// Why `INDEXED BY`: without statistics SQLite's planner prefers `work_status` (an equality on
+// `status`) and would read every routed item of the journal and sort them, for every step;
+// walking the age index oldest first reads only what is due (`store::tests` checks the plans).
+
+/// The oldest final leads past keep_days (`?1` the cutoff, `?2` the limit).
+pub(crate) fn delete_leads_sql() -> String {
+    format!(
+        "SELECT w.id, l.id FROM leads l INDEXED BY leads_received JOIN work w ON w.lead_id = l.id
+         WHERE l.received_ms < ?1 AND {FINAL} ORDER BY l.received_ms LIMIT ?2"
+    )
+}
+
+/// The oldest final leads still holding personal data past personal_data_days.
+pub(crate) fn redact_leads_sql() -> String {
+    format!(
+        "SELECT l.id FROM leads l INDEXED BY leads_unredacted JOIN work w ON w.lead_id = l.id
+         WHERE l.redacted_ms IS NULL AND l.received_ms < ?1 AND {FINAL}
+         ORDER BY l.received_ms LIMIT ?2"
+    )
+}
+
 /// One prune step inside the caller's transaction: deletes up to `limit` final items past
 /// `keep_days`, then redacts final items past `personal_data_days` with what is left of
 /// `limit`. An empty report means there was nothing to do.
@@ -253,13 +274,7 @@ pub(crate) fn prune_step(
         let rows = stmt.query_map(params![delete_before, n], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     };
-    let leads = pairs(
-        &format!(
-            "SELECT w.id, l.id FROM leads l JOIN work w ON w.lead_id = l.id
-             WHERE l.received_ms < ?1 AND {FINAL} ORDER BY l.received_ms LIMIT ?2"
-        ),
-        left,
-    )?;
+    let leads = pairs(&delete_leads_sql(), left)?;
     for (work_id, lead_id) in &leads {
         delete_work_item(conn, *work_id)?;
         conn.prepare_cached("DELETE FROM leads WHERE id = ?1")?
@@ -270,7 +285,8 @@ pub(crate) fn prune_step(
     if left > 0 {
         let follows = pairs(
             &format!(
-                "SELECT w.id, f.id FROM follows f JOIN work w ON w.follow_id = f.id
+                "SELECT w.id, f.id FROM follows f INDEXED BY follows_received
+                 JOIN work w ON w.follow_id = f.id
                  WHERE f.received_ms < ?1 AND {FINAL} ORDER BY f.received_ms LIMIT ?2"
             ),
             left,
@@ -286,7 +302,7 @@ pub(crate) fn prune_step(
     if left > 0 {
         let jobs = pairs(
             &format!(
-                "SELECT w.id, 0 FROM work w
+                "SELECT w.id, 0 FROM work w INDEXED BY work_job_age
                  WHERE w.job_key IS NOT NULL AND w.updated_ms < ?1 AND {FINAL}
                  ORDER BY w.updated_ms LIMIT ?2"
             ),
@@ -305,14 +321,7 @@ pub(crate) fn prune_step(
         Ok(rows.collect::<Result<_, _>>()?)
     };
     if left > 0 {
-        let leads = ids(
-            &format!(
-                "SELECT l.id FROM leads l JOIN work w ON w.lead_id = l.id
-                 WHERE l.redacted_ms IS NULL AND l.received_ms < ?1 AND {FINAL}
-                 ORDER BY l.received_ms LIMIT ?2"
-            ),
-            left,
-        )?;
+        let leads = ids(&redact_leads_sql(), left)?;
         for lead_id in &leads {
             redact_lead(conn, *lead_id, now_ms, &[])?;
         }
@@ -322,7 +331,8 @@ pub(crate) fn prune_step(
     if left > 0 {
         let follows = ids(
             &format!(
-                "SELECT f.id FROM follows f JOIN work w ON w.follow_id = f.id
+                "SELECT f.id FROM follows f INDEXED BY follows_unredacted
+                 JOIN work w ON w.follow_id = f.id
                  WHERE f.redacted_ms IS NULL AND f.received_ms < ?1 AND {FINAL}
                  ORDER BY f.received_ms LIMIT ?2"
             ),
@@ -764,6 +774,19 @@ pub(crate) fn forget(
     Ok(out)
 }
 
+/// Best effort: copies the WAL into the database and truncates it, so page images written
+/// before a redaction (which the WAL may still hold) leave the disk too. Needs a moment with
+/// no reader inside a transaction; when a reader is, the next try gets it.
+pub(crate) fn truncate_wal(path: &std::path::Path) -> Result<bool, StoreError> {
+    let conn = Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(super::schema::BUSY_TIMEOUT)?;
+    let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+    Ok(busy == 0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -781,17 +804,4 @@ mod tests {
         );
         assert_eq!(scrub("hello 张三", &["张三".to_string()]), "hello ***");
     }
-}
-
-/// Best effort: copies the WAL into the database and truncates it, so page images written
-/// before a redaction (which the WAL may still hold) leave the disk too. Needs a moment with
-/// no reader inside a transaction; when a reader is, the next try gets it.
-pub(crate) fn truncate_wal(path: &std::path::Path) -> Result<bool, StoreError> {
-    let conn = Connection::open_with_flags(
-        path,
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
-    conn.busy_timeout(super::schema::BUSY_TIMEOUT)?;
-    let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
-    Ok(busy == 0)
 }
