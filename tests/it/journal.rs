@@ -117,7 +117,7 @@ fn a_journal_from_a_newer_leadrelay_is_refused_clearly() {
     );
     let message = err.to_string();
     assert!(
-        message.contains("schema version 99, newer than this leadrelay knows (2)"),
+        message.contains("schema version 99, newer than this leadrelay knows (3)"),
         "{message}"
     );
     assert!(message.contains("leadrelay.db"), "{message}");
