@@ -584,3 +584,78 @@ async fn growth_bench_small_run_shrinks_on_redaction_and_empties_on_delete() {
         "{report}"
     );
 }
+
+/// The binary: `leads forget` prints what it touched, `leads show` says the data is gone,
+/// `status` shows the retention section, `journal backup` writes a journal, and a bad
+/// retention config is refused naming the keys.
+#[tokio::test]
+async fn cli_forget_backup_and_status() {
+    let (dir, path) = temp();
+    let journal = open(&path);
+    journal
+        .accept_leads(
+            vec![person(Vendor::Tencent, "tx-cli", "cli", "13866667777")],
+            arrival(now_real()),
+            None,
+        )
+        .await
+        .unwrap();
+    let config = dir.path().join("leadrelay.toml");
+    std::fs::write(
+        &config,
+        format!("[daemon]\njournal = {:?}\n", path.to_str().unwrap()),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_leadrelay"))
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string()
+                + String::from_utf8_lossy(&out.stderr).as_ref(),
+        )
+    };
+    // Beside the open journal, as beside a daemon.
+    let (ok, out) = run(&["leads", "forget", "--phone", "138 6666 7777", "--by", "dpo"]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("erasure 1 recorded (by dpo): 1 lead(s), 0 follow record(s)"),
+        "{out}"
+    );
+    assert!(out.contains("lead tencent acct tx-cli"), "{out}");
+    let (ok, out) = run(&["leads", "show", "tx-cli"]);
+    assert!(ok && out.contains("personal data removed on"), "{out}");
+    assert!(!out.contains("name-cli"), "{out}");
+    let (ok, out) = run(&["status"]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("journal size") && out.contains("erasures on request: 1"),
+        "{out}"
+    );
+    assert!(out.contains("next prune: delete 0 leads"), "{out}");
+    let backup = dir.path().join("copy.db");
+    let (ok, out) = run(&["journal", "backup", backup.to_str().unwrap()]);
+    assert!(ok && out.contains("1 leads"), "{out}");
+    assert!(JournalReader::open(&backup)
+        .unwrap()
+        .lead_story("tx-cli")
+        .unwrap()
+        .is_some());
+    let (ok, out) = run(&["journal", "backup", backup.to_str().unwrap()]);
+    assert!(!ok && out.contains("never overwrites"), "{out}");
+    drop(journal);
+    std::fs::write(
+        &config,
+        "[daemon]\nkeep_days = 7\npersonal_data_days = 30\n",
+    )
+    .unwrap();
+    let (ok, out) = run(&["status"]);
+    assert!(
+        !ok && out.contains("personal_data_days (30) must not exceed keep_days (7)"),
+        "{out}"
+    );
+}
