@@ -34,7 +34,18 @@
 //! `follows` (unique per account + msgId), `work` (one item per new lead, follow record or fired
 //! cron slot: pending → running → done | retry | dead | unrouted | skipped), `runs`, `calls`,
 //! `checkpoints` (per account and endpoint), `cron_claims` + `cron_state`, `dead_letters`,
-//! `quarantine`, `assignments`, `once_keys`.
+//! `quarantine`, `assignments`, `once_keys`, and since migration 3 `erasures` plus
+//! `phone_hash`/`redacted_ms` on leads and follow records.
+//!
+//! ## Retention and personal data
+//!
+//! `retention.rs` owns what is final, the redacted form, pruning and erasure on request (see its
+//! doc). Pruning runs on the writer as small jobs ([`Journal::prune_step`], driven by
+//! `daemon::retention`), so it shares commits with intake instead of holding the lock; erasure
+//! runs from the CLI like `dead retry` (`offline.rs`). The write connections run with
+//! `secure_delete=ON` so rewritten and deleted rows leave no old bytes in the file, new
+//! journals use `auto_vacuum=INCREMENTAL` so pruned space is returned in small steps
+//! ([`Journal::reclaim`]), and [`JournalReader::backup_to`] makes online copies.
 //!
 //! ## Calls are journaled as they return
 //!
