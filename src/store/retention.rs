@@ -360,7 +360,8 @@ pub(crate) fn preview(
     Ok(PruneReport {
         deleted_leads: count(
             format!(
-                "SELECT count(*) FROM leads l JOIN work w ON w.lead_id = l.id
+                "SELECT count(*) FROM leads l INDEXED BY leads_received
+                 JOIN work w ON w.lead_id = l.id
                  WHERE l.received_ms < ?1 AND {FINAL}"
             ),
             del,
@@ -382,7 +383,8 @@ pub(crate) fn preview(
         // Rows past keep_days are deleted rather than redacted: not counted twice.
         redacted_leads: count(
             format!(
-                "SELECT count(*) FROM leads l JOIN work w ON w.lead_id = l.id
+                "SELECT count(*) FROM leads l INDEXED BY leads_unredacted
+                 JOIN work w ON w.lead_id = l.id
                  WHERE l.redacted_ms IS NULL AND l.received_ms < ?1
                    AND l.received_ms >= {del} AND {FINAL}"
             ),
