@@ -176,7 +176,9 @@ fn synthetic(i: u64) -> Lead {
 fn payload_bytes(path: &std::path::Path) -> anyhow::Result<u64> {
     let conn = rusqlite::Connection::open(path)?;
     Ok(conn.query_row(
-        "SELECT (SELECT coalesce(sum(length(body)), 0) FROM leads)
+        // The probe's leads (accepted while pruning, never routed) are not the N measured.
+        "SELECT (SELECT coalesce(sum(length(body)), 0) FROM leads
+                 WHERE vendor_lead_id NOT LIKE 'probe-%')
               + (SELECT coalesce(sum(length(response)), 0) FROM calls)",
         [],
         |r| r.get::<_, i64>(0),

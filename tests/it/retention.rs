@@ -570,10 +570,8 @@ async fn growth_bench_small_run_shrinks_on_redaction_and_empties_on_delete() {
         report.payload_per_lead_redacted < report.payload_per_lead_full * 0.5,
         "{report}"
     );
-    assert!(
-        report.bytes_per_lead_redacted <= report.bytes_per_lead_full * 1.05,
-        "{report}"
-    );
+    // Used pages are reported, not asserted: the probe's leads (their number depends on how
+    // busy the machine is) are in them.
     assert!(
         report.redact.probes > 0 && report.redact.p99_ms > 0.0,
         "{report}"
