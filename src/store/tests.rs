@@ -239,6 +239,10 @@ fn prune_queries_use_their_indexes() {
     let (_dir, path) = temp();
     drop(Journal::open(&path, JournalOptions::default()).unwrap());
     let conn = Connection::open(&path).unwrap();
+    let mode: i64 = conn
+        .pragma_query_value(None, "auto_vacuum", |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, 2, "a new journal is created with incremental vacuum");
     let plan = |sql: &str| -> String {
         let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
         let rows: Vec<String> = stmt
