@@ -54,6 +54,9 @@ use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::Semaphore;
 
+mod growth;
+pub use growth::{growth, growth_with, GrowthReport};
+
 use crate::connectors::tencent::config::Algorithm;
 use crate::connectors::tencent::webhook::sign_push;
 use crate::sim::tencent::{SIM_SECRET, SIM_TOKEN};

@@ -55,6 +55,12 @@ pub enum Command {
     },
     /// Sources, scripts, backlog, dead letters and circuit breakers at a glance.
     Status,
+    /// The journal file itself: `journal backup FILE` (works beside a running daemon).
+    Journal {
+        /// What to do.
+        #[command(subcommand)]
+        command: JournalCommand,
+    },
     /// Run the daemon: webhooks, scheduled pulls, cron jobs and the dispatcher, with the journal
     /// and hot-reloaded scripts, until SIGINT or SIGTERM.
     Run,
@@ -139,6 +145,11 @@ pub enum Command {
         /// Runs per scenario; the median is reported [default: 3].
         #[arg(long)]
         repeat: Option<usize>,
+        /// Instead: journal N synthetic leads over simulated days, prune them at the default
+        /// retention, and report bytes per lead and the writer's latency while pruning
+        /// [default N: 1000000].
+        #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "1000000")]
+        growth: Option<u64>,
     },
     /// Run the *.test.rhai files against the built-in simulators.
     Test {
@@ -207,6 +218,31 @@ pub enum LeadsCommand {
         /// Every unrouted lead and follow record.
         #[arg(long)]
         unrouted: bool,
+    },
+    /// Erase one person on request: redact every lead and follow record holding this phone
+    /// (or this one lead), scrub the runs and calls quoting them, and record the erasure
+    /// (works beside a running daemon).
+    Forget {
+        /// The person's phone number, in any format (`+86 138-1234-5678`).
+        #[arg(long, required_unless_present = "id", conflicts_with = "id")]
+        phone: Option<String>,
+        /// One lead: the vendor's lead id or `#N` (or a Waiqin follow record's msgId).
+        #[arg(long)]
+        id: Option<String>,
+        /// Who asked or who is erasing, for the record [default: the OS user].
+        #[arg(long)]
+        by: Option<String>,
+    },
+}
+
+/// `leadrelay journal …`.
+#[derive(Debug, Subcommand)]
+pub enum JournalCommand {
+    /// A consistent copy of the journal while the daemon runs (SQLite online backup); the
+    /// copy is a journal you can point `[daemon] journal` at to restore.
+    Backup {
+        /// Where to write the copy (must not exist).
+        file: PathBuf,
     },
 }
 
@@ -304,6 +340,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Dead { command } => dead(cli.config, command),
         Command::Quarantine { command } => quarantine(cli.config, command),
         Command::Status => status(cli.config),
+        Command::Journal { command } => journal(cli.config, command),
         Command::Demo {
             scripts,
             leads,
@@ -334,7 +371,14 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             rates,
             seconds,
             repeat,
-        } => bench(quick, rates, seconds, repeat).await,
+            growth,
+        } => match growth {
+            Some(n) => {
+                println!("{}", crate::bench::growth(n).await?);
+                Ok(ExitCode::SUCCESS)
+            }
+            None => bench(quick, rates, seconds, repeat).await,
+        },
         Command::Definitions { dir } => definitions(dir).await,
     }
 }
@@ -853,6 +897,74 @@ fn leads(config_path: Option<PathBuf>, command: LeadsCommand) -> anyhow::Result<
             );
             Ok(ExitCode::SUCCESS)
         }
+        LeadsCommand::Forget { phone, id, by } => forget(&path, phone, id, by),
+    }
+}
+
+/// Who is running this command, for the erasure record: `$USER` / `$USERNAME`.
+fn os_user() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .unwrap_or_else(|_| "unknown".to_string())
+}
+
+fn forget(
+    path: &std::path::Path,
+    phone: Option<String>,
+    id: Option<String>,
+    by: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    let selector = match (phone, id) {
+        (Some(phone), _) => crate::store::ForgetSelector::Phone(phone),
+        (None, Some(id)) => crate::store::ForgetSelector::Id(id),
+        (None, None) => bail!("name a --phone or an --id"),
+    };
+    let by = by.unwrap_or_else(os_user);
+    let now = chrono::Utc::now().timestamp_millis();
+    let erasure = crate::store::offline::forget_offline(path, &selector, &by, now)?;
+    println!(
+        "erasure {} recorded (by {by}): {} lead(s), {} follow record(s) redacted; {} run(s) and \
+         {} call(s) scrubbed{}",
+        erasure.id,
+        erasure.leads.len(),
+        erasure.follows.len(),
+        erasure.runs,
+        erasure.calls,
+        if erasure.closed > 0 {
+            format!(
+                "; {} item(s) not yet routed closed as skipped",
+                erasure.closed
+            )
+        } else {
+            String::new()
+        }
+    );
+    for lead in &erasure.leads {
+        println!("  lead {lead}");
+    }
+    for follow in &erasure.follows {
+        println!("  follow record {follow}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn journal(config_path: Option<PathBuf>, command: JournalCommand) -> anyhow::Result<ExitCode> {
+    let (path, reader) = journal_reader(config_path)?;
+    match command {
+        JournalCommand::Backup { file } => {
+            let report = reader
+                .backup_to(&file)
+                .with_context(|| format!("backup of {} to {}", path.display(), file.display()))?;
+            println!(
+                "backup of {} written to {}: {} leads, {:.1} MB; restore by pointing \
+                 [daemon] journal at it (or copying it in place) with the daemon stopped",
+                path.display(),
+                file.display(),
+                report.leads,
+                report.bytes as f64 / 1_000_000.0
+            );
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
@@ -898,6 +1010,10 @@ fn quarantine(
 }
 
 fn status(config_path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let policy = optional_config(config_path.clone())?
+        .daemon
+        .retention()
+        .map_err(anyhow::Error::msg)?;
     let (path, reader) = journal_reader(config_path)?;
     let mut extra = Vec::new();
     let mut warning = String::new();
@@ -946,6 +1062,11 @@ fn status(config_path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
             "not running (no status file beside the journal)\n".to_string(),
         )),
     }
+    extra.push(crate::inspect::retention_section(
+        &reader,
+        policy,
+        chrono::Utc::now().timestamp_millis(),
+    )?);
     print!(
         "{warning}{}",
         crate::inspect::status_report(&reader, &extra)?

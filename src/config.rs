@@ -111,6 +111,11 @@ pub struct DaemonSettings {
     /// On start, a schedule with `catch_up: "last"` fires the most recent slot it missed while
     /// the daemon was down, if that slot is at most this old.
     pub cron_catch_up_max_age_secs: u64,
+    /// Final leads, follow records and job items older than this many days are deleted with
+    /// their runs and calls (README, "Data retention and personal information").
+    pub keep_days: u32,
+    /// Final leads and follow records older than this many days keep only their redacted form.
+    pub personal_data_days: u32,
 }
 
 impl DaemonSettings {
@@ -118,6 +123,11 @@ impl DaemonSettings {
     /// vendors' own timestamps are Beijing time, which has none.
     pub fn schedule_offset(&self) -> Result<chrono::FixedOffset, String> {
         parse_timezone(&self.timezone)
+    }
+
+    /// `keep_days` and `personal_data_days` as a validated policy; the error names the keys.
+    pub fn retention(&self) -> Result<crate::store::RetentionPolicy, String> {
+        crate::store::RetentionPolicy::new(self.keep_days, self.personal_data_days)
     }
 
     /// `trusted_proxies`, parsed; the error names the key and the bad value.
@@ -178,6 +188,8 @@ impl Default for DaemonSettings {
             timezone: "Asia/Shanghai".to_string(),
             trusted_proxies: Vec::new(),
             cron_catch_up_max_age_secs: 3600,
+            keep_days: 90,
+            personal_data_days: 30,
         }
     }
 }
@@ -236,6 +248,7 @@ impl Config {
             .schedule_offset()
             .map(|_| ())
             .and_then(|()| raw.daemon.trusted_proxy_list().map(|_| ()))
+            .and_then(|()| raw.daemon.retention().map(|_| ()))
             .map_err(|message| ConfigError::Syntax {
                 path: origin.to_string(),
                 message: format!("[daemon] {message}"),
@@ -393,6 +406,23 @@ mod tests {
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
         Config::parse(text, "leadrelay.toml", &env)
+    }
+
+    #[test]
+    fn retention_days_default_and_are_validated() {
+        let c = parse("").unwrap();
+        assert_eq!((c.daemon.keep_days, c.daemon.personal_data_days), (90, 30));
+        let c = parse("[daemon]\nkeep_days = 30\npersonal_data_days = 30\n").unwrap();
+        assert_eq!(c.daemon.retention().unwrap().keep_days, 30);
+        let e = parse("[daemon]\nkeep_days = 10\npersonal_data_days = 20\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("personal_data_days (20) must not exceed keep_days (10)"),
+            "{e}"
+        );
+        let e = parse("[daemon]\nkeep_days = 0\n").unwrap_err().to_string();
+        assert!(e.contains("must be at least 1"), "{e}");
     }
 
     #[test]

@@ -266,6 +266,15 @@ fn render_story(story: &LeadStory, dead_letter: Option<&DeadLetter>) -> String {
         "arrived  {}  {how}",
         beijing_time(arrival.received_at_ms)
     ));
+    if let Some(at) = lead.redacted_ms {
+        // Said up front: the fields below are what retention or an erasure kept, not a lead
+        // that arrived without a name and phone.
+        line(format!(
+            "personal data removed on {} (retention or `leads forget`); ids, kind, city and \
+             outcomes are kept",
+            beijing_time(at)
+        ));
+    }
     line(String::new());
 
     line("fields".into());
@@ -621,6 +630,63 @@ fn hex_dump(bytes: &[u8]) -> String {
 }
 
 // ----- status -----------------------------------------------------------------------------
+
+/// `status` section "retention": the journal's size, its oldest lead, erasures, and what the
+/// next prune under `policy` will remove, as of `now_ms`.
+pub fn retention_section(
+    reader: &JournalReader,
+    policy: crate::store::RetentionPolicy,
+    now_ms: i64,
+) -> Result<StatusSection, StoreError> {
+    let r = reader.retention_status(policy, now_ms)?;
+    let mb = |b: u64| format!("{:.1} MB", b as f64 / 1_000_000.0);
+    let mut body = format!(
+        "journal size {} (+ WAL {}, {} free inside)\n",
+        mb(r.file_bytes),
+        mb(r.wal_bytes),
+        mb(r.free_bytes)
+    );
+    body.push_str(&match r.oldest_lead_ms {
+        Some(ms) => format!(
+            "oldest lead arrived {} ({})\n",
+            beijing_time(ms),
+            ago(now_ms, ms)
+        ),
+        None => "no leads stored\n".to_string(),
+    });
+    body.push_str(&format!(
+        "policy: delete final items after {} days, remove personal data after {} days; {} lead{} \
+         redacted so far\n",
+        policy.keep_days,
+        policy.personal_data_days,
+        r.redacted_leads,
+        plural(r.redacted_leads)
+    ));
+    let next = r.next_prune;
+    body.push_str(&format!(
+        "next prune: delete {} lead{}, {} follow record{}, {} job item{}; redact {} lead{}, {} \
+         follow record{}\n",
+        next.deleted_leads,
+        plural(next.deleted_leads),
+        next.deleted_follows,
+        plural(next.deleted_follows),
+        next.deleted_jobs,
+        plural(next.deleted_jobs),
+        next.redacted_leads,
+        plural(next.redacted_leads),
+        next.redacted_follows,
+        plural(next.redacted_follows),
+    ));
+    body.push_str(&match r.last_erasure_ms {
+        Some(ms) => format!(
+            "erasures on request: {} (last {})\n",
+            r.erasures,
+            beijing_time(ms)
+        ),
+        None => "erasures on request: none\n".to_string(),
+    });
+    Ok(("retention".to_string(), body))
+}
 
 /// `status`: the journal at a glance — backlog by state, dead letters, quarantine, pull
 /// checkpoints and cron schedules — followed by the `extra` sections the daemon adds (see

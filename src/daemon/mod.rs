@@ -27,6 +27,7 @@ use crate::trigger::{pull, webhook, Intake, IntakeError};
 pub mod breaker;
 pub mod cron;
 pub mod dispatch;
+pub mod retention;
 pub mod status;
 
 pub use breaker::{BreakerState, Breakers};
@@ -231,6 +232,13 @@ pub async fn start(config: &Config) -> Result<RunningDaemon, DaemonError> {
         wake.clone(),
         stopped.clone(),
     ));
+    let policy = settings.retention().map_err(config_error)?;
+    let pruner = tokio::spawn(retention::run(
+        journal.clone(),
+        policy,
+        retention::CHECK_EVERY,
+        stopped.clone(),
+    ));
     let status = tokio::spawn(status::publish(
         host.clone(),
         breakers.clone(),
@@ -261,7 +269,7 @@ pub async fn start(config: &Config) -> Result<RunningDaemon, DaemonError> {
         host,
         breakers,
         stop,
-        intake_tasks: vec![server, pulls, crons, status],
+        intake_tasks: vec![server, pulls, crons, status, pruner],
         dispatcher,
         _watcher: watcher,
     })

@@ -193,6 +193,12 @@ pub struct Lead {
     pub remark: Option<String>,
     /// The vendor's own record, every field kept.
     pub raw: Value,
+    /// Set (unix milliseconds) once the journal replaced this lead's personal data with its
+    /// redacted form (`store::retention`): name, phone, contacts, address, remark and `raw`
+    /// are gone; ids, vendor, account, kind, city, source and times are kept. Absent until
+    /// then, so lead bodies written before retention existed read unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redacted_ms: Option<i64>,
 }
 
 impl Lead {
@@ -221,9 +227,87 @@ impl Lead {
             created_at: None,
             remark: None,
             raw,
+            redacted_ms: None,
         }
     }
 
+    /// The redacted form of this lead, as of `now_ms`: what retention and `leads forget` keep.
+    /// Only what statistics and `leads show` need stays — ids, vendor, account, kind, city,
+    /// the traffic source and the vendor's time; every field that identifies or reaches the
+    /// person, and the vendor's raw record (which repeats them), is dropped.
+    pub fn redacted(&self, now_ms: i64) -> Lead {
+        let mut out = Lead::new(
+            self.vendor,
+            self.account.clone(),
+            self.id.clone(),
+            Value::Null,
+        );
+        out.kind = self.kind;
+        out.city = self.city.clone();
+        out.source = self.source.clone();
+        out.created_at = self.created_at;
+        out.redacted_ms = Some(self.redacted_ms.unwrap_or(now_ms));
+        out
+    }
+
+    /// Every personal value this lead holds as text (name, phone, contacts, address, remark),
+    /// for scrubbing copies of them out of run errors and call messages when it is redacted.
+    pub fn personal_values(&self) -> Vec<String> {
+        let mut out: Vec<String> = [
+            &self.name,
+            &self.phone,
+            &self.email,
+            &self.wechat,
+            &self.qq,
+            &self.address,
+            &self.remark,
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|v| v.chars().count() >= 2)
+        .cloned()
+        .collect();
+        if let Some(phone) = self.phone.as_deref().and_then(normalize_phone) {
+            out.push(phone);
+        }
+        out
+    }
+}
+
+/// Normalizes a phone number the way the stdlib's `phone::normalize` does (keep the two in
+/// step): full-width digits become ASCII, everything but digits goes, and a `+86`, `0086` or
+/// `86` (before 11 digits) prefix is dropped. `None` when no digit is left. The journal matches
+/// `leads forget --phone` on this form, so `+86 138-1234-5678` finds `13812345678`.
+pub fn normalize_phone(text: &str) -> Option<String> {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '0'..='9' => out.push(c),
+            '\u{FF10}'..='\u{FF19}' => {
+                out.push(char::from(b'0' + (c as u32 - 0xFF10) as u8));
+            }
+            '+' | '\u{FF0B}' if out.is_empty() => out.push('+'),
+            _ => {}
+        }
+    }
+    let digits = if let Some(rest) = out.strip_prefix("+86") {
+        rest.to_string()
+    } else if let Some(rest) = out.strip_prefix("0086") {
+        rest.to_string()
+    } else if out.len() == 13 && out.starts_with("86") {
+        out[2..].to_string()
+    } else {
+        out.trim_start_matches('+').to_string()
+    };
+    (!digits.is_empty()).then_some(digits)
+}
+
+/// True when `text` normalizes to a mainland mobile number (11 digits starting with 1).
+pub fn is_mobile(text: &str) -> bool {
+    normalize_phone(text).is_some_and(|p| p.len() == 11 && p.starts_with('1'))
+}
+
+impl Lead {
     /// The normalized fields and `raw` as one JSON object (what scripts see as `lead.to_map()`).
     pub fn to_json(&self) -> Map<String, Value> {
         match serde_json::to_value(self) {
@@ -265,6 +349,48 @@ mod tests {
         assert_eq!(LeadKind::from_feiyu(0), LeadKind::Form);
         assert_eq!(LeadKind::from_feiyu(3), LeadKind::Callback);
         assert_eq!(LeadKind::from_feiyu(9), LeadKind::Other);
+    }
+
+    #[test]
+    fn phones_normalize_like_the_stdlib() {
+        assert_eq!(
+            normalize_phone("+86 138-1234-5678").as_deref(),
+            Some("13812345678")
+        );
+        assert_eq!(
+            normalize_phone("８６１３８１２３４５６７８").as_deref(),
+            Some("13812345678")
+        );
+        assert_eq!(
+            normalize_phone("0086 13812345678").as_deref(),
+            Some("13812345678")
+        );
+        assert_eq!(
+            normalize_phone("(020) 8888-1234").as_deref(),
+            Some("02088881234")
+        );
+        assert_eq!(normalize_phone("n/a"), None);
+        assert!(is_mobile("138 1234 5678"));
+        assert!(!is_mobile("02088881234"));
+    }
+
+    #[test]
+    fn redaction_keeps_identity_and_drops_the_person() {
+        let mut lead = Lead::new(Vendor::Tencent, "tx", "42", serde_json::json!({"tel": "1"}));
+        lead.name = Some("张三".into());
+        lead.phone = Some("13812345678".into());
+        lead.city = Some("广州".into());
+        lead.kind = LeadKind::Form;
+        let red = lead.redacted(7);
+        assert_eq!(
+            (red.id.as_str(), red.kind, red.city.as_deref()),
+            ("42", LeadKind::Form, Some("广州"))
+        );
+        assert_eq!(
+            (red.name, red.phone, red.raw, red.redacted_ms),
+            (None, None, Value::Null, Some(7))
+        );
+        assert!(lead.personal_values().contains(&"13812345678".to_string()));
     }
 
     #[test]

@@ -34,7 +34,18 @@
 //! `follows` (unique per account + msgId), `work` (one item per new lead, follow record or fired
 //! cron slot: pending → running → done | retry | dead | unrouted | skipped), `runs`, `calls`,
 //! `checkpoints` (per account and endpoint), `cron_claims` + `cron_state`, `dead_letters`,
-//! `quarantine`, `assignments`, `once_keys`.
+//! `quarantine`, `assignments`, `once_keys`, and since migration 3 `erasures` plus
+//! `phone_hash`/`redacted_ms` on leads and follow records.
+//!
+//! ## Retention and personal data
+//!
+//! `retention.rs` owns what is final, the redacted form, pruning and erasure on request (see its
+//! doc). Pruning runs on the writer as small jobs ([`Journal::prune_step`], driven by
+//! `daemon::retention`), so it shares commits with intake instead of holding the lock; erasure
+//! runs from the CLI like `dead retry` (`offline.rs`). The write connections run with
+//! `secure_delete=ON` so rewritten and deleted rows leave no old bytes in the file, new
+//! journals use `auto_vacuum=INCREMENTAL` so pruned space is returned in small steps
+//! ([`Journal::reclaim`]), and [`JournalReader::backup_to`] makes online copies.
 //!
 //! ## Calls are journaled as they return
 //!
@@ -77,6 +88,7 @@ mod fingerprint;
 mod model;
 pub mod offline;
 mod reader;
+pub mod retention;
 mod schema;
 pub mod types;
 mod writer;
@@ -87,13 +99,18 @@ pub use model::{
     LeadQuery, LeadStory, LeadSummary, PriorCall, QuarantineSummary, RerouteSelector, RunRecord,
     RunRow, RunStart, RunStory, Work, WorkKind, WorkOutcome, WorkState, WorkStatus,
 };
-pub use reader::JournalReader;
+pub use reader::{BackupReport, JournalReader, RetentionStatus};
+pub use retention::{Erasure, ForgetSelector, PruneReport, RetentionPolicy};
 
 use types::{Accepted, Arrival, Checkpoint, FollowArrival, Quarantined, Via};
 use writer::{Ctx, Job};
 
 /// Where the journal lives when the config names no path.
 pub const DEFAULT_PATH: &str = "./leadrelay.db";
+
+/// Free pages one reclaim step hands back (4 KiB each): small enough that the step is a
+/// fraction of a millisecond of the writer's time.
+pub const RECLAIM_PAGES: u32 = 256;
 
 /// How long claimed cron slots are remembered one by one; older slots are refused wholesale.
 const CRON_RETENTION_MS: i64 = 7 * 24 * 3600 * 1000;
@@ -267,6 +284,7 @@ struct LeadRow {
     id: String,
     kind: &'static str,
     body: String,
+    phone_hash: String,
 }
 
 /// A claimed row as the writer returns it; decoded on the caller's thread.
@@ -333,6 +351,9 @@ impl Journal {
         let mut conn = Connection::open(path).map_err(open_error)?;
         schema::configure(&conn, options.durability)?;
         schema::migrate(&mut conn, path)?;
+        if schema::enable_incremental_vacuum(&conn, path)? {
+            tracing::info!(path = %path.display(), "journal: switched to incremental vacuum");
+        }
         let recovered = conn.execute(
             "UPDATE work SET status = 'pending', updated_ms = ?1 WHERE status = 'running'",
             [now_ms()],
@@ -444,7 +465,9 @@ impl Journal {
             .map(|lead| {
                 let body = serde_json::to_string(&lead)
                     .map_err(|e| StoreError::Corrupt(format!("lead {}: {e}", lead.id)))?;
+                let phone_hash = retention::lead_phone_hash(&lead);
                 Ok(LeadRow {
+                    phone_hash,
                     vendor: lead.vendor.as_str(),
                     kind: lead.kind.as_str(),
                     account: lead.account,
@@ -462,8 +485,8 @@ impl Journal {
                         .conn
                         .prepare_cached(
                             "INSERT INTO leads (vendor, account, vendor_lead_id, kind, body, via,
-                                                endpoint, received_ms)
-                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                                                endpoint, received_ms, phone_hash)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
                              ON CONFLICT (account, vendor_lead_id) DO NOTHING",
                         )?
                         .execute(params![
@@ -475,6 +498,7 @@ impl Journal {
                             via_str(arrival.via),
                             arrival.endpoint,
                             arrival.received_at_ms,
+                            row.phone_hash,
                         ])?;
                     if inserted == 0 {
                         out.push(Accepted::Duplicate);
@@ -505,14 +529,15 @@ impl Journal {
     pub async fn accept_follow(&self, follow: FollowArrival) -> Result<Accepted, IntakeError> {
         let record = serde_json::to_string(&follow.record)
             .map_err(|e| StoreError::Corrupt(format!("follow {}: {e}", follow.msg_id)))?;
+        let phone_hash = retention::record_phone_hash(&follow.record);
         let accepted = self
             .write(move |ctx| {
                 let inserted = ctx
                     .conn
                     .prepare_cached(
                         "INSERT INTO follows (account, msg_id, data_id, record, via, endpoint,
-                                              received_ms)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                                              received_ms, phone_hash)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
                          ON CONFLICT (account, msg_id) DO NOTHING",
                     )?
                     .execute(params![
@@ -523,6 +548,7 @@ impl Journal {
                         via_str(follow.arrival.via),
                         follow.arrival.endpoint,
                         follow.arrival.received_at_ms,
+                        phone_hash,
                     ])?;
                 if inserted == 0 {
                     return Ok(Accepted::Duplicate);
@@ -976,6 +1002,98 @@ impl Journal {
     /// from growing with every key ever claimed. Returns how many went.
     pub async fn sweep_once_keys(&self) -> Result<usize, StoreError> {
         self.write(|ctx| sweep_once_keys(ctx.conn, now_ms())).await
+    }
+
+    // ----- retention -----------------------------------------------------------------------
+
+    /// One prune step (see `retention`): deletes up to `limit` final items past `keep_days`,
+    /// then redacts final items past `personal_data_days` with the rest of `limit`, as `now_ms`
+    /// sees it (a parameter so tests age leads without waiting). One share of one batch: a
+    /// small `limit` keeps the commit it shares with intake short.
+    pub async fn prune_step(
+        &self,
+        policy: RetentionPolicy,
+        now_ms: i64,
+        limit: usize,
+    ) -> Result<PruneReport, StoreError> {
+        self.write(move |ctx| retention::prune_step(ctx.conn, policy, now_ms, limit))
+            .await
+    }
+
+    /// Hands up to `pages` free pages back to the OS (`PRAGMA incremental_vacuum`); returns
+    /// how many free pages are left. Does nothing on a journal without incremental vacuum.
+    pub async fn reclaim_step(&self, pages: u32) -> Result<u64, StoreError> {
+        self.write(move |ctx| {
+            ctx.conn
+                .execute_batch(&format!("PRAGMA incremental_vacuum({pages})"))?;
+            let free: i64 = ctx
+                .conn
+                .pragma_query_value(None, "freelist_count", |r| r.get(0))?;
+            let mode: i64 = ctx
+                .conn
+                .pragma_query_value(None, "auto_vacuum", |r| r.get(0))?;
+            // Without incremental vacuum free pages are reused in place, never handed back.
+            Ok(if mode == 2 { free.max(0) as u64 } else { 0 })
+        })
+        .await
+    }
+
+    /// Prunes until nothing is due: steps of `batch` rows, each followed by a pause as long as
+    /// the step took, so the writer spends at most about half its time pruning and intake
+    /// jobs always get the next commit. Then reclaims the freed pages in steps of
+    /// [`RECLAIM_PAGES`] and truncates the WAL (so old page images leave the disk). Returns
+    /// what was done.
+    pub async fn prune(
+        &self,
+        policy: RetentionPolicy,
+        now_ms: i64,
+        batch: usize,
+    ) -> Result<PruneReport, StoreError> {
+        let mut total = PruneReport::default();
+        loop {
+            let started = std::time::Instant::now();
+            let step = self.prune_step(policy, now_ms, batch.max(1)).await?;
+            total.add(step);
+            if step.total() < batch.max(1) as u64 {
+                break;
+            }
+            tokio::time::sleep(started.elapsed()).await;
+        }
+        if total.total() == 0 {
+            return Ok(total);
+        }
+        self.reclaim().await?;
+        tracing::info!(
+            deleted_leads = total.deleted_leads,
+            deleted_follows = total.deleted_follows,
+            deleted_jobs = total.deleted_jobs,
+            redacted_leads = total.redacted_leads,
+            redacted_follows = total.redacted_follows,
+            "journal: pruned"
+        );
+        Ok(total)
+    }
+
+    /// After pruning: hands free pages back in steps of [`RECLAIM_PAGES`], then truncates the
+    /// WAL (best effort) so page images from before a redaction leave the disk.
+    pub async fn reclaim(&self) -> Result<(), StoreError> {
+        while self.reclaim_step(RECLAIM_PAGES).await? > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        let path = self.inner.path.clone();
+        match tokio::task::spawn_blocking(move || retention::truncate_wal(&path)).await {
+            Ok(Ok(true)) => {}
+            Ok(Ok(false)) => tracing::debug!("journal: WAL busy; truncated at a later prune"),
+            Ok(Err(error)) => tracing::warn!(%error, "journal: WAL truncate after prune failed"),
+            Err(error) => tracing::warn!(%error, "journal: WAL truncate task failed"),
+        }
+        Ok(())
+    }
+
+    /// A consistent copy of the journal in `dest` while it is in use (see
+    /// [`JournalReader::backup_to`]).
+    pub fn backup_to(&self, dest: &Path) -> Result<BackupReport, StoreError> {
+        self.inner.reader.backup_to(dest)
     }
 
     // ----- once keys and assignment counters -----------------------------------------------

@@ -1,5 +1,5 @@
 //! Writes the CLI makes to a journal that a running daemon may own: `leadrelay dead retry
-//! ID|--all` and `leadrelay leads reroute ID|--unrouted`. Each opens a short-lived read-write connection, does one
+//! ID|--all`, `leadrelay leads reroute ID|--unrouted` and `leadrelay leads forget`. Each opens a short-lived read-write connection, does one
 //! transaction and closes it. It must not do what [`Journal::open`](super::Journal::open) does
 //! on start (migrate, recover crashed work): those assume no one else is using the file.
 //!
@@ -36,6 +36,7 @@ use std::path::Path;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 use super::model::{DeadSelector, RerouteSelector};
+use super::retention::{self, Erasure, ForgetSelector};
 use super::{now_ms, reroute_unrouted, revive_dead_letters, schema, StoreError};
 
 /// Does what [`Journal::retry_dead`](super::Journal::retry_dead) does — the selected open dead
@@ -68,6 +69,46 @@ pub fn reroute_offline(path: &Path, selector: &RerouteSelector) -> Result<usize,
     Ok(count)
 }
 
+/// `leadrelay leads forget`: redacts every lead and follow record of one person (by phone or
+/// by id), scrubs the runs and calls that quote them, and records the erasure (`by`, when, how
+/// many; never the phone) — whether or not a daemon has the journal open. The search (which
+/// may scan every run and call for the phone) reads outside the write lock; the write lock is
+/// then held only for the rewrites, like `dead retry`. A lead journaled between the two is not
+/// in this erasure: running the command again finds it. Work the daemon is running right now
+/// is redacted but left to finish; a run finishing after the erasure may journal what its
+/// calls answered, so run `forget` again once it has (the README says so). At `now_ms`.
+pub fn forget_offline(
+    path: &Path,
+    selector: &ForgetSelector,
+    by: &str,
+    now_ms: i64,
+) -> Result<Erasure, StoreError> {
+    let mut conn = open_existing(path)?;
+    let candidates = retention::forget_candidates(&conn, selector)?;
+    let matched = match selector {
+        ForgetSelector::Phone(_) => "phone",
+        ForgetSelector::Id(_) => "id",
+    };
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(|e| locked_or(path, e))?;
+    let erasure = retention::forget(&tx, &candidates, matched, by, now_ms)?;
+    tx.commit().map_err(|e| locked_or(path, e))?;
+    drop(conn);
+    // The WAL may still hold page images from before the rewrite.
+    if let Err(error) = retention::truncate_wal(path) {
+        tracing::warn!(%error, "journal: WAL truncate after an erasure failed; the next prune retries");
+    }
+    tracing::info!(
+        path = %path.display(),
+        erasure = erasure.id,
+        leads = erasure.leads.len(),
+        follows = erasure.follows.len(),
+        "journal: erasure recorded"
+    );
+    Ok(erasure)
+}
+
 /// Opens an existing journal read-write, without creating, migrating or recovering anything.
 fn open_existing(path: &Path) -> Result<Connection, StoreError> {
     let open_error = |message: String| StoreError::Open {
@@ -86,6 +127,8 @@ fn open_existing(path: &Path) -> Result<Connection, StoreError> {
     .map_err(|e| open_error(e.to_string()))?;
     conn.busy_timeout(schema::BUSY_TIMEOUT)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // As on the daemon's writer (see `schema::configure`): rewritten rows leave no old bytes.
+    conn.pragma_update(None, "secure_delete", "ON")?;
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if version == 0 {
         return Err(StoreError::NotAJournal {

@@ -11,8 +11,39 @@ use super::model::{
     CallStory, CheckpointRow, CronRow, DeadLetter, JournalStatus, LeadQuery, LeadStory,
     LeadSummary, QuarantineSummary, RunStory, WorkState, WorkStatus,
 };
+use super::retention::{self, PruneReport, RetentionPolicy};
 use super::types::{Arrival, Quarantined};
 use super::{parse_status, parse_via, schema, StoreError};
+
+/// The journal's size and what retention will do next, for `status`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetentionStatus {
+    /// The database file, in bytes.
+    pub file_bytes: u64,
+    /// The WAL beside it, in bytes.
+    pub wal_bytes: u64,
+    /// Free pages inside the file (reclaimed by the next prune, or reused).
+    pub free_bytes: u64,
+    /// When the oldest lead still stored arrived.
+    pub oldest_lead_ms: Option<i64>,
+    /// Leads whose personal data was removed.
+    pub redacted_leads: u64,
+    /// Erasures recorded (`leads forget`).
+    pub erasures: u64,
+    /// When the last erasure was made.
+    pub last_erasure_ms: Option<i64>,
+    /// What a prune now would do.
+    pub next_prune: PruneReport,
+}
+
+/// What `journal backup` wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupReport {
+    /// The copy's size in bytes.
+    pub bytes: u64,
+    /// Leads in the copy.
+    pub leads: u64,
+}
 
 /// Queries over a journal, on a read-only connection. `Send + Sync`; queries are serialized.
 #[derive(Debug)]
@@ -314,6 +345,95 @@ impl JournalReader {
                 checkpoints,
                 cron,
             })
+        })
+    }
+
+    /// Size, oldest lead, erasures and what the next prune under `policy` at `now_ms` would do.
+    pub fn retention_status(
+        &self,
+        policy: RetentionPolicy,
+        now_ms: i64,
+    ) -> Result<RetentionStatus, StoreError> {
+        let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        let mut wal = self.path.as_os_str().to_owned();
+        wal.push("-wal");
+        let (file_bytes, wal_bytes) = (size(&self.path), size(Path::new(&wal)));
+        self.with(|conn| {
+            let free: i64 = conn.pragma_query_value(None, "freelist_count", |r| r.get(0))?;
+            let page: i64 = conn.pragma_query_value(None, "page_size", |r| r.get(0))?;
+            let (erasures, last_erasure_ms): (i64, Option<i64>) =
+                conn.query_row("SELECT count(*), max(at_ms) FROM erasures", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?;
+            Ok(RetentionStatus {
+                file_bytes,
+                wal_bytes,
+                free_bytes: (free * page).max(0) as u64,
+                oldest_lead_ms: conn
+                    .query_row("SELECT min(received_ms) FROM leads", [], |r| r.get(0))?,
+                redacted_leads: conn.query_row(
+                    "SELECT count(*) FROM leads WHERE redacted_ms IS NOT NULL",
+                    [],
+                    |r| r.get::<_, i64>(0),
+                )? as u64,
+                erasures: erasures as u64,
+                last_erasure_ms,
+                next_prune: retention::preview(conn, policy, now_ms)?,
+            })
+        })
+    }
+
+    /// Copies the journal to `dest` with SQLite's online backup API, in one step under one
+    /// read transaction: the copy is the journal as of one commit — every lead acknowledged
+    /// before the backup began is in it — and the daemon keeps writing meanwhile (a WAL
+    /// reader does not block the writer). Written to `dest.partial` and renamed, so `dest`
+    /// is either absent or complete; an existing `dest` is refused. The copy is checked
+    /// (`quick_check`) before it is renamed.
+    pub fn backup_to(&self, dest: &Path) -> Result<BackupReport, StoreError> {
+        if dest.exists() {
+            return Err(StoreError::Conflict(format!(
+                "{} exists; a backup never overwrites a file",
+                dest.display()
+            )));
+        }
+        let mut partial = dest.as_os_str().to_owned();
+        partial.push(".partial");
+        let partial = PathBuf::from(partial);
+        let _ = std::fs::remove_file(&partial);
+        let io = |what: &str, e: &dyn std::fmt::Display| StoreError::Open {
+            path: dest.to_path_buf(),
+            message: format!("{what}: {e}"),
+        };
+        {
+            let mut copy = Connection::open(&partial).map_err(|e| io("cannot create", &e))?;
+            let conn = self
+                .conn
+                .lock()
+                .map_err(|_| StoreError::Sqlite("reader connection poisoned".into()))?;
+            let backup = rusqlite::backup::Backup::new(&conn, &mut copy)?;
+            // -1: every page in one step, so the copy is one snapshot (stepping in chunks
+            // would restart whenever the daemon commits in between).
+            backup.step(-1)?;
+            drop(backup);
+            // The copy is a standalone file: no WAL beside it to carry around.
+            copy.pragma_update(None, "journal_mode", "DELETE")?;
+            let check: String = copy.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
+            if check != "ok" {
+                return Err(StoreError::Corrupt(format!(
+                    "backup {}: quick_check says {check}",
+                    partial.display()
+                )));
+            }
+        }
+        std::fs::rename(&partial, dest).map_err(|e| io("cannot rename the finished copy", &e))?;
+        let leads = {
+            let copy = Connection::open_with_flags(dest, OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .map_err(|e| io("cannot reopen", &e))?;
+            copy.query_row("SELECT count(*) FROM leads", [], |r| r.get::<_, i64>(0))? as u64
+        };
+        Ok(BackupReport {
+            bytes: std::fs::metadata(dest).map(|m| m.len()).unwrap_or(0),
+            leads,
         })
     }
 

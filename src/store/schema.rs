@@ -248,6 +248,45 @@ CREATE TABLE once_keys (
 ) WITHOUT ROWID;
 "#,
     },
+    Migration {
+        name: "retention",
+        sql: r#"
+-- Retention, redaction and erasure on request (`store::retention`).
+-- `phone_hash`: hex SHA-256 of the normalized phone (`lead::normalize_phone`), '' when the row
+-- has none or was redacted, NULL only on rows written before this migration (which
+-- `leads forget --phone` then checks one by one). It lets an erasure find a person without
+-- scanning bodies. It is pseudonymous, not anonymous (mobile numbers are few enough to
+-- enumerate), so redaction clears it along with the body.
+-- `redacted_ms`: when the row's personal data was replaced by its redacted form.
+ALTER TABLE leads ADD COLUMN phone_hash TEXT;
+ALTER TABLE leads ADD COLUMN redacted_ms INTEGER;
+CREATE INDEX leads_phone_hash ON leads (phone_hash);
+-- Redaction walks only rows still holding personal data, oldest first.
+CREATE INDEX leads_unredacted ON leads (received_ms) WHERE redacted_ms IS NULL;
+ALTER TABLE follows ADD COLUMN phone_hash TEXT;
+ALTER TABLE follows ADD COLUMN redacted_ms INTEGER;
+CREATE INDEX follows_phone_hash ON follows (phone_hash);
+CREATE INDEX follows_received ON follows (received_ms);
+CREATE INDEX follows_unredacted ON follows (received_ms) WHERE redacted_ms IS NULL;
+-- Cron job items have no lead; their final items are pruned by age of their last update.
+CREATE INDEX work_job_age ON work (updated_ms) WHERE job_key IS NOT NULL;
+-- "Is this item's dead letter still open?" for each prune candidate.
+CREATE INDEX dead_letters_work ON dead_letters (work_id);
+
+-- One row per `leads forget`: who, when, how it matched and how many rows it touched. Never
+-- the phone or id asked for: the record of an erasure must not re-identify the person.
+CREATE TABLE erasures (
+    id        INTEGER PRIMARY KEY,
+    at_ms     INTEGER NOT NULL,
+    by        TEXT    NOT NULL,
+    matched   TEXT    NOT NULL CHECK (matched IN ('phone', 'id')),
+    leads     INTEGER NOT NULL,
+    follows   INTEGER NOT NULL,
+    runs      INTEGER NOT NULL,
+    calls     INTEGER NOT NULL
+);
+"#,
+    },
 ];
 
 /// The schema version this build writes.
@@ -264,6 +303,17 @@ pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 pub(crate) fn configure(conn: &Connection, durability: Durability) -> Result<(), StoreError> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Takes effect only on a file with no tables yet (a new journal): pages freed by pruning
+    // can then be handed back to the OS in small steps (`PRAGMA incremental_vacuum(N)`) without
+    // a VACUUM that would rewrite the whole file under the writer. Older journals are switched
+    // by `enable_incremental_vacuum` when small enough (see there).
+    conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
+    // Deleted and overwritten content is zeroed, not merely unlinked: redaction and erasure
+    // rewrite rows in place, and without this the old cell bytes (the phone, the name, the
+    // raw body) would stay readable in the page's free space or on freelist pages until
+    // reused. Vacuuming alone would only remove whole free pages, not the free space inside
+    // live pages. It costs a few extra page writes per delete.
+    conn.pragma_update(None, "secure_delete", "ON")?;
     let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(StoreError::Sqlite(format!(
@@ -329,6 +379,40 @@ fn migrate_in_transaction(conn: &mut Connection, path: &Path) -> Result<(), Stor
     tx.commit()?;
     Ok(())
 }
+
+/// Journals created before retention have `auto_vacuum=NONE`, which only a VACUUM changes.
+/// A VACUUM rewrites the whole file while holding the write lock, so it is done once, at
+/// open, only when the file is at most [`ONE_TIME_VACUUM_MAX_BYTES`] (well under a second);
+/// a bigger journal keeps `NONE` and reuses the pages pruning frees (its file stops growing
+/// but does not shrink) until the operator runs `VACUUM` with the daemon stopped (README).
+/// Returns true when the switch was made.
+pub(crate) fn enable_incremental_vacuum(
+    conn: &Connection,
+    path: &Path,
+) -> Result<bool, StoreError> {
+    let mode: i64 = conn.pragma_query_value(None, "auto_vacuum", |r| r.get(0))?;
+    if mode == 2 {
+        return Ok(false);
+    }
+    let pages: i64 = conn.pragma_query_value(None, "page_count", |r| r.get(0))?;
+    let page_size: i64 = conn.pragma_query_value(None, "page_size", |r| r.get(0))?;
+    if pages * page_size > ONE_TIME_VACUUM_MAX_BYTES {
+        tracing::warn!(
+            path = %path.display(),
+            bytes = pages * page_size,
+            "journal: created before incremental vacuum and too big to convert at start; \
+             pruned space is reused but the file will not shrink (see README, data retention)"
+        );
+        return Ok(false);
+    }
+    conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
+    conn.execute_batch("VACUUM")?;
+    Ok(true)
+}
+
+/// The largest journal converted to incremental vacuum at open (see
+/// [`enable_incremental_vacuum`]).
+pub(crate) const ONE_TIME_VACUUM_MAX_BYTES: i64 = 64 << 20;
 
 /// Refuses journals this build cannot read.
 pub(crate) fn check_version(found: i64, path: &Path) -> Result<(), StoreError> {

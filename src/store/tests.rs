@@ -167,3 +167,104 @@ async fn the_job_overlap_check_reads_only_unfinished_items() {
         "{plan:?}"
     );
 }
+
+/// A journal written by the previous release (schema 2, `auto_vacuum=NONE`, no phone hashes)
+/// is migrated on open, switched to incremental vacuum (it is small), and `leads forget`
+/// still finds its leads by phone by checking the unhashed rows one by one.
+#[tokio::test]
+async fn a_schema_2_journal_migrates_to_retention_and_old_leads_are_still_found_by_phone() {
+    let (_dir, path) = temp();
+    {
+        let mut conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+        let tx = conn.transaction().unwrap();
+        for migration in &schema::MIGRATIONS[..2] {
+            tx.execute_batch(migration.sql).unwrap();
+        }
+        tx.pragma_update(None, "user_version", 2).unwrap();
+        let mut lead = Lead::new(
+            crate::lead::Vendor::Feiyu,
+            "fy",
+            "old-1",
+            serde_json::json!({"telephone": "13855556666"}),
+        );
+        lead.phone = Some("138 5555 6666".into());
+        tx.execute(
+            "INSERT INTO leads (vendor, account, vendor_lead_id, kind, body, via, endpoint,
+                                received_ms)
+             VALUES ('feiyu', 'fy', 'old-1', 'other', ?1, 'pull', '/x', 1)",
+            [serde_json::to_string(&lead).unwrap()],
+        )
+        .unwrap();
+        tx.execute(
+            "INSERT INTO work (lead_id, account, status, due_ms, first_seen_ms, updated_ms)
+             VALUES (1, 'fy', 'done', 1, 1, 1)",
+            [],
+        )
+        .unwrap();
+        tx.commit().unwrap();
+        let mode: i64 = conn
+            .pragma_query_value(None, "auto_vacuum", |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, 0, "the old journal has no auto-vacuum");
+    }
+    let journal = Journal::open(&path, JournalOptions::default()).unwrap();
+    assert_eq!(journal.reader().status().unwrap().schema_version, 3);
+    drop(journal);
+    let conn = Connection::open(&path).unwrap();
+    let mode: i64 = conn
+        .pragma_query_value(None, "auto_vacuum", |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, 2, "switched to incremental vacuum at open");
+    drop(conn);
+    let erasure = offline::forget_offline(
+        &path,
+        &ForgetSelector::Phone("13855556666".into()),
+        "test",
+        5,
+    )
+    .unwrap();
+    assert_eq!(erasure.leads, vec!["feiyu fy old-1".to_string()]);
+    let story = JournalReader::open(&path)
+        .unwrap()
+        .lead_story("old-1")
+        .unwrap()
+        .unwrap();
+    assert_eq!((story.lead.phone, story.lead.redacted_ms), (None, Some(5)));
+}
+
+/// The prune's queries walk the partial indexes made for them, not whole tables.
+#[test]
+fn prune_queries_use_their_indexes() {
+    let (_dir, path) = temp();
+    drop(Journal::open(&path, JournalOptions::default()).unwrap());
+    let conn = Connection::open(&path).unwrap();
+    let mode: i64 = conn
+        .pragma_query_value(None, "auto_vacuum", |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, 2, "a new journal is created with incremental vacuum");
+    let plan = |sql: &str| -> String {
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let rows: Vec<String> = stmt
+            .query_map([], |r| r.get::<_, String>(3))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        rows.join(" | ")
+    };
+    let bind = |sql: String| sql.replace("?1", "5").replace("?2", "10");
+    let redact = plan(&bind(retention::redact_leads_sql()));
+    assert!(
+        redact.starts_with("SEARCH l USING") && redact.contains("INDEX leads_unredacted"),
+        "{redact}"
+    );
+    assert!(!redact.contains("TEMP B-TREE"), "{redact}");
+    let delete = plan(&bind(retention::delete_leads_sql()));
+    assert!(
+        delete.starts_with("SEARCH l USING") && delete.contains("INDEX leads_received"),
+        "{delete}"
+    );
+    assert!(!delete.contains("TEMP B-TREE"), "{delete}");
+    let forget = plan("SELECT id FROM leads WHERE phone_hash = 'x' OR phone_hash IS NULL");
+    assert!(forget.contains("leads_phone_hash"), "{forget}");
+}

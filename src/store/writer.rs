@@ -110,6 +110,12 @@ pub(crate) fn spawn(
                 }
                 run_batch(&conn, &mut jobs, &backlog);
             }
+            // The read connection usually outlives this one and, being read-only, cannot
+            // checkpoint on close; without this the WAL would keep page images of redacted or
+            // deleted rows on disk after a stop.
+            if let Err(error) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())) {
+                tracing::warn!(%error, "journal: final WAL checkpoint failed");
+            }
             tracing::debug!("journal writer stopped");
         })
 }

@@ -14,6 +14,7 @@ mod linkflow;
 mod once;
 mod pushsec;
 mod reload;
+mod retention;
 mod sources;
 mod stdlib;
 mod tencent;
