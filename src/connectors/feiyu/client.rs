@@ -114,21 +114,8 @@ impl Client {
             .append_pair("page_size", &request.page_size.to_string())
             .finish();
         let url = format!("{}{}?{query}", self.ctx.base_url, sign::PULL_CLUES_ROUTE);
-        let builder = self
-            .ctx
-            .http
-            .reqwest()
-            .get(url)
-            .header("Signature", signature)
-            .header("Timestamp", &ts)
-            .header("Access-Token", self.credentials.token.expose())
-            .header("Content-Type", "application/json");
-        let raw = self
-            .ctx
-            .http
-            .send(Vendor::Feiyu, op, builder)
-            .await
-            .map_err(|e| e.with_account(&self.ctx.account))?;
+        let builder = self.ctx.http.reqwest().get(url);
+        let raw = self.send_signed(op, builder, signature, &ts).await?;
         let page = self.decode(op, &raw, request)?;
         tracing::debug!(
             account = %self.ctx.account,
@@ -139,6 +126,26 @@ impl Client {
             "feiyu pull_clues"
         );
         Ok(page)
+    }
+
+    /// Sends `builder` with the three headers every Feiyu request carries (spec §1.3).
+    async fn send_signed(
+        &self,
+        op: &str,
+        builder: reqwest::RequestBuilder,
+        signature: String,
+        ts: &str,
+    ) -> Result<RawResponse, CallError> {
+        let builder = builder
+            .header("Signature", signature)
+            .header("Timestamp", ts)
+            .header("Access-Token", self.credentials.token.expose())
+            .header("Content-Type", "application/json");
+        self.ctx
+            .http
+            .send(Vendor::Feiyu, op, builder)
+            .await
+            .map_err(|e| e.with_account(&self.ctx.account))
     }
 
     /// `POST /crm/v2/openapi/clue/callback/` (spec §1.8): records `clue_convert_state` on the
@@ -159,22 +166,8 @@ impl Client {
         let to_sign = sign::string_to_sign(sign::CALLBACK_ROUTE, &[], &ts);
         let signature = sign::signature(self.credentials.signature_key.expose(), &to_sign);
         let url = format!("{}{}", self.ctx.base_url, sign::CALLBACK_ROUTE);
-        let builder = self
-            .ctx
-            .http
-            .reqwest()
-            .post(url)
-            .header("Signature", signature)
-            .header("Timestamp", &ts)
-            .header("Access-Token", self.credentials.token.expose())
-            .header("Content-Type", "application/json")
-            .body(body);
-        let raw = self
-            .ctx
-            .http
-            .send(Vendor::Feiyu, op, builder)
-            .await
-            .map_err(|e| e.with_account(&self.ctx.account))?;
+        let builder = self.ctx.http.reqwest().post(url).body(body);
+        let raw = self.send_signed(op, builder, signature, &ts).await?;
         if !raw.is_success() {
             return Err(self.status_error(op, &raw));
         }
