@@ -1,6 +1,8 @@
 //! Time for signing and windows: a [`Clock`] that tests can skew, and Beijing time, which every
 //! vendor's local timestamps use. Owns no I/O.
 
+use std::sync::atomic::{AtomicI64, Ordering};
+
 use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
 
 /// UTC+8, the zone of every vendor's local timestamps (China has had no DST since 1991).
@@ -17,12 +19,31 @@ pub fn parse_beijing(text: &str) -> Option<DateTime<FixedOffset>> {
         .and_then(|naive| beijing().from_local_datetime(&naive).single())
 }
 
-/// The time a client signs with. The system clock, optionally skewed: tests skew it to make a
-/// vendor see a stale timestamp without waiting.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// The one source of wall-clock time: the system clock, optionally skewed (tests skew it to make
+/// a vendor see a stale timestamp without waiting), or a manual clock that stands still until a
+/// test sets or advances it (`set_now` in script tests, cron and dispatcher tests on paused time).
+///
+/// `Clock` stays `Copy` so it can be handed to every client and task by value: a manual clock's
+/// time lives in a leaked cell, which costs a few bytes per manual clock and is only made by
+/// tests and offline runs.
+#[derive(Clone, Copy, Debug, Default)]
 pub struct Clock {
     skew_ms: i64,
+    manual: Option<&'static AtomicI64>,
 }
+
+impl PartialEq for Clock {
+    fn eq(&self, other: &Self) -> bool {
+        self.skew_ms == other.skew_ms
+            && match (self.manual, other.manual) {
+                (None, None) => true,
+                (Some(a), Some(b)) => std::ptr::eq(a, b),
+                _ => false,
+            }
+    }
+}
+
+impl Eq for Clock {}
 
 impl Clock {
     /// The system clock.
@@ -34,12 +55,56 @@ impl Clock {
     pub fn skewed_secs(seconds: i64) -> Self {
         Self {
             skew_ms: seconds * 1000,
+            manual: None,
+        }
+    }
+
+    /// A clock that reads `start` until [`set`](Self::set) or [`advance`](Self::advance) moves it.
+    pub fn manual(start: DateTime<Utc>) -> Self {
+        let cell: &'static AtomicI64 =
+            Box::leak(Box::new(AtomicI64::new(start.timestamp_millis())));
+        Self {
+            skew_ms: 0,
+            manual: Some(cell),
+        }
+    }
+
+    /// Whether this is a manual clock.
+    pub fn is_manual(&self) -> bool {
+        self.manual.is_some()
+    }
+
+    /// Sets a manual clock to `t` (every copy of it sees the change). On the system clock this
+    /// is a no-op that returns `false`.
+    pub fn set(&self, t: DateTime<Utc>) -> bool {
+        match self.manual {
+            Some(cell) => {
+                cell.store(t.timestamp_millis(), Ordering::SeqCst);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Moves a manual clock forward by `by`; `false` (and no effect) on the system clock.
+    pub fn advance(&self, by: chrono::Duration) -> bool {
+        match self.manual {
+            Some(cell) => {
+                cell.fetch_add(by.num_milliseconds(), Ordering::SeqCst);
+                true
+            }
+            None => false,
         }
     }
 
     /// Now, in UTC.
     pub fn now(&self) -> DateTime<Utc> {
-        Utc::now() + chrono::Duration::milliseconds(self.skew_ms)
+        let base = match self.manual {
+            Some(cell) => DateTime::from_timestamp_millis(cell.load(Ordering::SeqCst))
+                .expect("a manual clock holds a representable time"),
+            None => Utc::now(),
+        };
+        base + chrono::Duration::milliseconds(self.skew_ms)
     }
 
     /// Now, in Beijing time.
@@ -69,6 +134,27 @@ mod tests {
         let t = parse_beijing("2021-01-09 08:05").unwrap();
         assert_eq!(t.to_rfc3339(), "2021-01-09T08:05:00+08:00");
         assert!(parse_beijing("yesterday").is_none());
+    }
+
+    #[test]
+    fn a_manual_clock_stands_still_until_set_or_advanced_and_copies_share_it() {
+        let start = parse_beijing("2026-12-05 21:30")
+            .unwrap()
+            .with_timezone(&Utc);
+        let clock = Clock::manual(start);
+        let copy = clock;
+        assert_eq!(clock.now(), start);
+        assert!(copy.advance(chrono::Duration::minutes(90)));
+        assert_eq!(
+            clock.now_beijing().to_rfc3339(),
+            "2026-12-05T23:00:00+08:00"
+        );
+        assert!(clock.set(start));
+        assert_eq!(copy.now(), start);
+        assert!(
+            !Clock::system().set(start),
+            "the system clock cannot be set"
+        );
     }
 
     #[test]
