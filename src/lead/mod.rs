@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 mod vendor;
+pub(crate) use vendor::for_each_vendor;
 pub use vendor::Vendor;
 
 pub mod rhai;
