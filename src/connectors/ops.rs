@@ -4,13 +4,14 @@
 //! ```text
 //! ops_table! {
 //!     vendor: Vendor::Feiyu, client: Client;
-//!     pull_clues("GET /crm/v2/openapi/pull-clues/", "One page of the clues …")
+//!     pull_clues("GET /crm/v2/openapi/pull-clues/", "One page of the clues …",
+//!         example: r#"{"start_time": "2026-11-30", "end_time": "2026-11-30"}"#)
 //!         : PullRequest => CluePage = |client, request| client.pull_clues(&request);
 //! }
 //! ```
 //!
 //! From that one entry come: the `OPS` list ([`OpInfo`]: name, endpoint, summary, request and
-//! answer types) that `leadrelay call --help`, the Rhai `vendor::op(…)` functions, the `.d.rhai`
+//! answer types, an example payload) that `leadrelay call --help`, the Rhai `vendor::op(…)` functions, the `.d.rhai`
 //! definitions and the README's op table are generated from, and the client's `call_op`, which
 //! decodes the JSON payload into the request type (its `Deserialize` carries the validation of
 //! the payload's shape; the typed method validates values before signing), awaits the method,
@@ -29,6 +30,10 @@ pub struct OpInfo {
     pub request: &'static str,
     /// The Rust type of the answer.
     pub answer: &'static str,
+    /// A payload that works against the built-in simulator (JSON): shown by
+    /// `leadrelay call --help`, and sent by the contract test, which runs every op of every
+    /// vendor through the simulator.
+    pub example: &'static str,
 }
 
 /// Declares a vendor's ops: generates `pub const OPS: &[OpInfo]` and `Client::call_op`. See the
@@ -37,7 +42,7 @@ macro_rules! ops_table {
     (
         vendor: $vendor:expr, client: $client:ty;
         $(
-            $name:ident ($endpoint:literal, $summary:literal)
+            $name:ident ($endpoint:literal, $summary:literal, example: $example:literal)
                 : $request:ty => $answer:ty = |$client_var:ident, $request_var:ident| $call:expr;
         )+
     ) => {
@@ -49,6 +54,7 @@ macro_rules! ops_table {
                 summary: $summary,
                 request: stringify!($request),
                 answer: stringify!($answer),
+                example: $example,
             },
         )+];
 

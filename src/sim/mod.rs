@@ -71,7 +71,7 @@ macro_rules! register_simulators {
         }
 
         /// The config keys (besides `vendor` and `base_url`) of the simulator's built-in account.
-        fn credentials_toml(vendor: Vendor) -> &'static str {
+        pub fn credentials_toml(vendor: Vendor) -> &'static str {
             match vendor {
                 $(Vendor::$variant => $folder::CREDENTIALS_TOML,)*
             }

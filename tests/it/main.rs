@@ -3,6 +3,7 @@
 mod bench;
 mod cli;
 mod common;
+mod contract;
 mod daemon;
 mod feiyu;
 mod fuzz;
