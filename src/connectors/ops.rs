@@ -91,3 +91,22 @@ macro_rules! ops_table {
     };
 }
 pub(crate) use ops_table;
+
+/// The README's op table, generated from every vendor's ops table (a test keeps the README's
+/// copy, between `<!-- ops:begin -->` and `<!-- ops:end -->`, equal to this).
+pub fn markdown_table() -> String {
+    let mut out = String::from(
+        "| op | vendor | endpoint | what it does | example payload |\n|---|---|---|---|---|\n",
+    );
+    for (vendor, op) in super::all_ops() {
+        let cell = |text: &str| text.replace('|', "\\|");
+        out.push_str(&format!(
+            "| `{}` | {vendor} | `{}` | {} | `{}` |\n",
+            op.name,
+            cell(op.endpoint),
+            cell(op.summary),
+            cell(op.example),
+        ));
+    }
+    out
+}
