@@ -43,7 +43,6 @@ use axum::Router;
 
 use super::guard::{self, NetList, Replay, ReplayGuard};
 use super::{Intake, SourceSpec};
-use crate::clock::Clock;
 use crate::config::{check_has_trigger, check_path, source_allow_from, source_label};
 use crate::config::{Config, Credentials};
 use crate::connectors::{tencent, waiqin, Vendor};
@@ -353,7 +352,7 @@ async fn dispatch<I: Intake>(State(shared): State<Arc<Shared<I>>>, request: Requ
         );
         return response;
     }
-    let received_at_ms = Clock::system().unix_millis();
+    let received_at_ms = shared.intake.clock().unix_millis();
     let head = Head {
         signature: header_text(request.headers(), "x-signature"),
         algorithm: header_text(request.headers(), "x-signature-algorithm"),
@@ -498,7 +497,7 @@ impl<I: Intake> PushContext<'_, I> {
     async fn tencent(self, verifier: &tencent::webhook::PushVerifier, body: Bytes) -> Response {
         use tencent::webhook::PushError;
         let route = self.route;
-        let now = Clock::system().unix_secs();
+        let now = self.shared.intake.clock().unix_secs();
         let verified = match verifier.verify_signature(
             self.head.signature.as_deref(),
             self.head.algorithm.as_deref(),
