@@ -246,6 +246,52 @@ mod tests {
     }
 
     #[test]
+    fn a_manual_clocks_instant_moves_with_it_and_never_goes_back() {
+        let start = Utc::now();
+        let clock = Clock::manual(start);
+        let before = clock.instant();
+        assert_eq!(clock.instant(), before, "it stands still");
+        clock.advance(chrono::Duration::seconds(90));
+        assert_eq!(clock.instant() - before, Duration::from_secs(90));
+        clock.set(start - chrono::Duration::hours(1));
+        assert_eq!(
+            clock.instant(),
+            before,
+            "earlier than its start reads as its start"
+        );
+        let system = Clock::system().instant();
+        assert!(Clock::system().instant() >= system);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn watchers_wake_when_a_manual_clock_moves_and_never_on_the_system_clock() {
+        let clock = Clock::manual(Utc::now());
+        let mut moves = clock.moves();
+        let waiter = tokio::spawn(async move {
+            moves.next().await;
+            moves
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished(), "nothing moved yet");
+        clock.advance(chrono::Duration::milliseconds(1));
+        let mut moves = waiter.await.unwrap();
+        // A move made while nobody waits is not lost: the next wait returns at once.
+        clock.set(Utc::now());
+        tokio::time::timeout(Duration::from_millis(1), moves.next())
+            .await
+            .expect("the move made between two waits is seen");
+        // `moved()` watches from its call.
+        let moved = clock.moved();
+        clock.advance(chrono::Duration::seconds(1));
+        tokio::time::timeout(Duration::from_millis(1), moved)
+            .await
+            .expect("moved() sees a move after its call");
+        // The system clock never signals (paused time makes this hour instant).
+        let never = tokio::time::timeout(Duration::from_secs(3600), Clock::system().moved());
+        assert!(never.await.is_err());
+    }
+
+    #[test]
     fn skew_moves_the_clock() {
         let drift = Clock::skewed_secs(-600).unix_secs() - Clock::system().unix_secs();
         assert!((-601..=-599).contains(&drift), "{drift}");

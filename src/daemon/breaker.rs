@@ -198,6 +198,35 @@ mod tests {
     }
 
     #[test]
+    fn on_a_manual_clock_the_open_interval_ends_when_the_clock_is_advanced() {
+        let clock = Clock::manual(chrono::Utc::now());
+        let breakers = Breakers::with_clock(2, Duration::from_secs(30), clock);
+        breakers.record("xlb", Some(FailureKind::Timeout));
+        breakers.record("xlb", Some(FailureKind::Timeout));
+        assert_eq!(breakers.admit("xlb"), Err(Duration::from_secs(30)));
+        clock.advance(chrono::Duration::seconds(29));
+        assert_eq!(
+            breakers.admit("xlb"),
+            Err(Duration::from_secs(1)),
+            "the wait is counted on the clock"
+        );
+        clock.advance(chrono::Duration::seconds(1));
+        assert!(breakers.admit("xlb").is_ok(), "the probe, at 30 s");
+        breakers.record("xlb", Some(FailureKind::Timeout));
+        assert_eq!(
+            breakers.admit("xlb"),
+            Err(Duration::from_secs(30)),
+            "a failed probe opens a new interval from the clock's now"
+        );
+        clock.advance(chrono::Duration::seconds(30));
+        assert!(breakers.admit("xlb").is_ok());
+        assert!(
+            breakers.record("xlb", None),
+            "the successful probe closes it"
+        );
+    }
+
+    #[test]
     fn clock_failures_open_the_breaker_and_are_remembered_until_the_vendor_answers() {
         let breakers = Breakers::new(3, Duration::from_secs(60));
         breakers.record("xlb", Some(FailureKind::Clock));

@@ -162,4 +162,19 @@ mod tests {
             "expired keys are free"
         );
     }
+
+    #[test]
+    fn memory_keys_expire_on_their_clock() {
+        let clock = Clock::manual(chrono::Utc::now());
+        let store = MemoryOnce::with_clock(clock);
+        let hour = Duration::from_secs(3600);
+        assert!(store.claim("phone:1", hour, 1).unwrap());
+        clock.advance(chrono::Duration::minutes(59));
+        assert!(
+            !store.claim("phone:1", hour, 2).unwrap(),
+            "held for the hour"
+        );
+        clock.advance(chrono::Duration::minutes(1));
+        assert!(store.claim("phone:1", hour, 2).unwrap(), "free after it");
+    }
 }
