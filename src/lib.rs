@@ -9,7 +9,7 @@
 //! has no line here):
 //!
 //! - [`secret`] — `Secret`, which prints as `***`; phone masking for logs.
-//! - [`clock`] — the signing clock (skewable in tests) and Beijing time.
+//! - [`clock`] — the one injected `Clock` (system, skewed, or manual in tests) and Beijing time.
 //! - [`lead`] — the normalized `Lead`, the kind vocabulary and the `Vendor` id shared by all.
 //! - [`store`] — the journal (SQLite, one group-committing writer): leads, work items, runs and
 //!   every call as it returns, cron slots, `once` keys, dead letters; the CLI's read queries.

@@ -39,6 +39,8 @@ pub struct Services {
     pub assignments: Arc<dyn AssignmentStore>,
     /// Where `once(key, ttl)` keeps its keys.
     pub once: Arc<dyn OnceStore>,
+    /// What `now_beijing()` reads (the daemon's one clock; the system clock by default).
+    pub clock: crate::clock::Clock,
 }
 
 impl Services {
@@ -51,6 +53,7 @@ impl Services {
             limits: Limits::default(),
             assignments: Arc::new(MemoryAssignments::default()),
             once: Arc::new(MemoryOnce::default()),
+            clock: crate::clock::Clock::system(),
         }
     }
 }
@@ -99,7 +102,7 @@ pub fn new_engine(services: Arc<Services>) -> Engine {
     for vendor in Vendor::ALL {
         engine.register_static_module(vendor.as_str(), vendor_module(vendor, &services).into());
     }
-    stdlib::register_natives(&mut engine, services.assignments.clone());
+    stdlib::register_natives(&mut engine, services.assignments.clone(), services.clock);
     once_fn::register(&mut engine, services.once.clone());
     // A broken shipped module is a leadrelay bug; scripts that import it fail with "module not
     // found", and `leadrelay check` reports the module's own error.

@@ -21,7 +21,11 @@ pub const MODULES: &[(&str, &str)] = &[
 ];
 
 /// Registers the native functions the stdlib modules use.
-pub fn register_natives(engine: &mut Engine, assignments: Arc<dyn AssignmentStore>) {
+pub fn register_natives(
+    engine: &mut Engine,
+    assignments: Arc<dyn AssignmentStore>,
+    clock: crate::clock::Clock,
+) {
     let mut module = Module::new();
     FuncRegistration::new("assign_counter_next")
         .in_global_namespace()
@@ -41,8 +45,8 @@ pub fn register_natives(engine: &mut Engine, assignments: Arc<dyn AssignmentStor
             "/// weekday (1 = Monday … 7 = Sunday), timestamp (unix seconds).",
         ])
         .with_params_info(["Map"])
-        .set_into_module(&mut module, || -> Dynamic {
-            let now = crate::clock::Clock::system().now_beijing();
+        .set_into_module(&mut module, move || -> Dynamic {
+            let now = clock.now_beijing();
             let mut map = rhai::Map::new();
             for (k, v) in [
                 ("year", now.year() as INT),

@@ -427,7 +427,7 @@ async fn run_source<I: Intake>(
         ..PullStats::default()
     };
     let mut failures: u32 = 0;
-    let mut next = next_tick(&source.schedule, Utc::now());
+    let mut next = next_tick(&source.schedule, intake.clock().now());
     loop {
         if *shutdown.borrow() {
             break;
@@ -436,17 +436,20 @@ async fn run_source<I: Intake>(
             tracing::warn!(account = %source.account, "pull schedule has no future tick; stopping");
             break;
         };
-        let wait = (at - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+        let wait = (at - intake.clock().now())
+            .to_std()
+            .unwrap_or(Duration::ZERO);
         tokio::select! {
             _ = stopped(&mut shutdown) => break,
             _ = tokio::time::sleep(wait) => {}
+            _ = intake.clock().moved() => continue, // a manual clock moved: wait again
         }
-        let started = Utc::now();
+        let started = intake.clock().now();
         let result = tokio::select! {
             _ = stopped(&mut shutdown) => break,
             result = pull_once(&source, intake.as_ref(), started) => result,
         };
-        let now = Utc::now();
+        let now = intake.clock().now();
         let resume = match result {
             Ok(_) => {
                 stats.succeeded += 1;

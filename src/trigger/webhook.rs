@@ -46,7 +46,6 @@ use axum::Router;
 
 use super::guard::{self, NetList, Replay, ReplayGuard};
 use super::{Intake, SourceSpec};
-use crate::clock::Clock;
 use crate::config::Config;
 use crate::config::{check_has_trigger, check_path, source_allow_from, source_label};
 use crate::connectors::source::{PushHead, PushReceiver, Pushed};
@@ -302,7 +301,7 @@ async fn dispatch<I: Intake>(State(shared): State<Arc<Shared<I>>>, request: Requ
         );
         return response;
     }
-    let received_at_ms = Clock::system().unix_millis();
+    let received_at_ms = shared.intake.clock().unix_millis();
     let head = PushHead {
         signature: header_text(request.headers(), "x-signature"),
         algorithm: header_text(request.headers(), "x-signature-algorithm"),
@@ -445,7 +444,7 @@ impl<I: Intake> PushContext<'_, I> {
     async fn receive(self, body: Bytes) -> Response {
         let route = self.route;
         let receiver = route.receiver.as_ref();
-        let now = Clock::system().unix_secs();
+        let now = self.shared.intake.clock().unix_secs();
         let verified = match receiver.verify(&self.head, &body, now) {
             Ok(verified) => verified,
             Err(refusal) => {
