@@ -14,6 +14,7 @@ use serde::Deserialize;
 // parses them, so the dependency points one way: config → connectors.
 pub use crate::connectors::{Account, Credentials};
 use crate::connectors::{Accounts, HttpClient, Vendor};
+use crate::secret::Secret;
 use ipnet::IpNet;
 
 /// Environment variable naming the config file when `--config` is not given.
@@ -116,6 +117,11 @@ pub struct DaemonSettings {
     pub keep_days: u32,
     /// Final leads and follow records older than this many days keep only their redacted form.
     pub personal_data_days: u32,
+    /// The admin listener: `/metrics`, `/healthz`, `/readyz` and the console. Off when unset.
+    pub admin_listen: Option<std::net::SocketAddr>,
+    /// The console's token (`${VAR}` allowed, resolved when the config is read). Required when
+    /// `admin_listen` is not a loopback address.
+    pub admin_token: Option<Secret>,
 }
 
 impl DaemonSettings {
@@ -128,6 +134,23 @@ impl DaemonSettings {
     /// `keep_days` and `personal_data_days` as a validated policy; the error names the keys.
     pub fn retention(&self) -> Result<crate::store::RetentionPolicy, String> {
         crate::store::RetentionPolicy::new(self.keep_days, self.personal_data_days)
+    }
+
+    /// Resolves `${VAR}` in `admin_token` and refuses an admin listener that is reachable from
+    /// other machines without a token (its console can retry dead letters).
+    fn check_admin(&mut self, env: &dyn Fn(&str) -> Option<String>) -> Result<(), String> {
+        if let Some(token) = &self.admin_token {
+            let mut value = toml::Value::String(token.expose().to_string());
+            substitute_env("admin_token", &mut value, env)?;
+            let resolved = value.as_str().unwrap_or_default().trim().to_string();
+            self.admin_token = (!resolved.is_empty()).then(|| Secret::new(resolved));
+        }
+        match (self.admin_listen, &self.admin_token) {
+            (Some(addr), None) if !addr.ip().is_loopback() => Err(format!(
+                "key `admin_listen`: {addr} is reachable from other machines, so `admin_token` is required (e.g. admin_token = \"${{LEADRELAY_ADMIN_TOKEN}}\")"
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// `trusted_proxies`, parsed; the error names the key and the bad value.
@@ -190,6 +213,8 @@ impl Default for DaemonSettings {
             cron_catch_up_max_age_secs: 3600,
             keep_days: 90,
             personal_data_days: 30,
+            admin_listen: None,
+            admin_token: None,
         }
     }
 }
@@ -244,11 +269,18 @@ impl Config {
                 })?;
             accounts.insert(name, account);
         }
-        raw.daemon
+        let mut daemon = raw.daemon;
+        daemon
+            .check_admin(env)
+            .map_err(|message| ConfigError::Syntax {
+                path: origin.to_string(),
+                message: format!("[daemon] {message}"),
+            })?;
+        daemon
             .schedule_offset()
             .map(|_| ())
-            .and_then(|()| raw.daemon.trusted_proxy_list().map(|_| ()))
-            .and_then(|()| raw.daemon.retention().map(|_| ()))
+            .and_then(|()| daemon.trusted_proxy_list().map(|_| ()))
+            .and_then(|()| daemon.retention().map(|_| ()))
             .map_err(|message| ConfigError::Syntax {
                 path: origin.to_string(),
                 message: format!("[daemon] {message}"),
@@ -283,7 +315,7 @@ impl Config {
             origin: origin.to_string(),
             accounts,
             sources: raw.sources,
-            daemon: raw.daemon,
+            daemon,
         })
     }
 

@@ -10,6 +10,7 @@
 //!
 //! - [`secret`] — `Secret`, which prints as `***`; phone masking for logs.
 //! - [`clock`] — the one injected `Clock` (system, skewed, or manual in tests) and Beijing time.
+//! - [`metrics`] — the Prometheus metrics: names, labels, recording, rendering.
 //! - [`lead`] — the normalized `Lead`, the kind vocabulary and the `Vendor` id shared by all.
 //! - [`store`] — the journal (SQLite, one group-committing writer): leads, work items, runs and
 //!   every call as it returns, cron slots, `once` keys, dead letters; the CLI's read queries.
@@ -32,7 +33,7 @@
 //! Dependency direction (each module uses only those to its left; `tests/it/layering.rs` walks
 //! `src/` and fails on a `crate::` path against it):
 //!
-//! `secret`, `clock` (usable by all) ← `lead` ← `connectors` ← `config` ← `host` ← `trigger` ←
+//! `secret`, `clock`, `metrics` (usable by all) ← `lead` ← `connectors` ← `config` ← `host` ← `trigger` ←
 //! `daemon` ← `demo`/`bench`/`cli`. Beside them: `store` uses `lead` only (its `types` hold the
 //! traits the host and triggers use: intake, `once`, assignment counters); `sim` sits beside
 //! `connectors` (it may read `config`); `inspect` reads the journal (`store`, `lead`) for the
@@ -52,6 +53,7 @@ pub mod demo;
 pub mod host;
 pub mod inspect;
 pub mod lead;
+pub mod metrics;
 pub mod secret;
 pub mod sim;
 pub mod store;

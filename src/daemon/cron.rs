@@ -175,10 +175,12 @@ async fn catch_up(
 async fn fire(journal: &Journal, key: &str, slot_ms: i64, wake: &Notify) {
     match journal.fire_cron_slot(key, slot_ms).await {
         Ok(CronFire::Fired { work_id }) => {
+            crate::metrics::cron_fired(key, "fired");
             tracing::debug!(job = %key, slot_ms, work = work_id, "slot fired");
             wake.notify_one();
         }
         Ok(CronFire::Overlap) => {
+            crate::metrics::cron_fired(key, "skipped");
             tracing::warn!(job = %key, slot_ms, "skipped: the previous run is still going")
         }
         Ok(CronFire::Taken) => {}

@@ -231,7 +231,20 @@ impl Dispatcher {
         } else {
             decide(&work, &runs, now, &self.settings)
         };
+        if runs.is_empty() {
+            crate::metrics::run_finished("", "", "unrouted");
+        }
         for run in &runs {
+            crate::metrics::run_finished(
+                &run.script,
+                &run.function,
+                match (&run.result.outcome, &run.result.skipped, &outcome) {
+                    (Ok(_), Some(_), _) => "skipped",
+                    (Ok(_), None, _) | (Err(_), _, WorkOutcome::Done) => "ok",
+                    (Err(_), _, WorkOutcome::Dead { .. }) => "dead",
+                    (Err(_), _, _) => "retry",
+                },
+            );
             let verdict = match (&run.result.outcome, &run.result.skipped) {
                 (Ok(_), Some(reason)) => format!("skipped: {}", mask_phones_in(reason)),
                 (Ok(_), None) => "ok".to_string(),
@@ -480,7 +493,17 @@ impl CallHooks for WorkHooks {
         None
     }
 
-    fn after(&self, call: &CallSite<'_>, outcome: &Result<Value, CallError>, _elapsed: Duration) {
+    fn after(&self, call: &CallSite<'_>, outcome: &Result<Value, CallError>, elapsed: Duration) {
+        crate::metrics::vendor_call(
+            call.vendor.as_str(),
+            call.account,
+            call.op,
+            match outcome {
+                Ok(_) => "ok",
+                Err(e) => e.kind.neutral().as_str(),
+            },
+            elapsed,
+        );
         if self
             .breakers
             .record(call.account, outcome.as_ref().err().map(|e| e.kind))

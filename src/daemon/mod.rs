@@ -24,7 +24,9 @@ use crate::store::types::{Accepted, Arrival, Checkpoint, FollowArrival, Quaranti
 use crate::store::{Journal, JournalOptions, StoreError};
 use crate::trigger::{pull, webhook, Intake, IntakeError};
 
+pub mod admin;
 pub mod breaker;
+pub mod console;
 pub mod cron;
 pub mod dispatch;
 pub mod retention;
@@ -83,7 +85,20 @@ impl Intake for JournalIntake {
         arrival: Arrival,
         checkpoint: Option<Checkpoint>,
     ) -> Result<Vec<Accepted>, IntakeError> {
+        // Labels are read before the leads move into the journal; only new ones are counted.
+        let labels: Vec<(crate::connectors::Vendor, String)> = leads
+            .iter()
+            .map(|l| (l.vendor, l.account.clone()))
+            .collect();
+        let via = arrival.via.as_str();
         let accepted = self.journal.accept_leads(leads, arrival, checkpoint).await;
+        if let Ok(accepted) = &accepted {
+            for ((vendor, account), a) in labels.iter().zip(accepted) {
+                if *a == Accepted::New {
+                    crate::metrics::lead_received(vendor.as_str(), account, via);
+                }
+            }
+        }
         self.wake_if_new(&accepted, |a| a.contains(&Accepted::New));
         accepted
     }
@@ -95,7 +110,11 @@ impl Intake for JournalIntake {
     }
 
     async fn quarantine(&self, item: Quarantined) -> Result<i64, IntakeError> {
-        self.journal.quarantine(item).await
+        let kept = self.journal.quarantine(item).await;
+        if kept.is_ok() {
+            crate::metrics::quarantined();
+        }
+        kept
     }
 
     async fn checkpoint(
@@ -125,6 +144,8 @@ pub struct RunningDaemon {
     pub host: Arc<Host>,
     /// The accounts' circuit breakers.
     pub breakers: Arc<Breakers>,
+    /// Where the admin listener (metrics, health, console) is, when `admin_listen` is set.
+    pub admin_addr: Option<SocketAddr>,
     stop: watch::Sender<bool>,
     intake_tasks: Vec<JoinHandle<()>>,
     dispatcher: JoinHandle<()>,
@@ -270,9 +291,42 @@ pub async fn start_with_clock(config: &Config, clock: Clock) -> Result<RunningDa
         wake,
         clock,
     ));
+    let mut intake_tasks = vec![server, pulls, crons, status, pruner];
+    let admin_addr = match settings.admin_listen {
+        None => None,
+        Some(admin_listen) => {
+            crate::metrics::install();
+            let listener = tokio::net::TcpListener::bind(admin_listen)
+                .await
+                .map_err(|source| DaemonError::Io {
+                    what: format!("cannot listen on {admin_listen} (admin_listen)"),
+                    source,
+                })?;
+            let admin_addr = listener.local_addr().ok();
+            let state = admin::AdminState {
+                journal: journal.clone(),
+                host: host.clone(),
+                breakers: breakers.clone(),
+                clock,
+                token: settings.admin_token.clone(),
+            };
+            let router = admin::router(state, console::router());
+            let mut admin_stop = stopped.clone();
+            intake_tasks.push(tokio::spawn(async move {
+                let shutdown = async move {
+                    let _ = admin_stop.wait_for(|s| *s).await;
+                };
+                if let Err(e) = admin::serve(listener, router, shutdown).await {
+                    tracing::error!(error = %e, "the admin listener stopped");
+                }
+            }));
+            admin_addr
+        }
+    };
     let dispatcher = tokio::spawn(dispatcher.run(stopped, Duration::from_secs(10)));
     tracing::info!(
         webhooks = %addr,
+        admin = %admin_addr.map_or_else(|| "off".to_string(), |a| format!("http://{a}/")),
         journal = %settings.journal.display(),
         scripts = live,
         push_paths = push_count,
@@ -284,8 +338,9 @@ pub async fn start_with_clock(config: &Config, clock: Clock) -> Result<RunningDa
         journal,
         host,
         breakers,
+        admin_addr,
         stop,
-        intake_tasks: vec![server, pulls, crons, status, pruner],
+        intake_tasks,
         dispatcher,
         _watcher: watcher,
     })

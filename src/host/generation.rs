@@ -220,6 +220,15 @@ impl Host {
             }
             Ok(source) => self.load_source(&key, &source),
         };
+        crate::metrics::script_reloaded(
+            &key,
+            match verdict {
+                Verdict::Live => "live",
+                Verdict::Unchanged => "unchanged",
+                Verdict::Rejected(_) => "rejected",
+                Verdict::Removed => "removed",
+            },
+        );
         if verdict != Verdict::Unchanged {
             let live_version = self.generation().scripts.get(&key).map(|v| v.hash.clone());
             self.status.lock().expect("status lock").insert(

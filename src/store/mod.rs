@@ -263,11 +263,7 @@ pub(crate) fn now_ms() -> i64 {
 }
 
 fn via_str(via: Via) -> &'static str {
-    match via {
-        Via::Push => "push",
-        Via::Pull => "pull",
-        Via::Manual => "manual",
-    }
+    via.as_str()
 }
 
 pub(crate) fn parse_via(s: &str) -> Result<Via, StoreError> {
@@ -1027,6 +1023,12 @@ impl Journal {
         let clock = self.clock();
         self.write(move |ctx| sweep_once_keys(ctx.conn, clock.unix_millis()))
             .await
+    }
+
+    /// Whether the writer takes and commits a transaction: an empty one through the same queue
+    /// as intake (the admin listener's `/readyz`).
+    pub async fn probe_writable(&self) -> Result<(), StoreError> {
+        self.write(|_ctx| Ok(())).await
     }
 
     // ----- retention -----------------------------------------------------------------------

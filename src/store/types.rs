@@ -21,6 +21,17 @@ pub enum Via {
     Manual,
 }
 
+impl Via {
+    /// The name stored in the journal and shown by the CLI: `push`, `pull`, `manual`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Via::Push => "push",
+            Via::Pull => "pull",
+            Via::Manual => "manual",
+        }
+    }
+}
+
 /// Where and when something arrived.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Arrival {

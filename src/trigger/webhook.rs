@@ -263,9 +263,39 @@ fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|v| v.to_str().map(str::to_string).unwrap_or_default())
 }
 
+/// Answers one request and counts it: an acknowledgement's latency, or a refusal's reason.
 async fn dispatch<I: Intake>(State(shared): State<Arc<Shared<I>>>, request: Request) -> Response {
+    let started = Instant::now();
+    let route = shared.routes.get(request.uri().path()).cloned();
+    let response = answer(&shared, route.clone(), request).await;
+    if let Some(route) = route {
+        let reason = match response.status() {
+            StatusCode::OK => {
+                crate::metrics::push_answered(started.elapsed());
+                None
+            }
+            StatusCode::FORBIDDEN => Some("forbidden"),
+            StatusCode::METHOD_NOT_ALLOWED => Some("method_not_allowed"),
+            StatusCode::PAYLOAD_TOO_LARGE => Some("too_large"),
+            StatusCode::UNAUTHORIZED => Some("unauthorized"),
+            StatusCode::BAD_REQUEST => Some("malformed"),
+            StatusCode::SERVICE_UNAVAILABLE => Some("unavailable"),
+            _ => Some("other"),
+        };
+        if let Some(reason) = reason {
+            crate::metrics::push_rejected(&route.account, reason);
+        }
+    }
+    response
+}
+
+async fn answer<I: Intake>(
+    shared: &Arc<Shared<I>>,
+    route: Option<Arc<PushRoute>>,
+    request: Request,
+) -> Response {
     let path = request.uri().path();
-    let Some(route) = shared.routes.get(path).cloned() else {
+    let Some(route) = route else {
         tracing::debug!(path = %truncate(path, 200), outcome = "not_found", "push");
         return json_response(
             StatusCode::NOT_FOUND,
@@ -329,7 +359,7 @@ async fn dispatch<I: Intake>(State(shared): State<Arc<Shared<I>>>, request: Requ
         }
     };
     let ctx = PushContext {
-        shared: &shared,
+        shared,
         route: &route,
         head,
         sender,

@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-/// Who may use whom. `secret` and `clock` (the bottom) may be used by every module and are not
+/// Who may use whom. `secret`, `clock` and `metrics` (the bottom) may be used by every module and are not
 /// listed. The order is the one in the crate doc: `lead ← connectors ← config ← host ← trigger ←
 /// daemon ← cli`, `sim` beside the connectors, `store` on `lead` only, `inspect` on the journal,
 /// `demo`/`bench`/`cli` on top. Files named `rhai.rs` outside `host/` are Rhai glue and belong to
@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[(&str, &[&str])] = &[
     ("secret", &[]),
     ("clock", &[]),
+    ("metrics", &[]),
     ("lead", &[]),
     ("store", &["lead"]),
     ("connectors", &["lead"]),
@@ -77,7 +78,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
 ];
 
-const BOTTOM: &[&str] = &["secret", "clock"];
+const BOTTOM: &[&str] = &["secret", "clock", "metrics"];
 
 fn src_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
