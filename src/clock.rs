@@ -29,12 +29,22 @@ pub fn parse_beijing(text: &str) -> Option<DateTime<FixedOffset>> {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Clock {
     skew_ms: i64,
-    manual: Option<&'static AtomicI64>,
+    manual: Option<&'static ManualCell>,
+    /// A manual clock read as running: its time plus the real time since it was last set.
+    ticking: bool,
+}
+
+/// The shared time of a manual clock and the system instant it was last set at.
+#[derive(Debug)]
+struct ManualCell {
+    at_ms: AtomicI64,
+    set_at_ms: AtomicI64,
 }
 
 impl PartialEq for Clock {
     fn eq(&self, other: &Self) -> bool {
         self.skew_ms == other.skew_ms
+            && self.ticking == other.ticking
             && match (self.manual, other.manual) {
                 (None, None) => true,
                 (Some(a), Some(b)) => std::ptr::eq(a, b),
@@ -56,16 +66,40 @@ impl Clock {
         Self {
             skew_ms: seconds * 1000,
             manual: None,
+            ticking: false,
+        }
+    }
+
+    /// This clock moved by `seconds` more (a simulated vendor's clock on top of the base one).
+    pub fn skewed_by_secs(self, seconds: i64) -> Self {
+        Self {
+            skew_ms: self.skew_ms + seconds * 1000,
+            ..self
         }
     }
 
     /// A clock that reads `start` until [`set`](Self::set) or [`advance`](Self::advance) moves it.
     pub fn manual(start: DateTime<Utc>) -> Self {
-        let cell: &'static AtomicI64 =
-            Box::leak(Box::new(AtomicI64::new(start.timestamp_millis())));
+        let cell: &'static ManualCell = Box::leak(Box::new(ManualCell {
+            at_ms: AtomicI64::new(start.timestamp_millis()),
+            set_at_ms: AtomicI64::new(Utc::now().timestamp_millis()),
+        }));
         Self {
             skew_ms: 0,
             manual: Some(cell),
+            ticking: false,
+        }
+    }
+
+    /// The same manual clock read as running: its time plus the real time elapsed since it was
+    /// last set (or made). `leadrelay test` hands this to the vendor clients and simulators, so
+    /// their timestamps follow `set_now` while two identical requests still get different
+    /// timestamps, as they would in production (a simulator refuses a replayed signature). The
+    /// scripts read the frozen clock. On the system clock this is the clock itself.
+    pub fn ticking(self) -> Self {
+        Self {
+            ticking: self.manual.is_some(),
+            ..self
         }
     }
 
@@ -79,7 +113,9 @@ impl Clock {
     pub fn set(&self, t: DateTime<Utc>) -> bool {
         match self.manual {
             Some(cell) => {
-                cell.store(t.timestamp_millis(), Ordering::SeqCst);
+                cell.at_ms.store(t.timestamp_millis(), Ordering::SeqCst);
+                cell.set_at_ms
+                    .store(Utc::now().timestamp_millis(), Ordering::SeqCst);
                 true
             }
             None => false,
@@ -90,7 +126,7 @@ impl Clock {
     pub fn advance(&self, by: chrono::Duration) -> bool {
         match self.manual {
             Some(cell) => {
-                cell.fetch_add(by.num_milliseconds(), Ordering::SeqCst);
+                cell.at_ms.fetch_add(by.num_milliseconds(), Ordering::SeqCst);
                 true
             }
             None => false,
@@ -100,8 +136,15 @@ impl Clock {
     /// Now, in UTC.
     pub fn now(&self) -> DateTime<Utc> {
         let base = match self.manual {
-            Some(cell) => DateTime::from_timestamp_millis(cell.load(Ordering::SeqCst))
-                .expect("a manual clock holds a representable time"),
+            Some(cell) => {
+                let mut ms = cell.at_ms.load(Ordering::SeqCst);
+                if self.ticking {
+                    ms += (Utc::now().timestamp_millis() - cell.set_at_ms.load(Ordering::SeqCst))
+                        .max(0);
+                }
+                DateTime::from_timestamp_millis(ms)
+                    .expect("a manual clock holds a representable time")
+            }
             None => Utc::now(),
         };
         base + chrono::Duration::milliseconds(self.skew_ms)
@@ -155,6 +198,32 @@ mod tests {
             !Clock::system().set(start),
             "the system clock cannot be set"
         );
+    }
+
+    #[test]
+    fn a_ticking_view_of_a_manual_clock_runs_from_the_time_it_was_set() {
+        let start = parse_beijing("2026-12-05 21:30")
+            .unwrap()
+            .with_timezone(&Utc);
+        let frozen = Clock::manual(start);
+        let running = frozen.ticking();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert_eq!(frozen.now(), start);
+        let ahead = running.now() - start;
+        assert!(
+            ahead >= chrono::Duration::milliseconds(20) && ahead < chrono::Duration::seconds(5),
+            "{ahead}"
+        );
+        let later = start + chrono::Duration::days(3);
+        assert!(running.set(later));
+        assert_eq!(frozen.now(), later);
+        assert!(running.now() - later < chrono::Duration::seconds(5));
+        let skewed = running.skewed_by_secs(60).now() - later;
+        assert!(
+            skewed >= chrono::Duration::seconds(60) && skewed < chrono::Duration::seconds(65),
+            "{skewed}"
+        );
+        assert_eq!(Clock::system().ticking(), Clock::system());
     }
 
     #[test]

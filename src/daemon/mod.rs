@@ -159,6 +159,11 @@ pub async fn start(config: &Config) -> Result<RunningDaemon, DaemonError> {
         },
         assignments: Arc::new(journal.assignments()),
         once: Arc::new(journal.once_keys()),
+        clock: Clock::system(),
+        calendar: Arc::new(
+            crate::host::calendar::Calendar::load_or_shipped(config.scripts.holidays.as_deref())
+                .map_err(|e| config_error(e.to_string()))?,
+        ),
     };
     let known = KnownAccounts::from_config(config);
     let host = Host::with_accounts(Arc::new(services), Some(known), |_| {});

@@ -3,6 +3,7 @@
 //! conversion. Nothing outside `host/` and `*/rhai.rs` knows Rhai.
 
 pub mod bridge;
+pub mod calendar;
 pub mod check;
 pub mod convert;
 pub mod engine;
@@ -15,4 +16,5 @@ pub mod schedule;
 pub mod script;
 pub mod stdlib;
 pub mod testkit;
+pub mod time;
 pub mod watch;

@@ -43,6 +43,7 @@ use crate::connectors::Vendor;
 
 pub mod feiyu;
 pub mod linkflow;
+pub mod seed;
 pub mod synth;
 pub mod tencent;
 pub mod waiqin;
@@ -98,6 +99,8 @@ pub struct SimShared {
     skew_secs: [AtomicI64; 5],
     faults: Mutex<HashMap<Option<Vendor>, Faults>>,
     requests: Mutex<HashMap<Vendor, u64>>,
+    /// The clock every vendor's clock is skewed from (see `seed.rs`); the system clock if unset.
+    base_clock: std::sync::OnceLock<Clock>,
     /// Tencent's state.
     pub tencent: tencent::State,
     /// Feiyu's state.
@@ -133,7 +136,7 @@ impl SimShared {
     pub fn clock(&self, vendor: Vendor) -> Clock {
         let secs = self.skew_all_secs.load(Ordering::Relaxed)
             + self.skew_secs[vendor_index(vendor)].load(Ordering::Relaxed);
-        Clock::skewed_secs(secs)
+        self.base_clock().skewed_by_secs(secs)
     }
 
     /// Moves one vendor's server clock (or, with `vendor: None`, the base of every vendor's)
