@@ -66,13 +66,15 @@ pub fn test_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 
 /// Writes `.d.rhai` definition files for editors into `dir`; returns the files written.
 pub fn write_definitions(services: Arc<Services>, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let host = Host::new(services);
+    // With the test kit, so test files get completion too (its functions say "tests only").
+    let host = Host::with_extension(services, super::testkit::register);
     std::fs::create_dir_all(dir)?;
     host.engine()
         .definitions()
         .with_headers(true)
         .include_standard_packages(false)
         .write_to_dir(dir)?;
+    super::definitions::finish(dir)?;
     let mut written: Vec<PathBuf> = std::fs::read_dir(dir)?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.to_str().is_some_and(|s| s.ends_with(".d.rhai")))

@@ -6,6 +6,7 @@ pub mod bridge;
 pub mod calendar;
 pub mod check;
 pub mod convert;
+pub mod definitions;
 pub mod engine;
 pub mod error;
 pub mod generation;

@@ -273,8 +273,10 @@ pub fn register(engine: &mut Engine) {
         .in_global_namespace()
         .with_volatility(true)
         .with_comments([
-            "/// Runs every matching on_lead handler of the scripts for `lead` (tests only).",
+            "/// Runs every matching on_lead handler of the scripts for `lead` (tests only); returns the",
+            "/// runs as [#{script, handler, ok, skipped}] and throws when a handler fails.",
         ])
+        .with_params_info(["lead: Lead", "Array"])
         .set_into_module(&mut module, |ctx: NativeCallContext, lead: Lead| {
             let host = with_state(&ctx, |s| s.host.clone())?;
             let handlers = host.lead_handlers(&lead);
@@ -352,7 +354,11 @@ pub fn register(engine: &mut Engine) {
     FuncRegistration::new("calls")
         .in_global_namespace()
         .with_volatility(true)
-        .with_comments(["/// Every vendor call made so far in this test (tests only)."])
+        .with_comments([
+            "/// Every vendor call made so far in this test (tests only), in order, as",
+            "/// #{vendor, account, op, payload, ok, response (when ok), error (the thrown error map, when not)}.",
+        ])
+        .with_params_info(["Array"])
         .set_into_module(&mut module, |ctx: NativeCallContext| {
             with_state(&ctx, |s| {
                 s.calls.iter().map(call_to_map).collect::<rhai::Array>()
@@ -362,6 +368,7 @@ pub fn register(engine: &mut Engine) {
         .in_global_namespace()
         .with_volatility(true)
         .with_comments(["/// The vendor calls of `vendor` made so far in this test (tests only)."])
+        .with_params_info(["vendor: String", "Array"])
         .set_into_module(&mut module, |ctx: NativeCallContext, vendor: &str| {
             filtered_calls(&ctx, vendor, None)
         });
@@ -369,6 +376,7 @@ pub fn register(engine: &mut Engine) {
         .in_global_namespace()
         .with_volatility(true)
         .with_comments(["/// The calls of `vendor::op` made so far in this test (tests only)."])
+        .with_params_info(["vendor: String", "op: String", "Array"])
         .set_into_module(
             &mut module,
             |ctx: NativeCallContext, vendor: &str, op: &str| filtered_calls(&ctx, vendor, Some(op)),
@@ -377,6 +385,7 @@ pub fn register(engine: &mut Engine) {
         .in_global_namespace()
         .with_volatility(true)
         .with_comments(["/// Fails unless a call of vendor::op was made whose payload contains `subset` (tests only)."])
+        .with_params_info(["vendor: String", "op: String", "subset: Map", "()"])
         .set_into_module(&mut module, |ctx: NativeCallContext, vendor: &str, op: &str, subset: Dynamic| {
             let known = known_vendor(&ctx, vendor)?;
             known_op(&ctx, known, op)?;
@@ -423,11 +432,14 @@ pub fn register(engine: &mut Engine) {
             ]);
         if arity == 1 {
             registration
+                .with_params_info(["vendor: String", "()"])
                 .set_into_module(&mut module, move |ctx: NativeCallContext, vendor: &str| {
                     f(&ctx, vendor, None)
                 });
         } else {
-            registration.set_into_module(
+            registration
+                .with_params_info(["vendor: String", "op: String", "()"])
+                .set_into_module(
                 &mut module,
                 move |ctx: NativeCallContext, vendor: &str, op: &str| f(&ctx, vendor, Some(op)),
             );
@@ -436,6 +448,7 @@ pub fn register(engine: &mut Engine) {
     FuncRegistration::new("assert")
         .in_global_namespace()
         .with_comments(["/// Fails the test with `message` unless `condition` is true."])
+        .with_params_info(["condition: bool", "message: String", "()"])
         .set_into_module(
             &mut module,
             |ctx: NativeCallContext, condition: bool, message: &str| {
@@ -449,6 +462,7 @@ pub fn register(engine: &mut Engine) {
     FuncRegistration::new("assert_eq")
         .in_global_namespace()
         .with_comments(["/// Fails the test unless `actual` equals `expected`."])
+        .with_params_info(["actual: Dynamic", "expected: Dynamic", "()"])
         .set_into_module(
             &mut module,
             |ctx: NativeCallContext, actual: Dynamic, expected: Dynamic| {

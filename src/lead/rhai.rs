@@ -77,6 +77,8 @@ pub fn register(engine: &mut Engine) {
         });
     FuncRegistration::new("to_string")
         .in_global_namespace()
+        .with_comments(["/// \"Lead(vendor account id)\", for messages."])
+        .with_params_info(["lead: Lead", "String"])
         .set_into_module(&mut module, |lead: &mut Lead| -> String {
             format!("Lead({} {} {})", lead.vendor, lead.account, lead.id)
         });
