@@ -126,7 +126,8 @@ impl Clock {
     pub fn advance(&self, by: chrono::Duration) -> bool {
         match self.manual {
             Some(cell) => {
-                cell.at_ms.fetch_add(by.num_milliseconds(), Ordering::SeqCst);
+                cell.at_ms
+                    .fetch_add(by.num_milliseconds(), Ordering::SeqCst);
                 true
             }
             None => false,

@@ -132,8 +132,7 @@ impl SimSeed {
             let at = format!("linkflow_tags #{} (key {})", i + 1, t.key);
             let valid_key = t.key.starts_with("tag_")
                 && t.key.len() > 4
-                && t
-                    .key
+                && t.key
                     .chars()
                     .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
             if !valid_key {
@@ -208,8 +207,14 @@ linkflow_tags = [{ key = "tag_vip", name = "VIP" }]
         );
         let e = seed("[sim]\nwaiqin_leads = [{ code = \"x\", salesleads_status = \"4\" }]")
             .unwrap_err();
-        assert!(e.starts_with("waiqin_leads #1 (code x): salesleads_status must be one of"), "{e}");
+        assert!(
+            e.starts_with("waiqin_leads #1 (code x): salesleads_status must be one of"),
+            "{e}"
+        );
         let e = seed("[sim]\nlinkflow_tags = [{ key = \"VIP\" }]").unwrap_err();
-        assert!(e.starts_with("linkflow_tags #1 (key VIP): key must be tag_"), "{e}");
+        assert!(
+            e.starts_with("linkflow_tags #1 (key VIP): key must be tag_"),
+            "{e}"
+        );
     }
 }

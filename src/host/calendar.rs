@@ -172,7 +172,11 @@ impl Calendar {
         }
         let year = day.year();
         if !self.years.contains(&year)
-            && self.warned.lock().unwrap_or_else(|p| p.into_inner()).insert(year)
+            && self
+                .warned
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(year)
         {
             tracing::warn!(
                 calendar = %self.origin,
@@ -213,10 +217,16 @@ mod tests {
         assert!(c.covers(2026));
         assert!(!c.is_workday(day("2026-01-01")), "元旦");
         assert!(c.is_workday(day("2026-01-04")), "a Sunday worked for 元旦");
-        assert!(c.is_workday(day("2026-02-14")), "a Saturday worked for 春节");
+        assert!(
+            c.is_workday(day("2026-02-14")),
+            "a Saturday worked for 春节"
+        );
         assert!(!c.is_workday(day("2026-02-23")), "a Monday of 春节");
         assert!(!c.is_workday(day("2026-10-07")), "a Wednesday of 国庆");
-        assert!(c.is_workday(day("2026-10-10")), "a Saturday worked for 国庆");
+        assert!(
+            c.is_workday(day("2026-10-10")),
+            "a Saturday worked for 国庆"
+        );
         assert!(c.is_workday(day("2026-12-04")), "an ordinary Friday");
         assert!(!c.is_workday(day("2026-12-05")), "an ordinary Saturday");
     }
@@ -243,7 +253,8 @@ mod tests {
             bad("year 2026\n\n2026-05-01 holiday"),
             "h.txt:3: expected `off` or `work` after the date, got `holiday`"
         );
-        assert!(bad("2026-05-01 off").starts_with("h.txt:1: 2026-05-01 is in 2026, which has no `year 2026` line"));
+        assert!(bad("2026-05-01 off")
+            .starts_with("h.txt:1: 2026-05-01 is in 2026, which has no `year 2026` line"));
         assert_eq!(
             bad("year 2026\n2026-05-01..2026-05-03 off\n2026-05-03 work"),
             "h.txt:3: 2026-05-03 is listed twice"

@@ -31,6 +31,10 @@ pub fn check_dir(
     accounts: Option<KnownAccounts>,
     dir: &Path,
 ) -> std::io::Result<CheckReport> {
+    // Test files are compiled with the test kit's functions (`make_lead`, `sim::staff`…), which
+    // scripts themselves do not get.
+    let test_engine =
+        Host::with_accounts(services.clone(), accounts.clone(), super::testkit::register);
     let host = Host::with_accounts(services, accounts, |_| {});
     let mut report = CheckReport {
         stdlib_modules: stdlib::MODULES.len(),
@@ -46,7 +50,8 @@ pub fn check_dir(
     for path in test_files(dir)? {
         report.tests += 1;
         let source = std::fs::read_to_string(&path)?;
-        if let Err(problems) = script::compile(host.engine(), &path.display().to_string(), &source)
+        if let Err(problems) =
+            script::compile(test_engine.engine(), &path.display().to_string(), &source)
         {
             report.problems.extend(problems);
         }

@@ -147,9 +147,9 @@ mod tests {
             for f in functions {
                 let at = format!("stdlib/{module}.rhai: fn {}", f.name);
                 assert!(!f.docs.is_empty(), "{at} has no doc comment");
-                let declaration = f
-                    .declaration
-                    .unwrap_or_else(|| panic!("{at}: the doc comment does not end with `/// fn …`"));
+                let declaration = f.declaration.unwrap_or_else(|| {
+                    panic!("{at}: the doc comment does not end with `/// fn …`")
+                });
                 let (head, _) = declaration.split_once(')').expect("a declaration has (…)");
                 let (name, params) = head
                     .trim_start_matches("fn ")
@@ -160,7 +160,9 @@ mod tests {
                     .split(',')
                     .filter(|p| !p.trim().is_empty())
                     .map(|p| {
-                        let (n, ty) = p.split_once(':').unwrap_or_else(|| panic!("{at}: `{p}` has no type"));
+                        let (n, ty) = p
+                            .split_once(':')
+                            .unwrap_or_else(|| panic!("{at}: `{p}` has no type"));
                         assert!(!ty.trim().is_empty(), "{at}");
                         n.trim().to_string()
                     })

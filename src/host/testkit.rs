@@ -440,9 +440,9 @@ pub fn register(engine: &mut Engine) {
             registration
                 .with_params_info(["vendor: String", "op: String", "()"])
                 .set_into_module(
-                &mut module,
-                move |ctx: NativeCallContext, vendor: &str, op: &str| f(&ctx, vendor, Some(op)),
-            );
+                    &mut module,
+                    move |ctx: NativeCallContext, vendor: &str, op: &str| f(&ctx, vendor, Some(op)),
+                );
         }
     }
     FuncRegistration::new("assert")
@@ -527,7 +527,13 @@ fn resolve_account(host: &Host, vendor: Vendor, wanted: Option<&str>) -> Result<
         Some(name) => {
             let elsewhere = Vendor::ALL
                 .into_iter()
-                .find(|v| host.services().accounts.names_of(*v).iter().any(|n| *n == name))
+                .find(|v| {
+                    host.services()
+                        .accounts
+                        .names_of(*v)
+                        .iter()
+                        .any(|n| *n == name)
+                })
                 .map(|v| format!(" (it is a {v} account)"))
                 .unwrap_or_default();
             let list = if names.is_empty() {
@@ -558,17 +564,29 @@ fn deliver_follow(
 /// `sim::staff([...])`, `sim::waiqin_leads([...])`, `sim::linkflow_tags([...])`.
 fn sim_module() -> Module {
     let mut module = Module::new();
-    module.set_doc("/// Seeding the simulators from a test, as `[sim]` in leadrelay.toml does (tests only).");
-    let seed = |ctx: &NativeCallContext, field: &str, items: rhai::Array| -> Result<Dynamic, Box<EvalAltResult>> {
+    module.set_doc(
+        "/// Seeding the simulators from a test, as `[sim]` in leadrelay.toml does (tests only).",
+    );
+    let seed = |ctx: &NativeCallContext,
+                field: &str,
+                items: rhai::Array|
+     -> Result<Dynamic, Box<EvalAltResult>> {
         let items = dynamic_to_json(&Dynamic::from_array(items)).map_err(|e| fail(ctx, e))?;
         let seed: SimSeed = serde_json::from_value(serde_json::json!({ field: items }))
             .map_err(|e| fail(ctx, format!("sim::{field}: {e}")))?;
         let seeder = with_state(ctx, |s| s.env.seeder.clone())?.ok_or_else(|| {
-            fail(ctx, format!("sim::{field} needs the simulators of `leadrelay test`"))
+            fail(
+                ctx,
+                format!("sim::{field} needs the simulators of `leadrelay test`"),
+            )
         })?;
         let ids = seeder(&seed).map_err(|e| fail(ctx, format!("sim::{field}: {e}")))?;
         Ok(if field == "linkflow_tags" {
-            Dynamic::from_array(ids.into_iter().map(|id| Dynamic::from_int(id as rhai::INT)).collect())
+            Dynamic::from_array(
+                ids.into_iter()
+                    .map(|id| Dynamic::from_int(id as rhai::INT))
+                    .collect(),
+            )
         } else {
             Dynamic::UNIT
         })
@@ -597,9 +615,10 @@ fn sim_module() -> Module {
             "/// sim::linkflow_tags([#{ key: \"tag_vip\", name: \"VIP\", data_type: \"text\" }]).",
         ])
         .with_params_info(["tags: Array", "Array"])
-        .set_into_module(&mut module, move |ctx: NativeCallContext, items: rhai::Array| {
-            seed(&ctx, "linkflow_tags", items)
-        });
+        .set_into_module(
+            &mut module,
+            move |ctx: NativeCallContext, items: rhai::Array| seed(&ctx, "linkflow_tags", items),
+        );
     module
 }
 

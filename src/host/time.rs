@@ -75,13 +75,19 @@ pub fn to_time(value: &Dynamic) -> Result<DateTime<FixedOffset>, String> {
                 .or(default)
                 .ok_or_else(|| format!("a time map needs `timestamp` or `{k}`"))
         };
-        let (y, mo, d) = (field("year", None)?, field("month", None)?, field("day", None)?);
+        let (y, mo, d) = (
+            field("year", None)?,
+            field("month", None)?,
+            field("day", None)?,
+        );
         let (h, mi, s) = (
             field("hour", Some(0))?,
             field("minute", Some(0))?,
             field("second", Some(0))?,
         );
-        let bad = || format!("#{{year: {y}, month: {mo}, day: {d}, hour: {h}, minute: {mi}, second: {s}}} is not a valid time");
+        let bad = || {
+            format!("#{{year: {y}, month: {mo}, day: {d}, hour: {h}, minute: {mi}, second: {s}}} is not a valid time")
+        };
         let date = NaiveDate::from_ymd_opt(
             i32::try_from(y).map_err(|_| bad())?,
             u32::try_from(mo).map_err(|_| bad())?,
@@ -137,9 +143,7 @@ pub fn register(engine: &mut rhai::Engine, clock: Clock, calendar: Arc<Calendar>
     engine.register_global_module(global.into());
 
     let mut module = Module::new();
-    module.set_doc(
-        "/// Beijing time: parse, format and move times; today's date; working days.",
-    );
+    module.set_doc("/// Beijing time: parse, format and move times; today's date; working days.");
     FuncRegistration::new("now")
         .with_volatility(true)
         .with_comments(["/// Now in Beijing time, as a time map (the same as `now_beijing()`)."])
@@ -156,9 +160,7 @@ pub fn register(engine: &mut rhai::Engine, clock: Clock, calendar: Arc<Calendar>
             parse_text(text).map(time_map).map_err(|e| fail(&ctx, e))
         });
     FuncRegistration::new("format")
-        .with_comments([
-            "/// A time (map or text) as \"yyyy-MM-dd HH:mm:ss\", Beijing time.",
-        ])
+        .with_comments(["/// A time (map or text) as \"yyyy-MM-dd HH:mm:ss\", Beijing time."])
         .with_params_info(["time: Map", "String"])
         .set_into_module(&mut module, |ctx: NativeCallContext, t: Dynamic| {
             let t = to_time(&t).map_err(|e| fail(&ctx, e))?;
@@ -188,7 +190,10 @@ pub fn register(engine: &mut rhai::Engine, clock: Clock, calendar: Arc<Calendar>
             |ctx: NativeCallContext, t: Dynamic, days: INT| {
                 let t = to_time(&t).map_err(|e| fail(&ctx, e))?;
                 if days.abs() > 365 * 1000 {
-                    return Err(fail(&ctx, format!("time::add_days: {days} days is too far")));
+                    return Err(fail(
+                        &ctx,
+                        format!("time::add_days: {days} days is too far"),
+                    ));
                 }
                 Ok(time_map(t + Duration::days(days)))
             },
@@ -248,6 +253,9 @@ mod tests {
         fields.remove("timestamp");
         assert_eq!(to_time(&fields.into()).unwrap(), t);
         assert!(format_time(t, "%Y-%m-%d %Q").is_err());
-        assert_eq!(format_time(t, "%Y/%m/%d %H:%M").unwrap(), "2026/02/28 09:05");
+        assert_eq!(
+            format_time(t, "%Y/%m/%d %H:%M").unwrap(),
+            "2026/02/28 09:05"
+        );
     }
 }

@@ -120,10 +120,7 @@ fn leading_province(text: &str) -> Option<(&'static str, &str)> {
         }
     }
     // A full prefecture name that starts like a province ("海南藏族自治州") is not that province.
-    if PREFECTURES
-        .iter()
-        .any(|(_, full)| text.starts_with(full))
-    {
+    if PREFECTURES.iter().any(|(_, full)| text.starts_with(full)) {
         return None;
     }
     for (short, full) in PROVINCES {
@@ -162,7 +159,11 @@ pub fn city(text: &str) -> Option<String> {
             return Some(full.to_string());
         }
         if let Some(rest) = token.strip_prefix(short) {
-            if rest.is_empty() || rest.starts_with('州') || rest.starts_with("地区") || rest.starts_with('盟') {
+            if rest.is_empty()
+                || rest.starts_with('州')
+                || rest.starts_with("地区")
+                || rest.starts_with('盟')
+            {
                 return Some(full.to_string());
             }
         }
@@ -218,7 +219,10 @@ fn city_in(province: &str, rest: &str) -> Option<String> {
 /// Normalizes a (province, city) pair given in separate fields (Feiyu, Waiqin). A province
 /// field that holds the whole place ("广东深圳") also gives the city when the city field is
 /// empty; an unrecognized province is kept as written.
-pub fn normalize(province: Option<&str>, city_text: Option<&str>) -> (Option<String>, Option<String>) {
+pub fn normalize(
+    province: Option<&str>,
+    city_text: Option<&str>,
+) -> (Option<String>, Option<String>) {
     let province = province.map(trimmed).filter(|p| !p.is_empty());
     let city_text = city_text.map(trimmed).filter(|c| !c.is_empty());
     let (province, from_province) = match province.map(split) {
@@ -266,10 +270,17 @@ mod tests {
         assert_eq!(city("深圳市南山区").as_deref(), Some("深圳市"));
         assert_eq!(city("杭州西湖区").as_deref(), Some("杭州市"));
         assert_eq!(city("恩施州").as_deref(), Some("恩施土家族苗族自治州"));
-        assert_eq!(city("延边朝鲜族自治州延吉市").as_deref(), Some("延边朝鲜族自治州"));
+        assert_eq!(
+            city("延边朝鲜族自治州延吉市").as_deref(),
+            Some("延边朝鲜族自治州")
+        );
         assert_eq!(city("阿里").as_deref(), Some("阿里地区"));
         assert_eq!(city("锡林郭勒盟").as_deref(), Some("锡林郭勒盟"));
-        assert_eq!(city("南山区").as_deref(), Some("南山区"), "a district is kept as written");
+        assert_eq!(
+            city("南山区").as_deref(),
+            Some("南山区"),
+            "a district is kept as written"
+        );
         assert_eq!(city(" "), None);
     }
 
@@ -282,7 +293,10 @@ mod tests {
         assert_eq!(split("上海市浦东新区"), both("上海市", "上海市"));
         assert_eq!(split("重庆"), both("重庆市", "重庆市"));
         assert_eq!(split("北京 朝阳"), both("北京市", "北京市"));
-        assert_eq!(split("广西壮族自治区南宁市"), both("广西壮族自治区", "南宁市"));
+        assert_eq!(
+            split("广西壮族自治区南宁市"),
+            both("广西壮族自治区", "南宁市")
+        );
         assert_eq!(
             split("新疆维吾尔自治区伊犁哈萨克自治州"),
             both("新疆维吾尔自治区", "伊犁哈萨克自治州")
@@ -296,8 +310,14 @@ mod tests {
 
     #[test]
     fn separate_fields_are_normalized_together() {
-        assert_eq!(normalize(Some("广东"), Some("深圳")), both("广东省", "深圳市"));
-        assert_eq!(normalize(Some("上海"), Some("浦东新区")), both("上海市", "上海市"));
+        assert_eq!(
+            normalize(Some("广东"), Some("深圳")),
+            both("广东省", "深圳市")
+        );
+        assert_eq!(
+            normalize(Some("上海"), Some("浦东新区")),
+            both("上海市", "上海市")
+        );
         assert_eq!(normalize(Some("广东深圳"), None), both("广东省", "深圳市"));
         assert_eq!(normalize(None, Some("深圳")), (None, Some("深圳市".into())));
         assert_eq!(normalize(Some(""), Some("")), (None, None));

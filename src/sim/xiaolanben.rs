@@ -1019,14 +1019,16 @@ async fn staffs(AxState(shared): AxState<Arc<SimShared>>, request: Request) -> R
     let extra = shared.xiaolanben.lock().extra_staff.clone();
     let everyone = STAFF
         .iter()
-        .map(|s| json!({
-            "staffId": s.id,
-            "realName": s.name,
-            "mobile": s.mobile,
-            "department": s.department,
-            "roleId": s.role_id,
-            "role": s.role,
-        }))
+        .map(|s| {
+            json!({
+                "staffId": s.id,
+                "realName": s.name,
+                "mobile": s.mobile,
+                "department": s.department,
+                "roleId": s.role_id,
+                "role": s.role,
+            })
+        })
         .chain(extra.iter().map(seeded_staff_json));
     let matching: Vec<Value> = everyone
         .filter(|s| match &search {
@@ -1064,7 +1066,8 @@ impl State {
     pub fn seed_staff(&self, staff: &[crate::config::sim::StaffSeed]) -> Result<(), String> {
         let mut inner = self.lock();
         for (i, s) in staff.iter().enumerate() {
-            if STAFF.iter().any(|b| b.id == s.id) || inner.extra_staff.iter().any(|b| b.id == s.id) {
+            if STAFF.iter().any(|b| b.id == s.id) || inner.extra_staff.iter().any(|b| b.id == s.id)
+            {
                 return Err(format!(
                     "staff #{} (id {}): the simulator already has staffId {}",
                     i + 1,

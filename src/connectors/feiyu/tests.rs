@@ -165,7 +165,10 @@ fn captured_real_payload_decodes_and_converts() {
         (Some("江苏省"), Some("镇江市")),
         "empty province_name/city_name fall back to location, named in full"
     );
-    assert_eq!(lead.raw["location"], "江苏+镇江", "the vendor's own value stays in raw");
+    assert_eq!(
+        lead.raw["location"], "江苏+镇江",
+        "the vendor's own value stays in raw"
+    );
     assert_eq!(
         lead.created_at.unwrap().to_rfc3339(),
         "2020-05-27T16:14:19+08:00"
