@@ -15,6 +15,7 @@ mod once;
 mod pushsec;
 mod reload;
 mod retention;
+mod script_author;
 mod sources;
 mod stdlib;
 mod tencent;
