@@ -521,19 +521,11 @@ fn resolve_account(host: &Host, vendor: Vendor, wanted: Option<&str>) -> Result<
         None => Ok(names
             .first()
             .map_or_else(|| "test".to_string(), |a| a.to_string())),
-        Some(name) if names.iter().any(|n| *n == name) || !host.checks_accounts() => {
-            Ok(name.to_string())
-        }
+        Some(name) if names.contains(&name) || !host.checks_accounts() => Ok(name.to_string()),
         Some(name) => {
             let elsewhere = Vendor::ALL
                 .into_iter()
-                .find(|v| {
-                    host.services()
-                        .accounts
-                        .names_of(*v)
-                        .iter()
-                        .any(|n| *n == name)
-                })
+                .find(|v| host.services().accounts.names_of(*v).contains(&name))
                 .map(|v| format!(" (it is a {v} account)"))
                 .unwrap_or_default();
             let list = if names.is_empty() {

@@ -479,7 +479,10 @@ fn the_readme_rhai_examples_load_and_the_tour_test_passes() {
         covered += 2;
         pairs += 1;
     }
-    assert!(pairs >= 1, "the README's script guide has a script with its test");
+    assert!(
+        pairs >= 1,
+        "the README's script guide has a script with its test"
+    );
     for (i, block) in blocks.iter().enumerate() {
         let known = [
             "route_tencent",
