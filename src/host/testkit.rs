@@ -20,7 +20,7 @@
 //! - `sim::staff([...])`, `sim::waiqin_leads([...])`, `sim::linkflow_tags([...])` — seed the
 //!   simulators as `[sim]` in the config does (see [`crate::config::sim::SimSeed`]);
 //! - the functions of the script the test file is named after (`x.test.rhai` → `x.rhai`), with
-//!   its constants;
+//!   its constants, except those named like a test function (a handler called `route`);
 //! - `run_job(function)` — runs the scheduled job `function` now and returns whatever it returns;
 //! - `expect_call(vendor, op, subset)` — passes when a call of `vendor::op` was made whose payload
 //!   contains `subset` (maps are compared key by key, recursively);
@@ -655,6 +655,21 @@ pub fn load_tests(
     Ok((version, names))
 }
 
+/// The test kit's global functions: a script function of the same name is not offered to tests.
+pub const TEST_FUNCTIONS: &[&str] = &[
+    "make_lead",
+    "route",
+    "route_follow",
+    "follow",
+    "set_now",
+    "run_job",
+    "calls",
+    "expect_call",
+    "expect_no_call",
+    "assert",
+    "assert_eq",
+];
+
 /// The live script a test file is named after: `x.test.rhai` → `x.rhai` beside it.
 fn tested_script(host: &Host, test_path: &Path) -> Option<Arc<ScriptVersion>> {
     let name = test_path.file_name()?.to_str()?;
@@ -668,7 +683,21 @@ fn tested_script(host: &Host, test_path: &Path) -> Option<Arc<ScriptVersion>> {
 /// The test file with the functions and constants of the script it tests, so a test can call
 /// the script's helpers (`day_before(2026, 3, 1)`). The test's own functions win a name clash.
 fn with_script_functions(test: ScriptVersion, script: &ScriptVersion) -> ScriptVersion {
-    let ast = script.ast.clone_functions_only().merge(&test.ast);
+    // A script function named like a test function (a handler called `route`) would hide it,
+    // and the test's own functions win. (Filtered into the test's AST, which always has
+    // functions: Rhai 1.27 ignores the filter when merging into an AST that has none.)
+    let own: std::collections::HashSet<(String, usize)> = test
+        .ast
+        .iter_functions()
+        .map(|f| (f.name.to_string(), f.params.len()))
+        .collect();
+    let mut ast = test.ast.merge_filtered(
+        &script.ast.clone_functions_only(),
+        |_, _, _, name, arity| {
+            !TEST_FUNCTIONS.contains(&name) && !own.contains(&(name.to_string(), arity))
+        },
+    );
+    ast.set_source(test.path.to_string());
     let mut constants = rhai::Scope::new();
     for (name, _, value) in script.constants.iter_raw().chain(test.constants.iter_raw()) {
         constants.push_constant_dynamic(name.to_string(), value.clone());
