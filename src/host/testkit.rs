@@ -19,8 +19,9 @@
 //!   run from it. Until a test calls it, the clock stands still at the time the test started;
 //! - `sim::staff([...])`, `sim::waiqin_leads([...])`, `sim::linkflow_tags([...])` — seed the
 //!   simulators as `[sim]` in the config does (see [`crate::config::sim::SimSeed`]);
-//! - the functions of the script the test file is named after (`x.test.rhai` → `x.rhai`), with
-//!   its constants, except those named like a test function (a handler called `route`);
+//! - the functions of the script the test file is named after (`x.test.rhai` → `x.rhai`), run
+//!   as a handler is (its constants, its calls recorded), except those named like a test
+//!   function (a handler called `route`);
 //! - `run_job(function)` — runs the scheduled job `function` now and returns whatever it returns;
 //! - `expect_call(vendor, op, subset)` — passes when a call of `vendor::op` was made whose payload
 //!   contains `subset` (maps are compared key by key, recursively);
@@ -66,6 +67,8 @@ struct TestState {
     calls: Vec<CallRecord>,
     env: TestEnv,
     printed: Vec<String>,
+    /// The script the test file is named after, whose functions the test may call.
+    script: Option<Arc<ScriptVersion>>,
 }
 
 thread_local! {
@@ -483,6 +486,48 @@ pub fn register(engine: &mut Engine) {
         );
     engine.register_global_module(module.into());
     engine.register_static_module("sim", sim_module().into());
+    // A call the test file cannot resolve goes to the tested script's function of that name and
+    // arity, run as a handler is (its constants, its calls recorded, errors at its own place).
+    #[allow(deprecated)] // Rhai marks `on_missing_function` volatile, not deprecated.
+    engine.on_missing_function(|name, args, is_method_call, _| {
+        if is_method_call || TEST_FUNCTIONS.contains(&name) {
+            return Ok(None);
+        }
+        let found = STATE.with(|s| {
+            s.borrow()
+                .as_ref()
+                .and_then(|state| Some((state.host.clone(), state.script.clone()?)))
+        });
+        let Some((host, version)) = found else {
+            return Ok(None);
+        };
+        if !version
+            .ast
+            .iter_functions()
+            .any(|f| f.name == name && f.params.len() == args.len())
+        {
+            return Ok(None);
+        }
+        let args: Vec<Dynamic> = args.iter().map(|a| (**a).clone()).collect();
+        let work: Arc<dyn CallHooks> = Arc::new(Detached::new());
+        let run = script::run_handler_with(
+            host.engine(),
+            &host.services().limits,
+            &version,
+            name,
+            args,
+            Some(work),
+        );
+        STATE.with(|s| {
+            if let Some(state) = s.borrow_mut().as_mut() {
+                state.calls.extend(run.calls);
+            }
+        });
+        run.outcome.map(Some).map_err(|e| {
+            EvalAltResult::ErrorRuntime(format!("{name} failed: {e}").into(), rhai::Position::NONE)
+                .into()
+        })
+    });
     engine.on_print(|text| {
         let captured = STATE.with(|s| {
             s.borrow_mut()
@@ -641,10 +686,7 @@ pub fn load_tests(
             format!("cannot read: {e}"),
         )]
     })?;
-    let mut version = script::load(host.engine(), &host.services().limits, &key, &source)?;
-    if let Some(script) = tested_script(host, path) {
-        version = with_script_functions(version, &script);
-    }
+    let version = script::load(host.engine(), &host.services().limits, &key, &source)?;
     let mut names: Vec<String> = version
         .ast
         .iter_functions()
@@ -655,7 +697,8 @@ pub fn load_tests(
     Ok((version, names))
 }
 
-/// The test kit's global functions: a script function of the same name is not offered to tests.
+/// The test kit's global functions: a script function of the same name is not offered to tests
+/// (a handler called `route` is run by `route(lead)`).
 pub const TEST_FUNCTIONS: &[&str] = &[
     "make_lead",
     "route",
@@ -680,35 +723,6 @@ fn tested_script(host: &Host, test_path: &Path) -> Option<Arc<ScriptVersion>> {
         .cloned()
 }
 
-/// The test file with the functions and constants of the script it tests, so a test can call
-/// the script's helpers (`day_before(2026, 3, 1)`). The test's own functions win a name clash.
-fn with_script_functions(test: ScriptVersion, script: &ScriptVersion) -> ScriptVersion {
-    // A script function named like a test function (a handler called `route`) would hide it,
-    // and the test's own functions win. (Filtered into the test's AST, which always has
-    // functions: Rhai 1.27 ignores the filter when merging into an AST that has none.)
-    let own: std::collections::HashSet<(String, usize)> = test
-        .ast
-        .iter_functions()
-        .map(|f| (f.name.to_string(), f.params.len()))
-        .collect();
-    let mut ast = test.ast.merge_filtered(
-        &script.ast.clone_functions_only(),
-        |_, _, _, name, arity| {
-            !TEST_FUNCTIONS.contains(&name) && !own.contains(&(name.to_string(), arity))
-        },
-    );
-    ast.set_source(test.path.to_string());
-    let mut constants = rhai::Scope::new();
-    for (name, _, value) in script.constants.iter_raw().chain(test.constants.iter_raw()) {
-        constants.push_constant_dynamic(name.to_string(), value.clone());
-    }
-    ScriptVersion {
-        ast,
-        constants: Arc::new(constants),
-        ..test
-    }
-}
-
 /// Runs one test function of a loaded test file against `host`'s scripts. Blocks.
 pub fn run_test(host: &Arc<Host>, version: &ScriptVersion, name: &str) -> TestOutcome {
     run_test_in(host, version, name, TestEnv::default())
@@ -721,12 +735,14 @@ pub fn run_test_in(
     name: &str,
     env: TestEnv,
 ) -> TestOutcome {
+    let script = tested_script(host, Path::new(&*version.path));
     STATE.with(|s| {
         *s.borrow_mut() = Some(TestState {
             host: host.clone(),
             calls: Vec::new(),
             env,
             printed: Vec::new(),
+            script,
         })
     });
     let run = script::run_handler(

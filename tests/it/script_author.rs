@@ -77,6 +77,13 @@ fn test_follow_records_reach_the_handler_of_their_account() {
 fn test_the_scripts_own_functions_can_be_called() {
     assert_eq(owner_at("2026-10-10 09:30"), 3001);   // a make-up Saturday is a working day
     assert_eq(owner_at("2026-10-11 09:30"), ());
+    set_now("2026-12-05 21:30");                    // Saturday night: the public sea
+    route_brand_b(lead_b(5));                        // a handler called directly: its calls count
+    assert_eq(calls("xiaolanben", "import_customer").len(), 1);
+}
+
+fn test_an_error_in_a_script_function_is_placed_in_the_script() {
+    owner_at(42);
 }
 
 fn test_time_functions() {
@@ -111,8 +118,13 @@ fn brands_dir() -> tempfile::TempDir {
 fn script_tests_model_accounts_follow_records_time_seeding_and_prints() {
     let dir = brands_dir();
     let (code, out) = run(dir.path(), &["test", "scripts"]);
-    assert_eq!(code, 0, "{out}");
-    assert!(out.contains("7 passed, 0 failed"), "{out}");
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("7 passed, 1 failed"), "{out}");
+    assert!(
+        out.contains("owner_at failed: stdlib/hours.rhai:34:24: Unknown property 'weekday'")
+            && out.contains("(called from scripts/brands.rhai:10:"),
+        "the script's own place: {out}"
+    );
     // What scripts print is shown under their test, in order.
     assert!(
         out.contains("ok   brands.test.rhai::prints_are_shown (")
