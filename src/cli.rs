@@ -279,8 +279,8 @@ pub fn op_list_help() -> String {
     let mut out = String::from("Ops (the account's vendor in brackets):\n");
     for (vendor, op) in all_ops() {
         out.push_str(&format!(
-            "  {:<28} [{vendor}] {} — {}\n",
-            op.name, op.endpoint, op.summary
+            "  {:<28} [{vendor}] {} — {}\n  {:<28} e.g. {}\n",
+            op.name, op.endpoint, op.summary, "", op.example
         ));
     }
     out

@@ -356,29 +356,12 @@ fn parse_account(
             ))
         }
     };
-    let credentials = match vendor {
-        Vendor::Tencent => Credentials::Tencent(credentials(table)?),
-        Vendor::Feiyu => Credentials::Feiyu(credentials(table)?),
-        Vendor::Waiqin => Credentials::Waiqin(credentials(table)?),
-        Vendor::Xiaolanben => Credentials::Xiaolanben(credentials(table)?),
-        Vendor::Linkflow => Credentials::Linkflow(credentials(table)?),
-    };
+    let credentials = vendor.parse_credentials(table)?;
     Ok(Account {
         name: name.to_string(),
         vendor,
         base_url,
         credentials,
-    })
-}
-
-/// Deserializes a vendor's credentials; serde's "unknown field `x`" / "missing field `x`" names
-/// the key, and we call it a key because that is what the user typed.
-fn credentials<T: serde::de::DeserializeOwned>(table: toml::Table) -> Result<T, String> {
-    T::deserialize(toml::Value::Table(table)).map_err(|e| {
-        e.to_string()
-            .trim_end()
-            .replace("unknown field", "unknown key")
-            .replace("missing field", "missing key")
     })
 }
 

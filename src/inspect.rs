@@ -690,12 +690,14 @@ pub fn retention_section(
 
 /// `status`: the journal at a glance — backlog by state, dead letters, quarantine, pull
 /// checkpoints and cron schedules — followed by the `extra` sections the daemon adds (see
-/// [`StatusSection`]). Ages are counted from the system clock.
+/// [`StatusSection`]). Ages are counted from the system clock: this is the CLI's entry (the
+/// command runs in its own process, whose clock is the system's); [`status_report_at`] takes
+/// the time.
 pub fn status_report(
     reader: &JournalReader,
     extra: &[StatusSection],
 ) -> Result<String, StoreError> {
-    status_report_at(reader, Utc::now().timestamp_millis(), extra)
+    status_report_at(reader, crate::clock::Clock::system().unix_millis(), extra)
 }
 
 /// [`status_report`] with ages counted from `now_ms`.

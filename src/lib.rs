@@ -9,12 +9,13 @@
 //! has no line here):
 //!
 //! - [`secret`] — `Secret`, which prints as `***`; phone masking for logs.
-//! - [`clock`] — the signing clock (skewable in tests) and Beijing time.
+//! - [`clock`] — the one injected `Clock` (system, skewed, or manual in tests) and Beijing time.
 //! - [`lead`] — the normalized `Lead`, the kind vocabulary and the `Vendor` id shared by all.
 //! - [`store`] — the journal (SQLite, one group-committing writer): leads, work items, runs and
 //!   every call as it returns, cron slots, `once` keys, dead letters; the CLI's read queries.
-//! - [`connectors`] — one folder per vendor: pure signer, typed models, async client, inbound
-//!   webhook verification; accounts, and `connectors::AccountClient`, which dispatches an op.
+//! - [`connectors`] — one folder per vendor (pure signer, typed models, async client, ops table,
+//!   pull/push capabilities), registered by one line in `lead::for_each_vendor!`; accounts, and
+//!   `connectors::AccountClient`, which dispatches an op.
 //! - [`config`] — `leadrelay.toml` → validated accounts, `[[sources]]` and `[daemon]`; `${VAR}`.
 //! - [`sim`] — signature-exact simulators of all five vendors on one HTTP server.
 //! - [`host`] — the Rhai scripting host: one engine, limits, bridge, hot reload, stdlib,

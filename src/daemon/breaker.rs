@@ -4,6 +4,10 @@
 //! 429, vendor busy, and a timestamp refused for clock skew): a refused signature or a duplicate
 //! means the vendor is answering and the request itself is wrong.
 //!
+//! The open interval is measured on the daemon's [`Clock`] ([`Clock::instant`]: monotonic on the
+//! system clock, so a wall-clock step neither stretches nor cuts it), so a test on a manual
+//! clock ends it by advancing the clock.
+//!
 //! A breaker also remembers how many of its account's latest failures in a row were clock
 //! failures, so `status` can say "clock skew suspected for account X" instead of leaving an
 //! operator to guess why every lead of an account is waiting.
@@ -12,6 +16,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::clock::Clock;
 use crate::connectors::FailureKind;
 
 #[derive(Debug, Default)]
@@ -40,15 +45,23 @@ pub enum BreakerState {
 pub struct Breakers {
     threshold: u32,
     probe_interval: Duration,
+    clock: Clock,
     accounts: Mutex<HashMap<String, Breaker>>,
 }
 
 impl Breakers {
-    /// Breakers that open after `threshold` consecutive failures and probe every `probe_interval`.
+    /// Breakers that open after `threshold` consecutive failures and probe every `probe_interval`,
+    /// on the system clock.
     pub fn new(threshold: u32, probe_interval: Duration) -> Self {
+        Self::with_clock(threshold, probe_interval, Clock::system())
+    }
+
+    /// [`new`](Self::new) with the open interval measured on `clock`.
+    pub fn with_clock(threshold: u32, probe_interval: Duration, clock: Clock) -> Self {
         Breakers {
             threshold: threshold.max(1),
             probe_interval,
+            clock,
             accounts: Mutex::new(HashMap::new()),
         }
     }
@@ -63,7 +76,7 @@ impl Breakers {
         let Some(until) = breaker.open_until else {
             return Ok(());
         };
-        let now = Instant::now();
+        let now = self.clock.instant();
         if now < until {
             return Err(until - now);
         }
@@ -94,7 +107,7 @@ impl Breakers {
                         "circuit breaker opened"
                     );
                 }
-                breaker.open_until = Some(Instant::now() + self.probe_interval);
+                breaker.open_until = Some(self.clock.instant() + self.probe_interval);
             }
             breaker.probe_in_flight = false;
             false
@@ -181,6 +194,35 @@ mod tests {
         assert_eq!(
             breakers.states(),
             vec![("xlb".to_string(), BreakerState::Closed)]
+        );
+    }
+
+    #[test]
+    fn on_a_manual_clock_the_open_interval_ends_when_the_clock_is_advanced() {
+        let clock = Clock::manual(chrono::Utc::now());
+        let breakers = Breakers::with_clock(2, Duration::from_secs(30), clock);
+        breakers.record("xlb", Some(FailureKind::Timeout));
+        breakers.record("xlb", Some(FailureKind::Timeout));
+        assert_eq!(breakers.admit("xlb"), Err(Duration::from_secs(30)));
+        clock.advance(chrono::Duration::seconds(29));
+        assert_eq!(
+            breakers.admit("xlb"),
+            Err(Duration::from_secs(1)),
+            "the wait is counted on the clock"
+        );
+        clock.advance(chrono::Duration::seconds(1));
+        assert!(breakers.admit("xlb").is_ok(), "the probe, at 30 s");
+        breakers.record("xlb", Some(FailureKind::Timeout));
+        assert_eq!(
+            breakers.admit("xlb"),
+            Err(Duration::from_secs(30)),
+            "a failed probe opens a new interval from the clock's now"
+        );
+        clock.advance(chrono::Duration::seconds(30));
+        assert!(breakers.admit("xlb").is_ok());
+        assert!(
+            breakers.record("xlb", None),
+            "the successful probe closes it"
         );
     }
 

@@ -14,6 +14,10 @@
 //! once, if that slot is younger than `[daemon] cron_catch_up_max_age_secs`; `"none"` fires
 //! nothing. "Missed" means after the last slot the schedule fired: a schedule that never fired
 //! has nothing to catch up (it was not running before, so nothing was missed).
+//!
+//! Slots are read on the daemon's one [`Clock`]. The loop looks every [`TICK`], and at once when
+//! a manual clock moves ([`Clock::moves`]): a test advances the clock across a slot and waits
+//! for the fire, without sleeping a tick (`tests/it/clock.rs`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +25,7 @@ use std::time::Duration;
 use chrono::{DateTime, FixedOffset};
 use tokio::sync::{watch, Notify};
 
+use crate::clock::Clock;
 use crate::host::generation::Host;
 use crate::host::run::{CatchUp, Declaration};
 use crate::host::schedule::parse_cron;
@@ -77,29 +82,33 @@ pub fn catch_up_slot(
     (slot > last_fired_ms && age <= max_age.as_millis() as i64).then_some(slot)
 }
 
-/// Fires due slots, read in `zone`, until `shutdown` turns true; `wake` tells the dispatcher a
-/// job's work item is waiting.
+/// Fires due slots, read on `clock` in `zone`, until `shutdown` turns true; `wake` tells the
+/// dispatcher a job's work item is waiting.
 pub async fn run(
     host: Arc<Host>,
     journal: Journal,
     zone: FixedOffset,
+    clock: Clock,
     catch_up_max_age: Duration,
     wake: Arc<Notify>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let start = chrono::Utc::now().with_timezone(&zone);
+    // Watching before the first read: a move made from here on wakes the loop.
+    let mut clock_moves = clock.moves();
+    let start = clock.now().with_timezone(&zone);
     catch_up(&host, &journal, start, catch_up_max_age, &wake).await;
     let mut checked_up_to = start;
     let mut last_sweep = tokio::time::Instant::now();
     loop {
         tokio::select! {
             _ = tokio::time::sleep(TICK) => {}
+            _ = clock_moves.next() => {}
             _ = shutdown.changed() => {}
         }
         if *shutdown.borrow() {
             break;
         }
-        let now = chrono::Utc::now().with_timezone(&zone);
+        let now = clock.now().with_timezone(&zone);
         for version in host.generation().scripts.values() {
             for declaration in &version.declarations {
                 let Declaration::Schedule { cron, function, .. } = declaration else {

@@ -11,6 +11,11 @@
 //! retry never imports a lead twice. Replayed calls are only written with the run's outcome:
 //! they sent nothing, so there is nothing to lose.
 //!
+//! Time comes from the daemon's one [`Clock`]: a retry is due when the clock passes its
+//! `at_ms`, and the claim loop wakes on new work, on finished runs, every 200 ms (retries come
+//! due without anyone waking it) and when a manual clock moves ([`Clock::moves`]), so a test
+//! that advances the clock past a backoff sees the retry run without sleeping.
+//!
 //! Fired cron slots are work items too ([`WorkKind::Job`]): the job runs here with the same
 //! hooks, retries and dead letters as a lead.
 
@@ -24,6 +29,7 @@ use tokio::sync::{mpsc, watch, Notify, Semaphore};
 use tokio::task::JoinSet;
 
 use super::breaker::Breakers;
+use crate::clock::Clock;
 use crate::config::DaemonSettings;
 use crate::connectors::{CallError, FailureKind, Vendor};
 use crate::host::generation::{HandlerRun, Host};
@@ -46,6 +52,7 @@ pub struct Dispatcher {
     settings: DaemonSettings,
     breakers: Arc<Breakers>,
     wake: Arc<Notify>,
+    clock: Clock,
     account_permits: Mutex<HashMap<String, Arc<Semaphore>>>,
     /// Accounts whose breaker just closed (sent from the blocking threads runs call from).
     recovered: mpsc::UnboundedSender<String>,
@@ -53,13 +60,15 @@ pub struct Dispatcher {
 }
 
 impl Dispatcher {
-    /// A dispatcher over `journal` and `host`; `wake` is notified when new work arrives.
+    /// A dispatcher over `journal` and `host`; `wake` is notified when new work arrives; retries
+    /// come due on `clock`.
     pub fn new(
         journal: Journal,
         host: Arc<Host>,
         settings: DaemonSettings,
         breakers: Arc<Breakers>,
         wake: Arc<Notify>,
+        clock: Clock,
     ) -> Self {
         let (recovered, recovered_rx) = mpsc::unbounded_channel();
         Dispatcher {
@@ -68,6 +77,7 @@ impl Dispatcher {
             settings,
             breakers,
             wake,
+            clock,
             account_permits: Mutex::new(HashMap::new()),
             recovered,
             recovered_rx: Mutex::new(Some(recovered_rx)),
@@ -84,6 +94,7 @@ impl Dispatcher {
             .expect("recovered lock")
             .take()
             .expect("a dispatcher runs once");
+        let mut clock_moves = self.clock.moves();
         loop {
             if *shutdown.borrow() {
                 break;
@@ -91,7 +102,7 @@ impl Dispatcher {
             while in_flight.try_join_next().is_some() {}
             let free = self.settings.max_in_flight.saturating_sub(in_flight.len());
             if free > 0 {
-                match self.journal.claim_due(now_ms(), free).await {
+                match self.journal.claim_due(self.clock.unix_millis(), free).await {
                     Ok(works) if !works.is_empty() => {
                         for work in works {
                             in_flight.spawn(self.clone().process(work));
@@ -110,6 +121,8 @@ impl Dispatcher {
                 Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
                 // Retries come due without anyone waking us.
                 _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+                // A manual clock moved: retries may be due (never fires on the system clock).
+                _ = clock_moves.next() => {}
                 _ = shutdown.changed() => {}
                 Some(account) = recovered.recv() => self.wake_retries_of(&account).await,
             }
@@ -207,7 +220,7 @@ impl Dispatcher {
                 }
             }
         };
-        let now = now_ms();
+        let now = self.clock.unix_millis();
         let outcome = if runs.is_empty() {
             // Never "routed": a lead no handler wants (a typo in an `on_lead` filter, a script
             // removed) keeps its own state until `leads reroute` runs it after a fix.
@@ -256,10 +269,6 @@ impl Dispatcher {
             tracing::error!(work = work.id, error = %e, "cannot record the outcome");
         }
     }
-}
-
-fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
 }
 
 /// The delay before attempt `attempts + 1`: full jitter over an exponential ceiling, never less

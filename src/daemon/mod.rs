@@ -109,6 +109,10 @@ impl Intake for JournalIntake {
     fn is_overloaded(&self) -> bool {
         self.journal.is_overloaded()
     }
+
+    fn clock(&self) -> Clock {
+        self.journal.clock()
+    }
 }
 
 /// A started daemon.
@@ -127,8 +131,14 @@ pub struct RunningDaemon {
     _watcher: ScriptWatcher,
 }
 
-/// Starts every part of the daemon on the current runtime.
+/// Starts every part of the daemon on the current runtime, on the system clock.
 pub async fn start(config: &Config) -> Result<RunningDaemon, DaemonError> {
+    start_with_clock(config, Clock::system()).await
+}
+
+/// [`start`] on `clock`: the one clock every part reads the time from (see [`Clock`]). Tests
+/// pass a manual clock and move it to make cron slots, retries and breaker probes come due.
+pub async fn start_with_clock(config: &Config, clock: Clock) -> Result<RunningDaemon, DaemonError> {
     let settings = config.daemon.clone();
     let config_error = |message: String| DaemonError::Config {
         origin: config.origin.clone(),
@@ -138,6 +148,7 @@ pub async fn start(config: &Config) -> Result<RunningDaemon, DaemonError> {
         &settings.journal,
         JournalOptions {
             backlog_limit: settings.backlog_limit,
+            clock,
             ..JournalOptions::default()
         },
     )
@@ -145,7 +156,7 @@ pub async fn start(config: &Config) -> Result<RunningDaemon, DaemonError> {
         path: settings.journal.display().to_string(),
         source,
     })?;
-    let accounts = Accounts::from_config(config, HttpClient::new(), Clock::system());
+    let accounts = Accounts::from_config(config, HttpClient::new(), clock);
     let push_routes = webhook::push_routes(config, &config.sources).map_err(config_error)?;
     let pull_sources =
         pull::pull_sources(config, &accounts, &config.sources).map_err(config_error)?;
@@ -159,7 +170,7 @@ pub async fn start(config: &Config) -> Result<RunningDaemon, DaemonError> {
         },
         assignments: Arc::new(journal.assignments()),
         once: Arc::new(journal.once_keys()),
-        clock: Clock::system(),
+        clock,
         calendar: Arc::new(
             crate::host::calendar::Calendar::load_or_shipped(config.scripts.holidays.as_deref())
                 .map_err(|e| config_error(e.to_string()))?,
@@ -198,9 +209,10 @@ pub async fn start(config: &Config) -> Result<RunningDaemon, DaemonError> {
         journal: journal.clone(),
         wake: wake.clone(),
     });
-    let breakers = Arc::new(Breakers::new(
+    let breakers = Arc::new(Breakers::with_clock(
         settings.breaker_failures,
         Duration::from_secs(settings.breaker_probe_secs),
+        clock,
     ));
     let (stop, stopped) = watch::channel(false);
 
@@ -233,6 +245,7 @@ pub async fn start(config: &Config) -> Result<RunningDaemon, DaemonError> {
         host.clone(),
         journal.clone(),
         zone,
+        clock,
         Duration::from_secs(settings.cron_catch_up_max_age_secs),
         wake.clone(),
         stopped.clone(),
@@ -250,6 +263,7 @@ pub async fn start(config: &Config) -> Result<RunningDaemon, DaemonError> {
         push_counters,
         settings.journal.clone(),
         addr.to_string(),
+        clock,
         stopped.clone(),
     ));
     let dispatcher = Arc::new(dispatch::Dispatcher::new(
@@ -258,6 +272,7 @@ pub async fn start(config: &Config) -> Result<RunningDaemon, DaemonError> {
         settings.clone(),
         breakers.clone(),
         wake,
+        clock,
     ));
     let dispatcher = tokio::spawn(dispatcher.run(stopped, Duration::from_secs(10)));
     tracing::info!(

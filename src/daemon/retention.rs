@@ -32,7 +32,7 @@ pub async fn run(
             _ = tokio::time::sleep(every) => {}
             _ = stopped.wait_for(|s| *s) => return,
         }
-        let now = chrono::Utc::now().timestamp_millis();
+        let now = journal.clock().unix_millis();
         tokio::select! {
             result = journal.prune(policy, now, BATCH) => {
                 if let Err(error) = result {

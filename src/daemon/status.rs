@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use super::breaker::{BreakerState, Breakers};
+use crate::clock::Clock;
 use crate::host::generation::{Host, Verdict};
 use crate::trigger::webhook::PushCounters;
 
@@ -71,6 +72,7 @@ fn snapshot(
     pushes: &PushCounters,
     listen: &str,
     started_ms: i64,
+    clock: Clock,
 ) -> DaemonStatus {
     let scripts = host
         .status()
@@ -103,7 +105,7 @@ fn snapshot(
         .collect();
     DaemonStatus {
         pid: std::process::id(),
-        written_ms: chrono::Utc::now().timestamp_millis(),
+        written_ms: clock.unix_millis(),
         started_ms,
         listen: listen.to_string(),
         scripts,
@@ -120,12 +122,13 @@ pub async fn publish(
     pushes: PushCounters,
     journal: PathBuf,
     listen: String,
+    clock: Clock,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let path = status_path(&journal);
-    let started_ms = chrono::Utc::now().timestamp_millis();
+    let started_ms = clock.unix_millis();
     loop {
-        let status = snapshot(&host, &breakers, &pushes, &listen, started_ms);
+        let status = snapshot(&host, &breakers, &pushes, &listen, started_ms, clock);
         let tmp = path.with_extension("json.tmp");
         // Written beside and renamed over, so a reader never sees half a file.
         let written = serde_json::to_vec_pretty(&status)

@@ -13,7 +13,9 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use rhai::{Dynamic, Engine, EvalAltResult, FnPtr, FuncRegistration, Module, NativeCallContext};
+use rhai::{
+    Dynamic, Engine, EvalAltResult, FnPtr, FuncRegistration, Module, NativeCallContext, INT,
+};
 
 use super::bridge::{Bridge, BridgeError};
 use super::convert::{dynamic_to_json, json_to_dynamic};
@@ -22,7 +24,7 @@ use super::once::{self as once_fn, MemoryOnce, OnceStore};
 use super::run::{self, CallRecord, CallSite, CatchUp, Declaration, LeadFilter, Phase};
 use super::schedule::parse_cron;
 use super::stdlib::{self, AssignmentStore, MemoryAssignments};
-use crate::connectors::{all_ops, Accounts, CallError, FailureKind, Vendor};
+use crate::connectors::{all_ops, Accounts, CallError, Constant, FailureKind, Vendor};
 
 /// What scripts can reach: the configured accounts, the bridge to run their calls, the limits.
 #[derive(Debug, Clone)]
@@ -322,10 +324,11 @@ fn register_declarations(engine: &mut Engine) {
 /// vendor, and `op("account", payload)`.
 fn vendor_module(vendor: Vendor, services: &Arc<Services>) -> Module {
     let mut module = Module::new();
-    match vendor {
-        Vendor::Feiyu => crate::connectors::feiyu::rhai::constants(&mut module),
-        Vendor::Tencent => crate::connectors::tencent::rhai::constants(&mut module),
-        Vendor::Waiqin | Vendor::Xiaolanben | Vendor::Linkflow => {}
+    for (name, value) in vendor.constants() {
+        match value {
+            Constant::Int(n) => module.set_var(name, n as INT),
+            Constant::Text(text) => module.set_var(name, text),
+        };
     }
     for (_, op) in all_ops().filter(|(v, _)| *v == vendor) {
         let name = op.name;

@@ -233,7 +233,7 @@ impl Host {
                 ScriptStatus {
                     live_version,
                     verdict: verdict.clone(),
-                    at: SystemTime::now(),
+                    at: self.services.clock.now().into(),
                 },
             );
         }

@@ -21,19 +21,32 @@ use std::time::Duration;
 use rhai::{Engine, EvalAltResult, FuncRegistration, Module, NativeCallContext, INT};
 
 use super::run::{self, Phase};
+use crate::clock::Clock;
 // The store traits live in the journal's layer (`store::types`) so the journal implements them
 // without depending on the host.
 pub use crate::store::types::{OnceError, OnceStore};
 
 /// Keys in memory (`leadrelay test`, `route --dry-run`): forgotten when the process ends.
+/// Expiries are read on its clock (the system clock by default).
 #[derive(Debug, Default)]
 pub struct MemoryOnce {
     keys: Mutex<HashMap<String, (i64, i64)>>,
+    clock: Clock,
+}
+
+impl MemoryOnce {
+    /// Keys that expire on `clock` (a script test's manual clock).
+    pub fn with_clock(clock: Clock) -> Self {
+        MemoryOnce {
+            keys: Mutex::default(),
+            clock,
+        }
+    }
 }
 
 impl OnceStore for MemoryOnce {
     fn claim(&self, key: &str, ttl: Duration, owner: i64) -> Result<bool, OnceError> {
-        let now = chrono::Utc::now().timestamp_millis();
+        let now = self.clock.unix_millis();
         let expires = now.saturating_add(ttl.as_millis().min(i64::MAX as u128) as i64);
         let mut keys = self.keys.lock().expect("once lock");
         match keys.get(key) {
@@ -148,5 +161,20 @@ mod tests {
             store.claim("short", day, 2).unwrap(),
             "expired keys are free"
         );
+    }
+
+    #[test]
+    fn memory_keys_expire_on_their_clock() {
+        let clock = Clock::manual(chrono::Utc::now());
+        let store = MemoryOnce::with_clock(clock);
+        let hour = Duration::from_secs(3600);
+        assert!(store.claim("phone:1", hour, 1).unwrap());
+        clock.advance(chrono::Duration::minutes(59));
+        assert!(
+            !store.claim("phone:1", hour, 2).unwrap(),
+            "held for the hour"
+        );
+        clock.advance(chrono::Duration::minutes(1));
+        assert!(store.claim("phone:1", hour, 2).unwrap(), "free after it");
     }
 }

@@ -25,6 +25,7 @@ use serde_json::{Map, Value};
 
 pub mod area;
 mod vendor;
+pub(crate) use vendor::for_each_vendor;
 pub use vendor::Vendor;
 
 pub mod rhai;

@@ -48,6 +48,9 @@ use crate::connectors::feiyu::model::{CONVERT_STATUSES, MAX_PAGE_SIZE};
 use crate::connectors::feiyu::sign;
 use crate::connectors::Vendor;
 
+/// Where this vendor is served, below the simulator's base URL.
+pub const PREFIX: &str = "/feiyu";
+
 /// Config keys of the simulator's built-in feiyu account.
 pub const CREDENTIALS_TOML: &str =
     "token = \"sim-feiyu-token\"\nsignature_key = \"SimFeiyuSignKey01\"\n";

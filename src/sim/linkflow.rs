@@ -37,6 +37,9 @@ use super::{SimShared, MAX_BODY};
 use crate::clock::beijing;
 use crate::connectors::Vendor;
 
+/// Where this vendor is served, below the simulator's base URL.
+pub const PREFIX: &str = "/linkflow";
+
 /// Config keys of the simulator's built-in linkflow account.
 pub const CREDENTIALS_TOML: &str =
     "app_key = \"sim-linkflow-key\"\napp_secret = \"sim-linkflow-secret\"\n";

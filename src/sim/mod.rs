@@ -41,38 +41,71 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::connectors::Vendor;
 
-pub mod feiyu;
-pub mod linkflow;
 pub mod seed;
 pub mod synth;
-pub mod tencent;
-pub mod waiqin;
-pub mod xiaolanben;
+
+/// Generates, from the vendor list in `crate::lead::for_each_vendor!`, the simulator's module
+/// declarations, its per-vendor state and the per-vendor lookups. Each vendor's simulator is
+/// `sim/<folder>.rs` (or a folder) with `PREFIX`, `CREDENTIALS_TOML`, `State` (with
+/// `snapshot()`), `router` and `control_router`; the compiler names whatever a new one lacks.
+macro_rules! register_simulators {
+    ($($variant:ident => $folder:ident, $doc:literal;)*) => {
+        $(#[doc = $doc] pub mod $folder;)*
+
+        /// State shared by every simulated vendor.
+        #[derive(Debug, Default)]
+        pub struct SimShared {
+            /// Seconds every vendor's clock is moved by, and each vendor's own on top, by
+            /// [`Vendor::index`].
+            skew_all_secs: AtomicI64,
+            skew_secs: [AtomicI64; Vendor::ALL.len()],
+            faults: Mutex<HashMap<Option<Vendor>, Faults>>,
+            requests: Mutex<HashMap<Vendor, u64>>,
+            /// The clock every vendor's clock is skewed from (see `seed.rs`); the system
+            /// clock if unset.
+            base_clock: std::sync::OnceLock<Clock>,
+            $(#[doc = $doc] pub $folder: $folder::State,)*
+        }
+
+        /// Where each vendor is served, below the simulator's base URL.
+        pub fn prefix(vendor: Vendor) -> &'static str {
+            match vendor {
+                $(Vendor::$variant => $folder::PREFIX,)*
+            }
+        }
+
+        /// The config keys (besides `vendor` and `base_url`) of the simulator's built-in account.
+        pub fn credentials_toml(vendor: Vendor) -> &'static str {
+            match vendor {
+                $(Vendor::$variant => $folder::CREDENTIALS_TOML,)*
+            }
+        }
+
+        fn vendor_router(vendor: Vendor, shared: Arc<SimShared>) -> Router {
+            match vendor {
+                $(Vendor::$variant => $folder::router(shared),)*
+            }
+        }
+
+        fn control_router(vendor: Vendor, shared: Arc<SimShared>) -> Router {
+            match vendor {
+                $(Vendor::$variant => $folder::control_router(shared),)*
+            }
+        }
+
+        impl SimShared {
+            fn vendor_snapshot(&self, vendor: Vendor) -> Value {
+                match vendor {
+                    $(Vendor::$variant => self.$folder.snapshot(),)*
+                }
+            }
+        }
+    };
+}
+crate::lead::for_each_vendor!(register_simulators);
 
 /// Largest request body any simulated vendor accepts; larger ones get 413.
 pub const MAX_BODY: usize = 2 * 1024 * 1024;
-
-/// Where each vendor is served, below the simulator's base URL.
-pub fn prefix(vendor: Vendor) -> &'static str {
-    match vendor {
-        Vendor::Tencent => "/tencent/api/mv1",
-        Vendor::Feiyu => "/feiyu",
-        Vendor::Waiqin => "/waiqin/api",
-        Vendor::Xiaolanben => "/xiaolanben",
-        Vendor::Linkflow => "/linkflow",
-    }
-}
-
-/// The config keys (besides `vendor` and `base_url`) of the simulator's built-in account.
-fn credentials_toml(vendor: Vendor) -> &'static str {
-    match vendor {
-        Vendor::Tencent => tencent::CREDENTIALS_TOML,
-        Vendor::Feiyu => feiyu::CREDENTIALS_TOML,
-        Vendor::Waiqin => waiqin::CREDENTIALS_TOML,
-        Vendor::Xiaolanben => xiaolanben::CREDENTIALS_TOML,
-        Vendor::Linkflow => linkflow::CREDENTIALS_TOML,
-    }
-}
 
 /// Faults to inject into a vendor's answers.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -90,29 +123,6 @@ pub struct Faults {
     pub timeout: bool,
 }
 
-/// State shared by every simulated vendor.
-#[derive(Debug, Default)]
-pub struct SimShared {
-    /// Seconds every vendor's clock is moved by, and each vendor's own on top, in the order of
-    /// [`Vendor::ALL`].
-    skew_all_secs: AtomicI64,
-    skew_secs: [AtomicI64; 5],
-    faults: Mutex<HashMap<Option<Vendor>, Faults>>,
-    requests: Mutex<HashMap<Vendor, u64>>,
-    /// The clock every vendor's clock is skewed from (see `seed.rs`); the system clock if unset.
-    base_clock: std::sync::OnceLock<Clock>,
-    /// Tencent's state.
-    pub tencent: tencent::State,
-    /// Feiyu's state.
-    pub feiyu: feiyu::State,
-    /// Waiqin's state.
-    pub waiqin: waiqin::State,
-    /// Xiaolanben's state.
-    pub xiaolanben: xiaolanben::State,
-    /// Linkflow's state.
-    pub linkflow: linkflow::State,
-}
-
 /// Body of `POST /_sim/clock`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -124,18 +134,11 @@ pub struct ClockSkew {
     pub skew_secs: i64,
 }
 
-fn vendor_index(vendor: Vendor) -> usize {
-    Vendor::ALL
-        .iter()
-        .position(|v| *v == vendor)
-        .expect("every vendor is in Vendor::ALL")
-}
-
 impl SimShared {
     /// `vendor`'s server clock, for its timestamp windows and `Date` headers.
     pub fn clock(&self, vendor: Vendor) -> Clock {
         let secs = self.skew_all_secs.load(Ordering::Relaxed)
-            + self.skew_secs[vendor_index(vendor)].load(Ordering::Relaxed);
+            + self.skew_secs[vendor.index()].load(Ordering::Relaxed);
         self.base_clock().skewed_by_secs(secs)
     }
 
@@ -145,7 +148,7 @@ impl SimShared {
         // Bounded so the sum of both skews, in milliseconds, cannot overflow.
         let secs = skew.skew_secs.clamp(-10 * 365 * 86_400, 10 * 365 * 86_400);
         match skew.vendor {
-            Some(vendor) => self.skew_secs[vendor_index(vendor)].store(secs, Ordering::Relaxed),
+            Some(vendor) => self.skew_secs[vendor.index()].store(secs, Ordering::Relaxed),
             None => self.skew_all_secs.store(secs, Ordering::Relaxed),
         }
     }
@@ -184,14 +187,12 @@ impl SimShared {
     /// Every vendor's state summary.
     pub fn snapshot(&self) -> Value {
         let requests: HashMap<_, _> = Vendor::ALL.map(|v| (v.as_str(), self.requests(v))).into();
-        json!({
-            "requests": requests,
-            "tencent": self.tencent.snapshot(),
-            "feiyu": self.feiyu.snapshot(),
-            "waiqin": self.waiqin.snapshot(),
-            "xiaolanben": self.xiaolanben.snapshot(),
-            "linkflow": self.linkflow.snapshot(),
-        })
+        let mut snapshot = serde_json::Map::new();
+        snapshot.insert("requests".to_string(), json!(requests));
+        for vendor in Vendor::ALL {
+            snapshot.insert(vendor.to_string(), self.vendor_snapshot(vendor));
+        }
+        Value::Object(snapshot)
     }
 }
 
@@ -325,24 +326,13 @@ pub fn router(shared: Arc<SimShared>) -> Router {
             axum::routing::post(set_faults_handler).delete(clear_faults_handler),
         )
         .route("/_sim/clock", axum::routing::post(set_clock_handler))
-        .with_state(shared.clone())
-        .nest("/_sim/tencent", tencent::control_router(shared.clone()))
-        .nest("/_sim/feiyu", feiyu::control_router(shared.clone()))
-        .nest("/_sim/waiqin", waiqin::control_router(shared.clone()))
-        .nest(
-            "/_sim/xiaolanben",
-            xiaolanben::control_router(shared.clone()),
-        )
-        .nest("/_sim/linkflow", linkflow::control_router(shared.clone()));
+        .with_state(shared.clone());
     for vendor in Vendor::ALL {
-        let vendor_router = match vendor {
-            Vendor::Tencent => tencent::router(shared.clone()),
-            Vendor::Feiyu => feiyu::router(shared.clone()),
-            Vendor::Waiqin => waiqin::router(shared.clone()),
-            Vendor::Xiaolanben => xiaolanben::router(shared.clone()),
-            Vendor::Linkflow => linkflow::router(shared.clone()),
-        };
-        let faulted = vendor_router
+        app = app.nest(
+            &format!("/_sim/{vendor}"),
+            control_router(vendor, shared.clone()),
+        );
+        let faulted = vendor_router(vendor, shared.clone())
             .layer(middleware::from_fn_with_state(
                 (shared.clone(), vendor),
                 inject_faults,

@@ -43,6 +43,9 @@ use crate::connectors::tencent::config::Algorithm;
 use crate::connectors::tencent::{enums, sign, webhook};
 use crate::connectors::Vendor;
 
+/// Where this vendor is served, below the simulator's base URL.
+pub const PREFIX: &str = "/tencent/api/mv1";
+
 /// Config keys of the simulator's built-in tencent account.
 pub const CREDENTIALS_TOML: &str =
     "token = \"10001\"\nsecret = \"sim-tencent-secret-0123456789abcd\"\nalgorithm = \"SHA256\"\n";

@@ -54,6 +54,9 @@ use crate::connectors::waiqin::sign;
 use crate::connectors::waiqin::webhook::{encode_follow_push, PushMeta};
 use crate::connectors::Vendor;
 
+/// Where this vendor is served, below the simulator's base URL.
+pub const PREFIX: &str = "/waiqin/api";
+
 /// Config keys of the simulator's built-in waiqin account.
 pub const CREDENTIALS_TOML: &str = "openid = \"5465103569540931532\"\nappkey = \"SIMwaiqinAppKey001\"\npushsecret = \"SimPushSecret0001\"\n";
 

@@ -61,6 +61,9 @@ use crate::connectors::xiaolanben::client::{
 use crate::connectors::xiaolanben::sign;
 use crate::connectors::Vendor;
 
+/// Where this vendor is served, below the simulator's base URL.
+pub const PREFIX: &str = "/xiaolanben";
+
 /// Config keys of the simulator's built-in xiaolanben account.
 pub const CREDENTIALS_TOML: &str = "company_id = 10001\nkey = \"sim-xiaolanben-key\"\n";
 

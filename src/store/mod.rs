@@ -81,6 +81,7 @@ use std::thread::JoinHandle;
 use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::mpsc;
 
+use crate::clock::Clock;
 use crate::lead::Lead;
 use types::{AssignmentStore, IntakeError, MemoryAssignments, OnceError, OnceStore};
 
@@ -202,6 +203,9 @@ pub struct JournalOptions {
     pub queue_capacity: usize,
     /// Most jobs sharing one commit.
     pub max_batch: usize,
+    /// The clock of every timestamp the journal writes and of `once` expiries (the daemon's
+    /// one clock; the system clock by default).
+    pub clock: Clock,
 }
 
 impl Default for JournalOptions {
@@ -211,6 +215,7 @@ impl Default for JournalOptions {
             durability: Durability::Process,
             queue_capacity: 1024,
             max_batch: 256,
+            clock: Clock::system(),
         }
     }
 }
@@ -228,6 +233,7 @@ struct Inner {
     backlog: Arc<AtomicI64>,
     backlog_limit: u64,
     reader: JournalReader,
+    clock: Clock,
 }
 
 impl Drop for Inner {
@@ -250,9 +256,10 @@ impl std::fmt::Debug for Journal {
     }
 }
 
-/// Unix milliseconds now.
+/// Unix milliseconds now on the system clock: for the CLI's one-shot writes next to a daemon
+/// (`offline.rs`) and migration records. A [`Journal`] stamps with its own [`Clock`].
 pub(crate) fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
+    Clock::system().unix_millis()
 }
 
 fn via_str(via: Via) -> &'static str {
@@ -356,7 +363,7 @@ impl Journal {
         }
         let recovered = conn.execute(
             "UPDATE work SET status = 'pending', updated_ms = ?1 WHERE status = 'running'",
-            [now_ms()],
+            [options.clock.unix_millis()],
         )?;
         if recovered > 0 {
             tracing::warn!(
@@ -376,7 +383,7 @@ impl Journal {
                 "journal: runs interrupted by a crash are marked interrupted"
             );
         }
-        sweep_once_keys(&conn, now_ms())?;
+        sweep_once_keys(&conn, options.clock.unix_millis())?;
         let backlog: i64 = conn.query_row(
             "SELECT count(*) FROM work WHERE status IN ('pending', 'running', 'retry')",
             [],
@@ -399,6 +406,7 @@ impl Journal {
                 backlog,
                 backlog_limit: options.backlog_limit,
                 reader,
+                clock: options.clock,
             }),
         })
     }
@@ -406,6 +414,11 @@ impl Journal {
     /// The journal file.
     pub fn path(&self) -> &Path {
         &self.inner.path
+    }
+
+    /// The clock the journal stamps with (the daemon's one clock).
+    pub fn clock(&self) -> Clock {
+        self.inner.clock
     }
 
     /// The read side: queries for the CLI on a separate read-only connection.
@@ -476,9 +489,10 @@ impl Journal {
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
+        let clock = self.clock();
         let result = self
             .write(move |ctx| {
-                let now = now_ms();
+                let now = clock.unix_millis();
                 let mut out = Vec::with_capacity(rows.len());
                 for row in &rows {
                     let inserted = ctx
@@ -530,6 +544,7 @@ impl Journal {
         let record = serde_json::to_string(&follow.record)
             .map_err(|e| StoreError::Corrupt(format!("follow {}: {e}", follow.msg_id)))?;
         let phone_hash = retention::record_phone_hash(&follow.record);
+        let clock = self.clock();
         let accepted = self
             .write(move |ctx| {
                 let inserted = ctx
@@ -564,7 +579,7 @@ impl Journal {
                         follow_id,
                         follow.account,
                         follow.arrival.received_at_ms,
-                        now_ms()
+                        clock.unix_millis()
                     ])?;
                 ctx.backlog_delta += 1;
                 Ok(Accepted::New)
@@ -631,6 +646,7 @@ impl Journal {
         if limit == 0 {
             return Ok(Vec::new());
         }
+        let clock = self.clock();
         let rows = self
             .write(move |ctx| {
                 const COLUMNS: &str = "SELECT w.id, w.account, w.attempts, w.first_seen_ms,
@@ -687,7 +703,7 @@ impl Journal {
                 }
                 due.sort_by_key(|(due_ms, row)| (*due_ms, row.id));
                 due.truncate(limit);
-                let now = self::now_ms();
+                let now = clock.unix_millis();
                 let mut mark = ctx.conn.prepare_cached(
                     "UPDATE work SET status = 'running', attempts = attempts + 1, updated_ms = ?2
                      WHERE id = ?1",
@@ -754,8 +770,9 @@ impl Journal {
                 .collect::<Result<Vec<_>, _>>()?;
             prepared.push((run, responses));
         }
+        let clock = self.clock();
         self.write(move |ctx| {
-            let now = now_ms();
+            let now = clock.unix_millis();
             let (status, attempts): (String, u32) = ctx
                 .conn
                 .prepare_cached("SELECT status, attempts FROM work WHERE id = ?1")?
@@ -866,8 +883,9 @@ impl Journal {
     /// Puts dead letters back: their work becomes pending with attempts reset, and the dead
     /// letter is marked retried. Returns how many were put back.
     pub async fn retry_dead(&self, which: DeadSelector) -> Result<usize, StoreError> {
+        let clock = self.clock();
         self.write(move |ctx| {
-            let count = revive_dead_letters(ctx.conn, which, now_ms())?;
+            let count = revive_dead_letters(ctx.conn, which, clock.unix_millis())?;
             ctx.backlog_delta += count as i64;
             Ok(count)
         })
@@ -879,8 +897,9 @@ impl Journal {
     /// otherwise sleep out backoffs that grew while the account was down.
     pub async fn wake_retries_waiting_on(&self, account: &str) -> Result<usize, StoreError> {
         let account = account.to_string();
+        let clock = self.clock();
         self.write(move |ctx| {
-            let now = now_ms();
+            let now = clock.unix_millis();
             // The failed call of the attempt that scheduled the retry names the account; runs
             // of earlier attempts do not count (that account may have recovered long ago).
             let woken = ctx
@@ -901,8 +920,9 @@ impl Journal {
     /// Routes unrouted leads again (after a script fix): their work becomes pending with
     /// attempts reset. Returns how many were put back.
     pub async fn reroute(&self, which: RerouteSelector) -> Result<usize, StoreError> {
+        let clock = self.clock();
         self.write(move |ctx| {
-            let count = reroute_unrouted(ctx.conn, &which, now_ms())?;
+            let count = reroute_unrouted(ctx.conn, &which, clock.unix_millis())?;
             ctx.backlog_delta += count as i64;
             Ok(count)
         })
@@ -920,10 +940,12 @@ impl Journal {
         slot_ms: i64,
     ) -> Result<bool, StoreError> {
         let key = schedule_key.to_string();
+        let clock = self.clock();
         self.write(move |ctx| {
-            let claimed = claim_slot(ctx.conn, &key, slot_ms, now_ms())?;
+            let now = clock.unix_millis();
+            let claimed = claim_slot(ctx.conn, &key, slot_ms, now)?;
             if claimed {
-                count_fired_slot(ctx.conn, &key, slot_ms, now_ms())?;
+                count_fired_slot(ctx.conn, &key, slot_ms, now)?;
             }
             Ok(claimed)
         })
@@ -942,8 +964,9 @@ impl Journal {
         slot_ms: i64,
     ) -> Result<CronFire, StoreError> {
         let key = schedule_key.to_string();
+        let clock = self.clock();
         self.write(move |ctx| {
-            let now = now_ms();
+            let now = clock.unix_millis();
             if !claim_slot(ctx.conn, &key, slot_ms, now)? {
                 return Ok(CronFire::Taken);
             }
@@ -1001,7 +1024,9 @@ impl Journal {
     /// Drops `once` keys that have expired (they answer as if absent anyway); keeps the table
     /// from growing with every key ever claimed. Returns how many went.
     pub async fn sweep_once_keys(&self) -> Result<usize, StoreError> {
-        self.write(|ctx| sweep_once_keys(ctx.conn, now_ms())).await
+        let clock = self.clock();
+        self.write(move |ctx| sweep_once_keys(ctx.conn, clock.unix_millis()))
+            .await
     }
 
     // ----- retention -----------------------------------------------------------------------
@@ -1450,7 +1475,7 @@ impl OnceStore for JournalOnce {
     fn claim(&self, key: &str, ttl: std::time::Duration, owner: i64) -> Result<bool, OnceError> {
         use sha2::Digest;
         let hashed = hex::encode(sha2::Sha256::digest(key.as_bytes()));
-        let now = now_ms();
+        let now = self.journal.clock().unix_millis();
         let expires = now.saturating_add(ttl.as_millis().min(i64::MAX as u128) as i64);
         self.journal
             .write_blocking(move |ctx| {

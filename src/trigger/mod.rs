@@ -4,6 +4,7 @@
 
 use std::future::Future;
 
+use crate::clock::Clock;
 use crate::lead::Lead;
 // Defined beside the journal, which returns it, so the journal does not depend on the triggers.
 pub use crate::store::types::IntakeError;
@@ -50,4 +51,10 @@ pub trait Intake: Send + Sync + 'static {
     /// True when the backlog is above its threshold: pushes are answered 503 with Retry-After
     /// instead of being buffered.
     fn is_overloaded(&self) -> bool;
+
+    /// The clock pushes are stamped and checked with (arrival time, Tencent's signature window
+    /// and replay guard): the daemon's one clock, which the journal holds.
+    fn clock(&self) -> Clock {
+        Clock::system()
+    }
 }

@@ -1,5 +1,5 @@
-//! Scheduled pulls: Tencent `/leads/list` (by creation time), Feiyu `pull-clues` and Waiqin
-//! `querySalesLeads` (by modification date), each on its own cron schedule in Beijing time.
+//! Scheduled pulls of every vendor that is a [`PullSource`] (each vendor's `pull.rs` says which
+//! endpoint, page size and pause), each on its own cron schedule in Beijing time.
 //!
 //! A pull reads its checkpoint (the end of the last fully pulled window, unix seconds), fetches
 //! the window `[checkpoint − overlap, now]` page by page, and hands every lead to the [`Intake`]
@@ -13,15 +13,13 @@
 //! day): enough to pick up what arrived while leadrelay was being set up, without importing an
 //! account's whole history into scripts that were written for new leads.
 //!
-//! Day granularity: Feiyu and Waiqin only filter by date (`YYYY-MM-DD`, Beijing), so every pull
-//! re-fetches the whole of the window's first and last days. Each of today's clues is thus
+//! Day granularity: a vendor that only filters by date (`YYYY-MM-DD`, Beijing) re-fetches the
+//! whole of the window's first and last days on every pull. Each of today's leads is thus
 //! fetched again by every pull of the day and dropped as a duplicate by the journal; only the
-//! page count grows over the day. For Waiqin the key is the lead id, so a lead modified after
-//! its first import is a duplicate too: pulls bring in new leads, not edits.
+//! page count grows over the day.
 //!
-//! Records the vendor returns but the converter cannot read are quarantined with the reason,
-//! never dropped. Tencent and Waiqin clients refuse a whole page with an unreadable record (the
-//! pull fails and is retried); Feiyu hands back the unreadable clues, which land here.
+//! Records the vendor returns but cannot convert ([`Pulled::rejected`]) are quarantined with the
+//! reason, never dropped; so are records without an id.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,7 +31,8 @@ use super::{Intake, IntakeError, SourceSpec};
 use crate::clock::beijing;
 use crate::config::Config;
 use crate::config::{check_has_trigger, source_label};
-use crate::connectors::{feiyu, tencent, waiqin, AccountClient, Accounts, CallError, Vendor};
+use crate::connectors::source::{PullSource, PullWindow, Pulled, RejectedRecord};
+use crate::connectors::{vendors_that, Accounts, CallError, Vendor};
 use crate::host::schedule::parse_cron;
 use crate::lead::Lead;
 use crate::store::types::{Arrival, Checkpoint, Quarantined, Via};
@@ -41,37 +40,11 @@ use crate::store::types::{Arrival, Checkpoint, Quarantined, Via};
 /// How far the first pull of an account looks back, in seconds (one day).
 pub const INITIAL_LOOKBACK_SECS: i64 = 86_400;
 
-/// Pause between Feiyu pages: the vendor asks callers to mind their request rate (注意请求频率).
-pub const FEIYU_PAGE_PAUSE: Duration = Duration::from_secs(1);
-
 /// First wait after a failed pull.
 pub const BACKOFF_INITIAL: Duration = Duration::from_secs(5);
 
 /// Longest wait between failed pulls.
 pub const BACKOFF_MAX: Duration = Duration::from_secs(300);
-
-/// Tencent `time_type` for 入库时间 (when the platform stored the lead): unlike the action
-/// time, it never lies before a window we already pulled.
-const TENCENT_CREATION_TIME: i64 = 1;
-
-/// The endpoint a vendor's pull reads, which also names its checkpoint.
-pub fn endpoint(vendor: Vendor) -> Option<&'static str> {
-    match vendor {
-        Vendor::Tencent => Some("/leads/list"),
-        Vendor::Feiyu => Some(feiyu::sign::PULL_CLUES_ROUTE),
-        Vendor::Waiqin => Some("querySalesLeads"),
-        Vendor::Xiaolanben | Vendor::Linkflow => None,
-    }
-}
-
-/// The largest page each pullable vendor serves.
-fn max_page_size(vendor: Vendor) -> u32 {
-    match vendor {
-        Vendor::Tencent => tencent::model::MAX_PAGE_SIZE as u32,
-        Vendor::Feiyu => feiyu::model::MAX_PAGE_SIZE,
-        _ => waiqin::model::DEFAULT_PAGE_SIZE as u32,
-    }
-}
 
 /// How long to wait after failures: doubling from `initial` up to `max`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,30 +73,45 @@ impl Backoff {
 }
 
 /// One scheduled pull of one account.
-#[derive(Debug, Clone)]
-pub struct PullSource {
+#[derive(Clone)]
+pub struct ScheduledPull {
     /// The account.
     pub account: String,
-    /// Its vendor (tencent, feiyu or waiqin).
+    /// Its vendor.
     pub vendor: Vendor,
-    /// Its client.
-    pub client: AccountClient,
+    /// The vendor's pull, through the account's client.
+    pub source: Arc<dyn PullSource>,
     /// When to pull, read in Beijing time.
     pub schedule: cron::Schedule,
     /// Each window starts this many seconds before the checkpoint.
     pub overlap_secs: u64,
     /// Records per page (the vendor's maximum unless configured).
     pub page_size: u32,
-    /// Pause between pages (Feiyu only).
+    /// Pause between pages (the vendor's, unless a test sets it).
     pub page_pause: Duration,
     /// Waits after failed pulls.
     pub backoff: Backoff,
 }
 
-impl PullSource {
+impl ScheduledPull {
     /// The endpoint this source pulls (and the name of its checkpoint).
     pub fn endpoint(&self) -> &'static str {
-        endpoint(self.vendor).unwrap_or("")
+        self.source.endpoint()
+    }
+}
+
+impl std::fmt::Debug for ScheduledPull {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScheduledPull")
+            .field("account", &self.account)
+            .field("vendor", &self.vendor)
+            .field("endpoint", &self.endpoint())
+            .field("schedule", &self.schedule.to_string())
+            .field("overlap_secs", &self.overlap_secs)
+            .field("page_size", &self.page_size)
+            .field("page_pause", &self.page_pause)
+            .field("backoff", &self.backoff)
+            .finish()
     }
 }
 
@@ -134,7 +122,7 @@ pub fn pull_sources(
     config: &Config,
     accounts: &Accounts,
     sources: &[SourceSpec],
-) -> Result<Vec<PullSource>, String> {
+) -> Result<Vec<ScheduledPull>, String> {
     let mut out = Vec::new();
     for (i, source) in sources.iter().enumerate() {
         let at = source_label(i, &source.account);
@@ -143,18 +131,22 @@ pub fn pull_sources(
         let account = config
             .account(&source.account)
             .map_err(|e| format!("{at}: {e}"))?;
-        if endpoint(account.vendor).is_none() {
-            return Err(format!(
-                "{at}: key `pull`: account `{}` is a {} account, a destination rather than a lead source; pulls exist for tencent, feiyu and waiqin",
-                account.name, account.vendor
-            ));
-        }
         let client = accounts
             .get(&account.name)
-            .cloned()
             .ok_or_else(|| format!("{at}: no client was built for account `{}`", account.name))?;
+        let pull = client.pull_source().map_err(|reason| {
+            let pulls_exist_for = vendors_that(Vendor::pulls);
+            if account.vendor.is_destination() {
+                format!(
+                    "{at}: key `pull`: account `{}` is a {} account, a destination rather than a lead source; pulls exist for {pulls_exist_for}",
+                    account.name, account.vendor
+                )
+            } else {
+                format!("{at}: key `pull`: account `{}`: {reason}", account.name)
+            }
+        })?;
         let schedule = parse_cron(expr).map_err(|e| format!("{at}: key `pull`: {e}"))?;
-        let max = max_page_size(account.vendor);
+        let max = pull.max_page_size();
         let page_size = match source.page_size {
             None => max,
             Some(n) if (1..=max).contains(&n) => n,
@@ -165,18 +157,14 @@ pub fn pull_sources(
                 ))
             }
         };
-        out.push(PullSource {
+        out.push(ScheduledPull {
             account: account.name.clone(),
             vendor: account.vendor,
-            client,
+            page_pause: pull.page_pause(),
+            source: pull,
             schedule,
             overlap_secs: source.overlap_secs,
             page_size,
-            page_pause: if account.vendor == Vendor::Feiyu {
-                FEIYU_PAGE_PAUSE
-            } else {
-                Duration::ZERO
-            },
             backoff: Backoff::default(),
         });
     }
@@ -239,35 +227,16 @@ pub enum PullError {
         /// The client's error (kind, status, vendor code and message).
         source: CallError,
     },
-    /// The source's vendor has no pull API.
-    #[error("account `{account}`: {vendor} has no pull API")]
-    NotPullable {
-        /// The account.
-        account: String,
-        /// Its vendor.
-        vendor: Vendor,
-    },
-}
-
-/// A record the converter refused, with why.
-struct Rejected {
-    reason: String,
-    raw: serde_json::Value,
 }
 
 /// Pulls `source`'s window ending at `now` and commits its leads with the new checkpoint.
 pub async fn pull_once<I: Intake>(
-    source: &PullSource,
+    source: &ScheduledPull,
     intake: &I,
     now: DateTime<Utc>,
 ) -> Result<PullReport, PullError> {
     let account = source.account.clone();
-    let Some(endpoint) = endpoint(source.vendor) else {
-        return Err(PullError::NotPullable {
-            account,
-            vendor: source.vendor,
-        });
-    };
+    let endpoint = source.endpoint();
     let intake_error = |source: IntakeError| PullError::Intake {
         account: account.clone(),
         endpoint,
@@ -363,83 +332,32 @@ pub async fn pull_once<I: Intake>(
 /// Every record of `[start, end]` (unix seconds), converted; records without an id (the
 /// journal's de-duplication key) are rejected for quarantine rather than journaled.
 async fn fetch(
-    source: &PullSource,
+    source: &ScheduledPull,
     start: i64,
     end: i64,
-) -> Result<(Vec<Lead>, Vec<Rejected>), CallError> {
-    let (leads, mut rejected) = fetch_converted(source, start, end).await?;
-    let (leads, without_id): (Vec<Lead>, Vec<Lead>) =
-        leads.into_iter().partition(|l| !l.id.trim().is_empty());
-    rejected.extend(without_id.into_iter().map(|l| Rejected {
-        reason: "the record's id is empty, so it cannot be de-duplicated".to_string(),
-        raw: l.raw,
-    }));
-    Ok((leads, rejected))
-}
-
-async fn fetch_converted(
-    source: &PullSource,
-    start: i64,
-    end: i64,
-) -> Result<(Vec<Lead>, Vec<Rejected>), CallError> {
+) -> Result<(Vec<Lead>, Vec<RejectedRecord>), CallError> {
     let at = |t: i64| {
         DateTime::from_timestamp(t, 0)
             .unwrap_or_default()
             .with_timezone(&beijing())
     };
-    let (start, end) = (at(start), at(end));
-    let account = source.account.as_str();
-    match &source.client {
-        AccountClient::Tencent(client) => {
-            let mut req = tencent::model::ListLeadsRequest::window(
-                start,
-                end,
-                tencent::model::TimeFormat::UnixSeconds,
-            );
-            req.time_type = Some(TENCENT_CREATION_TIME);
-            req.page_size = i64::from(source.page_size);
-            let leads = client.list_window(&req).await?;
-            Ok((
-                leads.iter().map(|l| l.to_lead(account)).collect(),
-                Vec::new(),
-            ))
-        }
-        AccountClient::Feiyu(client) => {
-            let mut req = feiyu::PullRequest::days(start.date_naive(), end.date_naive());
-            req.page_size = source.page_size;
-            let window = client.pull_window(&req, source.page_pause).await?;
-            let leads = window.clues.iter().map(|c| c.to_lead(account)).collect();
-            let rejected = window
-                .invalid
-                .into_iter()
-                .map(|bad| Rejected {
-                    reason: format!(
-                        "clue {} of the page is not a Feiyu clue: {}",
-                        bad.index, bad.error
-                    ),
-                    raw: bad.raw,
-                })
-                .collect();
-            Ok((leads, rejected))
-        }
-        AccountClient::Waiqin(client) => {
-            let mut conditions = waiqin::model::QueryConditions::modified_between(
-                start.date_naive(),
-                end.date_naive(),
-            );
-            conditions.page_size = Some(i64::from(source.page_size));
-            let req = waiqin::model::QuerySalesLeadsRequest {
-                conditions,
-                ..Default::default()
-            };
-            let records = client.query_sales_leads_all(&req).await?;
-            Ok((
-                records.iter().map(|r| r.to_lead(account)).collect(),
-                Vec::new(),
-            ))
-        }
-        AccountClient::Xiaolanben(_) | AccountClient::Linkflow(_) => Ok((Vec::new(), Vec::new())),
-    }
+    let window = PullWindow {
+        start: at(start),
+        end: at(end),
+        page_size: source.page_size,
+        page_pause: source.page_pause,
+    };
+    let Pulled {
+        leads,
+        mut rejected,
+    } = source.source.fetch_window(window).await?;
+    let (leads, without_id): (Vec<Lead>, Vec<Lead>) =
+        leads.into_iter().partition(|l| !l.id.trim().is_empty());
+    rejected.extend(without_id.into_iter().map(|l| RejectedRecord {
+        reason: "the record's id is empty, so it cannot be de-duplicated".to_string(),
+        raw: l.raw,
+    }));
+    Ok((leads, rejected))
 }
 
 /// What a source's scheduler did until shutdown.
@@ -465,7 +383,7 @@ pub struct PullStats {
 /// On shutdown a running pull is abandoned: leads and checkpoint commit together, so an
 /// abandoned pull has either committed whole or not at all and is redone on the next start.
 pub async fn run_pulls<I: Intake>(
-    sources: Vec<PullSource>,
+    sources: Vec<ScheduledPull>,
     intake: Arc<I>,
     shutdown: watch::Receiver<bool>,
 ) -> Vec<PullStats> {
@@ -500,7 +418,7 @@ async fn stopped(shutdown: &mut watch::Receiver<bool>) {
 }
 
 async fn run_source<I: Intake>(
-    source: PullSource,
+    source: ScheduledPull,
     intake: Arc<I>,
     mut shutdown: watch::Receiver<bool>,
 ) -> PullStats {
@@ -509,7 +427,7 @@ async fn run_source<I: Intake>(
         ..PullStats::default()
     };
     let mut failures: u32 = 0;
-    let mut next = next_tick(&source.schedule, Utc::now());
+    let mut next = next_tick(&source.schedule, intake.clock().now());
     loop {
         if *shutdown.borrow() {
             break;
@@ -518,17 +436,20 @@ async fn run_source<I: Intake>(
             tracing::warn!(account = %source.account, "pull schedule has no future tick; stopping");
             break;
         };
-        let wait = (at - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+        let wait = (at - intake.clock().now())
+            .to_std()
+            .unwrap_or(Duration::ZERO);
         tokio::select! {
             _ = stopped(&mut shutdown) => break,
             _ = tokio::time::sleep(wait) => {}
+            _ = intake.clock().moved() => continue, // a manual clock moved: wait again
         }
-        let started = Utc::now();
+        let started = intake.clock().now();
         let result = tokio::select! {
             _ = stopped(&mut shutdown) => break,
             result = pull_once(&source, intake.as_ref(), started) => result,
         };
-        let now = Utc::now();
+        let now = intake.clock().now();
         let resume = match result {
             Ok(_) => {
                 stats.succeeded += 1;

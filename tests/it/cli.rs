@@ -180,15 +180,35 @@ fn the_readme_call_examples_work_against_sim_for_every_vendor() {
     );
 }
 
+/// The README's op table is generated from the ops tables. `LEADRELAY_BLESS=1 cargo test
+/// readme_op_table` rewrites it after an op changes.
 #[test]
-fn the_readme_lists_every_op() {
-    let readme = std::fs::read_to_string(manifest_path("README.md")).unwrap();
-    for (vendor, op) in leadrelay::connectors::all_ops() {
-        assert!(
-            readme.contains(&format!("| `{}` | {vendor} |", op.name)),
-            "README lacks {vendor} op {}",
-            op.name
+fn the_readme_op_table_is_the_generated_one() {
+    let path = manifest_path("README.md");
+    let readme = std::fs::read_to_string(&path).unwrap();
+    let begin = readme
+        .find("<!-- ops:begin")
+        .expect("README has <!-- ops:begin -->");
+    let begin = begin + readme[begin..].find("-->").unwrap() + "-->\n".len();
+    let end = readme
+        .find("<!-- ops:end -->")
+        .expect("README has <!-- ops:end -->");
+    let table = leadrelay::connectors::ops::markdown_table();
+    if readme[begin..end] != table {
+        if std::env::var_os("LEADRELAY_BLESS").is_some() {
+            std::fs::write(
+                &path,
+                format!("{}{table}{}", &readme[..begin], &readme[end..]),
+            )
+            .unwrap();
+            return;
+        }
+        panic!(
+            "README's op table is stale; run `LEADRELAY_BLESS=1 cargo test readme_op_table` or paste:\n{table}"
         );
+    }
+    for (vendor, op) in leadrelay::connectors::all_ops() {
+        assert!(readme.contains(&format!("| `{}` | {vendor} |", op.name)));
     }
 }
 

@@ -2,7 +2,9 @@
 
 mod bench;
 mod cli;
+mod clock;
 mod common;
+mod contract;
 mod daemon;
 mod feiyu;
 mod fuzz;

@@ -18,7 +18,9 @@ use leadrelay::lead::Lead;
 use leadrelay::sim::Faults;
 use leadrelay::store::types::{Accepted, Arrival, Checkpoint, FollowArrival, Quarantined, Via};
 use leadrelay::trigger::guard::NetList;
-use leadrelay::trigger::pull::{self, pull_once, pull_sources, run_pulls, PullError, PullSource};
+use leadrelay::trigger::pull::{
+    self, pull_once, pull_sources, run_pulls, PullError, ScheduledPull,
+};
 use leadrelay::trigger::webhook::{self, push_routes, PushCounters, PushRoute, WebhookOptions};
 use leadrelay::trigger::{Intake, IntakeError, SourceSpec};
 use serde_json::{json, Value};
@@ -1002,7 +1004,7 @@ async fn pull_config_errors_are_clear() {
 // Pulls
 // ---------------------------------------------------------------------------------------------
 
-fn pull_source(harness: &Harness, account: &str, page_size: Option<u32>) -> PullSource {
+fn pull_source(harness: &Harness, account: &str, page_size: Option<u32>) -> ScheduledPull {
     let accounts = Accounts::from_config(
         &harness.config,
         HttpClient::with_timeout(Duration::from_secs(5)),

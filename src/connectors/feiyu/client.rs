@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use serde::Serialize;
-use serde_json::Value;
+
 
 use super::config::Credentials;
 use super::model::{
@@ -20,7 +20,7 @@ use super::model::{
 use super::sign;
 use crate::connectors::http::RawResponse;
 use crate::connectors::{
-    decode_payload, encode_answer, CallError, ClientContext, FailureKind, Vendor,
+    CallError, ClientContext, FailureKind, Vendor,
 };
 
 /// The op name of the pull.
@@ -63,30 +63,6 @@ impl Client {
         &self.ctx.account
     }
 
-    /// Runs a named op with a JSON payload (see [`super::OPS`]).
-    pub async fn call_op(&self, op: &str, payload: Value) -> Result<Value, CallError> {
-        match op {
-            PULL_CLUES => {
-                let request: PullRequest = decode_payload(Vendor::Feiyu, op, payload)
-                    .map_err(|e| e.with_account(&self.ctx.account))?;
-                let page = self.pull_clues(&request).await?;
-                encode_answer(Vendor::Feiyu, op, &page)
-                    .map_err(|e| e.with_account(&self.ctx.account))
-            }
-            CLUE_CALLBACK => {
-                let request = CallbackRequest::from_payload(&payload)
-                    .map_err(|m| self.error(op, FailureKind::InvalidPayload, m))?;
-                let answer = self.clue_callback(&request).await?;
-                encode_answer(Vendor::Feiyu, op, &answer)
-                    .map_err(|e| e.with_account(&self.ctx.account))
-            }
-            _ => Err(self.error(
-                op,
-                FailureKind::InvalidPayload,
-                format!("feiyu has no op `{op}` (ops: {PULL_CLUES}, {CLUE_CALLBACK})"),
-            )),
-        }
-    }
 
     /// `GET /crm/v2/openapi/pull-clues/`: one page of the clues created in the window.
     /// A `status` other than `success` under HTTP 200 is an error: `Auth` when the message is

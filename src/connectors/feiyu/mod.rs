@@ -13,27 +13,69 @@
 pub mod client;
 pub mod config;
 pub mod model;
-pub mod rhai;
+pub mod ops;
+pub mod pull;
 pub mod sign;
 
 #[cfg(test)]
 mod tests;
 
+pub use ops::OPS;
 pub use client::{Client, ClueWindow};
 pub use model::{CallbackAnswer, CallbackRequest, Clue, CluePage, PullRequest};
 
-use super::OpInfo;
+use std::sync::Arc;
 
-/// Every op of this vendor.
-pub const OPS: &[OpInfo] = &[
-    OpInfo {
-        name: client::PULL_CLUES,
-        endpoint: "GET /crm/v2/openapi/pull-clues/",
-        summary: "One page of the clues (线索) created in a start_time..end_time window of days",
-    },
-    OpInfo {
-        name: client::CLUE_CALLBACK,
-        endpoint: "POST /crm/v2/openapi/clue/callback/",
-        summary: "Write a conversion state back to a clue: {clue_id, clue_convert_state} (an integer; values are the account's)",
-    },
-];
+use serde_json::Value;
+
+use crate::connectors::source::{PullSource, PushReceiver};
+use crate::connectors::{CallError, ClientContext, Constant, OpInfo, Vendor, VendorSpec};
+use crate::lead::Lead;
+
+/// What Feiyu is and can do (see [`VendorSpec`]).
+pub struct Spec;
+
+impl VendorSpec for Spec {
+    const VENDOR: Vendor = Vendor::Feiyu;
+    const DEFAULT_BASE_URL: &'static str = config::DEFAULT_BASE_URL;
+    const OPS: &'static [OpInfo] = ops::OPS;
+    const PULLS: bool = true;
+    const PUSHES: bool = false;
+    const SECRET_KEYS: &'static [&'static str] = &["token", "signature_key"];
+    type Credentials = config::Credentials;
+    type Client = Client;
+
+    fn client(ctx: ClientContext, credentials: config::Credentials) -> Client {
+        Client::new(ctx, credentials)
+    }
+
+    async fn call_op(client: &Client, op: &str, payload: Value) -> Result<Value, CallError> {
+        client.call_op(op, payload).await
+    }
+
+    fn pull_source(client: &Client) -> Result<Arc<dyn PullSource>, String> {
+        Ok(Arc::new(client.clone()))
+    }
+
+    fn push_receiver(credentials: &config::Credentials) -> Result<Arc<dyn PushReceiver>, String> {
+        let _ = credentials;
+        Err("feiyu does not push leads; pull the account with `pull = \"<cron>\"` instead".to_string())
+    }
+
+    fn lead_from_record(account: &str, record: Value) -> Result<Lead, String> {
+        model::Clue::from_raw(record)
+            .map(|clue| clue.to_lead(account))
+            .map_err(|(e, _)| format!("not a Feiyu clue: {e}"))
+    }
+
+    fn constants() -> Vec<(String, Constant)> {
+        // `feiyu::CLUE_TYPE_FORM` (= 0), `feiyu::CLUE_SOURCE_AD`, `feiyu::GENDER_MALE`, so
+        // scripts compare `lead.raw.clue_type == feiyu::CLUE_TYPE_FORM`.
+        model::CLUE_TYPES
+            .iter()
+            .chain(model::CLUE_SOURCES)
+            .chain(model::GENDERS)
+            .map(|(name, value, _label)| (name.to_string(), Constant::Int(*value)))
+            .collect()
+    }
+}

@@ -461,12 +461,21 @@ impl PullRequest {
 ///
 /// What the values of `clue_convert_state` mean is not in the spec (§1.8 shows only that it is an
 /// integer), so any integer is sent as given; take the value from the advertiser's Feiyu account.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "Value")]
 pub struct CallbackRequest {
     /// The clue's id, as the pull returned it (a string of digits, beyond 2^53).
     pub clue_id: String,
     /// The conversion state to record.
     pub clue_convert_state: i64,
+}
+
+impl TryFrom<Value> for CallbackRequest {
+    type Error = String;
+
+    fn try_from(payload: Value) -> Result<Self, String> {
+        CallbackRequest::from_payload(&payload)
+    }
 }
 
 /// The one value of the body's `source` on record (spec §1.8); its meaning is not documented, so

@@ -30,7 +30,7 @@ use super::multipart;
 use super::sign::{needs_refresh, parse_expiration};
 use crate::connectors::http::RawResponse;
 use crate::connectors::{
-    decode_payload, encode_answer, CallError, ClientContext, FailureKind, Vendor,
+    CallError, ClientContext, FailureKind, Vendor,
 };
 use crate::secret::Secret;
 
@@ -116,16 +116,13 @@ impl fmt::Debug for Client {
     }
 }
 
-macro_rules! dispatch {
-    ($self:ident, $op:expr, $payload:expr, $method:ident) => {{
-        let request = decode_payload(VENDOR, $op, $payload)
-            .map_err(|e| e.with_account(&$self.ctx.account))?;
-        let answer = $self.$method(&request).await?;
-        encode_answer(VENDOR, $op, &answer)
-    }};
-}
 
 impl Client {
+    /// The account this client calls for.
+    pub fn account(&self) -> &str {
+        &self.ctx.account
+    }
+
     /// Builds a client; no request is made until the first call.
     pub fn new(ctx: ClientContext, credentials: Credentials) -> Self {
         Self {
@@ -135,69 +132,6 @@ impl Client {
         }
     }
 
-    /// Runs the op named `op` (see [`super::OPS`]) with a payload in the vendor's own field
-    /// names, and returns the typed answer as JSON. A `null` payload means `{}`.
-    pub async fn call_op(&self, op: &str, payload: Value) -> Result<Value, CallError> {
-        let payload = if payload.is_null() {
-            Value::Object(Default::default())
-        } else {
-            payload
-        };
-        match op {
-            "send_messages" => dispatch!(self, op, payload, send_messages),
-            "send_orders" => dispatch!(self, op, payload, send_orders),
-            "find_contact" => dispatch!(self, op, payload, find_contact),
-            "get_contact_channel_identities" => {
-                dispatch!(self, op, payload, get_contact_channel_identities)
-            }
-            "list_wecom_qrcodes" => dispatch!(self, op, payload, list_wecom_qrcodes),
-            "create_tag" => dispatch!(self, op, payload, create_tag),
-            "delete_tag" => dispatch!(self, op, payload, delete_tag),
-            "list_tags" => dispatch!(self, op, payload, list_tags),
-            "list_folders" => {
-                let _: NoParams = decode_payload(VENDOR, op, payload)
-                    .map_err(|e| e.with_account(&self.ctx.account))?;
-                let answer = self.list_folders().await?;
-                encode_answer(VENDOR, op, &answer)
-            }
-            "upload_tag_values" => dispatch!(self, op, payload, upload_tag_values),
-            "calculate_tag" => dispatch!(self, op, payload, calculate_tag),
-            "export_tag" => dispatch!(self, op, payload, export_tag),
-            "get_tag_export" => dispatch!(self, op, payload, get_tag_export),
-            "set_tag_values" => dispatch!(self, op, payload, set_tag_values),
-            "upload_dimension_data" => dispatch!(self, op, payload, upload_dimension_data),
-            "list_contacts" => dispatch!(self, op, payload, list_contacts),
-            "scan_contacts" => dispatch!(self, op, payload, scan_contacts),
-            "list_contact_ids" => dispatch!(self, op, payload, list_contact_ids),
-            "get_contacts" => dispatch!(self, op, payload, get_contacts),
-            "find_contact_identities" => dispatch!(self, op, payload, find_contact_identities),
-            "get_contact_tags" => dispatch!(self, op, payload, get_contact_tags),
-            "unbind_identities" => dispatch!(self, op, payload, unbind_identities),
-            "list_contact_identities" => dispatch!(self, op, payload, list_contact_identities),
-            "list_groups" => dispatch!(self, op, payload, list_groups),
-            "create_group" => dispatch!(self, op, payload, create_group),
-            "rename_group" => dispatch!(self, op, payload, rename_group),
-            "delete_group" => dispatch!(self, op, payload, delete_group),
-            "list_contact_groups" => dispatch!(self, op, payload, list_contact_groups),
-            "list_group_members" => dispatch!(self, op, payload, list_group_members),
-            "add_group_members" => dispatch!(self, op, payload, add_group_members),
-            "remove_group_members" => dispatch!(self, op, payload, remove_group_members),
-            "list_orders" => dispatch!(self, op, payload, list_orders),
-            "get_report" => dispatch!(self, op, payload, get_report),
-            "get_dashboard" => dispatch!(self, op, payload, get_dashboard),
-            "create_short_url" => dispatch!(self, op, payload, create_short_url),
-            "create_distribute_short_url" => {
-                dispatch!(self, op, payload, create_distribute_short_url)
-            }
-            other => Err(CallError::new(
-                VENDOR,
-                other,
-                FailureKind::InvalidPayload,
-                format!("linkflow has no op `{other}`"),
-            )
-            .with_account(&self.ctx.account)),
-        }
-    }
 
     // -----------------------------------------------------------------------------------------
     // Contacts and events
@@ -825,7 +759,7 @@ impl Client {
 /// The empty payload of ops without parameters.
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-struct NoParams {}
+pub struct NoParams {}
 
 /// Reads Linkflow's error body. Under 2xx (`strict`) only a body that says `"domain":"linkflow"`
 /// counts, so an ordinary object with a `code` field is never mistaken for an error.

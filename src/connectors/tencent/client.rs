@@ -20,7 +20,7 @@ use super::model::{
 use super::sign;
 use crate::connectors::http::RawResponse;
 use crate::connectors::{
-    decode_payload, encode_answer, CallError, ClientContext, FailureKind, Vendor,
+    CallError, ClientContext, FailureKind, Vendor,
 };
 
 /// Produces the nonce of each request (≤ 32 characters, unique per request).
@@ -195,36 +195,6 @@ impl Client {
             .await
     }
 
-    /// Runs op `op` with a JSON payload in the vendor's own field names.
-    pub async fn call_op(&self, op: &str, payload: Value) -> Result<Value, CallError> {
-        let v = Vendor::Tencent;
-        let account = |e: CallError| e.with_account(&self.ctx.account);
-        match op {
-            "list_leads" => {
-                let req: ListLeadsRequest = decode_payload(v, op, payload).map_err(account)?;
-                encode_answer(v, op, &self.list_leads(&req).await?).map_err(account)
-            }
-            "report" => {
-                let req: ReportRequest = decode_payload(v, op, payload).map_err(account)?;
-                encode_answer(v, op, &self.report(&req).await?).map_err(account)
-            }
-            "set_leads_status_system" => {
-                let req: SetLeadsStatusSystemRequest =
-                    decode_payload(v, op, payload).map_err(account)?;
-                encode_answer(v, op, &self.set_leads_status_system(&req).await?).map_err(account)
-            }
-            "report_personal_wechat" => {
-                let req: ReportPersonalWechatRequest =
-                    decode_payload(v, op, payload).map_err(account)?;
-                encode_answer(v, op, &self.report_personal_wechat(&req).await?).map_err(account)
-            }
-            other => Err(self.error(
-                other,
-                FailureKind::InvalidPayload,
-                format!("tencent has no op `{other}`"),
-            )),
-        }
-    }
 
     /// Sends `body` as signed JSON to `path` exactly once serialized, and decodes an [`Ack`].
     async fn post_ack<T: serde::Serialize>(

@@ -11,38 +11,77 @@ pub mod client;
 pub mod config;
 pub mod enums;
 pub mod model;
-pub mod rhai;
+pub mod ops;
+pub mod pull;
 pub mod sign;
 pub mod webhook;
 
 #[cfg(test)]
 mod tests;
 
+pub use ops::OPS;
 pub use client::Client;
 
-use super::OpInfo;
+use std::sync::Arc;
 
-/// Every op of this vendor.
-pub const OPS: &[OpInfo] = &[
-    OpInfo {
-        name: "list_leads",
-        endpoint: "GET /leads/list",
-        summary: "One page of leads in a time window (start_time, end_time, page, page_size ≤ 200)",
-    },
-    OpInfo {
-        name: "report",
-        endpoint: "POST /leads/report",
-        summary:
-            "Report lead statuses back: {\"list\": [{leads_id, leads_convert_type, …}]}, ≤ 50 items",
-    },
-    OpInfo {
-        name: "set_leads_status_system",
-        endpoint: "POST /leads/set_leads_status_system",
-        summary: "Choose the status system of an account: 1 standard, 2 industry",
-    },
-    OpInfo {
-        name: "report_personal_wechat",
-        endpoint: "POST /leads/report_personal_wechat",
-        summary: "Report a personal-WeChat add-friend lead (uuid, account_id, app_id, open_id, …)",
-    },
-];
+use serde_json::Value;
+
+use crate::connectors::source::{PullSource, PushReceiver};
+use crate::connectors::{CallError, ClientContext, Constant, OpInfo, Vendor, VendorSpec};
+use crate::lead::Lead;
+
+/// What Tencent is and can do (see [`VendorSpec`]).
+pub struct Spec;
+
+impl VendorSpec for Spec {
+    const VENDOR: Vendor = Vendor::Tencent;
+    const DEFAULT_BASE_URL: &'static str = config::DEFAULT_BASE_URL;
+    const OPS: &'static [OpInfo] = ops::OPS;
+    const PULLS: bool = true;
+    const PUSHES: bool = true;
+    const SECRET_KEYS: &'static [&'static str] = &["token", "secret"];
+    type Credentials = config::Credentials;
+    type Client = Client;
+
+    fn client(ctx: ClientContext, credentials: config::Credentials) -> Client {
+        Client::new(ctx, credentials)
+    }
+
+    async fn call_op(client: &Client, op: &str, payload: Value) -> Result<Value, CallError> {
+        client.call_op(op, payload).await
+    }
+
+    fn pull_source(client: &Client) -> Result<Arc<dyn PullSource>, String> {
+        Ok(Arc::new(client.clone()))
+    }
+
+    fn push_receiver(credentials: &config::Credentials) -> Result<Arc<dyn PushReceiver>, String> {
+        Ok(Arc::new(webhook::PushVerifier::from_credentials(credentials)))
+    }
+
+    fn lead_from_record(account: &str, record: Value) -> Result<Lead, String> {
+        model::TencentLead::from_value(record)
+            .map(|lead| lead.to_lead(account))
+            .map_err(|e| format!("not a Tencent lead: {e}"))
+    }
+
+    fn constants() -> Vec<(String, Constant)> {
+        // Constants whose value is the vendor's string: `tencent::LEADS_TYPE_FORM ==
+        // "LEADS_TYPE_FORM"`, so a typo in a script is an error, not a silently false
+        // comparison. Values that do not start with their enum's name get it as a prefix:
+        // `tencent::LEADS_SOURCE_XJ == "XJ"`.
+        enums::ALL
+            .iter()
+            .flat_map(|(group, values)| {
+                values.iter().map(move |value| {
+                    let name = if value.starts_with(group) {
+                        value.to_string()
+                    } else {
+                        format!("{group}_{value}")
+                    };
+                    (name, Constant::Text(value))
+                })
+            })
+            .collect()
+    }
+}

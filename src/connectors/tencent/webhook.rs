@@ -6,6 +6,7 @@
 //! [`PushError::Malformed`] (a genuine push we cannot read: answer 400 and quarantine it).
 
 use super::config::{Algorithm, Credentials};
+use crate::connectors::source::{PushHead, PushReceiver, PushRefusal, Pushed};
 use super::model::TencentLead;
 use super::sign::{self, SignatureFormatError};
 use crate::secret::Secret;
@@ -90,6 +91,8 @@ pub struct VerifiedPush {
     pub algorithm: Algorithm,
     /// The nonce, when the platform sent the 4-part form.
     pub nonce: Option<String>,
+    /// The digest as sent: the replay guard's key (the signature does not cover the body).
+    pub digest: String,
 }
 
 /// Verifies pushes for one account.
@@ -161,6 +164,7 @@ impl PushVerifier {
             ts,
             algorithm: alg,
             nonce: parsed.nonce,
+            digest: parsed.digest,
         })
     }
 
@@ -217,5 +221,72 @@ pub fn sign_push(token: &str, secret: &str, ts: i64, algorithm: Algorithm) -> Pu
     PushHeaders {
         signature: sign::push_x_signature(token, secret, ts, algorithm),
         algorithm,
+    }
+}
+
+/// Tencent's code for "busy, retry later" (the 1100–1199 range, spec §3.6).
+const BUSY: i64 = 1100;
+/// Tencent's code for a request we refuse as invalid (the 2100–2199 range).
+const INVALID: i64 = 2100;
+
+impl PushReceiver for PushVerifier {
+    fn verify(
+        &self,
+        head: &PushHead,
+        _body: &[u8],
+        now: i64,
+    ) -> Result<crate::connectors::source::VerifiedPush, PushRefusal> {
+        match self.verify_signature(head.signature.as_deref(), head.algorithm.as_deref(), now) {
+            Ok(verified) => Ok(crate::connectors::source::VerifiedPush {
+                replay_key: Some((verified.digest, verified.ts)),
+            }),
+            Err(failure) => Err(PushRefusal {
+                reason: failure.to_string(),
+                answer: PushError::Unauthorized(failure).response_body(),
+            }),
+        }
+    }
+
+    fn parse(&self, account: &str, body: &[u8]) -> Result<Pushed, PushRefusal> {
+        match parse_push_body(body) {
+            Ok(lead) => Ok(Pushed::Lead(Box::new(lead.to_lead(account)))),
+            Err(error) => Err(PushRefusal {
+                reason: error.to_string(),
+                answer: error.response_body(),
+            }),
+        }
+    }
+
+    fn ack_body(&self, _pushed: &Pushed) -> String {
+        PUSH_ACK.to_string()
+    }
+
+    fn reject_body(&self, message: &str) -> String {
+        serde_json::json!({"code": INVALID, "message": message}).to_string()
+    }
+
+    fn busy_body(&self, message: &str) -> String {
+        serde_json::json!({"code": BUSY, "message": message}).to_string()
+    }
+
+    fn replay_window_secs(&self) -> Option<u64> {
+        // The signature covers the token and the time, not the body (see the trigger's replay
+        // guard); the guard remembers signatures for as long as they verify.
+        Some(self.max_skew_secs.unwrap_or(DEFAULT_MAX_SKEW_SECS))
+    }
+}
+
+#[cfg(test)]
+mod receiver_tests {
+    use super::*;
+
+    #[test]
+    fn answers_are_in_tencents_shape_and_the_guard_window_is_the_signature_window() {
+        let receiver = PushVerifier::new("tok".into(), "sec".into());
+        let busy: serde_json::Value = serde_json::from_str(&receiver.busy_body("x")).unwrap();
+        assert_eq!(busy["code"], BUSY);
+        let invalid: serde_json::Value = serde_json::from_str(&receiver.reject_body("x")).unwrap();
+        assert_eq!(invalid["code"], INVALID);
+        assert_eq!(receiver.replay_window_secs(), Some(DEFAULT_MAX_SKEW_SECS));
     }
 }

@@ -13,7 +13,7 @@ use super::model::{
 };
 use super::sign;
 use crate::connectors::{
-    decode_payload, encode_answer, CallError, ClientContext, FailureKind, Vendor,
+    CallError, ClientContext, FailureKind, Vendor,
 };
 
 /// Stops a runaway pager (a vendor that ignores `page` would otherwise loop forever).
@@ -340,45 +340,4 @@ impl Client {
         ))
     }
 
-    /// Runs a named op (see [`super::OPS`]) with a JSON payload in the vendor's field names.
-    pub async fn call_op(&self, op: &str, payload: Value) -> Result<Value, CallError> {
-        let v = Vendor::Waiqin;
-        let decode_err = |e: CallError| e.with_account(&self.ctx.account);
-        match op {
-            "add_sales_leads" => {
-                let req = decode_payload(v, op, payload).map_err(decode_err)?;
-                encode_answer(v, op, &self.add_sales_leads(&req).await?).map_err(decode_err)
-            }
-            "add_sales_leads_apaas" => {
-                let req = decode_payload(v, op, payload).map_err(decode_err)?;
-                encode_answer(v, op, &self.add_sales_leads_apaas(&req).await?).map_err(decode_err)
-            }
-            "modify_sales_leads" => {
-                let req = decode_payload(v, op, payload).map_err(decode_err)?;
-                encode_answer(v, op, &self.modify_sales_leads(&req).await?).map_err(decode_err)
-            }
-            "modify_sales_leads_apaas" => {
-                let req = decode_payload(v, op, payload).map_err(decode_err)?;
-                encode_answer(v, op, &self.modify_sales_leads_apaas(&req).await?)
-                    .map_err(decode_err)
-            }
-            "remove_sales_leads" => {
-                let req = decode_payload(v, op, payload).map_err(decode_err)?;
-                encode_answer(v, op, &self.remove_sales_leads(&req).await?).map_err(decode_err)
-            }
-            "query_sales_leads" => {
-                let req = decode_payload(v, op, payload).map_err(decode_err)?;
-                encode_answer(v, op, &self.query_sales_leads(&req).await?).map_err(decode_err)
-            }
-            "query_sales_leads_apaas" => {
-                let req = decode_payload(v, op, payload).map_err(decode_err)?;
-                encode_answer(v, op, &self.query_sales_leads_apaas(&req).await?).map_err(decode_err)
-            }
-            _ => Err(self.error(
-                op,
-                FailureKind::InvalidPayload,
-                format!("waiqin has no op `{op}`"),
-            )),
-        }
-    }
 }

@@ -16,54 +16,66 @@
 pub mod client;
 pub mod config;
 pub mod model;
+pub mod ops;
+pub mod pull;
 pub mod sign;
 pub mod webhook;
 
 #[cfg(test)]
 mod tests;
 
+pub use ops::OPS;
 pub use client::Client;
 
-use super::OpInfo;
+use std::sync::Arc;
 
-/// Every op of this vendor; the payload of each uses the vendor's own field names.
-pub const OPS: &[OpInfo] = &[
-    OpInfo {
-        name: "add_sales_leads",
-        endpoint: "POST /salesleads/v1/addSalesLeads/{openid}/{timestamp}/{digest}/{msg_id}",
-        summary: "Create a lead (empName or poolName required; code is unique)",
-    },
-    OpInfo {
-        name: "add_sales_leads_apaas",
-        endpoint:
-            "POST /salesleads/v1/addSalesLeadsForApaas/{openid}/{timestamp}/{digest}/{msg_id}",
-        summary: "Create a lead in the aPaaS data model",
-    },
-    OpInfo {
-        name: "modify_sales_leads",
-        endpoint: "POST /salesleads/v1/modifySalesLeads/{openid}/{timestamp}/{digest}/{msg_id}",
-        summary: "Update a lead found by id or code",
-    },
-    OpInfo {
-        name: "modify_sales_leads_apaas",
-        endpoint:
-            "POST /salesleads/v1/modifySalesLeadsForApaas/{openid}/{timestamp}/{digest}/{msg_id}",
-        summary: "Update an aPaaS lead found by id or code",
-    },
-    OpInfo {
-        name: "remove_sales_leads",
-        endpoint: "POST /salesleads/v1/removeSalesLeads/{openid}/{timestamp}/{digest}/{msg_id}",
-        summary: "Void a lead found by id or code",
-    },
-    OpInfo {
-        name: "query_sales_leads",
-        endpoint: "POST /salesleads/v1/querySalesLeads/{openid}/{timestamp}/{digest}/{msg_id}",
-        summary: "Query one page of leads (at least one condition; page/pageSize)",
-    },
-    OpInfo {
-        name: "query_sales_leads_apaas",
-        endpoint:
-            "POST /salesleads/v1/querySalesLeadsForApaas/{openid}/{timestamp}/{digest}/{msg_id}",
-        summary: "Query one page of aPaaS leads (conditions, sorts, query_group)",
-    },
-];
+use serde_json::Value;
+
+use crate::connectors::source::{PullSource, PushReceiver};
+use crate::connectors::{CallError, ClientContext, Constant, OpInfo, Vendor, VendorSpec};
+use crate::lead::Lead;
+
+/// What Waiqin is and can do (see [`VendorSpec`]).
+pub struct Spec;
+
+impl VendorSpec for Spec {
+    const VENDOR: Vendor = Vendor::Waiqin;
+    const DEFAULT_BASE_URL: &'static str = config::DEFAULT_BASE_URL;
+    const OPS: &'static [OpInfo] = ops::OPS;
+    const PULLS: bool = true;
+    const PUSHES: bool = true;
+    const SECRET_KEYS: &'static [&'static str] = &["appkey", "pushsecret"];
+    type Credentials = config::Credentials;
+    type Client = Client;
+
+    fn client(ctx: ClientContext, credentials: config::Credentials) -> Client {
+        Client::new(ctx, credentials)
+    }
+
+    async fn call_op(client: &Client, op: &str, payload: Value) -> Result<Value, CallError> {
+        client.call_op(op, payload).await
+    }
+
+    fn pull_source(client: &Client) -> Result<Arc<dyn PullSource>, String> {
+        Ok(Arc::new(client.clone()))
+    }
+
+    fn push_receiver(credentials: &config::Credentials) -> Result<Arc<dyn PushReceiver>, String> {
+        match &credentials.pushsecret {
+            Some(secret) if !secret.is_empty() => {
+                Ok(Arc::new(webhook::FollowReceiver::new(secret.clone())))
+            }
+            _ => Err("this waiqin account has no `pushsecret`; add it under its [accounts.NAME] to receive follow pushes".to_string()),
+        }
+    }
+
+    fn lead_from_record(account: &str, record: Value) -> Result<Lead, String> {
+        model::SalesLead::from_raw(record)
+            .map(|lead| lead.to_lead(account))
+            .map_err(|e| format!("not a Waiqin sales lead: {e}"))
+    }
+
+    fn constants() -> Vec<(String, Constant)> {
+        Vec::new()
+    }
+}

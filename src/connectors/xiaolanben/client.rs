@@ -10,12 +10,12 @@ use serde_json::Value;
 use super::config::Credentials;
 use super::model::{
     self, Customer, ImportBatchResult, ImportCustomerRequest, ImportCustomersRequest,
-    ImportOptions, ImportResult, ListAllStaffsRequest, ListStaffsRequest, Staff, MAX_PAGE_SIZE,
+    ImportOptions, ImportResult, ListStaffsRequest, Staff, MAX_PAGE_SIZE,
 };
 use super::sign;
 use crate::connectors::http::RawResponse;
 use crate::connectors::{
-    decode_payload, encode_answer, CallError, ClientContext, FailureKind, Vendor,
+    CallError, ClientContext, FailureKind, Vendor,
 };
 
 /// Path of the single import.
@@ -53,6 +53,11 @@ pub struct Client {
 }
 
 impl Client {
+    /// The account this client calls for.
+    pub fn account(&self) -> &str {
+        &self.ctx.account
+    }
+
     /// Builds a client.
     pub fn new(ctx: ClientContext, credentials: Credentials) -> Self {
         Self {
@@ -62,38 +67,6 @@ impl Client {
         }
     }
 
-    /// Runs a named op with a JSON payload (see [`super::OPS`] and the request types for the
-    /// payload shapes).
-    pub async fn call_op(&self, op: &str, payload: Value) -> Result<Value, CallError> {
-        let payload = payload_or_empty(payload);
-        match op {
-            "import_customer" => {
-                let req: ImportCustomerRequest = self.decode(op, payload)?;
-                let answer = self.import_customer(&req).await?;
-                encode_answer(VENDOR, op, &answer)
-            }
-            "import_customers" => {
-                let req: ImportCustomersRequest = self.decode(op, payload)?;
-                let answer = self.import_customers(&req).await?;
-                encode_answer(VENDOR, op, &answer)
-            }
-            "list_staffs" => {
-                let req: ListStaffsRequest = self.decode(op, payload)?;
-                let answer = self.list_staffs(&req).await?;
-                encode_answer(VENDOR, op, &answer)
-            }
-            "list_all_staffs" => {
-                let req: ListAllStaffsRequest = self.decode(op, payload)?;
-                let answer = self.list_all_staffs(req.search.as_deref()).await?;
-                encode_answer(VENDOR, op, &answer)
-            }
-            _ => Err(self.error(
-                op,
-                FailureKind::InvalidPayload,
-                format!("xiaolanben has no op `{op}`"),
-            )),
-        }
-    }
 
     /// Imports (creates or updates) one customer with its contacts.
     pub async fn import_customer(
@@ -311,14 +284,6 @@ impl Client {
         e
     }
 
-    fn decode<T: serde::de::DeserializeOwned>(
-        &self,
-        op: &str,
-        payload: Value,
-    ) -> Result<T, CallError> {
-        decode_payload(VENDOR, op, payload).map_err(|e| e.with_account(&self.ctx.account))
-    }
-
     fn error(&self, op: &str, kind: FailureKind, message: impl Into<String>) -> CallError {
         CallError::new(VENDOR, op, kind, message).with_account(&self.ctx.account)
     }
@@ -333,14 +298,6 @@ impl Client {
     }
 }
 
-/// `null` (an op called without arguments) reads as `{}`, so defaults apply.
-fn payload_or_empty(payload: Value) -> Value {
-    if payload.is_null() {
-        Value::Object(Default::default())
-    } else {
-        payload
-    }
-}
 
 /// The kind of an error answer from its status and message (spec §4.5): 401 (bad signature, API
 /// not enabled) is `Auth`; 403 is `Auth` for the two documented messages (no signature,

@@ -17,35 +17,60 @@
 pub mod client;
 pub mod config;
 pub mod model;
+pub mod ops;
 pub mod sign;
 
 #[cfg(test)]
 mod tests;
 
+pub use ops::OPS;
 pub use client::Client;
 
-use super::OpInfo;
+use std::sync::Arc;
 
-/// Every op of this vendor.
-pub const OPS: &[OpInfo] = &[
-    OpInfo {
-        name: "import_customer",
-        endpoint: "POST /blue-crm/api/v1/open/customer/import/customerWithContact",
-        summary: "Create or update one customer (keyed by entName, else customerName) with its contacts",
-    },
-    OpInfo {
-        name: "import_customers",
-        endpoint: "POST /blue-crm/api/v1/open/customer/import/customersWithContact",
-        summary: "Create or update up to 10 customers; each one reports success or failedReason",
-    },
-    OpInfo {
-        name: "list_staffs",
-        endpoint: "GET /blue-crm/api/v1/open/companycenter/staffs",
-        summary: "One page of the staff list (pageIndex from 1, pageSize 2–100, search by name or mobile)",
-    },
-    OpInfo {
-        name: "list_all_staffs",
-        endpoint: "GET /blue-crm/api/v1/open/companycenter/staffs (every page)",
-        summary: "The whole staff list, paged until a short page, each staff member once",
-    },
-];
+use serde_json::Value;
+
+use crate::connectors::source::{PullSource, PushReceiver};
+use crate::connectors::{not_a_source, CallError, ClientContext, Constant, OpInfo, Vendor, VendorSpec};
+use crate::lead::Lead;
+
+/// What Xiaolanben is and can do (see [`VendorSpec`]).
+pub struct Spec;
+
+impl VendorSpec for Spec {
+    const VENDOR: Vendor = Vendor::Xiaolanben;
+    const DEFAULT_BASE_URL: &'static str = config::DEFAULT_BASE_URL;
+    const OPS: &'static [OpInfo] = ops::OPS;
+    const PULLS: bool = false;
+    const PUSHES: bool = false;
+    const SECRET_KEYS: &'static [&'static str] = &["key"];
+    type Credentials = config::Credentials;
+    type Client = Client;
+
+    fn client(ctx: ClientContext, credentials: config::Credentials) -> Client {
+        Client::new(ctx, credentials)
+    }
+
+    async fn call_op(client: &Client, op: &str, payload: Value) -> Result<Value, CallError> {
+        client.call_op(op, payload).await
+    }
+
+    fn pull_source(client: &Client) -> Result<Arc<dyn PullSource>, String> {
+        let _ = client;
+        Err(not_a_source(Vendor::Xiaolanben, "pull API"))
+    }
+
+    fn push_receiver(credentials: &config::Credentials) -> Result<Arc<dyn PushReceiver>, String> {
+        let _ = credentials;
+        Err(not_a_source(Vendor::Xiaolanben, "pushes"))
+    }
+
+    fn lead_from_record(account: &str, record: Value) -> Result<Lead, String> {
+        let _ = (account, record);
+        Err(not_a_source(Vendor::Xiaolanben, "lead records"))
+    }
+
+    fn constants() -> Vec<(String, Constant)> {
+        Vec::new()
+    }
+}
