@@ -240,7 +240,11 @@ mod tests {
         c.is_workday(day("2031-02-01"));
         c.is_workday(day("2026-02-01"));
         let warned: Vec<i32> = c.warned.lock().unwrap().iter().copied().collect();
-        assert_eq!(warned, vec![2031], "one warning per uncovered year, none for a covered one");
+        assert_eq!(
+            warned,
+            vec![2031],
+            "one warning per uncovered year, none for a covered one"
+        );
         let notes = c.coverage_notes(day("2026-12-05"));
         assert_eq!(notes.len(), 1, "{notes:?}");
         assert!(notes[0].contains("does not cover 2027"), "{notes:?}");
