@@ -518,10 +518,18 @@ async fn check(config_path: Option<PathBuf>, dir: PathBuf) -> anyhow::Result<Exi
         .map(|c| Accounts::from_config(c, HttpClient::new(), Clock::system()))
         .unwrap_or_default();
     let known = known_accounts(config.as_ref());
-    let services = Arc::new(Services::new(accounts));
+    let calendar = calendar_of(config.as_ref())?;
+    let notes = calendar.coverage_notes(Clock::system().now_beijing().date_naive());
+    let services = Arc::new(Services {
+        calendar: Arc::new(calendar),
+        ..Services::new(accounts)
+    });
     let report = tokio::task::spawn_blocking(move || check_dir(services, known, &dir)).await??;
     for problem in &report.problems {
         println!("{problem}");
+    }
+    for note in notes {
+        println!("{note}");
     }
     println!(
         "checked {} scripts, {} test files and {} stdlib modules: {}",
@@ -566,19 +574,45 @@ fn no_config() -> Config {
     }
 }
 
+/// The working-day calendar of `config` (`[scripts] holidays`), else the shipped one.
+fn calendar_of(config: Option<&Config>) -> anyhow::Result<crate::host::calendar::Calendar> {
+    Ok(crate::host::calendar::Calendar::load_or_shipped(
+        config.and_then(|c| c.scripts.holidays.as_deref()),
+    )?)
+}
+
+/// Starts the simulators for a dry run or a test on `clock` (their clocks run from it) with
+/// `[sim]` of `config` seeded.
+async fn seeded_simulator(config: &Config, clock: Clock) -> anyhow::Result<Simulator> {
+    let simulator = Simulator::start_local().await?;
+    simulator.shared().set_base_clock(clock.ticking());
+    simulator
+        .shared()
+        .seed(&config.sim)
+        .map_err(|e| anyhow::anyhow!("{}: [sim] {e}", config.origin))?;
+    Ok(simulator)
+}
+
 /// A host over `config`'s accounts with the scripts of `dir` loaded; load problems are printed.
-/// Handlers may name only the accounts of `known` (see [`known_accounts`]).
+/// Handlers may name only the accounts of `known` (see [`known_accounts`]). Scripts read
+/// `clock` (a manual one in tests); the clients sign with it, running.
 async fn scripted_host(
     config: &Config,
     known: Option<KnownAccounts>,
     dir: &std::path::Path,
     extension: fn(&mut rhai::Engine),
+    clock: Clock,
 ) -> anyhow::Result<Arc<Host>> {
     if !dir.is_dir() {
         bail!("{} is not a folder of scripts", dir.display());
     }
-    let accounts = Accounts::from_config(config, HttpClient::new(), Clock::system());
-    let host = Host::with_accounts(Arc::new(Services::new(accounts)), known, extension);
+    let accounts = Accounts::from_config(config, HttpClient::new(), clock.ticking());
+    let services = Services {
+        clock,
+        calendar: Arc::new(calendar_of(Some(config))?),
+        ..Services::new(accounts)
+    };
+    let host = Host::with_accounts(Arc::new(services), known, extension);
     let (h, d) = (host.clone(), dir.to_path_buf());
     let loaded = tokio::task::spawn_blocking(move || h.load_dir(&d)).await??;
     let mut broken = 0;
@@ -615,7 +649,7 @@ async fn route(
     let known = known_accounts(user_config.as_ref());
     let user_config = user_config.unwrap_or_else(no_config);
     let simulator = if dry_run {
-        Some(Simulator::start_local().await?)
+        Some(seeded_simulator(&user_config, Clock::system()).await?)
     } else {
         None
     };
@@ -646,7 +680,14 @@ async fn route(
     };
     let lead = crate::connectors::lead_from_record(vendor, &account, record)
         .map_err(anyhow::Error::msg)?;
-    let host = scripted_host(&config, known, scripts, |_| {}).await?;
+    let host = scripted_host(
+        &config,
+        known,
+        scripts,
+        crate::host::testkit::capture_prints,
+        Clock::system(),
+    )
+    .await?;
     if dry_run {
         println!("dry run: every call goes to the built-in simulators");
     }
@@ -655,6 +696,7 @@ async fn route(
         lead.id, lead.kind
     );
     let runs = host.run_lead(&lead).await;
+    let printed = crate::host::testkit::take_printed();
     if runs.is_empty() {
         println!("no handler wants this lead (check the on_lead(...) declarations)");
     }
@@ -671,6 +713,10 @@ async fn route(
             "\nrun {}::{} (version {}) {:?}: {verdict}",
             run.script, run.function, run.version, run.result.elapsed
         );
+        let handler = format!("{}::{}", run.script, run.function);
+        for (_, text) in printed.iter().filter(|(h, _)| *h == handler) {
+            println!("  print: {text}");
+        }
         for call in &run.result.calls {
             println!(
                 "  call {}::{} account={} ({:?})",
@@ -702,13 +748,16 @@ async fn test(config_path: Option<PathBuf>, dir: PathBuf) -> anyhow::Result<Exit
     for file in files {
         // Every test gets fresh simulators and a fresh host, so tests cannot see each other's
         // customers, leads or assignment turns.
+        // The clock stands still at the test's start until the test calls `set_now`.
         let fresh = || async {
-            let simulator = Simulator::start_local().await?;
+            let clock = Clock::manual(chrono::Utc::now());
+            let simulator = seeded_simulator(&user_config, clock).await?;
             let host = scripted_host(
                 &simulator.mirror(&user_config),
                 known.clone(),
                 &dir,
                 crate::host::testkit::register,
+                clock,
             )
             .await?;
             anyhow::Ok((simulator, host))
@@ -729,11 +778,16 @@ async fn test(config_path: Option<PathBuf>, dir: PathBuf) -> anyhow::Result<Exit
                 }
             };
         for name in names {
-            let (_simulator, host) = fresh().await?;
+            let (simulator, host) = fresh().await?;
+            let shared = simulator.shared().clone();
+            let env = crate::host::testkit::TestEnv {
+                seeder: Some(Arc::new(move |seed| shared.seed(seed))),
+            };
             let f = file.clone();
             let outcome = tokio::task::spawn_blocking(move || {
-                crate::host::testkit::load_tests(&host, &f)
-                    .map(|(version, _)| crate::host::testkit::run_test(&host, &version, &name))
+                crate::host::testkit::load_tests(&host, &f).map(|(version, _)| {
+                    crate::host::testkit::run_test_in(&host, &version, &name, env)
+                })
             })
             .await?
             .map_err(|problems| {
@@ -752,6 +806,9 @@ async fn test(config_path: Option<PathBuf>, dir: PathBuf) -> anyhow::Result<Exit
                         outcome.elapsed.as_millis()
                     );
                 }
+            }
+            for line in &outcome.printed {
+                println!("     print: {line}");
             }
         }
     }

@@ -2,6 +2,7 @@
 //! skewed, or manual in tests), and Beijing time, which every vendor's local timestamps use.
 //! Owns no I/O.
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
@@ -52,6 +53,8 @@ pub fn parse_beijing(text: &str) -> Option<DateTime<FixedOffset>> {
 pub struct Clock {
     skew_ms: i64,
     manual: Option<&'static Manual>,
+    /// A manual clock read as running: its time plus the real time since it was last set.
+    ticking: bool,
 }
 
 /// A manual clock's state: its time (in a watch channel, so moving it wakes its watchers) and a
@@ -61,11 +64,14 @@ struct Manual {
     millis: watch::Sender<i64>,
     anchor: Instant,
     anchor_ms: i64,
+    /// System milliseconds when it was last set (or made), for [`Clock::ticking`].
+    set_at_ms: AtomicI64,
 }
 
 impl PartialEq for Clock {
     fn eq(&self, other: &Self) -> bool {
         self.skew_ms == other.skew_ms
+            && self.ticking == other.ticking
             && match (self.manual, other.manual) {
                 (None, None) => true,
                 (Some(a), Some(b)) => std::ptr::eq(a, b),
@@ -87,6 +93,27 @@ impl Clock {
         Self {
             skew_ms: seconds * 1000,
             manual: None,
+            ticking: false,
+        }
+    }
+
+    /// This clock moved by `seconds` more (a simulated vendor's clock on top of the base one).
+    pub fn skewed_by_secs(self, seconds: i64) -> Self {
+        Self {
+            skew_ms: self.skew_ms + seconds * 1000,
+            ..self
+        }
+    }
+
+    /// The same manual clock read as running: its time plus the real time elapsed since it was
+    /// last set (or made). `leadrelay test` hands this to the vendor clients and simulators, so
+    /// their timestamps follow `set_now` while two identical requests still get different
+    /// timestamps, as they would in production (a simulator refuses a replayed signature). The
+    /// scripts read the frozen clock. On the system clock this is the clock itself.
+    pub fn ticking(self) -> Self {
+        Self {
+            ticking: self.manual.is_some(),
+            ..self
         }
     }
 
@@ -97,10 +124,12 @@ impl Clock {
             millis: watch::Sender::new(start_ms),
             anchor: Instant::now(),
             anchor_ms: start_ms,
+            set_at_ms: AtomicI64::new(Utc::now().timestamp_millis()),
         }));
         Self {
             skew_ms: 0,
             manual: Some(cell),
+            ticking: false,
         }
     }
 
@@ -114,6 +143,8 @@ impl Clock {
     pub fn set(&self, t: DateTime<Utc>) -> bool {
         match self.manual {
             Some(cell) => {
+                cell.set_at_ms
+                    .store(Utc::now().timestamp_millis(), Ordering::SeqCst);
                 cell.millis.send_replace(t.timestamp_millis());
                 true
             }
@@ -137,8 +168,16 @@ impl Clock {
     /// Now, in UTC.
     pub fn now(&self) -> DateTime<Utc> {
         let base = match self.manual {
-            Some(cell) => DateTime::from_timestamp_millis(*cell.millis.borrow())
-                .expect("a manual clock holds a representable time"),
+            Some(cell) => {
+                let mut ms = *cell.millis.borrow();
+                if self.ticking {
+                    let since_set =
+                        Utc::now().timestamp_millis() - cell.set_at_ms.load(Ordering::SeqCst);
+                    ms = ms.saturating_add(since_set.max(0));
+                }
+                DateTime::from_timestamp_millis(ms)
+                    .expect("a manual clock holds a representable time")
+            }
             None => Utc::now(),
         };
         base + chrono::Duration::milliseconds(self.skew_ms)
@@ -222,6 +261,32 @@ mod tests {
         let t = parse_beijing("2021-01-09 08:05").unwrap();
         assert_eq!(t.to_rfc3339(), "2021-01-09T08:05:00+08:00");
         assert!(parse_beijing("yesterday").is_none());
+    }
+
+    #[test]
+    fn a_ticking_view_of_a_manual_clock_runs_from_the_time_it_was_set() {
+        let start = parse_beijing("2026-12-05 21:30")
+            .unwrap()
+            .with_timezone(&Utc);
+        let frozen = Clock::manual(start);
+        let running = frozen.ticking();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert_eq!(frozen.now(), start);
+        let ahead = running.now() - start;
+        assert!(
+            ahead >= chrono::Duration::milliseconds(20) && ahead < chrono::Duration::seconds(5),
+            "{ahead}"
+        );
+        let later = start + chrono::Duration::days(3);
+        assert!(running.set(later));
+        assert_eq!(frozen.now(), later);
+        assert!(running.now() - later < chrono::Duration::seconds(5));
+        let skewed = running.skewed_by_secs(60).now() - later;
+        assert!(
+            skewed >= chrono::Duration::seconds(60) && skewed < chrono::Duration::seconds(65),
+            "{skewed}"
+        );
+        assert_eq!(Clock::system().ticking(), Clock::system());
     }
 
     #[test]

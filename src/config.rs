@@ -17,6 +17,8 @@ use crate::connectors::{Accounts, HttpClient, Vendor};
 use crate::secret::Secret;
 use ipnet::IpNet;
 
+pub mod sim;
+
 /// Environment variable naming the config file when `--config` is not given.
 pub const CONFIG_ENV: &str = "LEADRELAY_CONFIG";
 /// Config file used when neither `--config` nor `LEADRELAY_CONFIG` is given.
@@ -74,6 +76,10 @@ pub struct Config {
     pub sources: Vec<SourceSpec>,
     /// The daemon's settings (`[daemon]`).
     pub daemon: DaemonSettings,
+    /// The scripting host's settings (`[scripts]`).
+    pub scripts: sim::ScriptSettings,
+    /// What the simulators start with in `test` and `route --dry-run` (`[sim]`).
+    pub sim: sim::SimSeed,
 }
 
 /// `[daemon]`: how `leadrelay run` listens, journals, retries and sheds load. Every key is
@@ -228,6 +234,10 @@ struct RawConfig {
     sources: Vec<SourceSpec>,
     #[serde(default)]
     daemon: DaemonSettings,
+    #[serde(default)]
+    scripts: sim::ScriptSettings,
+    #[serde(default)]
+    sim: sim::SimSeed,
 }
 
 impl Config {
@@ -311,11 +321,17 @@ impl Config {
                 push_paths.push((path, &source.account));
             }
         }
+        raw.sim.validate().map_err(|message| ConfigError::Syntax {
+            path: origin.to_string(),
+            message: format!("[sim] {message}"),
+        })?;
         Ok(Config {
             origin: origin.to_string(),
             accounts,
             sources: raw.sources,
             daemon,
+            scripts: raw.scripts,
+            sim: raw.sim,
         })
     }
 

@@ -192,6 +192,10 @@ pub async fn start_with_clock(config: &Config, clock: Clock) -> Result<RunningDa
         assignments: Arc::new(journal.assignments()),
         once: Arc::new(journal.once_keys()),
         clock,
+        calendar: Arc::new(
+            crate::host::calendar::Calendar::load_or_shipped(config.scripts.holidays.as_deref())
+                .map_err(|e| config_error(e.to_string()))?,
+        ),
     };
     let known = KnownAccounts::from_config(config);
     let host = Host::with_accounts(Arc::new(services), Some(known), |_| {});

@@ -31,6 +31,10 @@ pub fn check_dir(
     accounts: Option<KnownAccounts>,
     dir: &Path,
 ) -> std::io::Result<CheckReport> {
+    // Test files are compiled with the test kit's functions (`make_lead`, `sim::staff`…), which
+    // scripts themselves do not get.
+    let test_engine =
+        Host::with_accounts(services.clone(), accounts.clone(), super::testkit::register);
     let host = Host::with_accounts(services, accounts, |_| {});
     let mut report = CheckReport {
         stdlib_modules: stdlib::MODULES.len(),
@@ -46,7 +50,8 @@ pub fn check_dir(
     for path in test_files(dir)? {
         report.tests += 1;
         let source = std::fs::read_to_string(&path)?;
-        if let Err(problems) = script::compile(host.engine(), &path.display().to_string(), &source)
+        if let Err(problems) =
+            script::compile(test_engine.engine(), &path.display().to_string(), &source)
         {
             report.problems.extend(problems);
         }
@@ -66,13 +71,15 @@ pub fn test_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 
 /// Writes `.d.rhai` definition files for editors into `dir`; returns the files written.
 pub fn write_definitions(services: Arc<Services>, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let host = Host::new(services);
+    // With the test kit, so test files get completion too (its functions say "tests only").
+    let host = Host::with_extension(services, super::testkit::register);
     std::fs::create_dir_all(dir)?;
     host.engine()
         .definitions()
         .with_headers(true)
         .include_standard_packages(false)
         .write_to_dir(dir)?;
+    super::definitions::finish(dir)?;
     let mut written: Vec<PathBuf> = std::fs::read_dir(dir)?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.to_str().is_some_and(|s| s.ends_with(".d.rhai")))

@@ -39,8 +39,10 @@ pub struct Services {
     pub assignments: Arc<dyn AssignmentStore>,
     /// Where `once(key, ttl)` keeps its keys.
     pub once: Arc<dyn OnceStore>,
-    /// What `now_beijing()` reads (the daemon's one clock; the system clock by default).
+    /// What `now_beijing()`, `time::` and `hours::` read (frozen by `set_now` in tests).
     pub clock: crate::clock::Clock,
+    /// The working days of `hours::is_workday` (`[scripts] holidays`).
+    pub calendar: Arc<super::calendar::Calendar>,
 }
 
 impl Services {
@@ -54,6 +56,7 @@ impl Services {
             assignments: Arc::new(MemoryAssignments::default()),
             once: Arc::new(MemoryOnce::default()),
             clock: crate::clock::Clock::system(),
+            calendar: Arc::new(super::calendar::Calendar::default()),
         }
     }
 }
@@ -102,7 +105,7 @@ pub fn new_engine(services: Arc<Services>) -> Engine {
     for vendor in Vendor::ALL {
         engine.register_static_module(vendor.as_str(), vendor_module(vendor, &services).into());
     }
-    stdlib::register_natives(&mut engine, services.assignments.clone(), services.clock);
+    stdlib::register_natives(&mut engine, &services);
     once_fn::register(&mut engine, services.once.clone());
     // A broken shipped module is a leadrelay bug; scripts that import it fail with "module not
     // found", and `leadrelay check` reports the module's own error.

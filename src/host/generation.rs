@@ -160,6 +160,12 @@ impl Host {
         })
     }
 
+    /// Whether `on_lead`/`on_follow` may name only known accounts (there is a config); without
+    /// one the test kit accepts any account name.
+    pub fn checks_accounts(&self) -> bool {
+        self.accounts.is_some()
+    }
+
     /// How much reload work this host has done.
     pub fn reload_stats(&self) -> ReloadStats {
         ReloadStats {

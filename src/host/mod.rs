@@ -3,8 +3,10 @@
 //! conversion. Nothing outside `host/` and `*/rhai.rs` knows Rhai.
 
 pub mod bridge;
+pub mod calendar;
 pub mod check;
 pub mod convert;
+pub mod definitions;
 pub mod engine;
 pub mod error;
 pub mod generation;
@@ -15,4 +17,5 @@ pub mod schedule;
 pub mod script;
 pub mod stdlib;
 pub mod testkit;
+pub mod time;
 pub mod watch;

@@ -2,11 +2,8 @@
 //! (`import "phone" as phone;`, or directly as `phone::normalize(…)`), plus the native functions they stand on: turn counters for
 //! assignment (kept behind [`AssignmentStore`] so the journal can hold them) and Beijing time.
 
-use std::sync::Arc;
-
-use chrono::{Datelike, Timelike};
 use rhai::module_resolvers::StaticModuleResolver;
-use rhai::{Dynamic, Engine, FuncRegistration, Module, Scope, INT};
+use rhai::{Engine, FuncRegistration, Module, Scope, INT};
 
 use super::error::ScriptError;
 // Defined beside the journal, which implements it, so the journal does not depend on the host.
@@ -20,12 +17,11 @@ pub const MODULES: &[(&str, &str)] = &[
     ("map", include_str!("../../stdlib/map.rhai")),
 ];
 
-/// Registers the native functions the stdlib modules use.
-pub fn register_natives(
-    engine: &mut Engine,
-    assignments: Arc<dyn AssignmentStore>,
-    clock: crate::clock::Clock,
-) {
+/// Registers the native functions the stdlib modules use: turn counters, and Beijing time and
+/// the working-day calendar from the services' clock (see [`super::time`]).
+pub fn register_natives(engine: &mut Engine, services: &super::engine::Services) {
+    super::time::register(engine, services.clock, services.calendar.clone());
+    let assignments = services.assignments.clone();
     let mut module = Module::new();
     FuncRegistration::new("assign_counter_next")
         .in_global_namespace()
@@ -36,31 +32,6 @@ pub fn register_natives(
         ])
         .set_into_module(&mut module, move |key: &str| -> INT {
             assignments.next(key) as INT
-        });
-    FuncRegistration::new("now_beijing")
-        .in_global_namespace()
-        .with_volatility(true)
-        .with_comments([
-            "/// Now in Beijing time as a map: year, month, day, hour, minute, second,",
-            "/// weekday (1 = Monday … 7 = Sunday), timestamp (unix seconds).",
-        ])
-        .with_params_info(["Map"])
-        .set_into_module(&mut module, move || -> Dynamic {
-            let now = clock.now_beijing();
-            let mut map = rhai::Map::new();
-            for (k, v) in [
-                ("year", now.year() as INT),
-                ("month", now.month() as INT),
-                ("day", now.day() as INT),
-                ("hour", now.hour() as INT),
-                ("minute", now.minute() as INT),
-                ("second", now.second() as INT),
-                ("weekday", now.weekday().number_from_monday() as INT),
-                ("timestamp", now.timestamp() as INT),
-            ] {
-                map.insert(k.into(), v.into());
-            }
-            map.into()
         });
     engine.register_global_module(module.into());
 }

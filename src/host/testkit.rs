@@ -2,17 +2,27 @@
 //! scripts' handlers against the simulators, and assert on the vendor calls made.
 //!
 //! Inside a test function (`fn test_…()`):
-//! - `make_lead(vendor, record)` — a lead from a record as the vendor sends it;
+//! - `make_lead(vendor, record)` — a lead from a record as the vendor sends it, from the
+//!   vendor's first account; `make_lead(vendor, account, record)` from a named account (so a
+//!   handler bound to a second brand account can be tested);
 //! - `route(lead)` — runs every matching `on_lead` handler of the scripts; returns the runs as
 //!   `[#{script, handler, ok, skipped}]` (`skipped` is the reason given to `skip`, or `()`), and
 //!   throws `handler … failed: path:line:col: message` when one fails (catch it to test
 //!   failures). Each `route` is one work item, as each new lead is in the daemon: `once` keys
 //!   live for the whole test, so a second lead with the same key gets `false`, while the
 //!   handlers of one lead share their claims;
-//! - `route_follow(record)` — runs every matching `on_follow` handler with a Waiqin follow record
-//!   (the `data` of a `salesLeads_follow` push, as a map) pushed to the first Waiqin account;
-//!   returns and throws like `route`;
-//! - `run_job(function)` — runs the scheduled job `function` now and returns its result;
+//! - `follow(account, record)` — runs every matching `on_follow` handler with a Waiqin follow
+//!   record (the `data` of a `salesLeads_follow` push, as a map) pushed to `account`; returns and
+//!   throws like `route`. `route_follow(record)` does the same for the first Waiqin account;
+//! - `set_now("2026-12-05 21:30")` — freezes the test's clock at that Beijing time:
+//!   `now_beijing()`, `time::…`, `hours::…` and `run_job` read it, and the simulators' clocks
+//!   run from it. Until a test calls it, the clock stands still at the time the test started;
+//! - `sim::staff([...])`, `sim::waiqin_leads([...])`, `sim::linkflow_tags([...])` — seed the
+//!   simulators as `[sim]` in the config does (see [`crate::config::sim::SimSeed`]);
+//! - the functions of the script the test file is named after (`x.test.rhai` → `x.rhai`), run
+//!   as a handler is (its constants, its calls recorded), except those named like a test
+//!   function (a handler called `route`);
+//! - `run_job(function)` — runs the scheduled job `function` now and returns whatever it returns;
 //! - `expect_call(vendor, op, subset)` — passes when a call of `vendor::op` was made whose payload
 //!   contains `subset` (maps are compared key by key, recursively);
 //! - `expect_no_call(vendor)` / `expect_no_call(vendor, op)`;
@@ -37,16 +47,54 @@ use super::error::ScriptError;
 use super::generation::Host;
 use super::run::{CallHooks, CallRecord, Declaration, Detached};
 use super::script::{self, ScriptVersion};
+use crate::config::sim::SimSeed;
 use crate::connectors::{all_ops, lead_from_record, Vendor};
 use crate::lead::Lead;
+
+/// Seeds the simulators a test runs against (set by `leadrelay test`, which owns them; the
+/// host layer cannot name the simulators). Returns the `tagId`s of seeded Linkflow tags.
+pub type SimSeeder = Arc<dyn Fn(&SimSeed) -> Result<Vec<u64>, String> + Send + Sync>;
+
+/// What a test runs with besides the host.
+#[derive(Clone, Default)]
+pub struct TestEnv {
+    /// Seeds the simulators (`sim::staff(…)`…); `None`: those functions fail with a reason.
+    pub seeder: Option<SimSeeder>,
+}
 
 struct TestState {
     host: Arc<Host>,
     calls: Vec<CallRecord>,
+    env: TestEnv,
+    printed: Vec<String>,
+    /// The script the test file is named after, whose functions the test may call.
+    script: Option<Arc<ScriptVersion>>,
 }
 
 thread_local! {
     static STATE: RefCell<Option<TestState>> = const { RefCell::new(None) };
+}
+
+/// What scripts `print` outside a test (`leadrelay route`), for the command to show under each
+/// run: (handler as `path::function`, text).
+static ROUTE_PRINTS: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
+
+/// Makes `print` in `engine` keep what scripts print for [`take_printed`] as well as logging it
+/// (`leadrelay route` shows it under each run).
+pub fn capture_prints(engine: &mut Engine) {
+    engine.on_print(|text| {
+        let handler = super::run::with_current(|c| c.handler.clone()).unwrap_or_default();
+        tracing::info!(script = %handler, "{text}");
+        ROUTE_PRINTS
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((handler, text.to_string()));
+    });
+}
+
+/// What was printed since the last call, as (handler `path::function`, text), in order.
+pub fn take_printed() -> Vec<(String, String)> {
+    std::mem::take(&mut *ROUTE_PRINTS.lock().unwrap_or_else(|p| p.into_inner()))
 }
 
 fn fail(ctx: &NativeCallContext, message: String) -> Box<EvalAltResult> {
@@ -200,32 +248,38 @@ pub fn register(engine: &mut Engine) {
     let mut module = Module::new();
     FuncRegistration::new("make_lead")
         .in_global_namespace()
-        .with_comments(["/// A lead from a record as the vendor sends it (tests only)."])
+        .with_comments([
+            "/// A lead from a record as the vendor sends it, from the vendor's first account (tests only).",
+            "/// make_lead(\"tencent\", #{ leads_id: 5001, leads_type: \"LEADS_TYPE_FORM\" })",
+        ])
+        .with_params_info(["vendor: String", "record: Map", "Lead"])
         .set_into_module(
             &mut module,
             |ctx: NativeCallContext, vendor: &str, record: Dynamic| {
-                let vendor: Vendor = vendor.parse().map_err(|e: String| fail(&ctx, e))?;
-                let record = dynamic_to_json(&record).map_err(|e| fail(&ctx, e))?;
-                let account = with_state(&ctx, |s| {
-                    s.host
-                        .services()
-                        .accounts
-                        .names_of(vendor)
-                        .first()
-                        .map(|a| a.to_string())
-                })?
-                .unwrap_or_else(|| "test".to_string());
-                lead_from_record(vendor, &account, record)
-                    .map(Dynamic::from)
-                    .map_err(|e| fail(&ctx, e))
+                make_lead(&ctx, vendor, None, record)
+            },
+        );
+    FuncRegistration::new("make_lead")
+        .in_global_namespace()
+        .with_comments([
+            "/// A lead from a record as the vendor sends it, from the named account (tests only):",
+            "/// on_lead(\"tencent\", \"tx_brand_b\", …) handlers see it, others of that account too.",
+        ])
+        .with_params_info(["vendor: String", "account: String", "record: Map", "Lead"])
+        .set_into_module(
+            &mut module,
+            |ctx: NativeCallContext, vendor: &str, account: &str, record: Dynamic| {
+                make_lead(&ctx, vendor, Some(account), record)
             },
         );
     FuncRegistration::new("route")
         .in_global_namespace()
         .with_volatility(true)
         .with_comments([
-            "/// Runs every matching on_lead handler of the scripts for `lead` (tests only).",
+            "/// Runs every matching on_lead handler of the scripts for `lead` (tests only); returns the",
+            "/// runs as [#{script, handler, ok, skipped}] and throws when a handler fails.",
         ])
+        .with_params_info(["lead: Lead", "Array"])
         .set_into_module(&mut module, |ctx: NativeCallContext, lead: Lead| {
             let host = with_state(&ctx, |s| s.host.clone())?;
             let handlers = host.lead_handlers(&lead);
@@ -235,26 +289,54 @@ pub fn register(engine: &mut Engine) {
         .in_global_namespace()
         .with_volatility(true)
         .with_comments([
-            "/// Runs every matching on_follow handler for a Waiqin follow record (tests only).",
+            "/// Runs every matching on_follow handler for a Waiqin follow record pushed to the first",
+            "/// Waiqin account (tests only). Returns the runs like `route`.",
         ])
+        .with_params_info(["record: Map", "Array"])
         .set_into_module(&mut module, |ctx: NativeCallContext, record: rhai::Map| {
-            let host = with_state(&ctx, |s| s.host.clone())?;
-            // As `make_lead` does: the record is pushed to the first Waiqin account, so
-            // `on_follow("account", …)` filters behave as in the daemon.
-            let account = host
-                .services()
-                .accounts
-                .names_of(Vendor::Waiqin)
-                .first()
-                .map(|a| a.to_string())
-                .unwrap_or_else(|| "test".to_string());
-            let handlers = host.follow_handlers(&account);
-            run_handlers(&ctx, &host, handlers, Dynamic::from_map(record))
+            deliver_follow(&ctx, None, record)
+        });
+    FuncRegistration::new("follow")
+        .in_global_namespace()
+        .with_volatility(true)
+        .with_comments([
+            "/// Runs every matching on_follow handler for a Waiqin follow record (the push's `data`:",
+            "/// lead_code, activity_type, activity_content, create_at…) pushed to `account` (tests only).",
+            "/// Returns the runs like `route`.",
+        ])
+        .with_params_info(["account: String", "record: Map", "Array"])
+        .set_into_module(
+            &mut module,
+            |ctx: NativeCallContext, account: &str, record: rhai::Map| {
+                deliver_follow(&ctx, Some(account), record)
+            },
+        );
+    FuncRegistration::new("set_now")
+        .in_global_namespace()
+        .with_volatility(true)
+        .with_comments([
+            "/// Freezes the test's clock at a Beijing time (\"2026-12-05 21:30\", \"2026-12-05\" or",
+            "/// RFC 3339): now_beijing(), time::…, hours::… and run_job read it; the simulators' clocks",
+            "/// run from it (tests only).",
+        ])
+        .with_params_info(["time: String", "()"])
+        .set_into_module(&mut module, |ctx: NativeCallContext, text: &str| {
+            let t = super::time::parse_text(text).map_err(|e| fail(&ctx, e.replace("time::parse", "set_now")))?;
+            let clock = with_state(&ctx, |s| s.host.services().clock)?;
+            if clock.set(t.with_timezone(&chrono::Utc)) {
+                Ok(())
+            } else {
+                Err(fail(&ctx, "set_now needs the test clock of `leadrelay test`; this host runs on the system clock".into()))
+            }
         });
     FuncRegistration::new("run_job")
         .in_global_namespace()
         .with_volatility(true)
-        .with_comments(["/// Runs the scheduled job `function` of the scripts now and returns its result (tests only)."])
+        .with_comments([
+            "/// Runs the scheduled job `function` of the scripts now, at the test clock's time, and",
+            "/// returns whatever the job returns; throws \"the job failed: path:line:col: …\" (tests only).",
+        ])
+        .with_params_info(["function: String", "Dynamic"])
         .set_into_module(&mut module, |ctx: NativeCallContext, function: &str| {
             let host = with_state(&ctx, |s| s.host.clone())?;
             let version = host
@@ -275,7 +357,11 @@ pub fn register(engine: &mut Engine) {
     FuncRegistration::new("calls")
         .in_global_namespace()
         .with_volatility(true)
-        .with_comments(["/// Every vendor call made so far in this test (tests only)."])
+        .with_comments([
+            "/// Every vendor call made so far in this test (tests only), in order, as",
+            "/// #{vendor, account, op, payload, ok, response (when ok), error (the thrown error map, when not)}.",
+        ])
+        .with_params_info(["Array"])
         .set_into_module(&mut module, |ctx: NativeCallContext| {
             with_state(&ctx, |s| {
                 s.calls.iter().map(call_to_map).collect::<rhai::Array>()
@@ -285,6 +371,7 @@ pub fn register(engine: &mut Engine) {
         .in_global_namespace()
         .with_volatility(true)
         .with_comments(["/// The vendor calls of `vendor` made so far in this test (tests only)."])
+        .with_params_info(["vendor: String", "Array"])
         .set_into_module(&mut module, |ctx: NativeCallContext, vendor: &str| {
             filtered_calls(&ctx, vendor, None)
         });
@@ -292,6 +379,7 @@ pub fn register(engine: &mut Engine) {
         .in_global_namespace()
         .with_volatility(true)
         .with_comments(["/// The calls of `vendor::op` made so far in this test (tests only)."])
+        .with_params_info(["vendor: String", "op: String", "Array"])
         .set_into_module(
             &mut module,
             |ctx: NativeCallContext, vendor: &str, op: &str| filtered_calls(&ctx, vendor, Some(op)),
@@ -300,6 +388,7 @@ pub fn register(engine: &mut Engine) {
         .in_global_namespace()
         .with_volatility(true)
         .with_comments(["/// Fails unless a call of vendor::op was made whose payload contains `subset` (tests only)."])
+        .with_params_info(["vendor: String", "op: String", "subset: Map", "()"])
         .set_into_module(&mut module, |ctx: NativeCallContext, vendor: &str, op: &str, subset: Dynamic| {
             let known = known_vendor(&ctx, vendor)?;
             known_op(&ctx, known, op)?;
@@ -346,19 +435,23 @@ pub fn register(engine: &mut Engine) {
             ]);
         if arity == 1 {
             registration
+                .with_params_info(["vendor: String", "()"])
                 .set_into_module(&mut module, move |ctx: NativeCallContext, vendor: &str| {
                     f(&ctx, vendor, None)
                 });
         } else {
-            registration.set_into_module(
-                &mut module,
-                move |ctx: NativeCallContext, vendor: &str, op: &str| f(&ctx, vendor, Some(op)),
-            );
+            registration
+                .with_params_info(["vendor: String", "op: String", "()"])
+                .set_into_module(
+                    &mut module,
+                    move |ctx: NativeCallContext, vendor: &str, op: &str| f(&ctx, vendor, Some(op)),
+                );
         }
     }
     FuncRegistration::new("assert")
         .in_global_namespace()
         .with_comments(["/// Fails the test with `message` unless `condition` is true."])
+        .with_params_info(["condition: bool", "message: String", "()"])
         .set_into_module(
             &mut module,
             |ctx: NativeCallContext, condition: bool, message: &str| {
@@ -372,6 +465,7 @@ pub fn register(engine: &mut Engine) {
     FuncRegistration::new("assert_eq")
         .in_global_namespace()
         .with_comments(["/// Fails the test unless `actual` equals `expected`."])
+        .with_params_info(["actual: Dynamic", "expected: Dynamic", "()"])
         .set_into_module(
             &mut module,
             |ctx: NativeCallContext, actual: Dynamic, expected: Dynamic| {
@@ -391,6 +485,178 @@ pub fn register(engine: &mut Engine) {
             },
         );
     engine.register_global_module(module.into());
+    engine.register_static_module("sim", sim_module().into());
+    // A call the test file cannot resolve goes to the tested script's function of that name and
+    // arity, run as a handler is (its constants, its calls recorded, errors at its own place).
+    #[allow(deprecated)] // Rhai marks `on_missing_function` volatile, not deprecated.
+    engine.on_missing_function(|name, args, is_method_call, _| {
+        if is_method_call || TEST_FUNCTIONS.contains(&name) {
+            return Ok(None);
+        }
+        let found = STATE.with(|s| {
+            s.borrow()
+                .as_ref()
+                .and_then(|state| Some((state.host.clone(), state.script.clone()?)))
+        });
+        let Some((host, version)) = found else {
+            return Ok(None);
+        };
+        if !version
+            .ast
+            .iter_functions()
+            .any(|f| f.name == name && f.params.len() == args.len())
+        {
+            return Ok(None);
+        }
+        let args: Vec<Dynamic> = args.iter().map(|a| (**a).clone()).collect();
+        let work: Arc<dyn CallHooks> = Arc::new(Detached::new());
+        let run = script::run_handler_with(
+            host.engine(),
+            &host.services().limits,
+            &version,
+            name,
+            args,
+            Some(work),
+        );
+        STATE.with(|s| {
+            if let Some(state) = s.borrow_mut().as_mut() {
+                state.calls.extend(run.calls);
+            }
+        });
+        run.outcome.map(Some).map_err(|e| {
+            EvalAltResult::ErrorRuntime(format!("{name} failed: {e}").into(), rhai::Position::NONE)
+                .into()
+        })
+    });
+    engine.on_print(|text| {
+        let captured = STATE.with(|s| {
+            s.borrow_mut()
+                .as_mut()
+                .map(|state| state.printed.push(text.to_string()))
+                .is_some()
+        });
+        if !captured {
+            let script = super::run::with_current(|c| c.script.clone());
+            tracing::info!(script = script.as_deref().unwrap_or("?"), "{text}");
+        }
+    });
+}
+
+fn make_lead(
+    ctx: &NativeCallContext,
+    vendor: &str,
+    account: Option<&str>,
+    record: Dynamic,
+) -> Result<Dynamic, Box<EvalAltResult>> {
+    let vendor: Vendor = vendor.parse().map_err(|e: String| fail(ctx, e))?;
+    let record = dynamic_to_json(&record).map_err(|e| fail(ctx, e))?;
+    let account = with_state(ctx, |s| resolve_account(&s.host, vendor, account))?
+        .map_err(|e| fail(ctx, e))?;
+    lead_from_record(vendor, &account, record)
+        .map(Dynamic::from)
+        .map_err(|e| fail(ctx, e))
+}
+
+/// The account a test lead or follow record comes through: `wanted` when the host has it for
+/// `vendor` (any name when there is no config, as the scripts' names are not checked then),
+/// else the vendor's first account.
+fn resolve_account(host: &Host, vendor: Vendor, wanted: Option<&str>) -> Result<String, String> {
+    let names = host.services().accounts.names_of(vendor);
+    match wanted {
+        None => Ok(names
+            .first()
+            .map_or_else(|| "test".to_string(), |a| a.to_string())),
+        Some(name) if names.contains(&name) || !host.checks_accounts() => Ok(name.to_string()),
+        Some(name) => {
+            let elsewhere = Vendor::ALL
+                .into_iter()
+                .find(|v| host.services().accounts.names_of(*v).contains(&name))
+                .map(|v| format!(" (it is a {v} account)"))
+                .unwrap_or_default();
+            let list = if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join(", ")
+            };
+            Err(format!(
+                "no {vendor} account \"{name}\"{elsewhere}; accounts of {vendor}: {list}"
+            ))
+        }
+    }
+}
+
+fn deliver_follow(
+    ctx: &NativeCallContext,
+    account: Option<&str>,
+    record: rhai::Map,
+) -> Result<rhai::Array, Box<EvalAltResult>> {
+    let host = with_state(ctx, |s| s.host.clone())?;
+    // As in the daemon: the record is pushed to one Waiqin account, so `on_follow("account", …)`
+    // filters behave as they do there.
+    let account = resolve_account(&host, Vendor::Waiqin, account).map_err(|e| fail(ctx, e))?;
+    let handlers = host.follow_handlers(&account);
+    run_handlers(ctx, &host, handlers, Dynamic::from_map(record))
+}
+
+/// `sim::staff([...])`, `sim::waiqin_leads([...])`, `sim::linkflow_tags([...])`.
+fn sim_module() -> Module {
+    let mut module = Module::new();
+    module.set_doc(
+        "/// Seeding the simulators from a test, as `[sim]` in leadrelay.toml does (tests only).",
+    );
+    let seed = |ctx: &NativeCallContext,
+                field: &str,
+                items: rhai::Array|
+     -> Result<Dynamic, Box<EvalAltResult>> {
+        let items = dynamic_to_json(&Dynamic::from_array(items)).map_err(|e| fail(ctx, e))?;
+        let seed: SimSeed = serde_json::from_value(serde_json::json!({ field: items }))
+            .map_err(|e| fail(ctx, format!("sim::{field}: {e}")))?;
+        let seeder = with_state(ctx, |s| s.env.seeder.clone())?.ok_or_else(|| {
+            fail(
+                ctx,
+                format!("sim::{field} needs the simulators of `leadrelay test`"),
+            )
+        })?;
+        let ids = seeder(&seed).map_err(|e| fail(ctx, format!("sim::{field}: {e}")))?;
+        Ok(if field == "linkflow_tags" {
+            Dynamic::from_array(
+                ids.into_iter()
+                    .map(|id| Dynamic::from_int(id as rhai::INT))
+                    .collect(),
+            )
+        } else {
+            Dynamic::UNIT
+        })
+    };
+    FuncRegistration::new("staff")
+        .with_comments([
+            "/// Adds Xiaolanben staff the simulator accepts as staffId (besides 1001–1012):",
+            "/// sim::staff([#{ id: 2001, name: \"陈静\", department: \"华南销售部\" }]). Also: mobile, role.",
+        ])
+        .with_params_info(["staff: Array", "()"])
+        .set_into_module(&mut module, move |ctx: NativeCallContext, items: rhai::Array| {
+            seed(&ctx, "staff", items)
+        });
+    FuncRegistration::new("waiqin_leads")
+        .with_comments([
+            "/// Puts Waiqin leads in the simulator: addSalesLeads fields (`code` required) and",
+            "/// `salesleads_status` (\"5\" = 转换): sim::waiqin_leads([#{ code: \"tencent-9001\", salesleads_status: \"5\" }]).",
+        ])
+        .with_params_info(["leads: Array", "()"])
+        .set_into_module(&mut module, move |ctx: NativeCallContext, items: rhai::Array| {
+            seed(&ctx, "waiqin_leads", items)
+        });
+    FuncRegistration::new("linkflow_tags")
+        .with_comments([
+            "/// Creates Linkflow tags in the simulator and returns their tagIds:",
+            "/// sim::linkflow_tags([#{ key: \"tag_vip\", name: \"VIP\", data_type: \"text\" }]).",
+        ])
+        .with_params_info(["tags: Array", "Array"])
+        .set_into_module(
+            &mut module,
+            move |ctx: NativeCallContext, items: rhai::Array| seed(&ctx, "linkflow_tags", items),
+        );
+    module
 }
 
 /// One test's result.
@@ -402,6 +668,8 @@ pub struct TestOutcome {
     pub error: Option<ScriptError>,
     /// How long it took.
     pub elapsed: Duration,
+    /// What the scripts (and the test) printed, in order.
+    pub printed: Vec<String>,
 }
 
 /// Loads a test file with `host`'s engine and lists its tests (`test_*` functions without
@@ -429,12 +697,52 @@ pub fn load_tests(
     Ok((version, names))
 }
 
+/// The test kit's global functions: a script function of the same name is not offered to tests
+/// (a handler called `route` is run by `route(lead)`).
+pub const TEST_FUNCTIONS: &[&str] = &[
+    "make_lead",
+    "route",
+    "route_follow",
+    "follow",
+    "set_now",
+    "run_job",
+    "calls",
+    "expect_call",
+    "expect_no_call",
+    "assert",
+    "assert_eq",
+];
+
+/// The live script a test file is named after: `x.test.rhai` → `x.rhai` beside it.
+fn tested_script(host: &Host, test_path: &Path) -> Option<Arc<ScriptVersion>> {
+    let name = test_path.file_name()?.to_str()?;
+    let script = test_path.with_file_name(format!("{}.rhai", name.strip_suffix(".test.rhai")?));
+    host.generation()
+        .scripts
+        .get(&script.display().to_string())
+        .cloned()
+}
+
 /// Runs one test function of a loaded test file against `host`'s scripts. Blocks.
 pub fn run_test(host: &Arc<Host>, version: &ScriptVersion, name: &str) -> TestOutcome {
+    run_test_in(host, version, name, TestEnv::default())
+}
+
+/// [`run_test`] with the simulators' seeder. Blocks.
+pub fn run_test_in(
+    host: &Arc<Host>,
+    version: &ScriptVersion,
+    name: &str,
+    env: TestEnv,
+) -> TestOutcome {
+    let script = tested_script(host, Path::new(&*version.path));
     STATE.with(|s| {
         *s.borrow_mut() = Some(TestState {
             host: host.clone(),
             calls: Vec::new(),
+            env,
+            printed: Vec::new(),
+            script,
         })
     });
     let run = script::run_handler(
@@ -444,7 +752,10 @@ pub fn run_test(host: &Arc<Host>, version: &ScriptVersion, name: &str) -> TestOu
         name,
         vec![],
     );
-    STATE.with(|s| *s.borrow_mut() = None);
+    let printed = STATE
+        .with(|s| s.borrow_mut().take())
+        .map(|state| state.printed)
+        .unwrap_or_default();
     let file = Path::new(&*version.path)
         .file_name()
         .map_or(version.path.to_string(), |n| {
@@ -454,5 +765,6 @@ pub fn run_test(host: &Arc<Host>, version: &ScriptVersion, name: &str) -> TestOu
         name: format!("{file}::{}", name.trim_start_matches("test_")),
         error: run.outcome.err(),
         elapsed: run.elapsed,
+        printed,
     }
 }

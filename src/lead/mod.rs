@@ -23,6 +23,7 @@ use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+pub mod area;
 mod vendor;
 pub(crate) use vendor::for_each_vendor;
 pub use vendor::Vendor;

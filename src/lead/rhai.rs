@@ -16,9 +16,14 @@ pub fn register(engine: &mut Engine) {
     let mut module = Module::new();
     macro_rules! getter {
         ($name:literal, $doc:literal, |$lead:ident| $body:expr) => {
+            let returns = match $name {
+                "vendor" | "account" | "id" | "gender" | "kind" => "String",
+                "raw" => "Map",
+                _ => "String | ()",
+            };
             FuncRegistration::new_getter($name)
                 .with_comments([concat!("/// ", $doc)])
-                .with_params_info(["lead: Lead", "?"])
+                .with_params_info(["lead: Lead", returns])
                 .set_into_module(&mut module, |$lead: &mut Lead| -> Dynamic { $body });
         };
     }
@@ -48,8 +53,16 @@ pub fn register(engine: &mut Engine) {
         .gender
         .as_str()
         .into());
-    getter!("province", "Province, or ().", |l| opt(&l.province));
-    getter!("city", "City, or ().", |l| opt(&l.city));
+    getter!(
+        "province",
+        "Province, full official name (\"广东省\", \"上海市\"), or ().",
+        |l| opt(&l.province)
+    );
+    getter!(
+        "city",
+        "City, full official name (\"深圳市\"; a municipality is its own city), or ().",
+        |l| opt(&l.city)
+    );
     getter!("address", "Street address, or ().", |l| opt(&l.address));
     getter!("kind", "What the person did: form, consult, phone, callback, coupon, lottery, click, authorize, wechat or other.", |l| l.kind.as_str().into());
     getter!("source", "The vendor's traffic source, or ().", |l| opt(
@@ -77,6 +90,8 @@ pub fn register(engine: &mut Engine) {
         });
     FuncRegistration::new("to_string")
         .in_global_namespace()
+        .with_comments(["/// \"Lead(vendor account id)\", for messages."])
+        .with_params_info(["lead: Lead", "String"])
         .set_into_module(&mut module, |lead: &mut Lead| -> String {
             format!("Lead({} {} {})", lead.vendor, lead.account, lead.id)
         });

@@ -2006,6 +2006,42 @@ fn pass<T>(filter: Option<T>, f: impl FnOnce(T) -> bool) -> bool {
     }
 }
 
+impl State {
+    /// Creates tags before a test (`[sim] linkflow_tags`, `sim::linkflow_tags([...])`), as
+    /// `POST /v1/tags` would; returns their `tagId`s in order. A key that exists is refused.
+    pub fn seed_tags(
+        &self,
+        tags: &[crate::config::sim::TagSeed],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<u64>, String> {
+        let mut s = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let mut ids = Vec::new();
+        for (i, t) in tags.iter().enumerate() {
+            if s.tags.values().any(|existing| existing.key == t.key) {
+                return Err(format!(
+                    "linkflow_tags #{} (key {}): the simulator already has tag {}",
+                    i + 1,
+                    t.key,
+                    t.key
+                ));
+            }
+            let tag = SimTag {
+                id: s.next_tag_id,
+                key: t.key.clone(),
+                name: t.name.clone().unwrap_or_else(|| t.key.clone()),
+                data_type: t.data_type.clone().unwrap_or_else(|| "text".into()),
+                created: stamp(now),
+                updated: stamp(now),
+                last_calculated: None,
+            };
+            s.next_tag_id += 1;
+            ids.push(tag.id);
+            s.tags.insert(tag.id, tag);
+        }
+        Ok(ids)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -41,6 +41,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::connectors::Vendor;
 
+pub mod seed;
 pub mod synth;
 
 /// Generates, from the vendor list in `crate::lead::for_each_vendor!`, the simulator's module
@@ -60,6 +61,9 @@ macro_rules! register_simulators {
             skew_secs: [AtomicI64; Vendor::ALL.len()],
             faults: Mutex<HashMap<Option<Vendor>, Faults>>,
             requests: Mutex<HashMap<Vendor, u64>>,
+            /// The clock every vendor's clock is skewed from (see `seed.rs`); the system
+            /// clock if unset.
+            base_clock: std::sync::OnceLock<Clock>,
             $(#[doc = $doc] pub $folder: $folder::State,)*
         }
 
@@ -135,7 +139,7 @@ impl SimShared {
     pub fn clock(&self, vendor: Vendor) -> Clock {
         let secs = self.skew_all_secs.load(Ordering::Relaxed)
             + self.skew_secs[vendor.index()].load(Ordering::Relaxed);
-        Clock::skewed_secs(secs)
+        self.base_clock().skewed_by_secs(secs)
     }
 
     /// Moves one vendor's server clock (or, with `vendor: None`, the base of every vendor's)

@@ -1069,3 +1069,35 @@ async fn follow_push(AxState(shared): AxState<Arc<SimShared>>, body: Bytes) -> R
     }))
     .into_response()
 }
+
+impl State {
+    /// Puts leads in place before a test (`[sim] waiqin_leads`, `sim::waiqin_leads([...])`):
+    /// each body as `addSalesLeads` takes it (`poolName` "公海" when neither `empName` nor
+    /// `poolName` is given), then its `salesleads_status` if any. Seeded leads are not counted
+    /// as created through the API. `now` is the simulator's Beijing time.
+    pub fn seed(&self, leads: &[Map<String, Value>], now: &str) -> Result<(), String> {
+        let mut inner = self.lock();
+        for (i, lead) in leads.iter().enumerate() {
+            let mut body = lead.clone();
+            let status = body.remove("salesleads_status").map(|s| match s {
+                Value::String(s) => s,
+                other => other.to_string(),
+            });
+            if text(&body, "empName").is_none() && text(&body, "poolName").is_none() {
+                body.insert("poolName".into(), "公海".into());
+            }
+            let code = text(&body, "code").unwrap_or_default();
+            add(&mut inner, &body, now, false)
+                .map_err(|r| format!("waiqin_leads #{} (code {code}): {}", i + 1, r.message))?;
+            inner.creates.remove(&code);
+            if let Some(status) = status {
+                let seq = inner.by_code[&code];
+                let lead = inner.leads.get_mut(&seq).expect("just added");
+                lead.record
+                    .insert("status_value".into(), status_label(&status).into());
+                lead.status = status;
+            }
+        }
+        Ok(())
+    }
+}

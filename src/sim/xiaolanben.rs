@@ -221,6 +221,8 @@ struct Inner {
     seen: HashMap<String, i64>,
     seen_order: VecDeque<(i64, String)>,
     rejected: BTreeMap<&'static str, u64>,
+    /// Staff added by `[sim] staff` or `sim::staff([...])`, after the built-in ones.
+    extra_staff: Vec<crate::config::sim::StaffSeed>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -750,7 +752,7 @@ impl Inner {
     /// customer leaves no trace. Returns the answer entry (without `success`).
     fn upsert(&mut self, c: ParsedCustomer, opts: Options) -> Result<Map<String, Value>, String> {
         if let Some(id) = c.staff_id {
-            if !STAFF.iter().any(|s| s.id == id) {
+            if !STAFF.iter().any(|s| s.id == id) && !self.extra_staff.iter().any(|s| s.id == id) {
                 return Err(format!("员工不存在: staffId={id}"));
             }
         }
@@ -1017,18 +1019,9 @@ async fn staffs(AxState(shared): AxState<Arc<SimShared>>, request: Request) -> R
         return bad_request("pageSize 需介于2~100之间");
     }
     let search = first("search");
-    let matching: Vec<&SimStaff> = STAFF
+    let extra = shared.xiaolanben.lock().extra_staff.clone();
+    let everyone = STAFF
         .iter()
-        .filter(|s| match &search {
-            Some(q) => s.name.contains(q.as_str()) || s.mobile == q,
-            None => true,
-        })
-        .collect();
-    let skip = (page_index - 1).saturating_mul(page_size);
-    let page: Vec<Value> = matching
-        .into_iter()
-        .skip(usize::try_from(skip).unwrap_or(usize::MAX))
-        .take(page_size as usize)
         .map(|s| {
             json!({
                 "staffId": s.id,
@@ -1039,6 +1032,54 @@ async fn staffs(AxState(shared): AxState<Arc<SimShared>>, request: Request) -> R
                 "role": s.role,
             })
         })
+        .chain(extra.iter().map(seeded_staff_json));
+    let matching: Vec<Value> = everyone
+        .filter(|s| match &search {
+            Some(q) => {
+                s["realName"].as_str().unwrap_or("").contains(q.as_str())
+                    || s["mobile"].as_str() == Some(q.as_str())
+            }
+            None => true,
+        })
+        .collect();
+    let skip = (page_index - 1).saturating_mul(page_size);
+    let page: Vec<Value> = matching
+        .into_iter()
+        .skip(usize::try_from(skip).unwrap_or(usize::MAX))
+        .take(page_size as usize)
         .collect();
     Json(Value::Array(page)).into_response()
+}
+
+fn seeded_staff_json(s: &crate::config::sim::StaffSeed) -> Value {
+    json!({
+        "staffId": s.id,
+        "realName": s.name,
+        "mobile": s.mobile.clone().unwrap_or_default(),
+        "department": s.department.clone().unwrap_or_default(),
+        "roleId": 3,
+        "role": s.role.clone().unwrap_or_else(|| "销售代表".to_string()),
+    })
+}
+
+impl State {
+    /// Adds staff members (`[sim] staff`, `sim::staff([...])`): imports may then name their
+    /// `staffId`s, and `staffs` lists them after the built-in 1001–1012. An id already known
+    /// is refused.
+    pub fn seed_staff(&self, staff: &[crate::config::sim::StaffSeed]) -> Result<(), String> {
+        let mut inner = self.lock();
+        for (i, s) in staff.iter().enumerate() {
+            if STAFF.iter().any(|b| b.id == s.id) || inner.extra_staff.iter().any(|b| b.id == s.id)
+            {
+                return Err(format!(
+                    "staff #{} (id {}): the simulator already has staffId {}",
+                    i + 1,
+                    s.id,
+                    s.id
+                ));
+            }
+            inner.extra_staff.push(s.clone());
+        }
+        Ok(())
+    }
 }

@@ -464,7 +464,45 @@ fn the_readme_rhai_examples_load_and_the_tour_test_passes() {
             find("e.kind == \"exists\"")
         ),
     );
+    // A script and its test, each a block whose first line names it (`// scripts/x.rhai`,
+    // `// scripts/x.test.rhai`), pass `leadrelay test` together in a folder of their own.
+    let name_of = |block: &String| {
+        block
+            .lines()
+            .next()
+            .and_then(|l| l.trim().strip_prefix("// scripts/"))
+            .map(str::to_string)
+    };
     let mut covered = 4;
+    let mut pairs = 0;
+    for test_block in blocks.iter() {
+        let Some(test_name) = name_of(test_block).filter(|n| n.ends_with(".test.rhai")) else {
+            continue;
+        };
+        let script_name = test_name.replace(".test.rhai", ".rhai");
+        let script_block = blocks
+            .iter()
+            .find(|b| name_of(b).as_deref() == Some(script_name.as_str()))
+            .unwrap_or_else(|| panic!("the README has a test {test_name} but no {script_name}"));
+        let pair = tempfile::tempdir().unwrap();
+        std::fs::write(pair.path().join(&script_name), script_block).unwrap();
+        std::fs::write(pair.path().join(&test_name), test_block).unwrap();
+        let tests = test_block.matches("\nfn test_").count();
+        let run = leadrelay().arg("test").arg(pair.path()).output().unwrap();
+        let out = String::from_utf8_lossy(&run.stdout).to_string()
+            + &*String::from_utf8_lossy(&run.stderr);
+        assert!(run.status.success(), "{test_name}: {out}");
+        assert!(
+            out.contains(&format!("{tests} passed, 0 failed")),
+            "{test_name}: {out}"
+        );
+        covered += 2;
+        pairs += 1;
+    }
+    assert!(
+        pairs >= 1,
+        "the README's script guide has a script with its test"
+    );
     for (i, block) in blocks.iter().enumerate() {
         let known = [
             "route_tencent",
@@ -472,7 +510,13 @@ fn the_readme_rhai_examples_load_and_the_tour_test_passes() {
             "once(\"phone:\"",
             "e.kind == \"exists\"",
         ];
-        if !known.iter().any(|k| block.contains(k)) {
+        let paired = name_of(block).is_some_and(|n| {
+            n.ends_with(".test.rhai")
+                || blocks
+                    .iter()
+                    .any(|b| name_of(b).as_deref() == Some(&n.replace(".rhai", ".test.rhai")))
+        });
+        if !paired && !known.iter().any(|k| block.contains(k)) {
             // A new example: it must at least load as a script of its own.
             write(&format!("extra_{i}.rhai"), block.clone());
             covered += 1;

@@ -381,7 +381,7 @@ async fn stdlib_errors_name_the_stdlib_file_and_the_calling_line() {
     let error = run.outcome.unwrap_err();
     let text = error.to_string();
     assert!(
-        text.starts_with("stdlib/hours.rhai:18:10: "),
+        text.starts_with("stdlib/hours.rhai:34:24: "),
         "the stdlib's own file and line: {text}"
     );
     assert!(text.ends_with(" (called from a.rhai:5:10)"), "{text}");

@@ -17,6 +17,7 @@ mod once;
 mod pushsec;
 mod reload;
 mod retention;
+mod script_author;
 mod sources;
 mod stdlib;
 mod tencent;

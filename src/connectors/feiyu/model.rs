@@ -334,8 +334,8 @@ impl Clue {
         }
     }
 
-    /// Province and city: `province_name`/`city_name`, each falling back to its half of the
-    /// real payload's `location` ("江苏+镇江").
+    /// Province and city in full official names ([`crate::lead::area`]): `province_name`/
+    /// `city_name`, each falling back to its half of the real payload's `location` ("江苏+镇江").
     pub fn place(&self) -> (Option<String>, Option<String>) {
         let location = self
             .extra
@@ -344,9 +344,13 @@ impl Clue {
             .unwrap_or("");
         let mut parts = location.splitn(2, '+');
         let (loc_province, loc_city) = (parts.next(), parts.next());
-        (
-            non_empty(self.province_name.as_deref()).or_else(|| non_empty(loc_province)),
-            non_empty(self.city_name.as_deref()).or_else(|| non_empty(loc_city)),
+        crate::lead::area::normalize(
+            non_empty(self.province_name.as_deref())
+                .or_else(|| non_empty(loc_province))
+                .as_deref(),
+            non_empty(self.city_name.as_deref())
+                .or_else(|| non_empty(loc_city))
+                .as_deref(),
         )
     }
 

