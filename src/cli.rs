@@ -857,10 +857,14 @@ async fn run_daemon(config_path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let config = Config::load(&path)?;
     let daemon = crate::daemon::start(&config).await?;
     println!(
-        "leadrelay running: webhooks on http://{}, journal {}, scripts {}",
+        "leadrelay running: webhooks on http://{}, journal {}, scripts {}{}",
         daemon.addr,
         config.daemon.journal.display(),
-        config.daemon.scripts.display()
+        config.daemon.scripts.display(),
+        daemon
+            .admin_addr
+            .map(|a| format!(", console and metrics on http://{a}/"))
+            .unwrap_or_default()
     );
     wait_for_signal().await?;
     eprintln!("stopping: no new intake; letting runs in flight finish");

@@ -1,5 +1,6 @@
 //! Integration tests: real HTTP on 127.0.0.1 against the simulators, and the `leadrelay` binary.
 
+mod admin;
 mod bench;
 mod cli;
 mod clock;
