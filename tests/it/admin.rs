@@ -367,3 +367,29 @@ fn an_admin_listener_open_to_the_network_needs_a_token() {
     )
     .expect("loopback without a token is allowed");
 }
+
+#[test]
+fn logs_carry_no_colour_codes_into_files_and_are_json_lines_on_request() {
+    let run = |format: Option<&str>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_leadrelay"));
+        let scripts = format!("{}/scripts", env!("CARGO_MANIFEST_DIR"));
+        command
+            .args(["test", &scripts])
+            .env("LEADRELAY_LOG", "debug");
+        if let Some(format) = format {
+            command.env("LEADRELAY_LOG_FORMAT", format);
+        }
+        let out = command.output().unwrap();
+        String::from_utf8(out.stderr).unwrap()
+    };
+    let text = run(None);
+    assert!(text.contains("script live"), "{text}");
+    assert!(!text.contains('\u{1b}'), "colour codes in a pipe: {text:?}");
+    let json = run(Some("json"));
+    let lines: Vec<&str> = json.lines().filter(|l| l.starts_with('{')).collect();
+    assert!(lines.len() >= 5, "one JSON object per log line: {json}");
+    for line in &lines {
+        let value: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert!(value.get("level").is_some(), "{line}");
+    }
+}
