@@ -638,7 +638,7 @@ impl DaemonDir {
             .map(|n| format!("backlog_limit = {n}\n"))
             .unwrap_or_default();
         let config = format!(
-            "{}\n[daemon]\nlisten = \"127.0.0.1:0\"\njournal = \"{}\"\nscripts = \"{}\"\n{backlog}\n\
+            "{}\n[daemon]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\njournal = \"{}\"\nscripts = \"{}\"\n{backlog}\n\
              [[sources]]\naccount = \"sim_tencent\"\npush = \"{PUSH_PATH}\"\n",
             sim.config_toml(),
             dir.0.join("leadrelay.db").display(),
