@@ -5,7 +5,7 @@
 //! - `GET /healthz` — the process is alive and serving;
 //! - `GET /readyz` — the journal commits, the scripts are loaded and intake is not shedding;
 //!   503 with the reasons otherwise;
-//! - the console (`console.rs`) under `/`, behind the admin token.
+//! - the console (`console/`) under `/`, behind the admin token.
 //!
 //! The first three need no token (scrapers and probes carry none). Everything else needs
 //! `admin_token`, given either as `Authorization: Bearer <token>` (scripts, curl) or as the
@@ -25,7 +25,9 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Form, Router};
 use sha2::{Digest, Sha256};
+use chrono::FixedOffset;
 use subtle::ConstantTimeEq;
+use tokio::sync::Notify;
 
 use super::breaker::{BreakerState, Breakers};
 use crate::clock::Clock;
@@ -49,6 +51,23 @@ pub struct AdminState {
     pub clock: Clock,
     /// `admin_token`, if set.
     pub token: Option<Secret>,
+    /// Wakes the dispatcher after the console put work back (retry, reroute).
+    pub wake: Arc<Notify>,
+    /// The scheduled pulls, for the sources page.
+    pub pulls: Vec<PullSchedule>,
+    /// The zone cron schedules are read in (`[daemon] schedule_offset`).
+    pub zone: FixedOffset,
+}
+
+/// One scheduled pull, as the sources page shows it.
+#[derive(Clone, Debug)]
+pub struct PullSchedule {
+    /// The account.
+    pub account: String,
+    /// The endpoint (the checkpoint's name).
+    pub endpoint: String,
+    /// When it pulls, read in Beijing time.
+    pub schedule: cron::Schedule,
 }
 
 impl AdminState {
