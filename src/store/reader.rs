@@ -499,7 +499,13 @@ impl JournalReader {
                  LIMIT ?5",
             )?;
             let rows = stmt.query_map(
-                params![text, journal_id, last4, name, limit.min(LeadQuery::MAX_LIMIT) as i64],
+                params![
+                    text,
+                    journal_id,
+                    last4,
+                    name,
+                    limit.min(LeadQuery::MAX_LIMIT) as i64
+                ],
                 |r| {
                     Ok((
                         LeadSummary {

@@ -170,10 +170,7 @@ pub async fn reroute(State(state): State<AdminState>, Form(form): Form<ActionFor
             tracing::info!(rerouted = n, "console: unrouted leads routed again");
             done("/unrouted", &format!("{n} unrouted item(s) queued again"))
         }
-        Err(e) => problem(
-            StatusCode::BAD_REQUEST,
-            &format!("cannot route again: {e}"),
-        ),
+        Err(e) => problem(StatusCode::BAD_REQUEST, &format!("cannot route again: {e}")),
     }
 }
 

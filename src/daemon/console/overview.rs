@@ -21,7 +21,10 @@ pub async fn page(State(state): State<AdminState>) -> Response {
 async fn page_of(state: &AdminState) -> Response {
     let now_ms = state.clock.unix_millis();
     let since = (now_ms - CHART_HOURS * 3_600_000) / MINUTE_MS * MINUTE_MS;
-    let data = read(state, move |r| Ok((r.status()?, r.activity(since, MINUTE_MS)?))).await;
+    let data = read(state, move |r| {
+        Ok((r.status()?, r.activity(since, MINUTE_MS)?))
+    })
+    .await;
     let (status, activity) = match data {
         Ok(d) => d,
         Err(response) => return response,
@@ -41,7 +44,12 @@ async fn page_of(state: &AdminState) -> Response {
         })
         .collect();
     body.push_str("<div class=\"cards\">");
-    body.push_str(&card("count-leads", "leads in the journal", status.leads, false));
+    body.push_str(&card(
+        "count-leads",
+        "leads in the journal",
+        status.leads,
+        false,
+    ));
     body.push_str(&card(
         "count-routed",
         "routed",
@@ -80,7 +88,9 @@ async fn page_of(state: &AdminState) -> Response {
     ));
     body.push_str(&chart(&activity, since, now_ms));
 
-    body.push_str("<h2>Backlog by state</h2><table id=\"backlog\"><tr><th>state</th><th>work items</th></tr>");
+    body.push_str(
+        "<h2>Backlog by state</h2><table id=\"backlog\"><tr><th>state</th><th>work items</th></tr>",
+    );
     for (work_state, n) in &status.work {
         body.push_str(&format!(
             "<tr><td>{}</td><td class=\"n\" id=\"state-{0}\">{n}</td></tr>",
@@ -124,7 +134,9 @@ async fn page_of(state: &AdminState) -> Response {
         body.push_str("</table>");
     }
 
-    body.push_str("<h2>Scripts</h2><table><tr><th>script</th><th>live version</th><th>last reload</th></tr>");
+    body.push_str(
+        "<h2>Scripts</h2><table><tr><th>script</th><th>live version</th><th>last reload</th></tr>",
+    );
     for (path, s) in state.host.status() {
         body.push_str(&format!(
             "<tr><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",

@@ -46,7 +46,12 @@ pub async fn list(State(state): State<AdminState>) -> Response {
 pub async fn show(State(state): State<AdminState>, Path(id): Path<i64>) -> Response {
     let item = match read(&state, move |r| r.quarantine_item(id)).await {
         Ok(Some(item)) => item,
-        Ok(None) => return problem(StatusCode::NOT_FOUND, &format!("no quarantined payload {id}")),
+        Ok(None) => {
+            return problem(
+                StatusCode::NOT_FOUND,
+                &format!("no quarantined payload {id}"),
+            )
+        }
         Err(response) => return response,
     };
     let raw = String::from_utf8_lossy(&item.body);
@@ -64,6 +69,11 @@ pub async fn show(State(state): State<AdminState>, Path(id): Path<i64>) -> Respo
         item.body.len(),
         text(&raw),
     );
-    super::page(&state, "/quarantine", &format!("Quarantined payload {id}"), &body)
-        .into_response()
+    super::page(
+        &state,
+        "/quarantine",
+        &format!("Quarantined payload {id}"),
+        &body,
+    )
+    .into_response()
 }

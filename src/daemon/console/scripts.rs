@@ -25,10 +25,10 @@ pub async fn page(State(state): State<AdminState>) -> Response {
          <th>decided (UTC+8)</th><th>handlers</th></tr>",
     );
     for (path, status) in &statuses {
-        let version = status
-            .live_version
-            .as_deref()
-            .map_or_else(|| "none".to_string(), |v| format!("<code>{}</code>", escape(short(v))));
+        let version = status.live_version.as_deref().map_or_else(
+            || "none".to_string(),
+            |v| format!("<code>{}</code>", escape(short(v))),
+        );
         let decided = status
             .at
             .duration_since(UNIX_EPOCH)
@@ -42,7 +42,10 @@ pub async fn page(State(state): State<AdminState>) -> Response {
         if let Verdict::Rejected(errors) = &status.verdict {
             verdict.push_str("<ul class=\"error\">");
             for error in errors {
-                verdict.push_str(&format!("<li><code>{}</code></li>", text(&error.to_string())));
+                verdict.push_str(&format!(
+                    "<li><code>{}</code></li>",
+                    text(&error.to_string())
+                ));
             }
             verdict.push_str("</ul>");
             if status.live_version.is_some() {
@@ -85,7 +88,11 @@ fn describe(declaration: &Declaration) -> String {
             } else {
                 on.join(" ")
             };
-            format!("<code>{}</code> on leads: {}", escape(function), escape(&on))
+            format!(
+                "<code>{}</code> on leads: {}",
+                escape(function),
+                escape(&on)
+            )
         }
         Declaration::Follow {
             account, function, ..

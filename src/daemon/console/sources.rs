@@ -33,7 +33,10 @@ pub async fn page(State(state): State<AdminState>) -> Response {
                 .schedule
                 .after(&now.with_timezone(&crate::clock::beijing()))
                 .next()
-                .map_or_else(|| "never".to_string(), |t| super::time(t.timestamp_millis()));
+                .map_or_else(
+                    || "never".to_string(),
+                    |t| super::time(t.timestamp_millis()),
+                );
             let checkpoint = status
                 .checkpoints
                 .iter()
@@ -95,8 +98,17 @@ pub async fn page(State(state): State<AdminState>) -> Response {
                 let next = parse_cron(cron)
                     .ok()
                     .and_then(|s| s.after(&now.with_timezone(&state.zone)).next())
-                    .map_or_else(|| "never".to_string(), |t| super::time(t.timestamp_millis()));
-                jobs.push((key, version.path.to_string(), function.clone(), cron.clone(), next));
+                    .map_or_else(
+                        || "never".to_string(),
+                        |t| super::time(t.timestamp_millis()),
+                    );
+                jobs.push((
+                    key,
+                    version.path.to_string(),
+                    function.clone(),
+                    cron.clone(),
+                    next,
+                ));
             }
         }
     }
