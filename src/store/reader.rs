@@ -484,8 +484,14 @@ impl JournalReader {
         }
         let journal_id: Option<i64> = text.trim_start_matches('#').parse().ok();
         let last4 = (text.len() == 4 && text.bytes().all(|b| b.is_ascii_digit())).then_some(text);
-        let name = (!text.starts_with('#') && !text.bytes().all(|b| b.is_ascii_digit()))
-            .then(|| format!("%{}%", text.replace(['%', '_', '\\'], "")));
+        let name =
+            (!text.starts_with('#') && !text.bytes().all(|b| b.is_ascii_digit())).then(|| {
+                let literal = text
+                    .replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_");
+                format!("%{literal}%")
+            });
         self.with(|conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT l.id, l.vendor, l.account, l.vendor_lead_id, l.kind, l.received_ms,
@@ -494,7 +500,7 @@ impl JournalReader {
                  WHERE l.vendor_lead_id = ?1
                     OR l.id = ?2
                     OR (?3 IS NOT NULL AND substr(json_extract(l.body, '$.phone'), -4) = ?3)
-                    OR (?4 IS NOT NULL AND json_extract(l.body, '$.name') LIKE ?4)
+                    OR (?4 IS NOT NULL AND json_extract(l.body, '$.name') LIKE ?4 ESCAPE '\\')
                  ORDER BY l.received_ms DESC, l.id DESC
                  LIMIT ?5",
             )?;
