@@ -197,10 +197,12 @@ fn login_page(error: Option<&str>) -> Html<String> {
         .map(|e| format!("<p class=\"error\">{e}</p>"))
         .unwrap_or_default();
     Html(format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>leadrelay · log in</title></head>\
-         <body><h1>leadrelay</h1>{error}<form method=\"post\" action=\"/login\">\
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>leadrelay · log in</title>\
+         <style>{style}</style></head><body><nav><span class=\"brand\">leadrelay</span></nav><main>\
+         <h1>Log in</h1>{error}<form method=\"post\" action=\"/login\">\
          <label>Admin token <input type=\"password\" name=\"token\" autofocus></label> \
-         <button type=\"submit\">Log in</button></form></body></html>"
+         <button type=\"submit\">Log in</button></form></main></body></html>",
+        style = super::console::STYLE
     ))
 }
 

@@ -474,7 +474,8 @@ impl JournalReader {
     }
 
     /// Leads found by what a person remembers of them, newest first, at most `limit`: a vendor
-    /// lead id (exactly), a journal id (`#42`, or a bare number), the last four digits of the
+    /// lead id (exactly), a journal id (`#42`, or a bare number that is no vendor lead id, as
+    /// `leads show` reads it), the last four digits of the
     /// phone (exactly four digits; a longer number never matches a phone, so the search cannot
     /// be used to look a full number up), or part of the name.
     pub fn search_leads(&self, text: &str, limit: usize) -> Result<Vec<LeadSummary>, StoreError> {
@@ -498,7 +499,8 @@ impl JournalReader {
                         w.status, w.attempts, w.reason
                  FROM leads l JOIN work w ON w.lead_id = l.id
                  WHERE l.vendor_lead_id = ?1
-                    OR l.id = ?2
+                    OR (l.id = ?2 AND (?6 OR NOT EXISTS
+                        (SELECT 1 FROM leads v WHERE v.vendor_lead_id = ?1)))
                     OR (?3 IS NOT NULL AND substr(json_extract(l.body, '$.phone'), -4) = ?3)
                     OR (?4 IS NOT NULL AND json_extract(l.body, '$.name') LIKE ?4 ESCAPE '\\')
                  ORDER BY l.received_ms DESC, l.id DESC
@@ -510,7 +512,8 @@ impl JournalReader {
                     journal_id,
                     last4,
                     name,
-                    limit.min(LeadQuery::MAX_LIMIT) as i64
+                    limit.min(LeadQuery::MAX_LIMIT) as i64,
+                    text.starts_with('#'),
                 ],
                 |r| {
                     Ok((

@@ -1176,6 +1176,11 @@ async fn the_console_finds_leads_by_id_last_four_phone_digits_or_name_and_counts
     };
     assert_eq!(ids("1001"), ["1001"], "vendor lead id");
     assert_eq!(ids("#2"), ["2002"], "journal id");
+    assert_eq!(
+        ids("2"),
+        ["2002"],
+        "a bare number that is no vendor lead id"
+    );
     assert_eq!(ids("5678"), ["1001"], "last four digits of the phone");
     assert_eq!(ids("1111"), ["2002"]);
     assert!(ids("13812345678").is_empty(), "never by the full number");

@@ -121,7 +121,7 @@ pub async fn show(State(state): State<AdminState>, Path(id): Path<String>) -> Re
     }
 }
 
-/// `leads show`'s text, as a block; a link to retry when it is a dead letter.
+/// `leads show`'s text, as a block.
 fn story_html(story: &str) -> String {
     format!(
         "<h2>Story</h2><pre id=\"story\">{}</pre>",

@@ -78,7 +78,8 @@ const NAV: [(&str, &str); 7] = [
     ("/sources", "Sources and cron"),
 ];
 
-const STYLE: &str = "\
+/// The console's one stylesheet, embedded in every page (the login page too).
+pub const STYLE: &str = "\
 body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:0;color:#1d2330;background:#f6f7f9}\
 nav{display:flex;flex-wrap:wrap;gap:2px;align-items:center;background:#1d2b45;padding:0 12px}\
 nav a{color:#cfd8e8;text-decoration:none;padding:10px 12px}nav a.on{color:#fff;background:#2f4570}\

@@ -89,7 +89,8 @@ async fn page_of(state: &AdminState) -> Response {
     body.push_str(&chart(&activity, since, now_ms));
 
     body.push_str(
-        "<h2>Backlog by state</h2><table id=\"backlog\"><tr><th>state</th><th>work items</th></tr>",
+        "<h2>Backlog by state</h2><p class=\"muted\">The backlog is pending + running + retry; \
+         the other states are where work ended.</p><table id=\"backlog\"><tr><th>state</th><th>work items</th></tr>",
     );
     for (work_state, n) in &status.work {
         body.push_str(&format!(
