@@ -68,6 +68,8 @@ pub struct PullSchedule {
     pub endpoint: String,
     /// When it pulls, read in Beijing time.
     pub schedule: cron::Schedule,
+    /// Its last pull and skipped ticks, as its scheduler reports them.
+    pub health: Arc<crate::trigger::pull::PullHealth>,
 }
 
 impl AdminState {

@@ -261,6 +261,7 @@ pub async fn start_with_clock(config: &Config, clock: Clock) -> Result<RunningDa
             account: p.account.clone(),
             endpoint: p.endpoint().to_string(),
             schedule: p.schedule.clone(),
+            health: p.health.clone(),
         })
         .collect();
     let pulls = tokio::spawn({

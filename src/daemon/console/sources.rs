@@ -26,22 +26,38 @@ pub async fn page(State(state): State<AdminState>) -> Response {
     } else {
         body.push_str(
             "<table id=\"pulls\"><tr><th>account</th><th>endpoint</th><th>schedule (UTC+8)</th>\
-             <th>next pull (UTC+8)</th><th>last committed pull (UTC+8)</th><th>pulled up to</th><th>lag</th></tr>",
+             <th>next pull (UTC+8)</th><th>last pull (UTC+8)</th><th>last committed (UTC+8)</th>\
+             <th>pulled up to</th><th>lag</th><th>skipped ticks</th></tr>",
         );
         for pull in &state.pulls {
-            let next = pull
-                .schedule
-                .after(&now.with_timezone(&crate::clock::beijing()))
-                .next()
-                .map_or_else(
-                    || "never".to_string(),
-                    |t| super::time(t.timestamp_millis()),
-                );
+            let last_pull = pull.health.last();
+            // After a failure the next pull is the backoff's retry, not the next tick.
+            let next_ms = match &last_pull {
+                Some(last) if last.next_ms.is_some_and(|n| n > now_ms) => last.next_ms,
+                _ => pull
+                    .schedule
+                    .after(&now.with_timezone(&crate::clock::beijing()))
+                    .next()
+                    .map(|t| t.timestamp_millis()),
+            };
+            let next = next_ms.map_or_else(|| "never".to_string(), super::time);
+            let last = match &last_pull {
+                None => "<span class=\"muted\">none since the daemon started</span>".to_string(),
+                Some(l) => match &l.error {
+                    None => format!("{} <span class=\"ok\">ok</span>", super::time(l.at_ms)),
+                    Some(error) => format!(
+                        "{} <span class=\"error\">failed ({} in a row): {}</span>",
+                        super::time(l.at_ms),
+                        l.failures,
+                        text(error)
+                    ),
+                },
+            };
             let checkpoint = status
                 .checkpoints
                 .iter()
                 .find(|c| c.account == pull.account && c.endpoint == pull.endpoint);
-            let (last, upto, lag) = match checkpoint {
+            let (committed, upto, lag) = match checkpoint {
                 None => ("not yet".to_string(), "-".to_string(), "-".to_string()),
                 Some(c) => {
                     let (upto, lag) = match position_ms(&c.position) {
@@ -53,16 +69,17 @@ pub async fn page(State(state): State<AdminState>) -> Response {
             };
             body.push_str(&format!(
                 "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{next}</td><td>{last}</td>\
-                 <td>{upto}</td><td class=\"n\">{lag}</td></tr>",
+                 <td>{committed}</td><td>{upto}</td><td class=\"n\">{lag}</td><td class=\"n\">{}</td></tr>",
                 escape(&pull.account),
                 escape(&pull.endpoint),
                 escape(&pull.schedule.to_string()),
+                pull.health.skipped_ticks(),
             ));
         }
         body.push_str("</table>");
         body.push_str(
-            "<p class=\"muted\">A failed pull is retried with a growing backoff and logged with \
-             its account and the vendor's error; the checkpoint only moves when a pull commits.</p>",
+            "<p class=\"muted\">A failed pull is retried with a growing backoff; the checkpoint \
+             only moves when a pull commits, so the next one covers the same window.</p>",
         );
     }
     let others: Vec<_> = status
