@@ -105,8 +105,8 @@ fn state_of(journal: &Path, lead: &str) -> Option<WorkState> {
 }
 
 /// A page's text as the admin sees it (Bearer).
-async fn admin_get(http: &reqwest::Client, daemon: &Running, path: &str) -> String {
-    http.get(format!("http://{}{path}", daemon.admin))
+async fn admin_get(http: &reqwest::Client, admin: &str, path: &str) -> String {
+    http.get(format!("http://{admin}{path}"))
         .bearer_auth(TOKEN)
         .send()
         .await
@@ -238,217 +238,20 @@ fn the_console_in_a_real_browser() {
         .await;
 
         let (_driver, browser) = start_browser(&daemon.dir.path().join("chromium")).await;
-        let base = format!("http://{}", daemon.admin);
-
-        // Log in through the form.
-        browser.goto(&format!("{base}/")).await.unwrap();
-        let token = browser
-            .wait()
-            .for_element(Locator::Css("input[name=token]"))
-            .await
-            .unwrap();
-        screenshot(&browser, &shots, "login").await;
-        token.send_keys(TOKEN).await.unwrap();
-        browser
-            .find(Locator::Css("button[type=submit]"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-
-        // The overview's counts are the journal's.
-        let status = JournalReader::open(&journal).unwrap().status().unwrap();
-        assert_eq!(count(&browser, "count-leads").await, status.leads);
-        assert_eq!(status.leads, 2);
-        assert_eq!(
-            count(&browser, "count-routed").await,
-            status.count(WorkStatus::Done)
-        );
-        assert_eq!(count(&browser, "count-dead").await, status.dead_letters);
-        assert_eq!(status.dead_letters, 1);
-        assert_eq!(
-            count(&browser, "count-unrouted").await,
-            status.count(WorkStatus::Unrouted)
-        );
-        assert_eq!(
-            count(&browser, "count-quarantine").await,
-            status.quarantined
-        );
-        assert_eq!(status.quarantined, 1);
-        assert_eq!(count(&browser, "state-done").await, 1);
-        assert_eq!(count(&browser, "state-dead").await, 1);
-        assert!(browser.find(Locator::Css("svg#chart rect")).await.is_ok());
-        screenshot(&browser, &shots, "overview").await;
-
-        // Find a lead by the last four digits of its phone, and read its calls.
-        browser
-            .find(Locator::LinkText("Leads"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        let search = browser
-            .wait()
-            .for_element(Locator::Css("#q"))
-            .await
-            .unwrap();
-        search.send_keys("5678").await.unwrap();
-        browser
-            .find(Locator::Css("#search button"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        let story = text_of(&browser, "#story").await;
-        assert!(story.contains("tencent lead 9001"), "{story}");
-        assert!(
-            story.contains("call 0")
-                && story.contains("xiaolanben")
-                && story.contains("import_customer"),
-            "{story}"
-        );
-        assert!(story.contains("now: routed"), "{story}");
-        let page = browser.source().await.unwrap();
-        assert!(
-            !page.contains("13812345678"),
-            "a full phone number on the page"
-        );
-        screenshot(&browser, &shots, "leads").await;
-        // By name, too; a full number finds nothing.
-        browser
-            .goto(&format!("{base}/leads?q=%E5%B0%8F%E6%98%8E"))
-            .await
-            .unwrap();
-        assert!(text_of(&browser, "#results").await.contains("9001"));
-        browser
-            .goto(&format!("{base}/leads?q=13812345678"))
-            .await
-            .unwrap();
-        text_of(&browser, "#none").await;
-
-        // Fix the script, wait for the new version to be live, retry the dead letter.
-        std::fs::write(scripts.join("route.rhai"), FIXED).unwrap();
-        let version = hex::encode(Sha256::digest(FIXED.as_bytes()))[..12].to_string();
-        eventually("the fixed script to be live", || {
-            let page = admin_get(&http, &daemon, "/scripts");
-            let version = version.clone();
-            async move { page.await.contains(&version) }
-        })
-        .await;
-        browser
-            .find(Locator::LinkText("Dead letters"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        let dead = JournalReader::open(&journal)
-            .unwrap()
-            .dead_letters()
-            .unwrap();
-        assert_eq!(dead.len(), 1);
-        let reasons = text_of(&browser, "#dead").await;
-        assert!(reasons.contains("no owner for lead 9002 yet"), "{reasons}");
-        screenshot(&browser, &shots, "dead").await;
-        browser
-            .find(Locator::Css(&format!("#retry-{}", dead[0].id)))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        let note = text_of(&browser, "#note").await;
-        assert!(note.contains("1 dead letter(s) queued again"), "{note}");
-        eventually("9002 routed after the retry", || {
-            let state = state_of(&journal, "9002");
-            async move { state == Some(WorkState::Done) }
-        })
-        .await;
-        browser.goto(&format!("{base}/leads?q=9002")).await.unwrap();
-        let story = text_of(&browser, "#story").await;
-        assert!(story.contains("now: routed"), "{story}");
-        assert!(story.contains("import_customer"), "{story}");
-        browser.goto(&format!("{base}/")).await.unwrap();
-        assert_eq!(count(&browser, "count-dead").await, 0);
-        assert_eq!(count(&browser, "count-routed").await, 2);
-
-        // A broken script: its error at path:line:col.
-        std::fs::write(scripts.join("broken.rhai"), BROKEN).unwrap();
-        eventually("the broken script to be rejected", || {
-            let page = admin_get(&http, &daemon, "/scripts");
-            async move { page.await.contains("broken.rhai:") }
-        })
-        .await;
-        browser
-            .find(Locator::LinkText("Scripts"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        let table = text_of(&browser, "#scripts").await;
-        let located = table
-            .split_whitespace()
-            .find(|w| w.contains("broken.rhai:"))
-            .unwrap_or_else(|| panic!("{table}"));
-        let mut parts = located
-            .trim_end_matches(':')
-            .rsplit(':')
-            .take(2)
-            .map(|n| n.parse::<u32>());
-        assert!(
-            matches!((parts.next(), parts.next()), (Some(Ok(col)), Some(Ok(3))) if col > 0),
-            "line 3 and a column: {located} in {table}"
-        );
-        assert!(table.contains("rejected"), "{table}");
-        screenshot(&browser, &shots, "scripts").await;
-
-        for (name, path) in [
-            ("unrouted", "/unrouted"),
-            ("quarantine", "/quarantine"),
-            ("sources", "/sources"),
-        ] {
-            browser.goto(&format!("{base}{path}")).await.unwrap();
-            text_of(&browser, "main h1").await;
-            screenshot(&browser, &shots, name).await;
+        // The pages are driven in a task: if an assertion fails, the session is still closed
+        // (and Chromium with it) before the failure is reported.
+        let pages = tokio::spawn(browse(
+            browser.clone(),
+            daemon.admin.clone(),
+            journal.clone(),
+            scripts.clone(),
+            shots.clone(),
+        ));
+        let outcome = pages.await;
+        let _ = browser.close().await;
+        if let Err(e) = outcome {
+            std::panic::resume_unwind(e.into_panic());
         }
-        // The quarantined body, its phone number masked.
-        browser.goto(&format!("{base}/quarantine")).await.unwrap();
-        browser
-            .find(Locator::LinkText("1"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        let raw = text_of(&browser, "#body").await;
-        assert!(raw.contains("\"leads_id\": 9003"), "{raw}");
-        assert!(!raw.contains("13700001234"), "a full phone number: {raw}");
-        screenshot(&browser, &shots, "quarantined-body").await;
-
-        // Log out: the console asks for the token again.
-        browser
-            .find(Locator::Css("#logout"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        browser
-            .wait()
-            .for_element(Locator::Css("input[name=token]"))
-            .await
-            .unwrap();
-        browser.goto(&format!("{base}/")).await.unwrap();
-        browser
-            .wait()
-            .for_element(Locator::Css("input[name=token]"))
-            .await
-            .unwrap();
-        browser.close().await.unwrap();
     });
     let saved: Vec<_> = std::fs::read_dir(&shots)
         .unwrap()
@@ -460,6 +263,227 @@ fn the_console_in_a_real_browser() {
             let _ = std::fs::copy(shots.join(&name), Path::new(&keep).join(name));
         }
     }
+}
+
+/// Log in, then every page in turn.
+async fn browse(
+    browser: Client,
+    admin: String,
+    journal: PathBuf,
+    scripts: PathBuf,
+    shots: PathBuf,
+) {
+    let http = reqwest::Client::new();
+    let base = format!("http://{admin}");
+
+    // Log in through the form.
+    browser.goto(&format!("{base}/")).await.unwrap();
+    let token = browser
+        .wait()
+        .for_element(Locator::Css("input[name=token]"))
+        .await
+        .unwrap();
+    screenshot(&browser, &shots, "login").await;
+    token.send_keys(TOKEN).await.unwrap();
+    browser
+        .find(Locator::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+
+    // The overview's counts are the journal's.
+    let status = JournalReader::open(&journal).unwrap().status().unwrap();
+    assert_eq!(count(&browser, "count-leads").await, status.leads);
+    assert_eq!(status.leads, 2);
+    assert_eq!(
+        count(&browser, "count-routed").await,
+        status.count(WorkStatus::Done)
+    );
+    assert_eq!(count(&browser, "count-dead").await, status.dead_letters);
+    assert_eq!(status.dead_letters, 1);
+    assert_eq!(
+        count(&browser, "count-unrouted").await,
+        status.count(WorkStatus::Unrouted)
+    );
+    assert_eq!(
+        count(&browser, "count-quarantine").await,
+        status.quarantined
+    );
+    assert_eq!(status.quarantined, 1);
+    assert_eq!(count(&browser, "state-done").await, 1);
+    assert_eq!(count(&browser, "state-dead").await, 1);
+    assert!(browser.find(Locator::Css("svg#chart rect")).await.is_ok());
+    screenshot(&browser, &shots, "overview").await;
+
+    // Find a lead by the last four digits of its phone, and read its calls.
+    browser
+        .find(Locator::LinkText("Leads"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let search = browser
+        .wait()
+        .for_element(Locator::Css("#q"))
+        .await
+        .unwrap();
+    search.send_keys("5678").await.unwrap();
+    browser
+        .find(Locator::Css("#search button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let story = text_of(&browser, "#story").await;
+    assert!(story.contains("tencent lead 9001"), "{story}");
+    assert!(
+        story.contains("call 0")
+            && story.contains("xiaolanben")
+            && story.contains("import_customer"),
+        "{story}"
+    );
+    assert!(story.contains("now: routed"), "{story}");
+    let page = browser.source().await.unwrap();
+    assert!(
+        !page.contains("13812345678"),
+        "a full phone number on the page"
+    );
+    screenshot(&browser, &shots, "leads").await;
+    // By name, too; a full number finds nothing.
+    browser
+        .goto(&format!("{base}/leads?q=%E5%B0%8F%E6%98%8E"))
+        .await
+        .unwrap();
+    assert!(text_of(&browser, "#results").await.contains("9001"));
+    browser
+        .goto(&format!("{base}/leads?q=13812345678"))
+        .await
+        .unwrap();
+    text_of(&browser, "#none").await;
+
+    // Fix the script, wait for the new version to be live, retry the dead letter.
+    std::fs::write(scripts.join("route.rhai"), FIXED).unwrap();
+    let version = hex::encode(Sha256::digest(FIXED.as_bytes()))[..12].to_string();
+    eventually("the fixed script to be live", || {
+        let page = admin_get(&http, &admin, "/scripts");
+        let version = version.clone();
+        async move { page.await.contains(&version) }
+    })
+    .await;
+    browser
+        .find(Locator::LinkText("Dead letters"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let dead = JournalReader::open(&journal)
+        .unwrap()
+        .dead_letters()
+        .unwrap();
+    assert_eq!(dead.len(), 1);
+    let reasons = text_of(&browser, "#dead").await;
+    assert!(reasons.contains("no owner for lead 9002 yet"), "{reasons}");
+    screenshot(&browser, &shots, "dead").await;
+    browser
+        .find(Locator::Css(&format!("#retry-{}", dead[0].id)))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let note = text_of(&browser, "#note").await;
+    assert!(note.contains("1 dead letter(s) queued again"), "{note}");
+    eventually("9002 routed after the retry", || {
+        let state = state_of(&journal, "9002");
+        async move { state == Some(WorkState::Done) }
+    })
+    .await;
+    browser.goto(&format!("{base}/leads?q=9002")).await.unwrap();
+    let story = text_of(&browser, "#story").await;
+    assert!(story.contains("now: routed"), "{story}");
+    assert!(story.contains("import_customer"), "{story}");
+    browser.goto(&format!("{base}/")).await.unwrap();
+    assert_eq!(count(&browser, "count-dead").await, 0);
+    assert_eq!(count(&browser, "count-routed").await, 2);
+
+    // A broken script: its error at path:line:col.
+    std::fs::write(scripts.join("broken.rhai"), BROKEN).unwrap();
+    eventually("the broken script to be rejected", || {
+        let page = admin_get(&http, &admin, "/scripts");
+        async move { page.await.contains("broken.rhai:") }
+    })
+    .await;
+    browser
+        .find(Locator::LinkText("Scripts"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let table = text_of(&browser, "#scripts").await;
+    let located = table
+        .split_whitespace()
+        .find(|w| w.contains("broken.rhai:"))
+        .unwrap_or_else(|| panic!("{table}"));
+    let mut parts = located
+        .trim_end_matches(':')
+        .rsplit(':')
+        .take(2)
+        .map(|n| n.parse::<u32>());
+    assert!(
+        matches!((parts.next(), parts.next()), (Some(Ok(col)), Some(Ok(3))) if col > 0),
+        "line 3 and a column: {located} in {table}"
+    );
+    assert!(table.contains("rejected"), "{table}");
+    screenshot(&browser, &shots, "scripts").await;
+
+    for (name, path) in [
+        ("unrouted", "/unrouted"),
+        ("quarantine", "/quarantine"),
+        ("sources", "/sources"),
+    ] {
+        browser.goto(&format!("{base}{path}")).await.unwrap();
+        text_of(&browser, "main h1").await;
+        screenshot(&browser, &shots, name).await;
+    }
+    // The quarantined body, its phone number masked.
+    browser.goto(&format!("{base}/quarantine")).await.unwrap();
+    browser
+        .find(Locator::LinkText("1"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let raw = text_of(&browser, "#body").await;
+    assert!(raw.contains("\"leads_id\": 9003"), "{raw}");
+    assert!(!raw.contains("13700001234"), "a full phone number: {raw}");
+    screenshot(&browser, &shots, "quarantined-body").await;
+
+    // Log out: the console asks for the token again.
+    browser
+        .find(Locator::Css("#logout"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser
+        .wait()
+        .for_element(Locator::Css("input[name=token]"))
+        .await
+        .unwrap();
+    browser.goto(&format!("{base}/")).await.unwrap();
+    browser
+        .wait()
+        .for_element(Locator::Css("input[name=token]"))
+        .await
+        .unwrap();
 }
 
 const PAGES: [&str; 9] = [
@@ -523,7 +547,7 @@ fn every_console_page_and_action_needs_the_token_and_no_page_shows_a_phone() {
             assert!(!html.contains("<b>王</b>"), "{path} does not escape a name");
         }
         // The name is shown escaped in the story.
-        let story = admin_get(&http, &daemon, "/leads/1").await;
+        let story = admin_get(&http, &daemon.admin, "/leads/1").await;
         assert!(story.contains("&lt;b&gt;王&lt;/b&gt;"), "{story}");
         for path in ACTIONS {
             let anonymous = http
