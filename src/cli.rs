@@ -76,6 +76,9 @@ pub enum Command {
         /// Stop after this many seconds.
         #[arg(long, default_value_t = 20)]
         seconds: u64,
+        /// Keep the daemon and its console up after the summary, until Ctrl-C.
+        #[arg(long)]
+        keep: bool,
     },
     /// Run the vendor simulators until Ctrl-C; prints each vendor's base URL and a ready config.
     Sim {
@@ -345,11 +348,13 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             scripts,
             leads,
             seconds,
+            keep,
         } => {
             let dead = crate::demo::run(crate::demo::DemoOptions {
                 scripts,
                 leads,
                 duration: std::time::Duration::from_secs(seconds),
+                keep,
             })
             .await?;
             Ok(if dead == 0 {

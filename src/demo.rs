@@ -29,6 +29,8 @@ pub struct DemoOptions {
     pub leads: usize,
     /// …or after this long, whichever comes first.
     pub duration: Duration,
+    /// Keep the daemon and its console up after the summary, until Ctrl-C.
+    pub keep: bool,
 }
 
 /// Share of Xiaolanben calls that fail with 503, so the demo shows retries.
@@ -46,7 +48,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<u64> {
         .await
         .context("cannot start the simulators")?;
     let config_text = format!(
-        "{}\n[daemon]\nlisten = \"127.0.0.1:0\"\njournal = \"{}\"\nscripts = \"{}\"\nbreaker_probe_secs = 1\n\n\
+        "{}\n[daemon]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\njournal = \"{}\"\nscripts = \"{}\"\nbreaker_probe_secs = 1\n\n\
          [[sources]]\naccount = \"sim_tencent\"\npush = \"/hooks/tencent\"\npull = \"*/2 * * * * *\"\n\n\
          [[sources]]\naccount = \"sim_feiyu\"\npull = \"*/2 * * * * *\"\n",
         simulator.config_toml(),
@@ -69,6 +71,9 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<u64> {
         daemon.addr
     );
     println!("journal and config in {}", dir.display());
+    if let Some(admin) = daemon.admin_addr {
+        println!("console on http://{admin}/ (loopback, no token needed)");
+    }
     println!(
         "sending up to {} leads for {} s (signed Tencent pushes, plus Tencent and Feiyu pulls every 2 s);",
         options.leads,
@@ -126,6 +131,14 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<u64> {
     }
     let reader = JournalReader::open(daemon.journal.path())?;
     let dead = summary(&reader, &simulator, &config_path)?;
+    if options.keep {
+        if let Some(admin) = daemon.admin_addr {
+            println!("\nthe daemon and its console stay up on http://{admin}/ — Ctrl-C to stop");
+        }
+        tokio::signal::ctrl_c()
+            .await
+            .context("cannot wait for Ctrl-C")?;
+    }
     daemon.stop().await;
     Ok(dead)
 }

@@ -23,7 +23,8 @@
 //!   `once`/`skip`, tests.
 //! - [`trigger`] — what produces work: pushes, pulls, cron ticks, file changes.
 //! - [`daemon`] — `leadrelay run`: wires journal, host, triggers and the dispatcher (breakers,
-//!   retries, cron jobs, status) and stops them in order.
+//!   retries, cron jobs, status) and stops them in order; the admin listener (metrics, health)
+//!   and the ops console (`daemon/console/`).
 //! - [`inspect`] — what the journal inspection commands print, as pure text functions.
 //! - [`demo`] — `leadrelay demo`: the routing path end to end against the simulators.
 //! - [`bench`] — `leadrelay bench`: throughput, latency, CPU, memory, start-up and reload of the
@@ -37,7 +38,7 @@
 //! `daemon` ← `demo`/`bench`/`cli`. Beside them: `store` uses `lead` only (its `types` hold the
 //! traits the host and triggers use: intake, `once`, assignment counters); `sim` sits beside
 //! `connectors` (it may read `config`); `inspect` reads the journal (`store`, `lead`) for the
-//! CLI. `config` sits above `connectors` because an account is a connector's credentials, and
+//! CLI and the daemon's console. `config` sits above `connectors` because an account is a connector's credentials, and
 //! reads the journal's default backlog from `store`. `*/rhai.rs` files are Rhai glue and belong
 //! to the host layer. Nothing below the top prints.
 

@@ -5,7 +5,7 @@
 //! - `GET /healthz` — the process is alive and serving;
 //! - `GET /readyz` — the journal commits, the scripts are loaded and intake is not shedding;
 //!   503 with the reasons otherwise;
-//! - the console (`console.rs`) under `/`, behind the admin token.
+//! - the console (`console/`) under `/`, behind the admin token.
 //!
 //! The first three need no token (scrapers and probes carry none). Everything else needs
 //! `admin_token`, given either as `Authorization: Bearer <token>` (scripts, curl) or as the
@@ -24,8 +24,10 @@ use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Form, Router};
+use chrono::FixedOffset;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
+use tokio::sync::Notify;
 
 use super::breaker::{BreakerState, Breakers};
 use crate::clock::Clock;
@@ -49,6 +51,25 @@ pub struct AdminState {
     pub clock: Clock,
     /// `admin_token`, if set.
     pub token: Option<Secret>,
+    /// Wakes the dispatcher after the console put work back (retry, reroute).
+    pub wake: Arc<Notify>,
+    /// The scheduled pulls, for the sources page.
+    pub pulls: Vec<PullSchedule>,
+    /// The zone cron schedules are read in (`[daemon] schedule_offset`).
+    pub zone: FixedOffset,
+}
+
+/// One scheduled pull, as the sources page shows it.
+#[derive(Clone, Debug)]
+pub struct PullSchedule {
+    /// The account.
+    pub account: String,
+    /// The endpoint (the checkpoint's name).
+    pub endpoint: String,
+    /// When it pulls, read in Beijing time.
+    pub schedule: cron::Schedule,
+    /// Its last pull and skipped ticks, as its scheduler reports them.
+    pub health: Arc<crate::trigger::pull::PullHealth>,
 }
 
 impl AdminState {
@@ -178,10 +199,12 @@ fn login_page(error: Option<&str>) -> Html<String> {
         .map(|e| format!("<p class=\"error\">{e}</p>"))
         .unwrap_or_default();
     Html(format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>leadrelay · log in</title></head>\
-         <body><h1>leadrelay</h1>{error}<form method=\"post\" action=\"/login\">\
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>leadrelay · log in</title>\
+         <style>{style}</style></head><body><nav><span class=\"brand\">leadrelay</span></nav><main>\
+         <h1>Log in</h1>{error}<form method=\"post\" action=\"/login\">\
          <label>Admin token <input type=\"password\" name=\"token\" autofocus></label> \
-         <button type=\"submit\">Log in</button></form></body></html>"
+         <button type=\"submit\">Log in</button></form></main></body></html>",
+        style = super::console::STYLE
     ))
 }
 

@@ -255,6 +255,15 @@ pub async fn start_with_clock(config: &Config, clock: Clock) -> Result<RunningDa
         }
     });
     let pull_count = pull_sources.len();
+    let pull_schedules: Vec<admin::PullSchedule> = pull_sources
+        .iter()
+        .map(|p| admin::PullSchedule {
+            account: p.account.clone(),
+            endpoint: p.endpoint().to_string(),
+            schedule: p.schedule.clone(),
+            health: p.health.clone(),
+        })
+        .collect();
     let pulls = tokio::spawn({
         let (intake, stopped) = (intake.clone(), stopped.clone());
         async move {
@@ -292,7 +301,7 @@ pub async fn start_with_clock(config: &Config, clock: Clock) -> Result<RunningDa
         host.clone(),
         settings.clone(),
         breakers.clone(),
-        wake,
+        wake.clone(),
         clock,
     ));
     let mut intake_tasks = vec![server, pulls, crons, status, pruner];
@@ -313,6 +322,9 @@ pub async fn start_with_clock(config: &Config, clock: Clock) -> Result<RunningDa
                 breakers: breakers.clone(),
                 clock,
                 token: settings.admin_token.clone(),
+                wake: wake.clone(),
+                pulls: pull_schedules,
+                zone,
             };
             let router = admin::router(state, console::router());
             let mut admin_stop = stopped.clone();

@@ -437,6 +437,110 @@ impl JournalReader {
         })
     }
 
+    /// Leads received and leads routed (their work done) per `bucket_ms` since `since_ms`, for
+    /// the console's chart: `(bucket start, received, routed)`, oldest first, empty buckets left
+    /// out. A lead counts as routed in the bucket its work last changed in.
+    pub fn activity(
+        &self,
+        since_ms: i64,
+        bucket_ms: i64,
+    ) -> Result<Vec<(i64, u64, u64)>, StoreError> {
+        let bucket_ms = bucket_ms.max(1);
+        self.with(|conn| {
+            let mut out: std::collections::BTreeMap<i64, (u64, u64)> = Default::default();
+            let mut received = conn.prepare_cached(
+                "SELECT received_ms / ?2 * ?2, count(*) FROM leads WHERE received_ms >= ?1
+                 GROUP BY 1",
+            )?;
+            for row in received.query_map(params![since_ms, bucket_ms], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+            })? {
+                let (at, n) = row?;
+                out.entry(at).or_default().0 = n as u64;
+            }
+            let mut routed = conn.prepare_cached(
+                "SELECT updated_ms / ?2 * ?2, count(*) FROM work
+                 WHERE status = 'done' AND lead_id IS NOT NULL AND updated_ms >= ?1
+                 GROUP BY 1",
+            )?;
+            for row in routed.query_map(params![since_ms, bucket_ms], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+            })? {
+                let (at, n) = row?;
+                out.entry(at).or_default().1 = n as u64;
+            }
+            Ok(out.into_iter().map(|(at, (r, d))| (at, r, d)).collect())
+        })
+    }
+
+    /// Leads found by what a person remembers of them, newest first, at most `limit`: a vendor
+    /// lead id (exactly), a journal id (`#42`, or a bare number that is no vendor lead id, as
+    /// `leads show` reads it), the last four digits of the
+    /// phone (exactly four digits; a longer number never matches a phone, so the search cannot
+    /// be used to look a full number up), or part of the name.
+    pub fn search_leads(&self, text: &str, limit: usize) -> Result<Vec<LeadSummary>, StoreError> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Ok(Vec::new());
+        }
+        let journal_id: Option<i64> = text.trim_start_matches('#').parse().ok();
+        let last4 = (text.len() == 4 && text.bytes().all(|b| b.is_ascii_digit())).then_some(text);
+        let name =
+            (!text.starts_with('#') && !text.bytes().all(|b| b.is_ascii_digit())).then(|| {
+                let literal = text
+                    .replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_");
+                format!("%{literal}%")
+            });
+        self.with(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT l.id, l.vendor, l.account, l.vendor_lead_id, l.kind, l.received_ms,
+                        w.status, w.attempts, w.reason
+                 FROM leads l JOIN work w ON w.lead_id = l.id
+                 WHERE l.vendor_lead_id = ?1
+                    OR (l.id = ?2 AND (?6 OR NOT EXISTS
+                        (SELECT 1 FROM leads v WHERE v.vendor_lead_id = ?1)))
+                    OR (?3 IS NOT NULL AND substr(json_extract(l.body, '$.phone'), -4) = ?3)
+                    OR (?4 IS NOT NULL AND json_extract(l.body, '$.name') LIKE ?4 ESCAPE '\\')
+                 ORDER BY l.received_ms DESC, l.id DESC
+                 LIMIT ?5",
+            )?;
+            let rows = stmt.query_map(
+                params![
+                    text,
+                    journal_id,
+                    last4,
+                    name,
+                    limit.min(LeadQuery::MAX_LIMIT) as i64,
+                    text.starts_with('#'),
+                ],
+                |r| {
+                    Ok((
+                        LeadSummary {
+                            id: r.get(0)?,
+                            vendor: r.get(1)?,
+                            account: r.get(2)?,
+                            vendor_lead_id: r.get(3)?,
+                            kind: r.get(4)?,
+                            received_ms: r.get(5)?,
+                            status: WorkStatus::Pending,
+                            attempts: r.get(7)?,
+                            reason: r.get(8)?,
+                        },
+                        r.get::<_, String>(6)?,
+                    ))
+                },
+            )?;
+            rows.map(|row| {
+                let (mut summary, status) = row?;
+                summary.status = parse_status(&status)?;
+                Ok(summary)
+            })
+            .collect()
+        })
+    }
+
     /// The applied migrations (version, name), oldest first.
     pub fn migrations(&self) -> Result<Vec<(i64, String)>, StoreError> {
         self.with(schema::applied)

@@ -91,6 +91,50 @@ pub struct ScheduledPull {
     pub page_pause: Duration,
     /// Waits after failed pulls.
     pub backoff: Backoff,
+    /// What its last pull did; shared by every clone (the console reads it).
+    pub health: Arc<PullHealth>,
+}
+
+/// The last pull of one source, as the console shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastPull {
+    /// When it ended (unix milliseconds).
+    pub at_ms: i64,
+    /// Why it failed; `None` when it committed.
+    pub error: Option<String>,
+    /// Failed pulls in a row (0 after a success).
+    pub failures: u32,
+    /// When the next pull is due (unix milliseconds): the next tick, or the retry after a
+    /// failure.
+    pub next_ms: Option<i64>,
+}
+
+/// What a source's scheduler reports while it runs, read by the console.
+#[derive(Debug, Default)]
+pub struct PullHealth {
+    last: std::sync::Mutex<Option<LastPull>>,
+    skipped_ticks: std::sync::atomic::AtomicU64,
+}
+
+impl PullHealth {
+    /// The last pull since the daemon started, if any ran.
+    pub fn last(&self) -> Option<LastPull> {
+        self.last.lock().ok().and_then(|l| l.clone())
+    }
+
+    /// Ticks skipped since the daemon started (a pull still running or backing off).
+    pub fn skipped_ticks(&self) -> u64 {
+        self.skipped_ticks
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn record(&self, last: LastPull, skipped_ticks: u64) {
+        if let Ok(mut slot) = self.last.lock() {
+            *slot = Some(last);
+        }
+        self.skipped_ticks
+            .store(skipped_ticks, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 impl ScheduledPull {
@@ -166,6 +210,7 @@ pub fn pull_sources(
             overlap_secs: source.overlap_secs,
             page_size,
             backoff: Backoff::default(),
+            health: Arc::default(),
         });
     }
     Ok(out)
@@ -450,6 +495,7 @@ async fn run_source<I: Intake>(
             result = pull_once(&source, intake.as_ref(), started) => result,
         };
         let now = intake.clock().now();
+        let error = result.as_ref().err().map(ToString::to_string);
         let resume = match result {
             Ok(_) => {
                 stats.succeeded += 1;
@@ -475,6 +521,15 @@ async fn run_source<I: Intake>(
         if let Some(resume) = resume {
             stats.skipped_ticks += ticks_between(&source.schedule, at, resume);
         }
+        source.health.record(
+            LastPull {
+                at_ms: now.timestamp_millis(),
+                error,
+                failures,
+                next_ms: resume.map(|t| t.timestamp_millis()),
+            },
+            stats.skipped_ticks,
+        );
         next = resume;
     }
     tracing::info!(

@@ -12,7 +12,7 @@ use leadrelay::connectors::tencent::webhook::sign_push;
 use leadrelay::sim::Simulator;
 use serde_json::json;
 
-const TOKEN: &str = "admin-token-for-tests";
+pub(crate) const TOKEN: &str = "admin-token-for-tests";
 const SCRIPT: &str = r#"
 on_lead("tencent", "route");
 fn route(lead) {
@@ -23,13 +23,13 @@ fn route(lead) {
 }
 "#;
 
-struct Running {
+pub(crate) struct Running {
     child: Child,
-    push: String,
-    admin: String,
+    pub(crate) push: String,
+    pub(crate) admin: String,
     _sim: Simulator,
     _runtime: tokio::runtime::Runtime,
-    _dir: tempfile::TempDir,
+    pub(crate) dir: tempfile::TempDir,
 }
 
 impl Drop for Running {
@@ -40,11 +40,16 @@ impl Drop for Running {
 }
 
 fn start() -> Running {
+    start_with(SCRIPT)
+}
+
+/// A daemon with `scripts/route.rhai` = `script`, admin listener and token on.
+pub(crate) fn start_with(script: &str) -> Running {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let sim = runtime.block_on(Simulator::start_local()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("scripts")).unwrap();
-    std::fs::write(dir.path().join("scripts/route.rhai"), SCRIPT).unwrap();
+    std::fs::write(dir.path().join("scripts/route.rhai"), script).unwrap();
     let config = format!(
         "{}\n[daemon]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\n\
          admin_token = \"${{LEADRELAY_TEST_ADMIN_TOKEN}}\"\njournal = \"{}\"\nscripts = \"{}\"\n\n\
@@ -81,7 +86,7 @@ fn start() -> Running {
         admin: urls[1].to_string(),
         _sim: sim,
         _runtime: runtime,
-        _dir: dir,
+        dir,
     }
 }
 

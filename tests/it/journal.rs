@@ -1149,3 +1149,52 @@ async fn a_fired_cron_slot_is_a_work_item_that_blocks_overlapping_slots_and_can_
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_finds_leads_by_id_last_four_phone_digits_or_name_and_counts_per_minute() {
+    let (_dir, path) = temp();
+    let journal = open(&path);
+    let mut other = lead("tx_main", "2002");
+    other.name = Some("李四".into());
+    other.phone = Some("13900001111".into());
+    journal
+        .accept_leads(
+            vec![lead("tx_main", "1001"), other],
+            push(120_000 + 5),
+            None,
+        )
+        .await
+        .unwrap();
+    let reader = JournalReader::open(&path).unwrap();
+    let ids = |q: &str| -> Vec<String> {
+        reader
+            .search_leads(q, 50)
+            .unwrap()
+            .into_iter()
+            .map(|l| l.vendor_lead_id)
+            .collect()
+    };
+    assert_eq!(ids("1001"), ["1001"], "vendor lead id");
+    assert_eq!(ids("#2"), ["2002"], "journal id");
+    assert_eq!(
+        ids("2"),
+        ["2002"],
+        "a bare number that is no vendor lead id"
+    );
+    assert_eq!(ids("5678"), ["1001"], "last four digits of the phone");
+    assert_eq!(ids("1111"), ["2002"]);
+    assert!(ids("13812345678").is_empty(), "never by the full number");
+    assert!(ids("45678").is_empty(), "only exactly four digits");
+    assert!(ids("1234").is_empty(), "the last four, not any four");
+    assert_eq!(ids("张"), ["1001"], "part of the name");
+    assert_eq!(ids("李四"), ["2002"]);
+    assert!(ids("%").is_empty(), "LIKE wildcards are text");
+    assert!(ids("  ").is_empty());
+
+    assert_eq!(
+        reader.activity(0, 60_000).unwrap(),
+        vec![(120_000, 2, 0)],
+        "two leads in during minute 2, none routed yet"
+    );
+    assert!(reader.activity(180_000, 60_000).unwrap().is_empty());
+}

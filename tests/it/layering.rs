@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 /// Who may use whom. `secret`, `clock` and `metrics` (the bottom) may be used by every module and are not
 /// listed. The order is the one in the crate doc: `lead ← connectors ← config ← host ← trigger ←
-/// daemon ← cli`, `sim` beside the connectors, `store` on `lead` only, `inspect` on the journal,
+/// daemon ← cli`, `sim` beside the connectors, `store` on `lead` only, `inspect` on the journal (and used by the daemon's console),
 /// `demo`/`bench`/`cli` on top. Files named `rhai.rs` outside `host/` are Rhai glue and belong to
 /// the host layer (only `host/` and `*/rhai.rs` know Rhai).
 const LAYERS: &[(&str, &[&str])] = &[
@@ -27,11 +27,20 @@ const LAYERS: &[(&str, &[&str])] = &[
         "trigger",
         &["lead", "connectors", "config", "store", "host"],
     ),
+    ("inspect", &["lead", "store"]),
+    // The console (daemon/console/) shows a lead's story as `leads show` prints it.
     (
         "daemon",
-        &["lead", "connectors", "config", "store", "host", "trigger"],
+        &[
+            "lead",
+            "connectors",
+            "config",
+            "store",
+            "host",
+            "trigger",
+            "inspect",
+        ],
     ),
-    ("inspect", &["lead", "store"]),
     (
         "demo",
         &[

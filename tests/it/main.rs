@@ -5,6 +5,7 @@ mod bench;
 mod cli;
 mod clock;
 mod common;
+mod console;
 mod contract;
 mod daemon;
 mod feiyu;

@@ -1244,6 +1244,7 @@ async fn scheduled_pulls_back_off_after_failures() {
         initial: Duration::from_millis(400),
         max: Duration::from_millis(800),
     };
+    let health = source.health.clone();
     let (stop, stopped) = watch::channel(false);
     let runner = tokio::spawn(run_pulls(vec![source], intake.clone(), stopped));
     tokio::time::sleep(Duration::from_millis(3500)).await;
@@ -1252,6 +1253,13 @@ async fn scheduled_pulls_back_off_after_failures() {
     // First tick within 1 s, then 0.4, 0.8, 0.8, … : a handful of attempts, not a hot loop.
     let tx = &stats[0];
     assert!((2..=8).contains(&tx.failed), "{tx:?}");
+    // The console's view: the last pull failed, how many times in a row, why, and the retry.
+    let last = health.last().expect("the scheduler reports its last pull");
+    assert_eq!(u64::from(last.failures), tx.failed);
+    let error = last.error.expect("a failed pull says why");
+    assert!(error.contains("503"), "{error}");
+    assert!(last.next_ms.is_some_and(|next| next > last.at_ms));
+    assert_eq!(health.skipped_ticks(), tx.skipped_ticks);
     assert_eq!(tx.succeeded, 0);
     assert!(intake.checkpoint_of(TX_ACCOUNT, "/leads/list").is_none());
     // Dropping the sender also stops the runner.
