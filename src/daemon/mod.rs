@@ -129,6 +129,14 @@ pub struct RunningDaemon {
 
 /// Starts every part of the daemon on the current runtime.
 pub async fn start(config: &Config) -> Result<RunningDaemon, DaemonError> {
+    start_with(config, retention::PruneTiming::default()).await
+}
+
+/// [`start`] with the background prune timed by `prune` (tests: a manual clock, short checks).
+pub async fn start_with(
+    config: &Config,
+    prune: retention::PruneTiming,
+) -> Result<RunningDaemon, DaemonError> {
     let settings = config.daemon.clone();
     let config_error = |message: String| DaemonError::Config {
         origin: config.origin.clone(),
@@ -236,7 +244,7 @@ pub async fn start(config: &Config) -> Result<RunningDaemon, DaemonError> {
     let pruner = tokio::spawn(retention::run(
         journal.clone(),
         policy,
-        retention::CHECK_EVERY,
+        prune,
         stopped.clone(),
     ));
     let status = tokio::spawn(status::publish(
