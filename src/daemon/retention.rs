@@ -19,10 +19,10 @@ pub const CHECK_EVERY: Duration = Duration::from_secs(5 * 60);
 pub const FIRST_CHECK_AFTER: Duration = Duration::from_secs(30);
 
 /// Rows per prune step: one step is one share of one writer commit, so an acknowledgement
-/// waiting behind it waits that long at most. Measured (`bench --growth 1000000`, release, 2
-/// shared cores): 200-row redaction steps put the probe's commit p99 at 23 ms; 50-row steps
-/// (100,000 leads) at 15.6 ms, deletion at 6 ms. The remainder is not the step size alone
-/// (README, Performance).
+/// waiting behind it waits that long at most. Measured (`bench --growth`, release, 2 shared
+/// cores): 200-row redaction steps put the probe's commit p99 at 23 ms, 50-row steps at
+/// 14-16 ms; most of that was WAL checkpoints inside commits, now run beside the writer
+/// (`store::writer`), which brought it to 7-8 ms (README, Performance).
 pub const BATCH: usize = 50;
 
 /// When the background prune checks and what time it takes as "now". The daemon uses
