@@ -1011,6 +1011,9 @@ fn forget(
     for follow in &erasure.follows {
         println!("  follow record {follow}");
     }
+    for id in &erasure.quarantined {
+        println!("  quarantined payload {id}: body removed");
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -575,6 +575,9 @@ pub fn quarantine_show(reader: &JournalReader, id: i64) -> Result<Option<String>
     out.push('\n');
     match printable_text(&item.body) {
         _ if item.body.is_empty() => out.push_str("body: (empty)\n"),
+        _ if item.body == crate::store::retention::QUARANTINE_ERASED => {
+            out.push_str("body: removed on request (`leads forget`): it held personal data\n")
+        }
         Some(text) => {
             out.push_str("body (UTF-8 text, exactly as received):\n");
             out.push_str(text);

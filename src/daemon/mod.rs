@@ -160,6 +160,15 @@ pub async fn start(config: &Config) -> Result<RunningDaemon, DaemonError> {
 /// [`start`] on `clock`: the one clock every part reads the time from (see [`Clock`]). Tests
 /// pass a manual clock and move it to make cron slots, retries and breaker probes come due.
 pub async fn start_with_clock(config: &Config, clock: Clock) -> Result<RunningDaemon, DaemonError> {
+    start_with(config, clock, retention::PruneTiming::default()).await
+}
+
+/// [`start_with_clock`] with the background prune timed by `prune` (tests: short checks).
+pub async fn start_with(
+    config: &Config,
+    clock: Clock,
+    prune: retention::PruneTiming,
+) -> Result<RunningDaemon, DaemonError> {
     let settings = config.daemon.clone();
     let config_error = |message: String| DaemonError::Config {
         origin: config.origin.clone(),
@@ -284,7 +293,7 @@ pub async fn start_with_clock(config: &Config, clock: Clock) -> Result<RunningDa
     let pruner = tokio::spawn(retention::run(
         journal.clone(),
         policy,
-        retention::CHECK_EVERY,
+        prune,
         stopped.clone(),
     ));
     let status = tokio::spawn(status::publish(

@@ -25,6 +25,13 @@
 //! masked. Call payloads are never stored in clear (only their fingerprint, a SHA-256 over the
 //! whole request), and `once()` keys are stored as SHA-256 and expire with their TTL.
 //! A redacted follow record's `record` becomes `{}`.
+//!
+//! ## Erasure on request
+//!
+//! `leads forget` redacts the person's leads and follow records as above, whatever their age
+//! or state, scrubs runs and calls quoting the phone elsewhere, and replaces the body of every
+//! quarantined payload holding the phone (or the id) by [`QUARANTINE_ERASED`]: quarantine is
+//! never touched by retention, but an erasure request covers it too.
 
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
@@ -196,13 +203,33 @@ fn scrub(text: &str, secrets: &[String]) -> String {
 fn mask_separated_mobiles(text: &str) -> String {
     let chars: Vec<char> = text.chars().collect();
     let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for (start, end) in number_spans(&chars) {
+        out.extend(&chars[at..start]);
+        let span: String = chars[start..end].iter().collect();
+        let digits = span.chars().filter(char::is_ascii_digit).count();
+        if (11..=14).contains(&digits) && crate::lead::is_mobile(&span) {
+            out.push_str(&"*".repeat(span.chars().count()));
+        } else {
+            out.push_str(&span);
+        }
+        at = end;
+    }
+    out.extend(&chars[at..]);
+    out
+}
+
+/// The spans (char index ranges) of digits joined by single spaces, dashes or dots, with an
+/// optional leading `+`, that do not start right after a digit: the ways a phone number is
+/// written inside free text.
+fn number_spans(chars: &[char]) -> Vec<(usize, usize)> {
+    let mut spans = Vec::new();
     let mut i = 0;
     while i < chars.len() {
         let starts = chars[i].is_ascii_digit()
             || (chars[i] == '+' && chars.get(i + 1).is_some_and(|c| c.is_ascii_digit()));
         let after_digit = i > 0 && chars[i - 1].is_ascii_digit();
         if !starts || after_digit {
-            out.push(chars[i]);
             i += 1;
             continue;
         }
@@ -222,17 +249,43 @@ fn mask_separated_mobiles(text: &str) -> String {
                 break;
             }
         }
-        let span: String = chars[i..last_digit].iter().collect();
-        let digits = span.chars().filter(char::is_ascii_digit).count();
-        if (11..=14).contains(&digits) && crate::lead::is_mobile(&span) {
-            out.push_str(&"*".repeat(span.chars().count()));
-        } else {
-            out.push_str(&span);
+        if last_digit > i {
+            spans.push((i, last_digit));
         }
         i = last_digit.max(i + 1);
     }
-    out
+    spans
 }
+
+/// True when free text (a quarantined body, read as text) holds the phone `target`
+/// (normalized), written contiguously or with single separators (`+86 138-1234-5678`).
+fn text_mentions_phone(text: &str, target: &str) -> bool {
+    if text.contains(target) {
+        return true;
+    }
+    let chars: Vec<char> = text.chars().collect();
+    number_spans(&chars).into_iter().any(|(start, end)| {
+        let span: String = chars[start..end].iter().collect();
+        normalize_phone(&span).is_some_and(|p| p.contains(target))
+    })
+}
+
+/// True when `text` holds `id` as a whole token: not inside a longer run of letters, digits,
+/// `_` or `-` (so id `123` does not match inside `91234`).
+fn text_mentions_id(text: &str, id: &str) -> bool {
+    let part_of_token =
+        |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '-');
+    !id.is_empty()
+        && text.match_indices(id).any(|(at, _)| {
+            !part_of_token(text[..at].chars().next_back())
+                && !part_of_token(text[at + id.len()..].chars().next())
+        })
+}
+
+/// What a quarantined body holding an erased person becomes. The payload could not be parsed,
+/// so which of its bytes are personal cannot be told: all of them go.
+pub const QUARANTINE_ERASED: &[u8] =
+    b"[body removed on request by `leadrelay leads forget`: it held personal data]";
 
 // Why `INDEXED BY`: without statistics SQLite's planner prefers `work_status` (an equality on
 // `status`) and would read every routed item of the journal and sort them, for every step;
@@ -563,6 +616,9 @@ pub struct Erasure {
     /// Items still waiting to be routed that were closed as `skipped` (they would otherwise be
     /// routed with the person's data gone).
     pub closed: u64,
+    /// Quarantined payloads whose body held the person, by quarantine id: their body was
+    /// replaced by [`QUARANTINE_ERASED`] (the account, path, time and reason stay).
+    pub quarantined: Vec<i64>,
 }
 
 /// Candidates an erasure found before taking the write lock (see `forget_offline`).
@@ -573,6 +629,8 @@ pub(crate) struct ForgetCandidates {
     /// Runs and calls of other items quoting the phone (a job's error, a response).
     runs: Vec<i64>,
     calls: Vec<i64>,
+    /// Quarantined payloads whose body (read as text) or reason holds the phone or the id.
+    quarantine: Vec<i64>,
     target: Option<String>,
 }
 
@@ -585,19 +643,39 @@ pub(crate) fn forget_candidates(
     let mut out = ForgetCandidates::default();
     match selector {
         ForgetSelector::Id(id) => {
+            // The vendor's ids of what was found (also for `#N`), searched for in quarantine.
+            let mut tokens = vec![id.trim().to_string()];
             if let Some(lead) = super::reader::find_lead(conn, id)? {
                 out.leads.push(lead);
+                tokens.push(conn.query_row(
+                    "SELECT vendor_lead_id FROM leads WHERE id = ?1",
+                    [lead],
+                    |r| r.get(0),
+                )?);
             } else {
-                let follows: Vec<i64> = conn
-                    .prepare("SELECT id FROM follows WHERE msg_id = ?1 OR data_id = ?1")?
-                    .query_map([id.trim()], |r| r.get(0))?
+                let follows: Vec<(i64, String, Option<String>)> = conn
+                    .prepare(
+                        "SELECT id, msg_id, data_id FROM follows WHERE msg_id = ?1 OR data_id = ?1",
+                    )?
+                    .query_map([id.trim()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
                     .collect::<Result<_, _>>()?;
-                if follows.is_empty() {
-                    return Err(StoreError::NotFound(format!(
-                        "lead or follow record `{id}`"
-                    )));
+                for (follow, msg_id, data_id) in follows {
+                    out.follows.push(follow);
+                    tokens.push(msg_id);
+                    tokens.extend(data_id);
                 }
-                out.follows = follows;
+            }
+            // An internal `#N` is no vendor's id; very short ids would match by chance.
+            tokens.retain(|t| !t.starts_with('#') && t.chars().count() >= 4);
+            tokens.sort();
+            tokens.dedup();
+            out.quarantine = quarantine_matching(conn, |text| {
+                tokens.iter().any(|t| text_mentions_id(text, t))
+            })?;
+            if out.leads.is_empty() && out.follows.is_empty() && out.quarantine.is_empty() {
+                return Err(StoreError::NotFound(format!(
+                    "lead or follow record `{id}`"
+                )));
             }
         }
         ForgetSelector::Phone(phone) => {
@@ -649,10 +727,33 @@ pub(crate) fn forget_candidates(
                 .prepare("SELECT id FROM calls WHERE response LIKE ?1 OR message LIKE ?1")?
                 .query_map([&like], |r| r.get(0))?
                 .collect::<Result<_, _>>()?;
+            // Quarantine holds payloads nobody could parse: searched as text, however the
+            // number is written there.
+            out.quarantine = quarantine_matching(conn, |text| text_mentions_phone(text, &target))?;
             out.target = Some(target);
         }
     }
     Ok(out)
+}
+
+/// Quarantined payloads whose body (read as text, invalid UTF-8 replaced) or reason `matches`.
+/// Quarantine is small (each row waits for a human), so it is read whole.
+fn quarantine_matching(
+    conn: &Connection,
+    matches: impl Fn(&str) -> bool,
+) -> Result<Vec<i64>, StoreError> {
+    let mut found = Vec::new();
+    let mut stmt = conn.prepare("SELECT id, body, reason FROM quarantine ORDER BY id")?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        let (id, body, reason): (i64, Vec<u8>, String) = (row.get(0)?, row.get(1)?, row.get(2)?);
+        if body != QUARANTINE_ERASED
+            && (matches(&String::from_utf8_lossy(&body)) || matches(&reason))
+        {
+            found.push(id);
+        }
+    }
+    Ok(found)
 }
 
 /// Applies an erasure inside the caller's write transaction and records it in `erasures`.
@@ -749,6 +850,23 @@ pub(crate) fn forget(
             out.calls += 1;
         }
     }
+    for quarantine_id in &candidates.quarantine {
+        let reason: Option<String> = conn
+            .query_row(
+                "SELECT reason FROM quarantine WHERE id = ?1",
+                [quarantine_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(reason) = reason {
+            // The reason may quote the body (a parser's message): scrubbed like a run error.
+            conn.execute(
+                "UPDATE quarantine SET body = ?2, reason = ?3 WHERE id = ?1",
+                params![quarantine_id, QUARANTINE_ERASED, scrub(&reason, &extra)],
+            )?;
+            out.quarantined.push(*quarantine_id);
+        }
+    }
     // Work not finished yet would be routed with the person gone; it is closed instead.
     // Running work is left to finish (the daemon holds it); see the README.
     for work_id in work_ids {
@@ -760,8 +878,8 @@ pub(crate) fn forget(
         )? as u64;
     }
     conn.execute(
-        "INSERT INTO erasures (at_ms, by, matched, leads, follows, runs, calls)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO erasures (at_ms, by, matched, leads, follows, runs, calls, quarantined)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         params![
             now_ms,
             by,
@@ -769,7 +887,8 @@ pub(crate) fn forget(
             out.leads.len() as i64,
             out.follows.len() as i64,
             out.runs as i64,
-            out.calls as i64
+            out.calls as i64,
+            out.quarantined.len() as i64
         ],
     )?;
     out.id = conn.last_insert_rowid();

@@ -287,6 +287,14 @@ CREATE TABLE erasures (
 );
 "#,
     },
+    Migration {
+        name: "erasure_quarantine",
+        sql: r#"
+-- `leads forget` also empties the quarantined payloads holding the person; how many is part
+-- of the erasure's record (0 for erasures made before this migration).
+ALTER TABLE erasures ADD COLUMN quarantined INTEGER NOT NULL DEFAULT 0;
+"#,
+    },
 ];
 
 /// The schema version this build writes.

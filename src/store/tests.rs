@@ -209,7 +209,10 @@ async fn a_schema_2_journal_migrates_to_retention_and_old_leads_are_still_found_
         assert_eq!(mode, 0, "the old journal has no auto-vacuum");
     }
     let journal = Journal::open(&path, JournalOptions::default()).unwrap();
-    assert_eq!(journal.reader().status().unwrap().schema_version, 3);
+    assert_eq!(
+        journal.reader().status().unwrap().schema_version,
+        schema::known_version()
+    );
     drop(journal);
     let conn = Connection::open(&path).unwrap();
     let mode: i64 = conn

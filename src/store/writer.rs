@@ -99,6 +99,7 @@ pub(crate) fn spawn(
     std::thread::Builder::new()
         .name("journal-writer".into())
         .spawn(move || {
+            let checkpointer = Checkpointer::start(&conn);
             let mut jobs: Vec<Job> = Vec::with_capacity(max_batch);
             while let Some(first) = rx.blocking_recv() {
                 jobs.push(first);
@@ -109,6 +110,12 @@ pub(crate) fn spawn(
                     }
                 }
                 run_batch(&conn, &mut jobs, &backlog);
+                if let Some(c) = &checkpointer {
+                    c.committed();
+                }
+            }
+            if let Some(c) = checkpointer {
+                c.stop();
             }
             // The read connection usually outlives this one and, being read-only, cannot
             // checkpoint on close; without this the WAL would keep page images of redacted or
@@ -118,6 +125,88 @@ pub(crate) fn spawn(
             }
             tracing::debug!("journal writer stopped");
         })
+}
+
+/// Background WAL checkpoints, off the commit path.
+///
+/// SQLite's automatic checkpoint runs inside the `COMMIT` that makes the WAL pass 1,000 pages:
+/// it copies those pages into the database file and syncs it while every caller of that batch
+/// (a push waiting for its ack) waits. Measured during a redaction prune, where each step
+/// rewrites many pages, those commits were the writer's p99 (README, Performance). So the
+/// writer's automatic checkpoint is raised to a safety net ([`SAFETY_NET_PAGES`], reached only
+/// if this thread falls behind), and a thread with its own connection runs `PASSIVE`
+/// checkpoints, which never take the write lock: the writer keeps committing meanwhile. It is
+/// woken by commits only (an idle journal costs nothing) and runs at most once per
+/// [`CHECKPOINT_EVERY`].
+struct Checkpointer {
+    wake: std::sync::mpsc::SyncSender<()>,
+    thread: JoinHandle<()>,
+}
+
+/// The writer's own automatic checkpoint, kept only as a safety net: 10,000 pages (40 MB of
+/// WAL with 4 KiB pages).
+pub(crate) const SAFETY_NET_PAGES: i64 = 10_000;
+
+/// Commits within this span share one background checkpoint.
+pub(crate) const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
+
+impl Checkpointer {
+    /// Starts the thread for the writer's database; `None` (SQLite's automatic checkpoint
+    /// stays as it was) for an in-memory database or when the thread cannot start.
+    fn start(writer: &Connection) -> Option<Checkpointer> {
+        let path = writer.path().filter(|p| !p.is_empty())?.to_string();
+        let conn = Connection::open_with_flags(
+            &path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .and_then(|conn| {
+            conn.busy_timeout(super::schema::BUSY_TIMEOUT)?;
+            Ok(conn)
+        })
+        .map_err(|error| tracing::warn!(%error, "journal: no background checkpoints"))
+        .ok()?;
+        let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
+        let thread = std::thread::Builder::new()
+            .name("journal-checkpoint".into())
+            .spawn(move || {
+                use std::sync::mpsc::RecvTimeoutError;
+                while woken.recv().is_ok() {
+                    // Commits made meanwhile are in this checkpoint; a stop ends the wait.
+                    let due = std::time::Instant::now() + CHECKPOINT_EVERY;
+                    loop {
+                        let left = due.saturating_duration_since(std::time::Instant::now());
+                        match woken.recv_timeout(left) {
+                            Ok(()) => {}
+                            Err(RecvTimeoutError::Timeout) => break,
+                            // The writer truncates the WAL itself as it stops.
+                            Err(RecvTimeoutError::Disconnected) => return,
+                        }
+                    }
+                    if let Err(error) =
+                        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                    {
+                        tracing::warn!(%error, "journal: background checkpoint failed");
+                    }
+                }
+            })
+            .map_err(|error| tracing::warn!(%error, "journal: no background checkpoints"))
+            .ok()?;
+        if let Err(error) = writer.pragma_update(None, "wal_autocheckpoint", SAFETY_NET_PAGES) {
+            tracing::warn!(%error, "journal: cannot raise the writer's automatic checkpoint");
+        }
+        Some(Checkpointer { wake, thread })
+    }
+
+    /// After a commit: wakes the thread unless a wake-up is already pending.
+    fn committed(&self) {
+        let _ = self.wake.try_send(());
+    }
+
+    /// Lets the last checkpoint finish and ends the thread.
+    fn stop(self) {
+        drop(self.wake);
+        let _ = self.thread.join();
+    }
 }
 
 fn run_batch(conn: &Connection, jobs: &mut Vec<Job>, backlog: &AtomicI64) {

@@ -87,13 +87,13 @@ fn migrations_create_the_schema_and_reopening_is_idempotent() {
     let (_dir, path) = temp();
     let first = open(&path);
     let status = first.reader().status().unwrap();
-    assert_eq!(status.schema_version, 3);
+    assert_eq!(status.schema_version, 4);
     assert_eq!(status.leads, 0);
     assert_eq!(status.backlog(), 0);
     drop(first);
     let again = open(&path);
-    assert_eq!(again.reader().migrations().unwrap().len(), 3);
-    assert_eq!(again.reader().status().unwrap().schema_version, 3);
+    assert_eq!(again.reader().migrations().unwrap().len(), 4);
+    assert_eq!(again.reader().status().unwrap().schema_version, 4);
 }
 
 #[test]
@@ -109,7 +109,7 @@ fn a_journal_from_a_newer_leadrelay_is_refused_clearly() {
             err,
             StoreError::TooNew {
                 found: 99,
-                known: 3,
+                known: 4,
                 ..
             }
         ),
@@ -117,7 +117,7 @@ fn a_journal_from_a_newer_leadrelay_is_refused_clearly() {
     );
     let message = err.to_string();
     assert!(
-        message.contains("schema version 99, newer than this leadrelay knows (3)"),
+        message.contains("schema version 99, newer than this leadrelay knows (4)"),
         "{message}"
     );
     assert!(message.contains("leadrelay.db"), "{message}");

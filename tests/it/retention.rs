@@ -657,3 +657,283 @@ async fn cli_forget_backup_and_status() {
         "{out}"
     );
 }
+
+/// A quarantined push (verified, unparsable) may hold the person too: `forget` empties its body
+/// whichever way the number is written there, leaves other quarantined payloads byte for byte,
+/// and counts it in the erasure record. `--id` finds a quarantined duplicate of the lead.
+#[tokio::test]
+async fn forget_empties_quarantined_payloads_holding_the_person_and_only_those() {
+    let (_dir, path) = temp();
+    let journal = open(&path);
+    let now = now_real();
+    let quarantine = |body: &[u8], reason: &str| Quarantined {
+        account: "acct".into(),
+        endpoint: "/hooks/x".into(),
+        reason: reason.into(),
+        content_type: Some("application/json".into()),
+        body: body.to_vec(),
+        received_at_ms: now - DAY_MS,
+    };
+    // Separators in the number, a parser message quoting it, and a form-encoded body.
+    let q_separated = journal
+        .quarantine(quarantine(
+            br#"{"leads_tel": "+86 138-1234-5678", "leads_name": "name-qz", "#,
+            "EOF while parsing near `138-1234-5678`",
+        ))
+        .await
+        .unwrap();
+    let other_body: &[u8] = br#"{"leads_tel": "13900002222", "leads_name": "name-other" ,,}"#;
+    let q_other = journal
+        .quarantine(quarantine(other_body, "expected value at line 1 column 52"))
+        .await
+        .unwrap();
+    let q_form = journal
+        .quarantine(quarantine(
+            b"tel=13812345678&name=%E5%BC%A0&addr=body-qz-street\xff",
+            "not JSON",
+        ))
+        .await
+        .unwrap();
+    let q_dup = journal
+        .quarantine(quarantine(
+            br#"{"leads_id": "tx-dup-4711", "leads_tel": "13700007777"#,
+            "EOF while parsing",
+        ))
+        .await
+        .unwrap();
+    journal
+        .accept_leads(
+            vec![
+                person(Vendor::Tencent, "tx-q1", "qz", "13812345678"),
+                person(Vendor::Tencent, "tx-dup-4711", "dup", "13700007777"),
+            ],
+            arrival(now - DAY_MS),
+            None,
+        )
+        .await
+        .unwrap();
+
+    let erasure = forget_offline(
+        &path,
+        &ForgetSelector::Phone("138 1234 5678".into()),
+        "dpo",
+        now,
+    )
+    .unwrap();
+    assert_eq!(erasure.leads.len(), 1, "{erasure:?}");
+    assert_eq!(
+        erasure.quarantined,
+        vec![q_separated, q_form],
+        "{erasure:?}"
+    );
+
+    let reader = journal.reader();
+    for id in [q_separated, q_form] {
+        let item = reader.quarantine_item(id).unwrap().unwrap();
+        assert_eq!(
+            item.body,
+            leadrelay::store::retention::QUARANTINE_ERASED,
+            "quarantine {id}"
+        );
+        assert!(!item.reason.contains("5678"), "{}", item.reason);
+        // What a human needs to see that something came and was erased stays.
+        assert_eq!(item.account, "acct");
+        assert_eq!(item.received_at_ms, now - DAY_MS);
+        let shown = leadrelay::inspect::quarantine_show(reader, id)
+            .unwrap()
+            .unwrap();
+        assert!(shown.contains("removed on request"), "{shown}");
+    }
+    let other = reader.quarantine_item(q_other).unwrap().unwrap();
+    assert_eq!(
+        other.body, other_body,
+        "another person's payload is untouched"
+    );
+    assert_eq!(other.reason, "expected value at line 1 column 52");
+    assert_eq!(
+        reader.quarantine_item(q_dup).unwrap().unwrap().body,
+        br#"{"leads_id": "tx-dup-4711", "leads_tel": "13700007777"#.to_vec()
+    );
+
+    // By id: the lead and the quarantined duplicate of its push.
+    let by_id =
+        forget_offline(&path, &ForgetSelector::Id("tx-dup-4711".into()), "dpo", now).unwrap();
+    assert_eq!(
+        (by_id.leads.len(), by_id.quarantined.clone()),
+        (1, vec![q_dup])
+    );
+    // A second erasure of the same phone finds no quarantined payload left to empty.
+    let again = forget_offline(
+        &path,
+        &ForgetSelector::Phone("13812345678".into()),
+        "dpo",
+        now,
+    )
+    .unwrap();
+    assert!(again.quarantined.is_empty(), "{again:?}");
+    drop(journal);
+
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let counts: Vec<(String, i64, i64)> = conn
+        .prepare("SELECT matched, leads, quarantined FROM erasures ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        counts,
+        vec![
+            ("phone".to_string(), 1, 2),
+            ("id".to_string(), 1, 1),
+            ("phone".to_string(), 0, 0)
+        ]
+    );
+    drop(conn);
+    for gone in [
+        "13812345678",
+        "1234-5678",
+        "name-qz",
+        "body-qz-street",
+        "13700007777",
+    ] {
+        assert!(!file_contains(&path, gone), "`{gone}` left in the file");
+    }
+    for kept in ["13900002222", "name-other"] {
+        assert!(
+            file_contains(&path, kept),
+            "`{kept}` should still be stored"
+        );
+    }
+}
+
+/// The running daemon's background prune, end to end: leads pushed over HTTP and routed, then
+/// aged by moving the daemon's injected clock past `personal_data_days` and `keep_days`; the
+/// prune timer (checking every few milliseconds here instead of every 5 minutes) redacts, then
+/// deletes the finished lead, and leaves the open dead letter alone.
+#[tokio::test]
+async fn the_running_daemon_prunes_leads_aged_by_its_clock() {
+    use leadrelay::clock::Clock;
+    use leadrelay::connectors::tencent::config::Algorithm;
+    use leadrelay::connectors::tencent::webhook::sign_push;
+    use leadrelay::daemon::retention::PruneTiming;
+    use leadrelay::store::WorkState;
+
+    let sim = leadrelay::sim::Simulator::start_local().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("scripts")).unwrap();
+    std::fs::write(
+        dir.path().join("scripts/route.rhai"),
+        r#"
+on_lead("tencent", "route");
+fn route(lead) {
+    if lead.id == "9003" { throw "no owner for " + lead.phone; }
+    xiaolanben::import_customer(#{ customerName: lead.name + " " + lead.phone });
+}
+"#,
+    )
+    .unwrap();
+    let path = dir.path().join("leadrelay.db");
+    let text = format!(
+        "{}\n[daemon]\nlisten = \"127.0.0.1:0\"\njournal = \"{}\"\nscripts = \"{}\"\n\
+         keep_days = 90\npersonal_data_days = 30\n\
+         [[sources]]\naccount = \"sim_tencent\"\npush = \"/hooks/tencent\"\n",
+        sim.config_toml(),
+        path.display(),
+        dir.path().join("scripts").display(),
+    );
+    let config = leadrelay::config::Config::parse(&text, "leadrelay.toml", &|_| None).unwrap();
+    let clock = Clock::manual(chrono::Utc::now());
+    let daemon = leadrelay::daemon::start_with(
+        &config,
+        clock,
+        PruneTiming {
+            first_check: Duration::from_millis(10),
+            every: Duration::from_millis(20),
+        },
+    )
+    .await
+    .unwrap();
+
+    let client = reqwest::Client::new();
+    for (id, phone) in [(9001, "13855550001"), (9003, "13855550003")] {
+        let body = json!({"leads_id": id, "leads_type": "LEADS_TYPE_FORM",
+                          "leads_name": format!("name-{id}"), "leads_tel": phone});
+        let headers = sign_push(
+            "10001",
+            "sim-tencent-secret-0123456789abcd",
+            chrono::Utc::now().timestamp(),
+            Algorithm::Sha256,
+        );
+        let mut request = client
+            .post(format!("http://{}/hooks/tencent", daemon.addr))
+            .header("content-type", "application/json")
+            .body(serde_json::to_vec(&body).unwrap());
+        for (name, value) in headers.pairs() {
+            request = request.header(name, value);
+        }
+        assert_eq!(request.send().await.unwrap().status().as_u16(), 200);
+    }
+    let reader = JournalReader::open(&path).unwrap();
+    let state = |r: &JournalReader, id: &str| r.lead_story(id).unwrap().map(|s| s.state);
+    wait_until(&reader, "routed and dead-lettered", |r| {
+        state(r, "9001") == Some(WorkState::Done)
+            && matches!(state(r, "9003"), Some(WorkState::Dead { .. }))
+    })
+    .await;
+    // Many checks have run by now at the clock's "today": nothing was due.
+    let (_, status) = leadrelay::inspect::retention_section(
+        &reader,
+        RetentionPolicy::default(),
+        clock.unix_millis(),
+    )
+    .unwrap();
+    assert!(status.contains("0 leads redacted so far"), "{status}");
+
+    // 31 days later the routed lead loses its personal data, the dead letter keeps it.
+    clock.advance(chrono::Duration::days(31));
+    let redacted_at = clock.unix_millis();
+    wait_until(&reader, "redacted by the daemon", |r| {
+        r.lead_story("9001")
+            .unwrap()
+            .is_some_and(|s| s.lead.redacted_ms.is_some())
+    })
+    .await;
+    let story = reader.lead_story("9001").unwrap().unwrap();
+    assert_eq!(story.lead.redacted_ms, Some(redacted_at));
+    assert_eq!((story.lead.name, story.lead.phone), (None, None));
+    assert_eq!(story.state, WorkState::Done, "its story stays");
+    assert!(story.runs[0].calls[0].ok);
+    let dead = reader.lead_story("9003").unwrap().unwrap();
+    assert!(dead.lead.redacted_ms.is_none() && dead.lead.phone.is_some());
+
+    // Past keep_days it is deleted; the open dead letter still survives.
+    clock.advance(chrono::Duration::days(60));
+    wait_until(&reader, "deleted by the daemon", |r| {
+        r.lead_story("9001").unwrap().is_none()
+    })
+    .await;
+    let dead = reader.lead_story("9003").unwrap().unwrap();
+    assert!(matches!(dead.state, WorkState::Dead { .. }));
+    assert_eq!(dead.lead.phone.as_deref(), Some("13855550003"));
+    assert_eq!(reader.dead_letters().unwrap().len(), 1);
+    drop(reader);
+    daemon.stop().await;
+    assert!(!file_contains(&path, "13855550001") && !file_contains(&path, "name-9001"));
+    assert!(
+        file_contains(&path, "13855550003"),
+        "the dead letter's lead is kept"
+    );
+}
+
+/// Polls `reader` until `done` holds, failing after 20 s.
+async fn wait_until(reader: &JournalReader, what: &str, done: impl Fn(&JournalReader) -> bool) {
+    let started = std::time::Instant::now();
+    while !done(reader) {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{what}: not after 20 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
