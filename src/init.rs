@@ -70,7 +70,7 @@ fn credentials_source(vendor: Vendor) -> Option<&'static str> {
     Some(match vendor.as_str() {
         "tencent" => "leads.qq.com → API 接入配置: the 线索拉取接口 tab shows the token and lets you generate the secret.",
         "feiyu" => "飞鱼CRM → 管理 → 线索应用设置 → 线索数据转发; each advertiser account has its own token and key.",
-        "waiqin" => "勤策 → 系统管理 → 集成管理 → API管理 → API授权 (openid, appkey; pushsecret to receive pushes). Tenants on other clouds set base_url to the OpenAPI地址 shown there + `/api`.",
+        "waiqin" => "issued by 勤策 for your tenant: openid (企业接入唯一授权标识), appkey (企业授权数据签名密钥), pushsecret (to receive pushes). Tenants on other clouds set base_url to the OpenAPI地址 shown in 勤策 → 系统管理 → 集成管理 → API管理 → API授权, + `/api`.",
         "xiaolanben" => "company_id is provided by your Xiaolanben account manager.",
         "linkflow" => "the App Key and App Secret of your private App in Linkflow.",
         _ => return None,
