@@ -80,6 +80,16 @@ pub enum Command {
         #[arg(long)]
         keep: bool,
     },
+    /// Scaffold a project in DIR: leadrelay.toml (an account per vendor, on the simulators),
+    /// sources, daemon defaults, and scripts/ with an example and its test.
+    Init {
+        /// The project folder (created if missing).
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Overwrite files that already exist.
+        #[arg(long)]
+        force: bool,
+    },
     /// Run the vendor simulators until Ctrl-C; prints each vendor's base URL and a ready config.
     Sim {
         /// Address to listen on.
@@ -338,6 +348,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             json_file,
         } => call(cli.config, &account, &op, json, json_file).await,
         Command::Check { dir } => check(cli.config, dir).await,
+        Command::Init { dir, force } => Ok(crate::init::run(&dir, force)?),
         Command::Run => run_daemon(cli.config).await,
         Command::Leads { command } => leads(cli.config, command),
         Command::Dead { command } => dead(cli.config, command),

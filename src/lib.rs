@@ -26,6 +26,8 @@
 //!   retries, cron jobs, status) and stops them in order; the admin listener (metrics, health)
 //!   and the ops console (`daemon/console/`).
 //! - [`inspect`] — what the journal inspection commands print, as pure text functions.
+//! - [`init`] — `leadrelay init`: scaffolds a project (config with every vendor's account,
+//!   sources, daemon defaults, an example script and its test) that passes `check` and `test`.
 //! - [`demo`] — `leadrelay demo`: the routing path end to end against the simulators.
 //! - [`bench`] — `leadrelay bench`: throughput, latency, CPU, memory, start-up and reload of the
 //!   daemon (a child process) against the simulators.
@@ -35,7 +37,7 @@
 //! `src/` and fails on a `crate::` path against it):
 //!
 //! `secret`, `clock`, `metrics` (usable by all) ← `lead` ← `connectors` ← `config` ← `host` ← `trigger` ←
-//! `daemon` ← `demo`/`bench`/`cli`. Beside them: `store` uses `lead` only (its `types` hold the
+//! `daemon` ← `demo`/`bench`/`init`/`cli`. Beside them: `store` uses `lead` only (its `types` hold the
 //! traits the host and triggers use: intake, `once`, assignment counters); `sim` sits beside
 //! `connectors` (it may read `config`); `inspect` reads the journal (`store`, `lead`) for the
 //! CLI and the daemon's console. `config` sits above `connectors` because an account is a connector's credentials, and
@@ -52,6 +54,7 @@ pub mod connectors;
 pub mod daemon;
 pub mod demo;
 pub mod host;
+pub mod init;
 pub mod inspect;
 pub mod lead;
 pub mod metrics;

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 /// Who may use whom. `secret`, `clock` and `metrics` (the bottom) may be used by every module and are not
 /// listed. The order is the one in the crate doc: `lead ← connectors ← config ← host ← trigger ←
 /// daemon ← cli`, `sim` beside the connectors, `store` on `lead` only, `inspect` on the journal (and used by the daemon's console),
-/// `demo`/`bench`/`cli` on top. Files named `rhai.rs` outside `host/` are Rhai glue and belong to
+/// `demo`/`bench`/`init`/`cli` on top. Files named `rhai.rs` outside `host/` are Rhai glue and belong to
 /// the host layer (only `host/` and `*/rhai.rs` know Rhai).
 const LAYERS: &[(&str, &[&str])] = &[
     ("secret", &[]),
@@ -69,6 +69,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "inspect",
         ],
     ),
+    ("init", &["lead", "connectors", "config", "sim"]),
     (
         "cli",
         &[
@@ -83,6 +84,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "inspect",
             "demo",
             "bench",
+            "init",
         ],
     ),
 ];

@@ -16,6 +16,7 @@ mod journal;
 mod layering;
 mod linkflow;
 mod once;
+mod packaging;
 mod pushsec;
 mod reload;
 mod retention;
