@@ -151,6 +151,22 @@ pub enum Command {
         #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "1000000")]
         growth: Option<u64>,
     },
+    /// Replay the journal's recent leads through edited scripts against the built-in
+    /// simulators and show what would change: calls added, removed or with another payload
+    /// (field by field), leads that would become unrouted or fail. Dry run: nothing is sent,
+    /// nothing is written; works beside a running daemon. Exits non-zero if a lead would fail.
+    Preview {
+        /// Leads received since: a date, a Beijing time or how long ago (30m, 24h, 7d)
+        /// [default: 24h].
+        #[arg(long, conflicts_with = "last")]
+        since: Option<String>,
+        /// The newest N leads instead.
+        #[arg(long, value_name = "N")]
+        last: Option<usize>,
+        /// The edited scripts.
+        #[arg(long, default_value = "scripts")]
+        scripts: PathBuf,
+    },
     /// Run the *.test.rhai files against the built-in simulators.
     Test {
         /// The scripts folder (scripts and their tests).
@@ -366,6 +382,11 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             scripts,
         } => route(cli.config, &lead, vendor, account, dry_run, &scripts).await,
         Command::Test { dir } => test(cli.config, dir).await,
+        Command::Preview {
+            since,
+            last,
+            scripts,
+        } => preview(cli.config, since, last, scripts).await,
         Command::Bench {
             quick,
             rates,
@@ -795,10 +816,62 @@ async fn bench(
     })
 }
 
+async fn preview(
+    config_path: Option<PathBuf>,
+    since: Option<String>,
+    last: Option<usize>,
+    scripts: PathBuf,
+) -> anyhow::Result<ExitCode> {
+    use crate::preview::{ScriptSet, Window};
+    let config = optional_config(config_path.clone())?;
+    let (_, reader) = journal_reader(config_path)?;
+    let now = chrono::Utc::now().timestamp_millis();
+    let window = match last {
+        Some(n) => Window {
+            since_ms: None,
+            last: n,
+        },
+        None => Window {
+            since_ms: Some(
+                crate::inspect::parse_since(since.as_deref().unwrap_or("24h"), now)
+                    .map_err(anyhow::Error::msg)?,
+            ),
+            last: Window::MAX,
+        },
+    };
+    let edited = ScriptSet::read(&scripts)?;
+    // The live scripts are replayed beside the edited ones when they are another folder.
+    let live_dir = &config.daemon.scripts;
+    let same = |a: &std::path::Path, b: &std::path::Path| {
+        std::fs::canonicalize(a).ok() == std::fs::canonicalize(b).ok()
+    };
+    let live = if live_dir.is_dir() && !same(live_dir, &scripts) {
+        Some(ScriptSet::read(live_dir)?)
+    } else {
+        None
+    };
+    let report = crate::preview::preview(&config, &reader, &edited, live.as_ref(), window).await?;
+    print!("{}", report.render());
+    Ok(if report.fails() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
 async fn run_daemon(config_path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let path = Config::locate(config_path.as_deref());
     let config = Config::load(&path)?;
     let daemon = crate::daemon::start(&config).await?;
+    let preview = (config.daemon.preview_on_reload > 0).then(|| {
+        tokio::spawn(crate::preview::on_reload(
+            config.clone(),
+            daemon.host.clone(),
+            config.daemon.scripts.clone(),
+            config.daemon.journal.clone(),
+            config.daemon.preview_on_reload,
+        ))
+    });
     println!(
         "leadrelay running: webhooks on http://{}, journal {}, scripts {}",
         daemon.addr,
@@ -807,6 +880,9 @@ async fn run_daemon(config_path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     );
     wait_for_signal().await?;
     eprintln!("stopping: no new intake; letting runs in flight finish");
+    if let Some(task) = preview {
+        task.abort();
+    }
     daemon.stop().await;
     Ok(ExitCode::SUCCESS)
 }

@@ -116,6 +116,9 @@ pub struct DaemonSettings {
     pub keep_days: u32,
     /// Final leads and follow records older than this many days keep only their redacted form.
     pub personal_data_days: u32,
+    /// On each hot reload, replay this many of the newest leads through the new scripts against
+    /// the simulators and log `preview`'s one-line summary. 0 (default): off.
+    pub preview_on_reload: usize,
 }
 
 impl DaemonSettings {
@@ -190,6 +193,7 @@ impl Default for DaemonSettings {
             cron_catch_up_max_age_secs: 3600,
             keep_days: 90,
             personal_data_days: 30,
+            preview_on_reload: 0,
         }
     }
 }

@@ -23,6 +23,8 @@
 //! - [`daemon`] — `leadrelay run`: wires journal, host, triggers and the dispatcher (breakers,
 //!   retries, cron jobs, status) and stops them in order.
 //! - [`inspect`] — what the journal inspection commands print, as pure text functions.
+//! - [`preview`] — `leadrelay preview`: the journal's recent leads replayed through edited
+//!   scripts against the simulators, compared with what the live scripts did.
 //! - [`demo`] — `leadrelay demo`: the routing path end to end against the simulators.
 //! - [`bench`] — `leadrelay bench`: throughput, latency, CPU, memory, start-up and reload of the
 //!   daemon (a child process) against the simulators.
@@ -32,7 +34,7 @@
 //! `src/` and fails on a `crate::` path against it):
 //!
 //! `secret`, `clock` (usable by all) ← `lead` ← `connectors` ← `config` ← `host` ← `trigger` ←
-//! `daemon` ← `demo`/`bench`/`cli`. Beside them: `store` uses `lead` only (its `types` hold the
+//! `daemon` ← `preview`/`demo`/`bench`/`cli`. Beside them: `store` uses `lead` only (its `types` hold the
 //! traits the host and triggers use: intake, `once`, assignment counters); `sim` sits beside
 //! `connectors` (it may read `config`); `inspect` reads the journal (`store`, `lead`) for the
 //! CLI. `config` sits above `connectors` because an account is a connector's credentials, and
@@ -51,6 +53,7 @@ pub mod demo;
 pub mod host;
 pub mod inspect;
 pub mod lead;
+pub mod preview;
 pub mod secret;
 pub mod sim;
 pub mod store;

@@ -103,6 +103,8 @@ pub struct Host {
     reads: AtomicU64,
     compiles: AtomicU64,
     permits: Arc<Semaphore>,
+    /// The live generation's number, for whoever wants to hear about reloads.
+    generations: tokio::sync::watch::Sender<u64>,
 }
 
 impl std::fmt::Debug for Host {
@@ -157,7 +159,21 @@ impl Host {
             reads: AtomicU64::new(0),
             compiles: AtomicU64::new(0),
             permits,
+            generations: tokio::sync::watch::Sender::new(0),
         })
+    }
+
+    /// Tells about every change of the live generation (a script became live or was removed):
+    /// the receiver sees the new generation's number. The daemon's `preview_on_reload` uses it.
+    pub fn subscribe_generations(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.generations.subscribe()
+    }
+
+    /// Loads `source` as the script `key` (its path, as if read from there) without reading the
+    /// file, and makes it live if it loads. `preview` loads snapshots of a folder this way.
+    /// Blocks.
+    pub fn load_text(&self, key: &str, source: &str) -> Verdict {
+        self.load_source(key, source)
     }
 
     /// How much reload work this host has done.
@@ -299,6 +315,7 @@ impl Host {
             number: current.number + 1,
             scripts,
         });
+        self.generations.send_replace(current.number);
     }
 
     /// Every `(script version, handler)` of the live generation that wants `lead`, in script

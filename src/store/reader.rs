@@ -437,10 +437,139 @@ impl JournalReader {
         })
     }
 
+    /// The leads `preview` replays, oldest first: those received at or after `since_ms` (all
+    /// when `None`), at most the newest `limit`, whose work has a final state or waits for a
+    /// retry (pending and running ones have no outcome yet), each with the runs of its last
+    /// attempt and their calls' fingerprints. Read in one snapshot.
+    pub fn recorded_leads(
+        &self,
+        since_ms: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<RecordedLead>, StoreError> {
+        self.with(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT l.id, l.body, w.id, w.status, w.reason, w.attempts
+                 FROM leads l JOIN work w ON w.lead_id = l.id
+                 WHERE (?1 IS NULL OR l.received_ms >= ?1)
+                   AND w.status NOT IN ('pending', 'running')
+                   AND l.redacted_ms IS NULL
+                 ORDER BY l.received_ms DESC, l.id DESC
+                 LIMIT ?2",
+            )?;
+            let rows = stmt
+                .query_map(params![since_ms, limit.min(i64::MAX as usize) as i64], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, Option<String>>(4)?,
+                        r.get::<_, u32>(5)?,
+                    ))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut runs = conn.prepare_cached(
+                "SELECT id, script, handler, status, error FROM runs
+                 WHERE work_id = ?1 AND attempt = ?2 ORDER BY id",
+            )?;
+            let mut calls = conn.prepare_cached(
+                "SELECT vendor, account, op, fingerprint, ok FROM calls
+                 WHERE run_id = ?1 ORDER BY seq",
+            )?;
+            let mut out = Vec::with_capacity(rows.len());
+            for (id, body, work_id, status, reason, attempts) in rows.into_iter().rev() {
+                let lead = serde_json::from_str(&body)
+                    .map_err(|e| StoreError::Corrupt(format!("lead {id}: {e}")))?;
+                let run_rows = runs
+                    .query_map(params![work_id, attempts], |r| {
+                        Ok((
+                            r.get::<_, i64>(0)?,
+                            RecordedRun {
+                                script: r.get(1)?,
+                                handler: r.get(2)?,
+                                status: r.get(3)?,
+                                error: r.get(4)?,
+                                calls: Vec::new(),
+                            },
+                        ))
+                    })?
+                    .collect::<Result<Vec<_>, _>>()?;
+                let mut recorded_runs = Vec::with_capacity(run_rows.len());
+                for (run_id, mut run) in run_rows {
+                    run.calls = calls
+                        .query_map([run_id], |r| {
+                            Ok(RecordedCall {
+                                vendor: r.get(0)?,
+                                account: r.get(1)?,
+                                op: r.get(2)?,
+                                fingerprint: r.get(3)?,
+                                ok: r.get(4)?,
+                            })
+                        })?
+                        .collect::<Result<_, _>>()?;
+                    recorded_runs.push(run);
+                }
+                out.push(RecordedLead {
+                    id,
+                    lead,
+                    status: parse_status(&status)?,
+                    reason,
+                    runs: recorded_runs,
+                });
+            }
+            Ok(out)
+        })
+    }
+
     /// The applied migrations (version, name), oldest first.
     pub fn migrations(&self) -> Result<Vec<(i64, String)>, StoreError> {
         self.with(schema::applied)
     }
+}
+
+/// A lead as `preview` replays it: its body and what the live scripts did with it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedLead {
+    /// The journal id.
+    pub id: i64,
+    /// The lead as stored.
+    pub lead: crate::lead::Lead,
+    /// Where its work ended (or waits for a retry).
+    pub status: WorkStatus,
+    /// Why it is unrouted, skipped, dead or waiting.
+    pub reason: Option<String>,
+    /// The runs of its last attempt, in order.
+    pub runs: Vec<RecordedRun>,
+}
+
+/// One run of a [`RecordedLead`]'s last attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedRun {
+    /// The script's path.
+    pub script: String,
+    /// The handler.
+    pub handler: String,
+    /// `ok`, `failed`, `skipped`, `interrupted` or `running`.
+    pub status: String,
+    /// `path:line:col: message` of a failure.
+    pub error: Option<String>,
+    /// Its calls, in order.
+    pub calls: Vec<RecordedCall>,
+}
+
+/// One call of a [`RecordedRun`]: the journal keeps its fingerprint, never the payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedCall {
+    /// The vendor.
+    pub vendor: String,
+    /// The account.
+    pub account: String,
+    /// The op.
+    pub op: String,
+    /// [`super::fingerprint`] of the payload sent.
+    pub fingerprint: String,
+    /// True when the vendor accepted it.
+    pub ok: bool,
 }
 
 pub(crate) fn find_lead(conn: &Connection, id: &str) -> Result<Option<i64>, StoreError> {

@@ -32,6 +32,20 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     ("inspect", &["lead", "store"]),
     (
+        "preview",
+        &[
+            "lead",
+            "connectors",
+            "config",
+            "sim",
+            "store",
+            "host",
+            "trigger",
+            "daemon",
+            "inspect",
+        ],
+    ),
+    (
         "demo",
         &[
             "lead",
@@ -73,6 +87,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "inspect",
             "demo",
             "bench",
+            "preview",
         ],
     ),
 ];
