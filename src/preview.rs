@@ -334,7 +334,8 @@ impl PreviewReport {
     /// `412 leads: 37 would change owner, 2 would fail at tencent_to_xiaolanben.rhai:14:9, 373
     /// unchanged`.
     pub fn summary(&self) -> String {
-        let count = |f: &dyn Fn(&LeadVerdict) -> bool| self.leads.iter().filter(|l| f(&l.verdict)).count();
+        let count =
+            |f: &dyn Fn(&LeadVerdict) -> bool| self.leads.iter().filter(|l| f(&l.verdict)).count();
         let mut parts = Vec::new();
         let owner = count(&|v| matches!(v, LeadVerdict::Changed { owner: true }));
         let calls = count(&|v| matches!(v, LeadVerdict::Changed { owner: false }));
@@ -465,7 +466,12 @@ pub fn field_diff(before: &Value, after: &Value) -> Vec<FieldChange> {
     out
 }
 
-fn diff_at(path: String, before: Option<&Value>, after: Option<&Value>, out: &mut Vec<FieldChange>) {
+fn diff_at(
+    path: String,
+    before: Option<&Value>,
+    after: Option<&Value>,
+    out: &mut Vec<FieldChange>,
+) {
     match (before, after) {
         (Some(Value::Object(a)), Some(Value::Object(b))) => {
             let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
@@ -487,7 +493,11 @@ fn diff_at(path: String, before: Option<&Value>, after: Option<&Value>, out: &mu
             }
         }
         (a, b) if a != b => out.push(FieldChange {
-            path: if path.is_empty() { "(payload)".into() } else { path },
+            path: if path.is_empty() {
+                "(payload)".into()
+            } else {
+                path
+            },
             before: a.cloned(),
             after: b.cloned(),
         }),
@@ -570,7 +580,11 @@ struct Replayer {
 impl Replayer {
     /// `strict`: a script that does not load is an error (the edited folder); otherwise it is
     /// left out with a warning (a live folder whose broken file the daemon refused).
-    async fn start(config: &Config, set: &ScriptSet, strict: bool) -> Result<Replayer, PreviewError> {
+    async fn start(
+        config: &Config,
+        set: &ScriptSet,
+        strict: bool,
+    ) -> Result<Replayer, PreviewError> {
         let simulator = Simulator::start_local()
             .await
             .map_err(PreviewError::Simulator)?;
@@ -668,7 +682,13 @@ const RELOAD_QUIET: Duration = Duration::from_millis(200);
 /// `[daemon] preview_on_reload = N`: after each change of `host`'s live scripts, replays the
 /// newest `last` leads of the journal at `journal` through the scripts of `dir` as they are now,
 /// beside the previous snapshot of the folder, and logs the summary line. Runs until aborted.
-pub async fn on_reload(config: Config, host: Arc<Host>, dir: PathBuf, journal: PathBuf, last: usize) {
+pub async fn on_reload(
+    config: Config,
+    host: Arc<Host>,
+    dir: PathBuf,
+    journal: PathBuf,
+    last: usize,
+) {
     let mut generations = host.subscribe_generations();
     let mut previous = match ScriptSet::read(&dir) {
         Ok(set) => set,

@@ -457,16 +457,19 @@ impl JournalReader {
                  LIMIT ?2",
             )?;
             let rows = stmt
-                .query_map(params![since_ms, limit.min(i64::MAX as usize) as i64], |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, i64>(2)?,
-                        r.get::<_, String>(3)?,
-                        r.get::<_, Option<String>>(4)?,
-                        r.get::<_, u32>(5)?,
-                    ))
-                })?
+                .query_map(
+                    params![since_ms, limit.min(i64::MAX as usize) as i64],
+                    |r| {
+                        Ok((
+                            r.get::<_, i64>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, i64>(2)?,
+                            r.get::<_, String>(3)?,
+                            r.get::<_, Option<String>>(4)?,
+                            r.get::<_, u32>(5)?,
+                        ))
+                    },
+                )?
                 .collect::<Result<Vec<_>, _>>()?;
             let mut runs = conn.prepare_cached(
                 "SELECT id, script, handler, status, error FROM runs

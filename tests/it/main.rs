@@ -12,6 +12,7 @@ mod journal;
 mod layering;
 mod linkflow;
 mod once;
+mod preview;
 mod pushsec;
 mod reload;
 mod retention;
