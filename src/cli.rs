@@ -545,9 +545,10 @@ async fn check(config_path: Option<PathBuf>, dir: PathBuf) -> anyhow::Result<Exi
         println!("{problem}");
     }
     println!(
-        "checked {} scripts, {} test files and {} stdlib modules: {}",
+        "checked {} scripts, {} test files, {} shared modules and {} stdlib modules: {}",
         report.scripts,
         report.tests,
+        report.shared_modules,
         report.stdlib_modules,
         match report.problems.len() {
             0 => "no problems".to_string(),
