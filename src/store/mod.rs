@@ -100,7 +100,8 @@ pub use model::{
     RunRow, RunStart, RunStory, Work, WorkKind, WorkOutcome, WorkState, WorkStatus,
 };
 pub use reader::{
-    BackupReport, JournalReader, RecordedCall, RecordedLead, RecordedRun, RetentionStatus,
+    BackupReport, FollowStory, FollowSummary, JournalReader, RecordedCall, RecordedLead,
+    RecordedRun, RetentionStatus,
 };
 pub use retention::{Erasure, ForgetSelector, PruneReport, RetentionPolicy};
 

@@ -524,6 +524,134 @@ impl JournalReader {
         })
     }
 
+    /// A work item's state and its runs, oldest first (`job run` follows the item it queued).
+    pub fn work_story(&self, work_id: i64) -> Result<Option<(WorkState, Vec<RunStory>)>, StoreError> {
+        self.with(|conn| {
+            let Some(state) = work_state(conn, work_id)? else {
+                return Ok(None);
+            };
+            Ok(Some((state, runs_of(conn, work_id)?)))
+        })
+    }
+
+    /// Waiqin follow records, newest first: those received at or after `since_ms`, of
+    /// `account`, at most `limit` (capped like leads).
+    pub fn list_follows(
+        &self,
+        since_ms: Option<i64>,
+        account: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<FollowSummary>, StoreError> {
+        self.with(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT f.id, f.account, f.msg_id, f.data_id, f.received_ms, w.status, w.reason
+                 FROM follows f JOIN work w ON w.follow_id = f.id
+                 WHERE (?1 IS NULL OR f.received_ms >= ?1) AND (?2 IS NULL OR f.account = ?2)
+                 ORDER BY f.received_ms DESC, f.id DESC
+                 LIMIT ?3",
+            )?;
+            let rows = stmt.query_map(
+                params![since_ms, account, limit.min(LeadQuery::MAX_LIMIT) as i64],
+                |r| {
+                    Ok((
+                        FollowSummary {
+                            id: r.get(0)?,
+                            account: r.get(1)?,
+                            msg_id: r.get(2)?,
+                            data_id: r.get(3)?,
+                            received_ms: r.get(4)?,
+                            status: WorkStatus::Pending,
+                            reason: r.get(6)?,
+                        },
+                        r.get::<_, String>(5)?,
+                    ))
+                },
+            )?;
+            rows.map(|row| {
+                let (mut summary, status) = row?;
+                summary.status = parse_status(&status)?;
+                Ok(summary)
+            })
+            .collect()
+        })
+    }
+
+    /// Everything known about one follow record: `id` is Waiqin's msgId (the newest such
+    /// record if several accounts share it) or a journal id written `#42`.
+    pub fn follow_story(&self, id: &str) -> Result<Option<FollowStory>, StoreError> {
+        self.with(|conn| {
+            let id = id.trim();
+            let found: Option<i64> = match id.strip_prefix('#') {
+                Some(n) => match n.parse::<i64>() {
+                    Ok(n) => conn
+                        .query_row("SELECT id FROM follows WHERE id = ?1", [n], |r| r.get(0))
+                        .optional()?,
+                    Err(_) => None,
+                },
+                None => conn
+                    .query_row(
+                        "SELECT id FROM follows WHERE msg_id = ?1 ORDER BY received_ms DESC, id DESC
+                         LIMIT 1",
+                        [id],
+                        |r| r.get(0),
+                    )
+                    .optional()?,
+            };
+            let Some(follow_id) = found else {
+                return Ok(None);
+            };
+            let (account, msg_id, data_id, record, via, endpoint, received_ms): (
+                String,
+                String,
+                Option<String>,
+                String,
+                String,
+                String,
+                i64,
+            ) = conn.query_row(
+                "SELECT account, msg_id, data_id, record, via, endpoint, received_ms
+                 FROM follows WHERE id = ?1",
+                [follow_id],
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                    ))
+                },
+            )?;
+            let record = serde_json::from_str(&record)
+                .map_err(|e| StoreError::Corrupt(format!("follow record {follow_id}: {e}")))?;
+            let (work_id, attempts): (i64, u32) = conn.query_row(
+                "SELECT id, attempts FROM work WHERE follow_id = ?1",
+                [follow_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            let state = work_state(conn, work_id)?
+                .ok_or_else(|| StoreError::Corrupt(format!("follow record {follow_id}: no work")))?;
+            Ok(Some(FollowStory {
+                id: follow_id,
+                account,
+                msg_id,
+                data_id,
+                record,
+                arrival: Arrival {
+                    via: parse_via(&via)?,
+                    endpoint,
+                    received_at_ms: received_ms,
+                },
+                work_id,
+                attempts,
+                runs: runs_of(conn, work_id)?,
+                state,
+            }))
+        })
+    }
+
     /// The applied migrations (version, name), oldest first.
     pub fn migrations(&self) -> Result<Vec<(i64, String)>, StoreError> {
         self.with(schema::applied)
@@ -573,6 +701,76 @@ pub struct RecordedCall {
     pub fingerprint: String,
     /// True when the vendor accepted it.
     pub ok: bool,
+}
+
+/// One line of `follows list`. Carries no contact details.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FollowSummary {
+    /// The journal id.
+    pub id: i64,
+    /// The Waiqin account whose push carried it.
+    pub account: String,
+    /// Waiqin's `msgId`.
+    pub msg_id: String,
+    /// Waiqin's `dataId`.
+    pub data_id: Option<String>,
+    /// Unix milliseconds when received.
+    pub received_ms: i64,
+    /// Where its work is.
+    pub status: WorkStatus,
+    /// Why it is waiting, dead, unrouted or skipped.
+    pub reason: Option<String>,
+}
+
+/// Everything the journal knows about one follow record: `follows show`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FollowStory {
+    /// The journal id.
+    pub id: i64,
+    /// The Waiqin account whose push carried it.
+    pub account: String,
+    /// Waiqin's `msgId`.
+    pub msg_id: String,
+    /// Waiqin's `dataId`.
+    pub data_id: Option<String>,
+    /// The decoded record (`{}` once redacted).
+    pub record: serde_json::Value,
+    /// How and when it arrived.
+    pub arrival: Arrival,
+    /// Its work item.
+    pub work_id: i64,
+    /// Claims so far.
+    pub attempts: u32,
+    /// Every run, oldest first.
+    pub runs: Vec<RunStory>,
+    /// Where it is now.
+    pub state: WorkState,
+}
+
+fn work_state(conn: &Connection, work_id: i64) -> Result<Option<WorkState>, StoreError> {
+    let row: Option<(String, i64, Option<String>)> = conn
+        .query_row(
+            "SELECT status, due_ms, reason FROM work WHERE id = ?1",
+            [work_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    let Some((status, due_ms, reason)) = row else {
+        return Ok(None);
+    };
+    let reason = reason.unwrap_or_default();
+    Ok(Some(match parse_status(&status)? {
+        WorkStatus::Pending => WorkState::Pending,
+        WorkStatus::Running => WorkState::Running,
+        WorkStatus::Retry => WorkState::Retry {
+            at_ms: due_ms,
+            reason,
+        },
+        WorkStatus::Done => WorkState::Done,
+        WorkStatus::Dead => WorkState::Dead { reason },
+        WorkStatus::Unrouted => WorkState::Unrouted { reason },
+        WorkStatus::Skipped => WorkState::Skipped { reason },
+    }))
 }
 
 pub(crate) fn find_lead(conn: &Connection, id: &str) -> Result<Option<i64>, StoreError> {
