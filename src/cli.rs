@@ -53,6 +53,18 @@ pub enum Command {
         #[command(subcommand)]
         command: QuarantineCommand,
     },
+    /// Waiqin follow records in the journal: `follows list`, `follows show ID`.
+    Follows {
+        /// What to do.
+        #[command(subcommand)]
+        command: FollowsCommand,
+    },
+    /// Scheduled jobs: `job run NAME` runs one now through the daemon's journal.
+    Job {
+        /// What to do.
+        #[command(subcommand)]
+        command: JobCommand,
+    },
     /// Sources, scripts, backlog, dead letters and circuit breakers at a glance.
     Status,
     /// The journal file itself: `journal backup FILE` (works beside a running daemon).
@@ -198,6 +210,42 @@ impl Command {
             _ => "warn",
         }
     }
+}
+
+/// `leadrelay follows …`.
+#[derive(Debug, Subcommand)]
+pub enum FollowsCommand {
+    /// Follow records, newest first.
+    List {
+        /// Only those received since (a date, a Beijing time, or 30m, 2h, 1d).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only those of this Waiqin account.
+        #[arg(long)]
+        account: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// One follow record: fields (phones masked), runs, calls, state.
+    Show {
+        /// Waiqin's msgId, or #journal-id.
+        id: String,
+    },
+}
+
+/// `leadrelay job …`.
+#[derive(Debug, Subcommand)]
+pub enum JobCommand {
+    /// Queue a run of the job now in the journal; a running daemon runs it within a second
+    /// (recorded, retried and dead-lettered like a cron slot). Waits for it and prints it.
+    Run {
+        /// The job function, or file.rhai::function.
+        name: String,
+        /// Seconds to wait for the daemon to finish it.
+        #[arg(long, default_value_t = 60)]
+        wait: u64,
+    },
 }
 
 /// `leadrelay leads …`.
@@ -356,6 +404,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Dead { command } => dead(cli.config, command),
         Command::Quarantine { command } => quarantine(cli.config, command),
         Command::Status => status(cli.config),
+        Command::Follows { command } => follows(cli.config, command),
+        Command::Job { command } => job(cli.config, command).await,
         Command::Journal { command } => journal(cli.config, command),
         Command::Demo {
             scripts,
@@ -1086,11 +1136,121 @@ fn quarantine(
     }
 }
 
+fn follows(config_path: Option<PathBuf>, command: FollowsCommand) -> anyhow::Result<ExitCode> {
+    let (path, reader) = journal_reader(config_path)?;
+    match command {
+        FollowsCommand::List {
+            since,
+            account,
+            limit,
+        } => {
+            let now = chrono::Utc::now().timestamp_millis();
+            let since_ms = since
+                .map(|s| crate::inspect::parse_since(&s, now))
+                .transpose()
+                .map_err(anyhow::Error::msg)?;
+            print!(
+                "{}",
+                crate::inspect::follows_list(&reader, since_ms, account.as_deref(), limit)?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        FollowsCommand::Show { id } => {
+            let found = crate::inspect::follow_show(&reader, &id)?;
+            Ok(print_or_missing(
+                found,
+                format!("follow record `{id}`"),
+                &path,
+            ))
+        }
+    }
+}
+
+/// The live schedules of the config's scripts folder (loaded without vendor accounts: loading
+/// never calls a vendor), with their next slot.
+fn schedules_of(config: &Config) -> anyhow::Result<Vec<crate::daemon::cron::ScheduleInfo>> {
+    let zone = config
+        .daemon
+        .schedule_offset()
+        .map_err(anyhow::Error::msg)?;
+    let host = Host::with_accounts(Arc::new(Services::new(Accounts::default())), None, |_| {});
+    if config.daemon.scripts.is_dir() {
+        host.load_dir(&config.daemon.scripts)?;
+    }
+    Ok(crate::daemon::cron::schedules(
+        &host,
+        zone,
+        chrono::Utc::now().timestamp_millis(),
+    ))
+}
+
+async fn job(config_path: Option<PathBuf>, command: JobCommand) -> anyhow::Result<ExitCode> {
+    let JobCommand::Run { name, wait } = command;
+    let config = optional_config(config_path.clone())?;
+    let (path, reader) = journal_reader(config_path)?;
+    let c = config.clone();
+    let schedules = tokio::task::spawn_blocking(move || schedules_of(&c)).await??;
+    let schedule =
+        crate::daemon::cron::find_schedule(&schedules, &name).map_err(anyhow::Error::msg)?;
+    let now = chrono::Utc::now().timestamp_millis();
+    let work = crate::store::offline::enqueue_job_offline(&path, &schedule.key, now)?;
+    println!("job {} queued as work #{work}", schedule.key);
+    let running = crate::daemon::status::read(&path).is_some_and(|d| now - d.written_ms <= 10_000);
+    if !running {
+        println!(
+            "no daemon is running beside {}: the job runs when `leadrelay run` starts",
+            path.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let started = std::time::Instant::now();
+    loop {
+        if let Some((state, runs)) = reader.work_story(work)? {
+            use crate::store::WorkState;
+            let finished = matches!(
+                state,
+                WorkState::Done | WorkState::Dead { .. } | WorkState::Skipped { .. }
+            );
+            if finished || started.elapsed() >= std::time::Duration::from_secs(wait) {
+                for run in &runs {
+                    println!(
+                        "run {} {} version {}: {}{}",
+                        run.script,
+                        run.handler,
+                        run.version,
+                        run.status,
+                        run.error
+                            .as_deref()
+                            .map(|e| format!(": {}", crate::inspect::mask_phones_in(e)))
+                            .unwrap_or_default()
+                    );
+                    for call in &run.calls {
+                        println!(
+                            "  call {}::{} account={} {}",
+                            call.vendor,
+                            call.op,
+                            call.account,
+                            if call.ok { "ok" } else { "failed" }
+                        );
+                    }
+                }
+                println!("now: {state:?}");
+                return Ok(match state {
+                    WorkState::Done | WorkState::Skipped { .. } => ExitCode::SUCCESS,
+                    _ => ExitCode::FAILURE,
+                });
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 fn status(config_path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let policy = optional_config(config_path.clone())?
         .daemon
         .retention()
         .map_err(anyhow::Error::msg)?;
+    let config = optional_config(config_path.clone())?;
     let (path, reader) = journal_reader(config_path)?;
     let mut extra = Vec::new();
     let mut warning = String::new();
@@ -1138,6 +1298,24 @@ fn status(config_path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
             "daemon".to_string(),
             "not running (no status file beside the journal)\n".to_string(),
         )),
+    }
+    if let Ok(schedules) = schedules_of(&config) {
+        if !schedules.is_empty() {
+            let body: String = schedules
+                .iter()
+                .map(|s| {
+                    format!(
+                        "{}::{}  \"{}\"  next {}\n",
+                        s.script,
+                        s.function,
+                        s.cron,
+                        s.next_ms
+                            .map_or("never".to_string(), crate::inspect::beijing_time)
+                    )
+                })
+                .collect();
+            extra.push(("schedules (next fire, Beijing time)".to_string(), body));
+        }
     }
     extra.push(crate::inspect::retention_section(
         &reader,

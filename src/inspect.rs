@@ -447,7 +447,14 @@ pub fn follows_list(
     limit: usize,
 ) -> Result<String, StoreError> {
     let follows = reader.list_follows(since_ms, account, limit)?;
-    let mut table = Table::new(["ID", "ACCOUNT", "MSG ID", "DATA ID", "ARRIVED (UTC+8)", "STATE"]);
+    let mut table = Table::new([
+        "ID",
+        "ACCOUNT",
+        "MSG ID",
+        "DATA ID",
+        "ARRIVED (UTC+8)",
+        "STATE",
+    ]);
     for f in &follows {
         let state = match &f.reason {
             Some(reason) if !reason.is_empty() => {
@@ -459,7 +466,9 @@ pub fn follows_list(
             format!("#{}", f.id),
             one_line(&f.account),
             one_line(&f.msg_id),
-            f.data_id.as_deref().map_or_else(|| "-".to_string(), one_line),
+            f.data_id
+                .as_deref()
+                .map_or_else(|| "-".to_string(), one_line),
             beijing_time(f.received_ms),
             state,
         ]);
@@ -502,7 +511,10 @@ pub fn follow_show(reader: &JournalReader, id: &str) -> Result<Option<String>, S
         Via::Pull => format!("pulled from {}", mask.text(&arrival.endpoint)),
         Via::Manual => format!("injected by hand ({})", mask.text(&arrival.endpoint)),
     };
-    line(format!("arrived  {}  {how}", beijing_time(arrival.received_at_ms)));
+    line(format!(
+        "arrived  {}  {how}",
+        beijing_time(arrival.received_at_ms)
+    ));
     if let Some(data_id) = &story.data_id {
         line(format!("dataId   {}", one_line(data_id)));
     }

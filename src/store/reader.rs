@@ -525,7 +525,10 @@ impl JournalReader {
     }
 
     /// A work item's state and its runs, oldest first (`job run` follows the item it queued).
-    pub fn work_story(&self, work_id: i64) -> Result<Option<(WorkState, Vec<RunStory>)>, StoreError> {
+    pub fn work_story(
+        &self,
+        work_id: i64,
+    ) -> Result<Option<(WorkState, Vec<RunStory>)>, StoreError> {
         self.with(|conn| {
             let Some(state) = work_state(conn, work_id)? else {
                 return Ok(None);
@@ -631,8 +634,9 @@ impl JournalReader {
                 [follow_id],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
-            let state = work_state(conn, work_id)?
-                .ok_or_else(|| StoreError::Corrupt(format!("follow record {follow_id}: no work")))?;
+            let state = work_state(conn, work_id)?.ok_or_else(|| {
+                StoreError::Corrupt(format!("follow record {follow_id}: no work"))
+            })?;
             Ok(Some(FollowStory {
                 id: follow_id,
                 account,
