@@ -53,6 +53,18 @@ pub enum Command {
         #[command(subcommand)]
         command: QuarantineCommand,
     },
+    /// Waiqin follow records in the journal: `follows list`, `follows show ID`.
+    Follows {
+        /// What to do.
+        #[command(subcommand)]
+        command: FollowsCommand,
+    },
+    /// Scheduled jobs: `job run NAME` runs one now through the daemon's journal.
+    Job {
+        /// What to do.
+        #[command(subcommand)]
+        command: JobCommand,
+    },
     /// Sources, scripts, backlog, dead letters and circuit breakers at a glance.
     Status,
     /// The journal file itself: `journal backup FILE` (works beside a running daemon).
@@ -164,6 +176,22 @@ pub enum Command {
         #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "1000000")]
         growth: Option<u64>,
     },
+    /// Replay the journal's recent leads through edited scripts against the built-in
+    /// simulators and show what would change: calls added, removed or with another payload
+    /// (field by field), leads that would become unrouted or fail. Dry run: nothing is sent,
+    /// nothing is written; works beside a running daemon. Exits non-zero if a lead would fail.
+    Preview {
+        /// Leads received since: a date, a Beijing time or how long ago (30m, 24h, 7d)
+        /// [default: 24h].
+        #[arg(long, conflicts_with = "last")]
+        since: Option<String>,
+        /// The newest N leads instead.
+        #[arg(long, value_name = "N")]
+        last: Option<usize>,
+        /// The edited scripts.
+        #[arg(long, default_value = "scripts")]
+        scripts: PathBuf,
+    },
     /// Run the *.test.rhai files against the built-in simulators.
     Test {
         /// The scripts folder (scripts and their tests).
@@ -195,6 +223,42 @@ impl Command {
             _ => "warn",
         }
     }
+}
+
+/// `leadrelay follows …`.
+#[derive(Debug, Subcommand)]
+pub enum FollowsCommand {
+    /// Follow records, newest first.
+    List {
+        /// Only those received since (a date, a Beijing time, or 30m, 2h, 1d).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only those of this Waiqin account.
+        #[arg(long)]
+        account: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// One follow record: fields (phones masked), runs, calls, state.
+    Show {
+        /// Waiqin's msgId, or #journal-id.
+        id: String,
+    },
+}
+
+/// `leadrelay job …`.
+#[derive(Debug, Subcommand)]
+pub enum JobCommand {
+    /// Queue a run of the job now in the journal; a running daemon runs it within a second
+    /// (recorded, retried and dead-lettered like a cron slot). Waits for it and prints it.
+    Run {
+        /// The job function, or file.rhai::function.
+        name: String,
+        /// Seconds to wait for the daemon to finish it.
+        #[arg(long, default_value_t = 60)]
+        wait: u64,
+    },
 }
 
 /// `leadrelay leads …`.
@@ -354,6 +418,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Dead { command } => dead(cli.config, command),
         Command::Quarantine { command } => quarantine(cli.config, command),
         Command::Status => status(cli.config),
+        Command::Follows { command } => follows(cli.config, command),
+        Command::Job { command } => job(cli.config, command).await,
         Command::Journal { command } => journal(cli.config, command),
         Command::Demo {
             scripts,
@@ -382,6 +448,11 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             scripts,
         } => route(cli.config, &lead, vendor, account, dry_run, &scripts).await,
         Command::Test { dir } => test(cli.config, dir).await,
+        Command::Preview {
+            since,
+            last,
+            scripts,
+        } => preview(cli.config, since, last, scripts).await,
         Command::Bench {
             quick,
             rates,
@@ -548,9 +619,10 @@ async fn check(config_path: Option<PathBuf>, dir: PathBuf) -> anyhow::Result<Exi
         println!("{note}");
     }
     println!(
-        "checked {} scripts, {} test files and {} stdlib modules: {}",
+        "checked {} scripts, {} test files, {} shared modules and {} stdlib modules: {}",
         report.scripts,
         report.tests,
+        report.shared_modules,
         report.stdlib_modules,
         match report.problems.len() {
             0 => "no problems".to_string(),
@@ -868,10 +940,62 @@ async fn bench(
     })
 }
 
+async fn preview(
+    config_path: Option<PathBuf>,
+    since: Option<String>,
+    last: Option<usize>,
+    scripts: PathBuf,
+) -> anyhow::Result<ExitCode> {
+    use crate::preview::{ScriptSet, Window};
+    let config = optional_config(config_path.clone())?;
+    let (_, reader) = journal_reader(config_path)?;
+    let now = chrono::Utc::now().timestamp_millis();
+    let window = match last {
+        Some(n) => Window {
+            since_ms: None,
+            last: n,
+        },
+        None => Window {
+            since_ms: Some(
+                crate::inspect::parse_since(since.as_deref().unwrap_or("24h"), now)
+                    .map_err(anyhow::Error::msg)?,
+            ),
+            last: Window::MAX,
+        },
+    };
+    let edited = ScriptSet::read(&scripts)?;
+    // The live scripts are replayed beside the edited ones when they are another folder.
+    let live_dir = &config.daemon.scripts;
+    let same = |a: &std::path::Path, b: &std::path::Path| {
+        std::fs::canonicalize(a).ok() == std::fs::canonicalize(b).ok()
+    };
+    let live = if live_dir.is_dir() && !same(live_dir, &scripts) {
+        Some(ScriptSet::read(live_dir)?)
+    } else {
+        None
+    };
+    let report = crate::preview::preview(&config, &reader, &edited, live.as_ref(), window).await?;
+    print!("{}", report.render());
+    Ok(if report.fails() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
 async fn run_daemon(config_path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let path = Config::locate(config_path.as_deref());
     let config = Config::load(&path)?;
     let daemon = crate::daemon::start(&config).await?;
+    let preview = (config.daemon.preview_on_reload > 0).then(|| {
+        tokio::spawn(crate::preview::on_reload(
+            config.clone(),
+            daemon.host.clone(),
+            config.daemon.scripts.clone(),
+            config.daemon.journal.clone(),
+            config.daemon.preview_on_reload,
+        ))
+    });
     println!(
         "leadrelay running: webhooks on http://{}, journal {}, scripts {}{}",
         daemon.addr,
@@ -884,6 +1008,9 @@ async fn run_daemon(config_path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     );
     wait_for_signal().await?;
     eprintln!("stopping: no new intake; letting runs in flight finish");
+    if let Some(task) = preview {
+        task.abort();
+    }
     daemon.stop().await;
     Ok(ExitCode::SUCCESS)
 }
@@ -1089,11 +1216,121 @@ fn quarantine(
     }
 }
 
+fn follows(config_path: Option<PathBuf>, command: FollowsCommand) -> anyhow::Result<ExitCode> {
+    let (path, reader) = journal_reader(config_path)?;
+    match command {
+        FollowsCommand::List {
+            since,
+            account,
+            limit,
+        } => {
+            let now = chrono::Utc::now().timestamp_millis();
+            let since_ms = since
+                .map(|s| crate::inspect::parse_since(&s, now))
+                .transpose()
+                .map_err(anyhow::Error::msg)?;
+            print!(
+                "{}",
+                crate::inspect::follows_list(&reader, since_ms, account.as_deref(), limit)?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        FollowsCommand::Show { id } => {
+            let found = crate::inspect::follow_show(&reader, &id)?;
+            Ok(print_or_missing(
+                found,
+                format!("follow record `{id}`"),
+                &path,
+            ))
+        }
+    }
+}
+
+/// The live schedules of the config's scripts folder (loaded without vendor accounts: loading
+/// never calls a vendor), with their next slot.
+fn schedules_of(config: &Config) -> anyhow::Result<Vec<crate::daemon::cron::ScheduleInfo>> {
+    let zone = config
+        .daemon
+        .schedule_offset()
+        .map_err(anyhow::Error::msg)?;
+    let host = Host::with_accounts(Arc::new(Services::new(Accounts::default())), None, |_| {});
+    if config.daemon.scripts.is_dir() {
+        host.load_dir(&config.daemon.scripts)?;
+    }
+    Ok(crate::daemon::cron::schedules(
+        &host,
+        zone,
+        chrono::Utc::now().timestamp_millis(),
+    ))
+}
+
+async fn job(config_path: Option<PathBuf>, command: JobCommand) -> anyhow::Result<ExitCode> {
+    let JobCommand::Run { name, wait } = command;
+    let config = optional_config(config_path.clone())?;
+    let (path, reader) = journal_reader(config_path)?;
+    let c = config.clone();
+    let schedules = tokio::task::spawn_blocking(move || schedules_of(&c)).await??;
+    let schedule =
+        crate::daemon::cron::find_schedule(&schedules, &name).map_err(anyhow::Error::msg)?;
+    let now = chrono::Utc::now().timestamp_millis();
+    let work = crate::store::offline::enqueue_job_offline(&path, &schedule.key, now)?;
+    println!("job {} queued as work #{work}", schedule.key);
+    let running = crate::daemon::status::read(&path).is_some_and(|d| now - d.written_ms <= 10_000);
+    if !running {
+        println!(
+            "no daemon is running beside {}: the job runs when `leadrelay run` starts",
+            path.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let started = std::time::Instant::now();
+    loop {
+        if let Some((state, runs)) = reader.work_story(work)? {
+            use crate::store::WorkState;
+            let finished = matches!(
+                state,
+                WorkState::Done | WorkState::Dead { .. } | WorkState::Skipped { .. }
+            );
+            if finished || started.elapsed() >= std::time::Duration::from_secs(wait) {
+                for run in &runs {
+                    println!(
+                        "run {} {} version {}: {}{}",
+                        run.script,
+                        run.handler,
+                        run.version,
+                        run.status,
+                        run.error
+                            .as_deref()
+                            .map(|e| format!(": {}", crate::inspect::mask_phones_in(e)))
+                            .unwrap_or_default()
+                    );
+                    for call in &run.calls {
+                        println!(
+                            "  call {}::{} account={} {}",
+                            call.vendor,
+                            call.op,
+                            call.account,
+                            if call.ok { "ok" } else { "failed" }
+                        );
+                    }
+                }
+                println!("now: {state:?}");
+                return Ok(match state {
+                    WorkState::Done | WorkState::Skipped { .. } => ExitCode::SUCCESS,
+                    _ => ExitCode::FAILURE,
+                });
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 fn status(config_path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let policy = optional_config(config_path.clone())?
         .daemon
         .retention()
         .map_err(anyhow::Error::msg)?;
+    let config = optional_config(config_path.clone())?;
     let (path, reader) = journal_reader(config_path)?;
     let mut extra = Vec::new();
     let mut warning = String::new();
@@ -1141,6 +1378,24 @@ fn status(config_path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
             "daemon".to_string(),
             "not running (no status file beside the journal)\n".to_string(),
         )),
+    }
+    if let Ok(schedules) = schedules_of(&config) {
+        if !schedules.is_empty() {
+            let body: String = schedules
+                .iter()
+                .map(|s| {
+                    format!(
+                        "{}::{}  \"{}\"  next {}\n",
+                        s.script,
+                        s.function,
+                        s.cron,
+                        s.next_ms
+                            .map_or("never".to_string(), crate::inspect::beijing_time)
+                    )
+                })
+                .collect();
+            extra.push(("schedules (next fire, Beijing time)".to_string(), body));
+        }
     }
     extra.push(crate::inspect::retention_section(
         &reader,

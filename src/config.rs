@@ -128,6 +128,9 @@ pub struct DaemonSettings {
     /// The console's token (`${VAR}` allowed, resolved when the config is read). Required when
     /// `admin_listen` is not a loopback address.
     pub admin_token: Option<Secret>,
+    /// On each hot reload, replay this many of the newest leads through the new scripts against
+    /// the simulators and log `preview`'s one-line summary. 0 (default): off.
+    pub preview_on_reload: usize,
 }
 
 impl DaemonSettings {
@@ -221,6 +224,7 @@ impl Default for DaemonSettings {
             personal_data_days: 30,
             admin_listen: None,
             admin_token: None,
+            preview_on_reload: 0,
         }
     }
 }

@@ -186,10 +186,11 @@ fn daemon_section(out: &mut String) {
         personal_data_days,
         admin_listen: _,
         admin_token: _,
+        preview_on_reload,
     } = DaemonSettings::default();
     let quoted = |s: &str| toml::Value::String(s.to_string()).to_string();
     let proxies: Vec<String> = trusted_proxies.iter().map(|p| quoted(p)).collect();
-    let rows: [(String, &str); 16] = [
+    let rows: [(String, &str); 17] = [
         (
             format!("listen = {}", quoted(&listen.to_string())),
             "webhook pushes; put your TLS reverse proxy in front",
@@ -253,6 +254,10 @@ fn daemon_section(out: &mut String) {
         (
             format!("personal_data_days = {personal_data_days}"),
             "keep only the redacted form of finished leads after this",
+        ),
+        (
+            format!("preview_on_reload = {preview_on_reload}"),
+            "on each reload, log what the new scripts would do to this many recent leads (0: off)",
         ),
     ];
     out.push_str("\n# The daemon (`leadrelay run`). Every key is optional; these are the defaults.\n[daemon]\n");

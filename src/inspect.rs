@@ -22,7 +22,7 @@ use crate::secret::mask_phone;
 pub use crate::secret::mask_phones_in;
 use crate::store::types::Via;
 use crate::store::{
-    DeadLetter, JournalReader, LeadQuery, LeadStory, StoreError, WorkState, WorkStatus,
+    DeadLetter, JournalReader, LeadQuery, LeadStory, RunStory, StoreError, WorkState, WorkStatus,
 };
 
 /// The place the daemon-side status parts (script versions, breaker states, last pull errors)
@@ -317,17 +317,62 @@ fn render_story(story: &LeadStory, dead_letter: Option<&DeadLetter>) -> String {
     }
     line(String::new());
 
-    if story.runs.is_empty() {
+    out.push_str(&render_runs(&story.runs, story.attempts, &mask));
+    let mut line = |text: String| {
+        out.push_str(&text);
+        out.push('\n');
+    };
+    line(String::new());
+
+    line(match &story.state {
+        WorkState::Pending => "now: pending (waiting for the dispatcher to claim it)".to_string(),
+        WorkState::Running => "now: running (a run is routing it right now)".to_string(),
+        WorkState::Retry { at_ms, reason } => format!(
+            "now: waiting to retry at {} ({})",
+            beijing_time(*at_ms),
+            mask.text(reason)
+        ),
+        WorkState::Done => "now: routed".to_string(),
+        WorkState::Dead { reason } => match dead_letter {
+            Some(d) => format!(
+                "now: dead letter: {}  (dead letter {}; after fixing the script: leadrelay dead \
+                 retry {})",
+                mask.text(reason),
+                d.id,
+                d.id
+            ),
+            None => format!("now: dead letter: {}", mask.text(reason)),
+        },
+        WorkState::Unrouted { reason } => format!(
+            "now: unrouted: {}  (after fixing the scripts: leadrelay leads reroute {})",
+            mask.text(reason),
+            story.lead.id
+        ),
+        WorkState::Skipped { reason } => format!("now: skipped: {}", mask.text(reason)),
+    });
+    out
+}
+
+// ----- dead letters -----------------------------------------------------------------------
+
+/// The runs part of a story (`leads show`, `follows show`).
+fn render_runs(runs: &[RunStory], attempts: u32, mask: &Masker) -> String {
+    let mut out = String::new();
+    let mut line = |text: String| {
+        out.push_str(&text);
+        out.push('\n');
+    };
+    if runs.is_empty() {
         line("runs: none yet".into());
     } else {
         line(format!(
             "runs ({} over {} claim{})",
-            story.runs.len(),
-            story.attempts,
-            if story.attempts == 1 { "" } else { "s" }
+            runs.len(),
+            attempts,
+            if attempts == 1 { "" } else { "s" }
         ));
     }
-    for (n, run) in story.runs.iter().enumerate() {
+    for (n, run) in runs.iter().enumerate() {
         // A run still going or cut short has no duration of its own yet.
         let took = match run.status.as_str() {
             "running" | "interrupted" => "-".to_string(),
@@ -390,38 +435,131 @@ fn render_story(story: &LeadStory, dead_letter: Option<&DeadLetter>) -> String {
             }
         }
     }
-    line(String::new());
+    out
+}
 
-    line(match &story.state {
+/// `follows list`: Waiqin follow records, newest first, one line each, without contact
+/// details.
+pub fn follows_list(
+    reader: &JournalReader,
+    since_ms: Option<i64>,
+    account: Option<&str>,
+    limit: usize,
+) -> Result<String, StoreError> {
+    let follows = reader.list_follows(since_ms, account, limit)?;
+    let mut table = Table::new([
+        "ID",
+        "ACCOUNT",
+        "MSG ID",
+        "DATA ID",
+        "ARRIVED (UTC+8)",
+        "STATE",
+    ]);
+    for f in &follows {
+        let state = match &f.reason {
+            Some(reason) if !reason.is_empty() => {
+                format!("{}: {}", f.status, mask_phones_in(&one_line(reason)))
+            }
+            _ => f.status.as_str().to_string(),
+        };
+        table.row([
+            format!("#{}", f.id),
+            one_line(&f.account),
+            one_line(&f.msg_id),
+            f.data_id
+                .as_deref()
+                .map_or_else(|| "-".to_string(), one_line),
+            beijing_time(f.received_ms),
+            state,
+        ]);
+    }
+    let mut out = String::new();
+    if !follows.is_empty() {
+        out.push_str(&table.render());
+    }
+    let limit = limit.min(LeadQuery::MAX_LIMIT);
+    out.push_str(&match follows.len() {
+        0 => "no follow records match\n".to_string(),
+        1 => "1 follow record\n".to_string(),
+        n if n == limit => format!("{n} follow records (the newest {limit}; there may be more)\n"),
+        n => format!("{n} follow records\n"),
+    });
+    Ok(out)
+}
+
+/// `follows show ID`: one follow record (its fields with phones masked), its runs and calls,
+/// and where its work is. `None` when there is no such record.
+pub fn follow_show(reader: &JournalReader, id: &str) -> Result<Option<String>, StoreError> {
+    let Some(story) = reader.follow_story(id)? else {
+        return Ok(None);
+    };
+    let mask = Masker::for_phone(None);
+    let mut out = String::new();
+    let mut line = |text: String| {
+        out.push_str(&text);
+        out.push('\n');
+    };
+    line(format!(
+        "follow record #{}  msgId {} of waiqin account {}  (times are Beijing time, UTC+8)",
+        story.id,
+        one_line(&story.msg_id),
+        one_line(&story.account)
+    ));
+    let arrival = &story.arrival;
+    let how = match arrival.via {
+        Via::Push => format!("pushed to {}", mask.text(&arrival.endpoint)),
+        Via::Pull => format!("pulled from {}", mask.text(&arrival.endpoint)),
+        Via::Manual => format!("injected by hand ({})", mask.text(&arrival.endpoint)),
+    };
+    line(format!(
+        "arrived  {}  {how}",
+        beijing_time(arrival.received_at_ms)
+    ));
+    if let Some(data_id) = &story.data_id {
+        line(format!("dataId   {}", one_line(data_id)));
+    }
+    line(String::new());
+    match story.record.as_object() {
+        Some(fields) if !fields.is_empty() => {
+            line("fields".into());
+            let width = fields.keys().map(|k| display_width(k)).max().unwrap_or(0);
+            for (key, value) in fields {
+                let text = match value {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                let mut shown = mask.text(&text);
+                if shown.chars().count() > 100 {
+                    shown = shown.chars().take(100).collect::<String>() + "…";
+                }
+                let pad = width.saturating_sub(display_width(key));
+                line(format!("  {}{}  {shown}", one_line(key), " ".repeat(pad)));
+            }
+        }
+        _ => line("fields: none kept (redacted by retention or `leads forget`)".into()),
+    }
+    line(String::new());
+    out.push_str(&render_runs(&story.runs, story.attempts, &mask));
+    out.push('\n');
+    out.push_str(&match &story.state {
         WorkState::Pending => "now: pending (waiting for the dispatcher to claim it)".to_string(),
-        WorkState::Running => "now: running (a run is routing it right now)".to_string(),
+        WorkState::Running => "now: running (a run is handling it right now)".to_string(),
         WorkState::Retry { at_ms, reason } => format!(
             "now: waiting to retry at {} ({})",
             beijing_time(*at_ms),
             mask.text(reason)
         ),
-        WorkState::Done => "now: routed".to_string(),
-        WorkState::Dead { reason } => match dead_letter {
-            Some(d) => format!(
-                "now: dead letter: {}  (dead letter {}; after fixing the script: leadrelay dead \
-                 retry {})",
-                mask.text(reason),
-                d.id,
-                d.id
-            ),
-            None => format!("now: dead letter: {}", mask.text(reason)),
-        },
-        WorkState::Unrouted { reason } => format!(
-            "now: unrouted: {}  (after fixing the scripts: leadrelay leads reroute {})",
-            mask.text(reason),
-            story.lead.id
+        WorkState::Done => "now: handled".to_string(),
+        WorkState::Dead { reason } => format!(
+            "now: dead letter: {}  (see leadrelay dead list)",
+            mask.text(reason)
         ),
+        WorkState::Unrouted { reason } => format!("now: unrouted: {}", mask.text(reason)),
         WorkState::Skipped { reason } => format!("now: skipped: {}", mask.text(reason)),
     });
-    out
+    out.push('\n');
+    Ok(Some(out))
 }
-
-// ----- dead letters -----------------------------------------------------------------------
 
 /// `dead list`: the open dead letters (leads, follow records and scheduled jobs), oldest first,
 /// and how to retry them.

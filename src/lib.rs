@@ -28,6 +28,8 @@
 //! - [`inspect`] — what the journal inspection commands print, as pure text functions.
 //! - [`init`] — `leadrelay init`: scaffolds a project (config with every vendor's account,
 //!   sources, daemon defaults, an example script and its test) that passes `check` and `test`.
+//! - [`preview`] — `leadrelay preview`: the journal's recent leads replayed through edited
+//!   scripts against the simulators, compared with what the live scripts did.
 //! - [`demo`] — `leadrelay demo`: the routing path end to end against the simulators.
 //! - [`bench`] — `leadrelay bench`: throughput, latency, CPU, memory, start-up and reload of the
 //!   daemon (a child process) against the simulators.
@@ -36,8 +38,9 @@
 //! Dependency direction (each module uses only those to its left; `tests/it/layering.rs` walks
 //! `src/` and fails on a `crate::` path against it):
 //!
-//! `secret`, `clock`, `metrics` (usable by all) ← `lead` ← `connectors` ← `config` ← `host` ← `trigger` ←
-//! `daemon` ← `demo`/`bench`/`init`/`cli`. Beside them: `store` uses `lead` only (its `types` hold the
+//! `secret`, `clock`, `metrics` (usable by all) ← `lead` ← `connectors` ← `config` ← `host` ←
+//! `trigger` ← `daemon` ← `preview`/`demo`/`bench`/`init`/`cli`. Beside them: `store` uses `lead`
+//! only (its `types` hold the
 //! traits the host and triggers use: intake, `once`, assignment counters); `sim` sits beside
 //! `connectors` (it may read `config`); `inspect` reads the journal (`store`, `lead`) for the
 //! CLI and the daemon's console. `config` sits above `connectors` because an account is a connector's credentials, and
@@ -58,6 +61,7 @@ pub mod init;
 pub mod inspect;
 pub mod lead;
 pub mod metrics;
+pub mod preview;
 pub mod secret;
 pub mod sim;
 pub mod store;

@@ -59,6 +59,94 @@ pub fn find_job(host: &Host, key: &str) -> Option<(Arc<ScriptVersion>, String)> 
     scheduled.then(|| (version, function.to_string()))
 }
 
+/// One `schedule(...)` of a live script, for `status` and `job run`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduleInfo {
+    /// The journal key (`path::function::cron`).
+    pub key: String,
+    /// The script's path.
+    pub script: String,
+    /// The job function.
+    pub function: String,
+    /// The cron expression as written.
+    pub cron: String,
+    /// The next slot after the time asked about (unix milliseconds), if the expression has one.
+    pub next_ms: Option<i64>,
+}
+
+/// Every schedule of `host`'s live scripts, in script order, with its next slot after `now`
+/// read in `zone`.
+pub fn schedules(host: &Host, zone: FixedOffset, now_ms: i64) -> Vec<ScheduleInfo> {
+    let now = DateTime::from_timestamp_millis(now_ms)
+        .unwrap_or_default()
+        .with_timezone(&zone);
+    let mut out = Vec::new();
+    for version in host.generation().scripts.values() {
+        for declaration in &version.declarations {
+            let Declaration::Schedule { cron, function, .. } = declaration else {
+                continue;
+            };
+            let next_ms = parse_cron(cron)
+                .ok()
+                .and_then(|s| s.after(&now).next())
+                .map(|t| t.timestamp_millis());
+            out.push(ScheduleInfo {
+                key: job_key(&version.path, function, cron),
+                script: version.path.to_string(),
+                function: function.clone(),
+                cron: cron.clone(),
+                next_ms,
+            });
+        }
+    }
+    out
+}
+
+/// The schedule `name` means: a job function (`daily_report`), `file.rhai::function`, or a
+/// whole key. An unknown or ambiguous name is an error listing the jobs there are.
+pub fn find_schedule<'a>(
+    schedules: &'a [ScheduleInfo],
+    name: &str,
+) -> Result<&'a ScheduleInfo, String> {
+    let file_of = |s: &ScheduleInfo| {
+        std::path::Path::new(&s.script)
+            .file_name()
+            .map_or(String::new(), |n| n.to_string_lossy().to_string())
+    };
+    let matches: Vec<&ScheduleInfo> = schedules
+        .iter()
+        .filter(|s| {
+            s.key == name
+                || s.function == name
+                || format!("{}::{}", file_of(s), s.function) == name
+                || format!("{}::{}", s.script, s.function) == name
+        })
+        .collect();
+    let names = || {
+        schedules
+            .iter()
+            .map(|s| format!("{}::{}", file_of(s), s.function))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match matches.as_slice() {
+        [one] => Ok(one),
+        [] if schedules.is_empty() => Err(format!(
+            "no job `{name}`: no live script declares schedule(…)"
+        )),
+        [] => Err(format!("no job `{name}`; the jobs are: {}", names())),
+        several => Err(format!(
+            "`{name}` names {} jobs ({}); write it as file.rhai::function",
+            several.len(),
+            several
+                .iter()
+                .map(|s| format!("{}::{}", file_of(s), s.function))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
 /// The slot a schedule catches up on a start at `start`: its most recent slot at or before
 /// `start`, if that is after `last_fired_ms` (the newest slot it fired, `None` if it never
 /// fired) and at most `max_age` old.

@@ -19,13 +19,15 @@ pub struct CheckReport {
     pub tests: usize,
     /// Stdlib modules compiled.
     pub stdlib_modules: usize,
+    /// Shared modules (files in subfolders) loaded.
+    pub shared_modules: usize,
     /// Every problem, in file order.
     pub problems: Vec<ScriptError>,
 }
 
 /// Loads every script in `dir` (declarations checked, and the accounts they name against
-/// `accounts` when there is a config), compiles every `*.test.rhai` with its imports resolved,
-/// and compiles the stdlib. Blocks.
+/// `accounts` when there is a config), loads every shared module of its subfolders, compiles
+/// every `*.test.rhai` with its imports resolved, and compiles the stdlib. Blocks.
 pub fn check_dir(
     services: Arc<Services>,
     accounts: Option<KnownAccounts>,
@@ -45,6 +47,12 @@ pub fn check_dir(
         report.scripts += 1;
         if let Verdict::Rejected(problems) = verdict {
             report.problems.extend(problems);
+        }
+    }
+    for path in super::modules::module_files(dir) {
+        report.shared_modules += 1;
+        if let Err(problem) = super::modules::check_module(host.engine(), &path) {
+            report.problems.push(problem);
         }
     }
     for path in test_files(dir)? {

@@ -103,6 +103,8 @@ pub struct Host {
     reads: AtomicU64,
     compiles: AtomicU64,
     permits: Arc<Semaphore>,
+    /// The live generation's number, for whoever wants to hear about reloads.
+    generations: tokio::sync::watch::Sender<u64>,
 }
 
 impl std::fmt::Debug for Host {
@@ -157,6 +159,7 @@ impl Host {
             reads: AtomicU64::new(0),
             compiles: AtomicU64::new(0),
             permits,
+            generations: tokio::sync::watch::Sender::new(0),
         })
     }
 
@@ -164,6 +167,19 @@ impl Host {
     /// one the test kit accepts any account name.
     pub fn checks_accounts(&self) -> bool {
         self.accounts.is_some()
+    }
+
+    /// Tells about every change of the live generation (a script became live or was removed):
+    /// the receiver sees the new generation's number. The daemon's `preview_on_reload` uses it.
+    pub fn subscribe_generations(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.generations.subscribe()
+    }
+
+    /// Loads `source` as the script `key` (its path, as if read from there) without reading the
+    /// file, and makes it live if it loads. `preview` loads snapshots of a folder this way.
+    /// Blocks.
+    pub fn load_text(&self, key: &str, source: &str) -> Verdict {
+        self.load_source(key, source, false)
     }
 
     /// How much reload work this host has done.
@@ -210,6 +226,57 @@ impl Host {
     /// Re-reads one script and makes it live if it loads; otherwise keeps the previous version.
     /// Content that was refused before is not compiled (or logged) again. Blocks.
     pub fn reload(&self, path: &Path) -> Verdict {
+        self.reload_with(path, false)
+    }
+
+    /// A shared module (a file in a subfolder of the scripts folder) was saved or removed.
+    /// If it loads (or is gone), every script whose live version imports it is loaded again,
+    /// and so is every script whose last edit was refused (it may have failed on the module);
+    /// each keeps its last good version if it no longer loads. If the module does not load,
+    /// nothing is reloaded: every importer stays on its last good version, and the module's
+    /// error is logged and shown by `status`. Blocks.
+    pub fn reload_module(&self, file: &Path) -> Verdict {
+        let key = file.display().to_string();
+        self.reads.fetch_add(1, Ordering::Relaxed);
+        if file.exists() {
+            self.compiles.fetch_add(1, Ordering::Relaxed);
+            if let Err(error) = super::modules::check_module(&self.engine, file) {
+                tracing::error!(
+                    "{error} (every script importing this module stays on its last good version)"
+                );
+                let verdict = Verdict::Rejected(vec![error]);
+                self.status.lock().expect("status lock").insert(
+                    key,
+                    ScriptStatus {
+                        live_version: None,
+                        verdict: verdict.clone(),
+                        at: SystemTime::now(),
+                    },
+                );
+                return verdict;
+            }
+        }
+        self.status.lock().expect("status lock").remove(&key);
+        let mut importers: Vec<String> = self
+            .generation()
+            .scripts
+            .iter()
+            .filter(|(_, version)| version.imports_file(file))
+            .map(|(path, _)| path.clone())
+            .collect();
+        importers.extend(self.rejected.lock().expect("rejected lock").keys().cloned());
+        importers.sort();
+        importers.dedup();
+        tracing::info!(module = %key, importers = importers.len(), "shared module changed; reloading the scripts that import it");
+        for importer in importers {
+            self.reload_with(Path::new(&importer), true);
+        }
+        Verdict::Live
+    }
+
+    /// [`Host::reload`]; `force` compiles even an unchanged or refused content again (its
+    /// modules may have changed).
+    fn reload_with(&self, path: &Path, force: bool) -> Verdict {
         let key = path.display().to_string();
         self.reads.fetch_add(1, Ordering::Relaxed);
         let verdict = match std::fs::read_to_string(path) {
@@ -224,7 +291,7 @@ impl Host {
                 tracing::error!("{error}");
                 Verdict::Rejected(vec![error])
             }
-            Ok(source) => self.load_source(&key, &source),
+            Ok(source) => self.load_source(&key, &source, force),
         };
         crate::metrics::script_reloaded(
             &key,
@@ -249,10 +316,16 @@ impl Host {
         verdict
     }
 
-    fn load_source(&self, key: &str, source: &str) -> Verdict {
+    fn load_source(&self, key: &str, source: &str, force: bool) -> Verdict {
         let hash = content_hash(source);
-        let live = self.generation().scripts.get(key).map(|v| v.hash.clone());
-        if live.as_deref() == Some(hash.as_str()) {
+        let live = self
+            .generation()
+            .scripts
+            .get(key)
+            .map(|v| v.source_hash.clone());
+        if force {
+            // A module changed: compile whatever the script's own content is.
+        } else if live.as_deref() == Some(hash.as_str()) {
             // Back to the live version after a refused edit: the refusal no longer applies.
             return if self
                 .rejected
@@ -266,7 +339,7 @@ impl Host {
                 Verdict::Unchanged
             };
         }
-        if self.rejected.lock().expect("rejected lock").get(key) == Some(&hash) {
+        if !force && self.rejected.lock().expect("rejected lock").get(key) == Some(&hash) {
             return Verdict::Unchanged;
         }
         self.compiles.fetch_add(1, Ordering::Relaxed);
@@ -314,6 +387,7 @@ impl Host {
             number: current.number + 1,
             scripts,
         });
+        self.generations.send_replace(current.number);
     }
 
     /// Every `(script version, handler)` of the live generation that wants `lead`, in script

@@ -11,6 +11,7 @@ pub mod engine;
 pub mod error;
 pub mod generation;
 pub mod limits;
+pub mod modules;
 pub mod once;
 pub mod run;
 pub mod schedule;

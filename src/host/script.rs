@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 
 use super::error::{Handler, ScriptError};
 use super::limits::{self, Limits};
+use super::modules::{self, Pinned};
 use super::run::{self, CallHooks, CallRecord, Declaration, Phase, Position, RunContext};
 use crate::connectors::{Accounts, Vendor};
 
@@ -29,13 +30,31 @@ pub struct ScriptVersion {
     /// The top level's constants with their values. Every function of the script sees them
     /// while one of its handlers runs (see [`resolve_constant`]).
     pub constants: Arc<Scope<'static>>,
+    /// [`content_hash`] of its own source (`hash` also covers its modules).
+    pub source_hash: String,
+    /// The shared modules it imports, as they were when it loaded (see [`super::modules`]).
+    pub modules: Arc<Pinned>,
+    /// When the top level imports modules: the functions and those `import` statements only,
+    /// which runs evaluate so that the handlers see the imports.
+    pub run_ast: Option<AST>,
+}
+
+impl ScriptVersion {
+    /// True when this version imports the shared module `file` (compared as canonical paths).
+    pub fn imports_file(&self, file: &std::path::Path) -> bool {
+        let wanted = std::fs::canonicalize(file).ok();
+        self.modules.keys().any(|m| {
+            let m = std::path::Path::new(m);
+            m == file || (wanted.is_some() && std::fs::canonicalize(m).ok() == wanted)
+        })
+    }
 }
 
 /// The names a script declares with `const` at the start of a line. Strict variables would
 /// otherwise reject a function that uses a top-level constant, because Rhai compiles functions
 /// without knowing the top level's variables. A `const` inside a function only makes this list
 /// longer, which is harmless: the local one shadows it.
-fn declared_constants(source: &str) -> Scope<'static> {
+pub(crate) fn declared_constants(source: &str) -> Scope<'static> {
     let mut scope = Scope::new();
     for line in source.lines() {
         let Some(rest) = line.trim_start().strip_prefix("const ") else {
@@ -80,12 +99,13 @@ pub fn compile(engine: &Engine, path: &str, source: &str) -> Result<AST, Vec<Scr
                     let mut problem = ScriptError::from_rhai(path, &e);
                     if matches!(*e, rhai::EvalAltResult::ErrorModuleNotFound(..)) {
                         problem.message = format!(
-                            "cannot import \"{module}\": no such module (the stdlib has: {})",
+                            "cannot import \"{module}\": no such module (the stdlib has: {}; a shared module would be the file {})",
                             super::stdlib::MODULES
                                 .iter()
                                 .map(|(name, _)| *name)
                                 .collect::<Vec<_>>()
-                                .join(", ")
+                                .join(", "),
+                            modules::module_file(path, module)
                         );
                     }
                     problems.push(problem);
@@ -110,12 +130,15 @@ pub fn load(
     path: &str,
     source: &str,
 ) -> Result<ScriptVersion, Vec<ScriptError>> {
+    // Every shared module this load resolves is collected, so the version keeps them.
+    let loading = modules::enter_load();
     let ast = compile(engine, path, source)?;
     let context = run::enter(RunContext::new(path.into(), Phase::Load));
     let _deadline = limits::set_deadline(Instant::now() + limits.run_budget);
     let mut top_level = Scope::new();
     let result = engine.run_ast_with_scope(&mut top_level, &ast);
     let context = context.finish();
+    let pinned = loading.finish();
     result.map_err(|e| vec![ScriptError::from_rhai(path, &e)])?;
     let mut constants = Scope::new();
     for (name, is_constant, value) in top_level.iter_raw() {
@@ -154,12 +177,36 @@ pub fn load(
     if !problems.is_empty() {
         return Err(problems);
     }
+    let imports: Vec<Stmt> = ast
+        .statements()
+        .iter()
+        .filter(|s| matches!(s, Stmt::Import(..)))
+        .cloned()
+        .collect();
+    let run_ast = (!imports.is_empty()).then(|| {
+        let mut run_ast = AST::new(imports, ast.shared_lib().clone());
+        run_ast.set_source(path);
+        run_ast
+    });
+    // A version is its source and its modules' sources: editing a module makes a new version.
+    let hash = if pinned.is_empty() {
+        content_hash(source)
+    } else {
+        let mut all = source.to_string();
+        for (file, (module_hash, _)) in &pinned {
+            all.push_str(&format!("\0{file}={module_hash}"));
+        }
+        content_hash(&all)
+    };
     Ok(ScriptVersion {
         path: path.into(),
-        hash: content_hash(source),
+        hash,
+        source_hash: content_hash(source),
         ast,
         declarations: context.declarations,
         constants: Arc::new(constants),
+        modules: Arc::new(pinned),
+        run_ast,
     })
 }
 
@@ -365,13 +412,21 @@ pub fn run_handler_with(
     run_context.hooks = hooks;
     let context = run::enter(run_context);
     let _deadline = limits::set_deadline(started + limits.run_budget);
-    let options = CallFnOptions::new().eval_ast(false).rewind_scope(true);
+    // A version that imports runs its `import` statements first (lookups in its pinned modules,
+    // see `super::modules`), so its functions see them.
+    let (ast, eval_imports) = match &version.run_ast {
+        Some(run_ast) => (run_ast, true),
+        None => (&version.ast, false),
+    };
+    let options = CallFnOptions::new()
+        .eval_ast(eval_imports)
+        .rewind_scope(true);
     let arity = args.len();
     // Constants reach every function through `resolve_constant`, so the scope starts empty.
     let _constants = enter_constants(version.constants.clone());
+    let _modules = modules::enter_run(version.modules.clone());
     let mut scope = Scope::new();
-    let result =
-        engine.call_fn_with_options::<Dynamic>(options, &mut scope, &version.ast, function, args);
+    let result = engine.call_fn_with_options::<Dynamic>(options, &mut scope, ast, function, args);
     let context = context.finish();
     RunResult {
         outcome: result.map_err(|e| {

@@ -53,7 +53,8 @@ pub fn install(engine: &mut Engine) -> Vec<ScriptError> {
             Err(e) => problems.push(e),
         }
     }
-    engine.set_module_resolver(resolver);
+    // Shared modules (`import "shared/owners"`) resolve after the stdlib's names.
+    engine.set_module_resolver(super::modules::Resolver::new(resolver));
     problems
 }
 

@@ -46,7 +46,8 @@ pub fn watch(host: Arc<Host>, dir: &Path) -> notify::Result<ScriptWatcher> {
             }
         }
     })?;
-    watcher.watch(dir, RecursiveMode::NonRecursive)?;
+    // Recursive: shared modules live in subfolders (`super::modules`).
+    watcher.watch(dir, RecursiveMode::Recursive)?;
     let dir = dir.to_path_buf();
     std::thread::Builder::new()
         .name("script-watch".into())
@@ -73,10 +74,23 @@ fn debounce_and_reload(host: &Host, dir: &Path, rx: &mpsc::Receiver<PathBuf>) {
         while let Ok(path) = rx.recv_timeout(QUIET) {
             changed.insert(path);
         }
+        let canonical = std::fs::canonicalize(dir).ok();
         for path in changed {
-            // Paths from notify are absolute; key scripts the way load_dir named them.
-            let key = path.file_name().map(|n| dir.join(n)).unwrap_or(path);
-            host.reload(&key);
+            // Paths from notify are absolute; key scripts the way load_dir named them. A file in
+            // a subfolder is a shared module: its importers reload.
+            let relative = canonical
+                .as_ref()
+                .and_then(|c| path.strip_prefix(c).ok())
+                .map(Path::to_path_buf);
+            match relative {
+                Some(rel) if rel.components().count() > 1 => {
+                    host.reload_module(&dir.join(rel));
+                }
+                _ => {
+                    let key = path.file_name().map(|n| dir.join(n)).unwrap_or(path);
+                    host.reload(&key);
+                }
+            }
         }
     }
 }

@@ -34,7 +34,8 @@ pub fn fingerprint(vendor: &str, account: &str, op: &str, payload: &Value) -> St
     hex::encode(hasher.finalize())
 }
 
-fn is_volatile(key: &str) -> bool {
+/// True for a key the fingerprint leaves out (the clock or a signature), at any depth.
+pub fn is_volatile(key: &str) -> bool {
     VOLATILE_KEYS.iter().any(|k| k.eq_ignore_ascii_case(key))
 }
 

@@ -94,13 +94,16 @@ mod schema;
 pub mod types;
 mod writer;
 
-pub use fingerprint::fingerprint;
+pub use fingerprint::{fingerprint, is_volatile};
 pub use model::{
     CallRow, CallStory, CheckpointRow, CronFire, CronRow, DeadLetter, DeadSelector, JournalStatus,
     LeadQuery, LeadStory, LeadSummary, PriorCall, QuarantineSummary, RerouteSelector, RunRecord,
     RunRow, RunStart, RunStory, Work, WorkKind, WorkOutcome, WorkState, WorkStatus,
 };
-pub use reader::{BackupReport, JournalReader, RetentionStatus};
+pub use reader::{
+    BackupReport, FollowStory, FollowSummary, JournalReader, RecordedCall, RecordedLead,
+    RecordedRun, RetentionStatus,
+};
 pub use retention::{Erasure, ForgetSelector, PruneReport, RetentionPolicy};
 
 use types::{Accepted, Arrival, Checkpoint, FollowArrival, Quarantined, Via};

@@ -69,6 +69,30 @@ pub fn reroute_offline(path: &Path, selector: &RerouteSelector) -> Result<usize,
     Ok(count)
 }
 
+/// `leadrelay job run NAME`: a pending work item for the job `key` (a schedule key,
+/// `path::function::cron`) at `slot_ms`, on the journal at `path`, whether or not a daemon has
+/// it open. The dispatcher claims it like a fired cron slot, so the run is a real one: journaled
+/// with its calls, retried with backoff, dead-lettered if it keeps failing. No cron slot is
+/// claimed: the schedule's own slots are untouched (one falling while this item is unfinished is
+/// skipped and counted, as for any unfinished slot). Returns the work id. Safe next to a live
+/// daemon for the reasons in the module doc: it only inserts.
+pub fn enqueue_job_offline(path: &Path, key: &str, slot_ms: i64) -> Result<i64, StoreError> {
+    let mut conn = open_existing(path)?;
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(|e| locked_or(path, e))?;
+    let now = now_ms();
+    tx.execute(
+        "INSERT INTO work (job_key, slot_ms, account, status, due_ms, first_seen_ms, updated_ms)
+         VALUES (?1, ?2, '', 'pending', ?3, ?3, ?3)",
+        rusqlite::params![key, slot_ms, now],
+    )?;
+    let id = tx.last_insert_rowid();
+    tx.commit().map_err(|e| locked_or(path, e))?;
+    tracing::info!(path = %path.display(), job = key, work = id, "journal: job queued by hand");
+    Ok(id)
+}
+
 /// `leadrelay leads forget`: redacts every lead and follow record of one person (by phone or
 /// by id), scrubs the runs and calls that quote them, and records the erasure (`by`, when, how
 /// many; never the phone) — whether or not a daemon has the journal open. The search (which

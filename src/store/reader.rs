@@ -541,10 +541,344 @@ impl JournalReader {
         })
     }
 
+    /// The leads `preview` replays, oldest first: those received at or after `since_ms` (all
+    /// when `None`), at most the newest `limit`, whose work has a final state or waits for a
+    /// retry (pending and running ones have no outcome yet), each with the runs of its last
+    /// attempt and their calls' fingerprints. Read in one snapshot.
+    pub fn recorded_leads(
+        &self,
+        since_ms: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<RecordedLead>, StoreError> {
+        self.with(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT l.id, l.body, w.id, w.status, w.reason, w.attempts
+                 FROM leads l JOIN work w ON w.lead_id = l.id
+                 WHERE (?1 IS NULL OR l.received_ms >= ?1)
+                   AND w.status NOT IN ('pending', 'running')
+                   AND l.redacted_ms IS NULL
+                 ORDER BY l.received_ms DESC, l.id DESC
+                 LIMIT ?2",
+            )?;
+            let rows = stmt
+                .query_map(
+                    params![since_ms, limit.min(i64::MAX as usize) as i64],
+                    |r| {
+                        Ok((
+                            r.get::<_, i64>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, i64>(2)?,
+                            r.get::<_, String>(3)?,
+                            r.get::<_, Option<String>>(4)?,
+                            r.get::<_, u32>(5)?,
+                        ))
+                    },
+                )?
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut runs = conn.prepare_cached(
+                "SELECT id, script, handler, status, error FROM runs
+                 WHERE work_id = ?1 AND attempt = ?2 ORDER BY id",
+            )?;
+            let mut calls = conn.prepare_cached(
+                "SELECT vendor, account, op, fingerprint, ok FROM calls
+                 WHERE run_id = ?1 ORDER BY seq",
+            )?;
+            let mut out = Vec::with_capacity(rows.len());
+            for (id, body, work_id, status, reason, attempts) in rows.into_iter().rev() {
+                let lead = serde_json::from_str(&body)
+                    .map_err(|e| StoreError::Corrupt(format!("lead {id}: {e}")))?;
+                let run_rows = runs
+                    .query_map(params![work_id, attempts], |r| {
+                        Ok((
+                            r.get::<_, i64>(0)?,
+                            RecordedRun {
+                                script: r.get(1)?,
+                                handler: r.get(2)?,
+                                status: r.get(3)?,
+                                error: r.get(4)?,
+                                calls: Vec::new(),
+                            },
+                        ))
+                    })?
+                    .collect::<Result<Vec<_>, _>>()?;
+                let mut recorded_runs = Vec::with_capacity(run_rows.len());
+                for (run_id, mut run) in run_rows {
+                    run.calls = calls
+                        .query_map([run_id], |r| {
+                            Ok(RecordedCall {
+                                vendor: r.get(0)?,
+                                account: r.get(1)?,
+                                op: r.get(2)?,
+                                fingerprint: r.get(3)?,
+                                ok: r.get(4)?,
+                            })
+                        })?
+                        .collect::<Result<_, _>>()?;
+                    recorded_runs.push(run);
+                }
+                out.push(RecordedLead {
+                    id,
+                    lead,
+                    status: parse_status(&status)?,
+                    reason,
+                    runs: recorded_runs,
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    /// A work item's state and its runs, oldest first (`job run` follows the item it queued).
+    pub fn work_story(
+        &self,
+        work_id: i64,
+    ) -> Result<Option<(WorkState, Vec<RunStory>)>, StoreError> {
+        self.with(|conn| {
+            let Some(state) = work_state(conn, work_id)? else {
+                return Ok(None);
+            };
+            Ok(Some((state, runs_of(conn, work_id)?)))
+        })
+    }
+
+    /// Waiqin follow records, newest first: those received at or after `since_ms`, of
+    /// `account`, at most `limit` (capped like leads).
+    pub fn list_follows(
+        &self,
+        since_ms: Option<i64>,
+        account: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<FollowSummary>, StoreError> {
+        self.with(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT f.id, f.account, f.msg_id, f.data_id, f.received_ms, w.status, w.reason
+                 FROM follows f JOIN work w ON w.follow_id = f.id
+                 WHERE (?1 IS NULL OR f.received_ms >= ?1) AND (?2 IS NULL OR f.account = ?2)
+                 ORDER BY f.received_ms DESC, f.id DESC
+                 LIMIT ?3",
+            )?;
+            let rows = stmt.query_map(
+                params![since_ms, account, limit.min(LeadQuery::MAX_LIMIT) as i64],
+                |r| {
+                    Ok((
+                        FollowSummary {
+                            id: r.get(0)?,
+                            account: r.get(1)?,
+                            msg_id: r.get(2)?,
+                            data_id: r.get(3)?,
+                            received_ms: r.get(4)?,
+                            status: WorkStatus::Pending,
+                            reason: r.get(6)?,
+                        },
+                        r.get::<_, String>(5)?,
+                    ))
+                },
+            )?;
+            rows.map(|row| {
+                let (mut summary, status) = row?;
+                summary.status = parse_status(&status)?;
+                Ok(summary)
+            })
+            .collect()
+        })
+    }
+
+    /// Everything known about one follow record: `id` is Waiqin's msgId (the newest such
+    /// record if several accounts share it) or a journal id written `#42`.
+    pub fn follow_story(&self, id: &str) -> Result<Option<FollowStory>, StoreError> {
+        self.with(|conn| {
+            let id = id.trim();
+            let found: Option<i64> = match id.strip_prefix('#') {
+                Some(n) => match n.parse::<i64>() {
+                    Ok(n) => conn
+                        .query_row("SELECT id FROM follows WHERE id = ?1", [n], |r| r.get(0))
+                        .optional()?,
+                    Err(_) => None,
+                },
+                None => conn
+                    .query_row(
+                        "SELECT id FROM follows WHERE msg_id = ?1 ORDER BY received_ms DESC, id DESC
+                         LIMIT 1",
+                        [id],
+                        |r| r.get(0),
+                    )
+                    .optional()?,
+            };
+            let Some(follow_id) = found else {
+                return Ok(None);
+            };
+            let (account, msg_id, data_id, record, via, endpoint, received_ms): (
+                String,
+                String,
+                Option<String>,
+                String,
+                String,
+                String,
+                i64,
+            ) = conn.query_row(
+                "SELECT account, msg_id, data_id, record, via, endpoint, received_ms
+                 FROM follows WHERE id = ?1",
+                [follow_id],
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                    ))
+                },
+            )?;
+            let record = serde_json::from_str(&record)
+                .map_err(|e| StoreError::Corrupt(format!("follow record {follow_id}: {e}")))?;
+            let (work_id, attempts): (i64, u32) = conn.query_row(
+                "SELECT id, attempts FROM work WHERE follow_id = ?1",
+                [follow_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            let state = work_state(conn, work_id)?.ok_or_else(|| {
+                StoreError::Corrupt(format!("follow record {follow_id}: no work"))
+            })?;
+            Ok(Some(FollowStory {
+                id: follow_id,
+                account,
+                msg_id,
+                data_id,
+                record,
+                arrival: Arrival {
+                    via: parse_via(&via)?,
+                    endpoint,
+                    received_at_ms: received_ms,
+                },
+                work_id,
+                attempts,
+                runs: runs_of(conn, work_id)?,
+                state,
+            }))
+        })
+    }
+
     /// The applied migrations (version, name), oldest first.
     pub fn migrations(&self) -> Result<Vec<(i64, String)>, StoreError> {
         self.with(schema::applied)
     }
+}
+
+/// A lead as `preview` replays it: its body and what the live scripts did with it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedLead {
+    /// The journal id.
+    pub id: i64,
+    /// The lead as stored.
+    pub lead: crate::lead::Lead,
+    /// Where its work ended (or waits for a retry).
+    pub status: WorkStatus,
+    /// Why it is unrouted, skipped, dead or waiting.
+    pub reason: Option<String>,
+    /// The runs of its last attempt, in order.
+    pub runs: Vec<RecordedRun>,
+}
+
+/// One run of a [`RecordedLead`]'s last attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedRun {
+    /// The script's path.
+    pub script: String,
+    /// The handler.
+    pub handler: String,
+    /// `ok`, `failed`, `skipped`, `interrupted` or `running`.
+    pub status: String,
+    /// `path:line:col: message` of a failure.
+    pub error: Option<String>,
+    /// Its calls, in order.
+    pub calls: Vec<RecordedCall>,
+}
+
+/// One call of a [`RecordedRun`]: the journal keeps its fingerprint, never the payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedCall {
+    /// The vendor.
+    pub vendor: String,
+    /// The account.
+    pub account: String,
+    /// The op.
+    pub op: String,
+    /// [`super::fingerprint`] of the payload sent.
+    pub fingerprint: String,
+    /// True when the vendor accepted it.
+    pub ok: bool,
+}
+
+/// One line of `follows list`. Carries no contact details.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FollowSummary {
+    /// The journal id.
+    pub id: i64,
+    /// The Waiqin account whose push carried it.
+    pub account: String,
+    /// Waiqin's `msgId`.
+    pub msg_id: String,
+    /// Waiqin's `dataId`.
+    pub data_id: Option<String>,
+    /// Unix milliseconds when received.
+    pub received_ms: i64,
+    /// Where its work is.
+    pub status: WorkStatus,
+    /// Why it is waiting, dead, unrouted or skipped.
+    pub reason: Option<String>,
+}
+
+/// Everything the journal knows about one follow record: `follows show`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FollowStory {
+    /// The journal id.
+    pub id: i64,
+    /// The Waiqin account whose push carried it.
+    pub account: String,
+    /// Waiqin's `msgId`.
+    pub msg_id: String,
+    /// Waiqin's `dataId`.
+    pub data_id: Option<String>,
+    /// The decoded record (`{}` once redacted).
+    pub record: serde_json::Value,
+    /// How and when it arrived.
+    pub arrival: Arrival,
+    /// Its work item.
+    pub work_id: i64,
+    /// Claims so far.
+    pub attempts: u32,
+    /// Every run, oldest first.
+    pub runs: Vec<RunStory>,
+    /// Where it is now.
+    pub state: WorkState,
+}
+
+fn work_state(conn: &Connection, work_id: i64) -> Result<Option<WorkState>, StoreError> {
+    let row: Option<(String, i64, Option<String>)> = conn
+        .query_row(
+            "SELECT status, due_ms, reason FROM work WHERE id = ?1",
+            [work_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    let Some((status, due_ms, reason)) = row else {
+        return Ok(None);
+    };
+    let reason = reason.unwrap_or_default();
+    Ok(Some(match parse_status(&status)? {
+        WorkStatus::Pending => WorkState::Pending,
+        WorkStatus::Running => WorkState::Running,
+        WorkStatus::Retry => WorkState::Retry {
+            at_ms: due_ms,
+            reason,
+        },
+        WorkStatus::Done => WorkState::Done,
+        WorkStatus::Dead => WorkState::Dead { reason },
+        WorkStatus::Unrouted => WorkState::Unrouted { reason },
+        WorkStatus::Skipped => WorkState::Skipped { reason },
+    }))
 }
 
 pub(crate) fn find_lead(conn: &Connection, id: &str) -> Result<Option<i64>, StoreError> {

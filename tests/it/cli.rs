@@ -516,7 +516,16 @@ fn the_readme_rhai_examples_load_and_the_tour_test_passes() {
                     .iter()
                     .any(|b| name_of(b).as_deref() == Some(&n.replace(".rhai", ".test.rhai")))
         });
-        if !paired && !known.iter().any(|k| block.contains(k)) {
+        if let Some(module) = block
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("// scripts/shared/"))
+        {
+            // A shared module example goes where its first line says.
+            std::fs::create_dir_all(dir.path().join("shared")).unwrap();
+            std::fs::write(dir.path().join("shared").join(module.trim()), block).unwrap();
+            covered += 1;
+        } else if !paired && !known.iter().any(|k| block.contains(k)) {
             // A new example: it must at least load as a script of its own.
             write(&format!("extra_{i}.rhai"), block.clone());
             covered += 1;

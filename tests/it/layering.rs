@@ -42,6 +42,20 @@ const LAYERS: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "preview",
+        &[
+            "lead",
+            "connectors",
+            "config",
+            "sim",
+            "store",
+            "host",
+            "trigger",
+            "daemon",
+            "inspect",
+        ],
+    ),
+    (
         "demo",
         &[
             "lead",
@@ -85,6 +99,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "demo",
             "bench",
             "init",
+            "preview",
         ],
     ),
 ];

@@ -17,6 +17,7 @@ mod layering;
 mod linkflow;
 mod once;
 mod packaging;
+mod preview;
 mod pushsec;
 mod reload;
 mod retention;

@@ -221,3 +221,141 @@ async fn an_idle_watched_folder_does_no_reload_work() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(host.reload_stats(), loaded);
 }
+
+fn module(tag: &str) -> String {
+    format!("// who owns what\nfn pick(kind) {{ \"{tag}:\" + kind }}\n")
+}
+
+const IMPORTER: &str = r#"import "shared/owners" as owners;
+on_lead("route");
+fn route(lead) { helper(lead.kind) }
+fn helper(kind) { owners::pick(kind) }
+fn which() { owners::pick("form") }
+"#;
+
+/// A script imports `shared/owners`; its handler and the helpers it calls see the module. Saving
+/// the module reloads the importer; a broken module keeps the importer on its last good version
+/// (with the module's own path:line:col), and fixing it goes live again. Versions are pinned:
+/// one that loaded with the old module keeps running it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handler_and_its_helpers_use_a_shared_module() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("shared")).unwrap();
+    let module_path = dir.path().join("shared").join("owners.rhai");
+    std::fs::write(&module_path, module("m1")).unwrap();
+    let path = dir.path().join("route.rhai");
+    let key = path.display().to_string();
+    std::fs::write(&path, IMPORTER).unwrap();
+    let host = host();
+    // The module is not a script: only route.rhai loads.
+    assert_eq!(
+        host.load_dir(dir.path()).unwrap(),
+        vec![(key.clone(), Verdict::Live)]
+    );
+    assert_eq!(live_version(&host, &key).await.as_deref(), Some("m1:form"));
+    let lead = leadrelay::lead::Lead::new(
+        leadrelay::connectors::Vendor::Tencent,
+        "tx",
+        "1",
+        serde_json::json!({}),
+    );
+    let runs = host.run_lead(&lead).await;
+    assert_eq!(runs.len(), 1);
+    let answer = runs[0].result.outcome.as_ref().unwrap().clone();
+    assert_eq!(answer.into_string().unwrap(), format!("m1:{}", lead.kind));
+    let first = host.generation().scripts[&key].clone();
+
+    let _watch = watch::watch(host.clone(), dir.path()).unwrap();
+    save(&module_path, &module("m2"));
+    wait_for(&host, &key, "m2:form").await;
+    assert_ne!(host.generation().scripts[&key].hash, first.hash);
+    let old = host.run(first.clone(), "which", vec![]).await;
+    assert_eq!(
+        old.result.outcome.unwrap().into_string().unwrap(),
+        "m1:form",
+        "a version keeps the module it loaded with"
+    );
+
+    save(&module_path, "fn pick(kind) {\n  let = 1;\n}\n");
+    let module_key = dir.path().join("shared/owners.rhai").display().to_string();
+    let started = Instant::now();
+    while !host.status().contains_key(&module_key) {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "no verdict on the module"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(live_version(&host, &key).await.as_deref(), Some("m2:form"));
+    let Verdict::Rejected(errors) = host.status()[&module_key].verdict.clone() else {
+        panic!("the broken module must be refused")
+    };
+    assert!(
+        errors[0]
+            .to_string()
+            .starts_with(&format!("{module_key}:2:7: ")),
+        "{}",
+        errors[0]
+    );
+
+    save(&module_path, &module("m3"));
+    wait_for(&host, &key, "m3:form").await;
+    assert!(!host.status().contains_key(&module_key));
+}
+
+/// `check` loads shared modules too: one that declares a handler is refused at its place, an
+/// import of a missing module names the file it looked for, and a module error reached through
+/// an import is reported in the module's file.
+#[tokio::test]
+async fn check_reports_shared_module_problems_at_their_place() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("shared")).unwrap();
+    std::fs::write(
+        dir.path().join("shared/handlers.rhai"),
+        "fn pick(kind) { kind }\non_lead(\"pick\");\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("shared/broken.rhai"),
+        "fn pick(kind) {\n  kind +\n}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("a.rhai"),
+        "import \"shared/missing\" as m;\non_lead(\"r\");\nfn r(lead) {}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("b.rhai"),
+        "import \"shared/broken\" as b;\non_lead(\"r\");\nfn r(lead) {}\n",
+    )
+    .unwrap();
+    let report = leadrelay::host::check::check_dir(
+        Arc::new(Services::new(Accounts::default())),
+        None,
+        dir.path(),
+    )
+    .unwrap();
+    assert_eq!((report.scripts, report.shared_modules), (2, 2));
+    let problems: Vec<String> = report.problems.iter().map(ToString::to_string).collect();
+    let d = dir.path().display();
+    assert!(
+        problems.iter().any(|p| p
+            .starts_with(&format!("{d}/a.rhai:1:8: cannot import \"shared/missing\""))
+            && p.contains(&format!("{d}/shared/missing.rhai"))),
+        "{problems:#?}"
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.starts_with(&format!("{d}/shared/broken.rhai:3:1: "))
+                && p.contains(&format!("called from {d}/b.rhai:1:8"))),
+        "{problems:#?}"
+    );
+    assert!(
+        problems.iter().any(|p| p.starts_with(&format!(
+            "{d}/shared/handlers.rhai:2:1: on_lead(…) in a shared module"
+        ))),
+        "{problems:#?}"
+    );
+}
