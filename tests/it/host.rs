@@ -517,8 +517,8 @@ async fn check_resolves_the_imports_of_test_files() {
     assert_eq!(
         problems,
         vec![
-            format!("{a}:2:8: cannot import \"nope\": no such module (the stdlib has: phone, assign, hours, map)"),
-            format!("{a}:6:10: cannot import \"nada\": no such module (the stdlib has: phone, assign, hours, map)"),
+            format!("{a}:2:8: cannot import \"nope\": no such module (the stdlib has: phone, assign, hours, map; a shared module would be the file {}/nope.rhai)", dir.path().display()),
+            format!("{a}:6:10: cannot import \"nada\": no such module (the stdlib has: phone, assign, hours, map; a shared module would be the file {}/nada.rhai)", dir.path().display()),
         ],
         "and a test file's constants are no problem"
     );
