@@ -1,0 +1,208 @@
+//! The daemon under test as a child process: its temporary folder, config and script, start-up,
+//! CPU and memory read from `/proc`, and stopping it.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use super::PUSH_PATH;
+use crate::sim::Simulator;
+
+/// A temporary folder removed when dropped.
+pub(super) struct TempDir(pub(super) PathBuf);
+
+impl TempDir {
+    pub(super) fn new() -> anyhow::Result<TempDir> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "leadrelay-bench-{}-{}-{}",
+            std::process::id(),
+            chrono::Utc::now().timestamp_millis(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&path)
+            .with_context(|| format!("cannot create {}", path.display()))?;
+        Ok(TempDir(path))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The routing script the benchmark measures, with `marker` baked into the customer names.
+pub(super) fn script(marker: &str) -> String {
+    format!(
+        r#"// leadrelay bench routing script, version {marker}: one Xiaolanben import per Tencent lead,
+// the customer named after the lead so the benchmark can time its arrival.
+on_lead("tencent", "route");
+fn route(lead) {{
+    xiaolanben::import_customer(#{{
+        customerName: lead.id + "@{marker}",
+        customerSource: "leadrelay-bench",
+        contacts: [#{{ thirdDataId: "tencent:" + lead.id, name: lead.name ?? "?" }}],
+    }});
+}}
+"#
+    )
+}
+
+/// The customer name the script gives lead `id` in version `marker`.
+pub(super) fn customer_name(id: u64, marker: &str) -> String {
+    format!("{id}@{marker}")
+}
+
+/// A daemon's folder: config, scripts, journal.
+pub(super) struct DaemonDir {
+    pub(super) dir: TempDir,
+}
+
+impl DaemonDir {
+    pub(super) fn new(sim: &Simulator, backlog_limit: Option<u64>) -> anyhow::Result<DaemonDir> {
+        let dir = TempDir::new()?;
+        let scripts = dir.0.join("scripts");
+        std::fs::create_dir(&scripts)?;
+        std::fs::write(scripts.join("route.rhai"), script("v0"))?;
+        let backlog = backlog_limit
+            .map(|n| format!("backlog_limit = {n}\n"))
+            .unwrap_or_default();
+        let config = format!(
+            "{}\n[daemon]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\njournal = \"{}\"\nscripts = \"{}\"\n{backlog}\n\
+             [[sources]]\naccount = \"sim_tencent\"\npush = \"{PUSH_PATH}\"\n",
+            sim.config_toml(),
+            dir.0.join("leadrelay.db").display(),
+            scripts.display(),
+        );
+        std::fs::write(dir.0.join("leadrelay.toml"), config)?;
+        Ok(DaemonDir { dir })
+    }
+
+    pub(super) fn config(&self) -> PathBuf {
+        self.dir.0.join("leadrelay.toml")
+    }
+
+    pub(super) fn journal(&self) -> PathBuf {
+        self.dir.0.join("leadrelay.db")
+    }
+
+    pub(super) fn script(&self) -> PathBuf {
+        self.dir.0.join("scripts/route.rhai")
+    }
+
+    pub(super) fn stderr(&self) -> PathBuf {
+        self.dir.0.join("daemon.stderr")
+    }
+}
+
+pub(super) struct Daemon {
+    pub(super) child: tokio::process::Child,
+    pub(super) pid: u32,
+    pub(super) push_url: String,
+    pub(super) startup: Duration,
+    // Last: the folder goes after the process is gone.
+    pub(super) dir: DaemonDir,
+}
+
+impl Daemon {
+    pub(super) async fn start(exe: &Path, dir: DaemonDir) -> anyhow::Result<Daemon> {
+        let stderr = std::fs::File::create(dir.stderr())?;
+        let spawned = Instant::now();
+        let mut child = tokio::process::Command::new(exe)
+            .arg("--config")
+            .arg(dir.config())
+            .arg("run")
+            .env("LEADRELAY_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("cannot start {}", exe.display()))?;
+        let stdout = child.stdout.take().context("no stdout pipe")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let first = tokio::time::timeout(Duration::from_secs(30), lines.next_line()).await;
+        let startup = spawned.elapsed();
+        let line = match first {
+            Ok(Ok(Some(line))) => line,
+            _ => {
+                let _ = child.start_kill();
+                let _ = child.wait().await;
+                let log = std::fs::read_to_string(dir.stderr()).unwrap_or_default();
+                bail!(
+                    "{} run did not start: {}",
+                    exe.display(),
+                    log.lines().last().unwrap_or("(no output)")
+                );
+            }
+        };
+        // Keep reading so the daemon never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let addr = line
+            .split("http://")
+            .nth(1)
+            .and_then(|rest| rest.split(',').next())
+            .with_context(|| format!("unexpected first line from the daemon: {line}"))?;
+        let pid = child.id().context("the daemon exited at once")?;
+        Ok(Daemon {
+            child,
+            pid,
+            push_url: format!("http://{addr}{PUSH_PATH}"),
+            startup,
+            dir,
+        })
+    }
+
+    /// utime + stime in clock ticks.
+    pub(super) fn cpu_ticks(&self) -> anyhow::Result<u64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid))
+            .context("cannot read /proc/PID/stat (the benchmark needs Linux)")?;
+        // The command name may contain spaces; fields are counted after its closing paren.
+        let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        let field = |i: usize| -> anyhow::Result<u64> {
+            fields
+                .get(i)
+                .and_then(|v| v.parse().ok())
+                .context("unexpected /proc/PID/stat format")
+        };
+        // Fields 14 and 15 of stat(5); `after` starts at field 3.
+        Ok(field(11)? + field(12)?)
+    }
+
+    /// (VmRSS, VmHWM) in KiB.
+    pub(super) fn memory_kib(&self) -> anyhow::Result<(u64, u64)> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid))
+            .context("cannot read /proc/PID/status (the benchmark needs Linux)")?;
+        let value = |key: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(key))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+                .with_context(|| format!("no {key} in /proc/PID/status"))
+        };
+        Ok((value("VmRSS:")?, value("VmHWM:")?))
+    }
+
+    pub(super) async fn stop(mut self) {
+        // SIGTERM, as an operator would; the daemon is idle by now, so it exits at once.
+        let _ = tokio::process::Command::new("kill")
+            .args(["-TERM", &self.pid.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .await;
+        if tokio::time::timeout(Duration::from_secs(10), self.child.wait())
+            .await
+            .is_err()
+        {
+            let _ = self.child.start_kill();
+            let _ = self.child.wait().await;
+        }
+    }
+}
