@@ -65,13 +65,22 @@ impl Env {
     }
 
     fn start(&self) -> Daemon {
+        self.start_with_log(None)
+    }
+
+    /// Starts the daemon; with `log`, its INFO lines go to that file.
+    fn start_with_log(&self, log: Option<&std::path::Path>) -> Daemon {
+        let (level, stderr) = match log {
+            Some(path) => ("info", Stdio::from(std::fs::File::create(path).unwrap())),
+            None => ("warn", Stdio::null()),
+        };
         let mut child = Command::new(env!("CARGO_BIN_EXE_leadrelay"))
             .arg("--config")
             .arg(self.dir.path().join("leadrelay.toml"))
             .arg("run")
-            .env("LEADRELAY_LOG", "warn")
+            .env("LEADRELAY_LOG", level)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
@@ -925,6 +934,99 @@ fn route(lead) {
     assert!(
         ok && listed.contains("9102") && !listed.contains("9101"),
         "{listed}"
+    );
+    drop(daemon);
+}
+
+/// Issue 10, item 6: a job run by hand beside the daemon (recorded like a cron slot), the next
+/// fire time in `status`, and follow records listed and shown like leads.
+const JOB_AND_FOLLOW: &str = r#"
+schedule("0 0 3 * * *", "nightly");
+fn nightly() {
+    xiaolanben::import_customer(#{
+        customerName: "nightly report",
+        contacts: [#{ thirdDataId: "nightly", name: "?" }],
+    });
+}
+on_follow("sim_waiqin", "note");
+fn note(record) {
+    print("follow of " + record.lead_code);
+}
+"#;
+
+#[test]
+fn job_run_next_fire_times_and_follow_records_work_beside_a_running_daemon() {
+    let env = Env::new(JOB_AND_FOLLOW, PUSH_SOURCE, "");
+    let daemon = env.start();
+
+    let (ok, out) = cli(&env, &["status"]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("nightly") && out.contains("03:00"),
+        "status names the schedule and its next fire time: {out}"
+    );
+
+    let (ok, out) = cli(&env, &["job", "run", "nightly"]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("import_customer"),
+        "job run prints the run's calls: {out}"
+    );
+    let creates = |env: &Env| env.state()["xiaolanben"]["creates"].as_u64().unwrap_or(0);
+    assert_eq!(creates(&env), 1, "the job ran once, for real");
+
+    let meta = PushMeta::follow("7898952955531954001", now() * 1000);
+    let data = r#"{"lead_ID":"SK202101090003","lead_code":"zsmd","activity_content":"电话回访"}"#;
+    let status = reqwest::blocking::Client::new()
+        .post(format!("http://{}/hooks/waiqin", daemon.addr))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(encode_follow_push(&meta, data, "SimPushSecret0001"))
+        .send()
+        .unwrap()
+        .status();
+    assert_eq!(status, 200);
+    env.wait_idle(Duration::from_secs(20));
+    let (ok, out) = cli(&env, &["follows", "list"]);
+    assert!(ok && out.contains("7898952955531954001"), "{out}");
+    let (ok, out) = cli(&env, &["follows", "show", "7898952955531954001"]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("note") && out.contains("zsmd"),
+        "the story names the handler: {out}"
+    );
+}
+
+/// Issue 10, item 5: with `preview_on_reload`, saving a script logs what the new version would
+/// have done to the newest leads.
+#[test]
+fn a_saved_script_logs_its_preview_summary_when_preview_on_reload_is_set() {
+    let env = Env::new(ROUTE, PUSH_SOURCE, "preview_on_reload = 10\n");
+    let log = env.dir.path().join("daemon.log");
+    let daemon = env.start_with_log(Some(&log));
+    let client = reqwest::blocking::Client::new();
+    for id in 1..=3 {
+        assert_eq!(
+            push(&client, &daemon.addr, &tencent_lead(8800 + id), now()),
+            Ok(200)
+        );
+    }
+    env.wait_idle(Duration::from_secs(20));
+    let edited = ROUTE.replace("\"lead \" + lead.id", "\"client \" + lead.id");
+    assert_ne!(edited, ROUTE);
+    std::fs::write(env.script_path(), edited).unwrap();
+    let mut text = String::new();
+    wait_for("the reload's preview line", Duration::from_secs(30), || {
+        text = std::fs::read_to_string(&log).unwrap_or_default();
+        text.contains("preview of the reload")
+    });
+    let line = text
+        .lines()
+        .find(|l| l.contains("preview of the reload"))
+        .unwrap();
+    assert!(line.contains("3 leads"), "{line}");
+    assert!(
+        !line.contains("3 unchanged"),
+        "the edit changes every lead's customer: {line}"
     );
     drop(daemon);
 }
