@@ -498,27 +498,34 @@ impl<I: Intake> PushContext<'_, I> {
                     .await;
             }
         };
-        let accepted = match &pushed {
-            Pushed::Lead(lead) => self
-                .shared
-                .intake
-                .accept_leads(vec![lead.as_ref().clone()], self.arrival(), None)
-                .await
-                .map(|accepted| accepted.first().copied().unwrap_or(Accepted::New)),
-            Pushed::Follow(follow) => {
+        // Read before the lead or record moves into the journal: neither is copied.
+        let ack = receiver.ack_body(&pushed);
+        let lead_id = pushed.lead_id().to_string();
+        let (accepted, msg_id) = match pushed {
+            Pushed::Lead(lead) => (
                 self.shared
+                    .intake
+                    .accept_leads(vec![*lead], self.arrival(), None)
+                    .await
+                    .map(|accepted| accepted.first().copied().unwrap_or(Accepted::New)),
+                None,
+            ),
+            Pushed::Follow(follow) => {
+                let msg_id = follow.msg_id.clone();
+                let accepted = self
+                    .shared
                     .intake
                     .accept_follow(FollowArrival {
                         account: route.account.clone(),
-                        msg_id: follow.msg_id.clone(),
-                        data_id: follow.data_id.clone(),
-                        record: follow.record.clone(),
+                        msg_id: follow.msg_id,
+                        data_id: follow.data_id,
+                        record: follow.record,
                         arrival: self.arrival(),
                     })
-                    .await
+                    .await;
+                (accepted, Some(msg_id))
             }
         };
-        let lead_id = pushed.lead_id();
         match accepted {
             Ok(accepted) => {
                 let outcome = match accepted {
@@ -528,17 +535,17 @@ impl<I: Intake> PushContext<'_, I> {
                 // The client is logged so operators can learn the platform's addresses for
                 // `allow_from` (the vendors do not publish them).
                 let (peer, client) = self.sender.log_fields();
-                match &pushed {
-                    Pushed::Follow(follow) => {
-                        tracing::info!(path = %route.path, account = %route.account, outcome, lead_id = %lead_id, msg_id = %follow.msg_id, peer = %peer, client = %client, "push")
+                match &msg_id {
+                    Some(msg_id) => {
+                        tracing::info!(path = %route.path, account = %route.account, outcome, lead_id = %lead_id, msg_id = %msg_id, peer = %peer, client = %client, "push")
                     }
-                    Pushed::Lead(_) => {
+                    None => {
                         tracing::info!(path = %route.path, account = %route.account, outcome, lead_id = %lead_id, peer = %peer, client = %client, "push")
                     }
                 }
-                json_response(StatusCode::OK, receiver.ack_body(&pushed))
+                json_response(StatusCode::OK, ack)
             }
-            Err(e) => self.unavailable(&e.to_string(), Some(lead_id)),
+            Err(e) => self.unavailable(&e.to_string(), Some(&lead_id)),
         }
     }
 
