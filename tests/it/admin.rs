@@ -213,8 +213,12 @@ fn metrics_move_by_exactly_the_workload_and_parse_as_prometheus_text() {
         "a duplicate is acknowledged"
     );
     assert_eq!(push(&client, &daemon, 7100, "wrong-secret"), 401);
-    wait_for("five routed calls", || {
-        get(&scrape(&client, &daemon), calls) - get(&before, calls) >= 5.0
+    // A call is counted when it returns, its lead's state when the run's outcome is committed
+    // just after: wait for both.
+    wait_for("five routed leads", || {
+        let now = scrape(&client, &daemon);
+        get(&now, calls) - get(&before, calls) >= 5.0
+            && get(&now, r#"leadrelay_backlog{state="done"}"#) >= 5.0
     });
     let after = scrape(&client, &daemon);
     assert_eq!(
