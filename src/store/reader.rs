@@ -123,29 +123,9 @@ impl JournalReader {
                     query.account,
                     query.limit.min(LeadQuery::MAX_LIMIT) as i64,
                 ],
-                |r| {
-                    Ok((
-                        LeadSummary {
-                            id: r.get(0)?,
-                            vendor: r.get(1)?,
-                            account: r.get(2)?,
-                            vendor_lead_id: r.get(3)?,
-                            kind: r.get(4)?,
-                            received_ms: r.get(5)?,
-                            status: WorkStatus::Pending,
-                            attempts: r.get(7)?,
-                            reason: r.get(8)?,
-                        },
-                        r.get::<_, String>(6)?,
-                    ))
-                },
+                lead_summary,
             )?;
-            rows.map(|row| {
-                let (mut summary, status) = row?;
-                summary.status = parse_status(&status)?;
-                Ok(summary)
-            })
-            .collect()
+            with_status(rows, |summary, status| summary.status = status)
         })
     }
 
@@ -515,29 +495,9 @@ impl JournalReader {
                     limit.min(LeadQuery::MAX_LIMIT) as i64,
                     text.starts_with('#'),
                 ],
-                |r| {
-                    Ok((
-                        LeadSummary {
-                            id: r.get(0)?,
-                            vendor: r.get(1)?,
-                            account: r.get(2)?,
-                            vendor_lead_id: r.get(3)?,
-                            kind: r.get(4)?,
-                            received_ms: r.get(5)?,
-                            status: WorkStatus::Pending,
-                            attempts: r.get(7)?,
-                            reason: r.get(8)?,
-                        },
-                        r.get::<_, String>(6)?,
-                    ))
-                },
+                lead_summary,
             )?;
-            rows.map(|row| {
-                let (mut summary, status) = row?;
-                summary.status = parse_status(&status)?;
-                Ok(summary)
-            })
-            .collect()
+            with_status(rows, |summary, status| summary.status = status)
         })
     }
 
@@ -674,12 +634,7 @@ impl JournalReader {
                     ))
                 },
             )?;
-            rows.map(|row| {
-                let (mut summary, status) = row?;
-                summary.status = parse_status(&status)?;
-                Ok(summary)
-            })
-            .collect()
+            with_status(rows, |summary, status| summary.status = status)
         })
     }
 
@@ -853,6 +808,38 @@ pub struct FollowStory {
     pub runs: Vec<RunStory>,
     /// Where it is now.
     pub state: WorkState,
+}
+
+/// A lead summary from a row of `l.id, l.vendor, l.account, l.vendor_lead_id, l.kind,
+/// l.received_ms, w.status, w.attempts, w.reason`, with its status still as stored.
+fn lead_summary(r: &rusqlite::Row<'_>) -> rusqlite::Result<(LeadSummary, String)> {
+    Ok((
+        LeadSummary {
+            id: r.get(0)?,
+            vendor: r.get(1)?,
+            account: r.get(2)?,
+            vendor_lead_id: r.get(3)?,
+            kind: r.get(4)?,
+            received_ms: r.get(5)?,
+            status: WorkStatus::Pending,
+            attempts: r.get(7)?,
+            reason: r.get(8)?,
+        },
+        r.get::<_, String>(6)?,
+    ))
+}
+
+/// Collects `(summary, stored status)` rows, parsing each status into the summary with `set`.
+fn with_status<T>(
+    rows: impl Iterator<Item = rusqlite::Result<(T, String)>>,
+    set: impl Fn(&mut T, WorkStatus),
+) -> Result<Vec<T>, StoreError> {
+    rows.map(|row| {
+        let (mut summary, status) = row?;
+        set(&mut summary, parse_status(&status)?);
+        Ok(summary)
+    })
+    .collect()
 }
 
 fn work_state(conn: &Connection, work_id: i64) -> Result<Option<WorkState>, StoreError> {
