@@ -19,6 +19,7 @@ use crate::host::engine::Services;
 use crate::host::generation::{Host, Verdict};
 use crate::host::script::KnownAccounts;
 use crate::sim::{Faults, Simulator};
+use crate::store::Queries;
 
 /// leadrelay: route sales leads between ad platforms and CRMs with Rhai scripts.
 #[derive(Debug, Parser)]

@@ -18,7 +18,7 @@ use crate::connectors::tencent::config::Algorithm;
 use crate::connectors::tencent::webhook::sign_push;
 use crate::connectors::Vendor;
 use crate::sim::{Faults, Simulator};
-use crate::store::{JournalReader, LeadQuery, WorkStatus};
+use crate::store::{LeadQuery, Queries, WorkStatus};
 
 /// How much demo to run.
 #[derive(Debug, Clone)]
@@ -129,8 +129,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<u64> {
             break;
         }
     }
-    let reader = JournalReader::open(daemon.journal.path())?;
-    let dead = summary(&reader, &simulator, &config_path)?;
+    let dead = summary(daemon.journal.reader(), &simulator, &config_path)?;
     if options.keep {
         if let Some(admin) = daemon.admin_addr {
             println!("\nthe daemon and its console stay up on http://{admin}/ — Ctrl-C to stop");
@@ -254,7 +253,7 @@ fn progress(
 }
 
 fn summary(
-    reader: &JournalReader,
+    reader: &dyn Queries,
     simulator: &Simulator,
     config_path: &std::path::Path,
 ) -> anyhow::Result<u64> {

@@ -22,7 +22,7 @@ use crate::secret::mask_phone;
 pub use crate::secret::mask_phones_in;
 use crate::store::types::Via;
 use crate::store::{
-    DeadLetter, JournalReader, LeadQuery, LeadStory, RunStory, StoreError, WorkState, WorkStatus,
+    DeadLetter, LeadQuery, LeadStory, Queries, RunStory, StoreError, WorkState, WorkStatus,
 };
 
 /// The place the daemon-side status parts (script versions, breaker states, last pull errors)
@@ -162,7 +162,7 @@ pub fn parse_status(text: &str) -> Result<WorkStatus, String> {
 /// The summaries carry no contact details and no retry time, so each line looks up its lead's
 /// story for the masked phone and the state: one extra read per line, bounded by the query's
 /// limit (100 by default). A lead whose state changed between the two reads shows the newer one.
-pub fn leads_list(reader: &JournalReader, query: &LeadQuery) -> Result<String, StoreError> {
+pub fn leads_list(reader: &dyn Queries, query: &LeadQuery) -> Result<String, StoreError> {
     let leads = reader.list_leads(query)?;
     let mut table = Table::new([
         "ID",
@@ -225,7 +225,7 @@ fn state_word(state: &WorkState) -> String {
 /// fields, every run with its calls, and where it is now. `id` is a vendor lead id or a
 /// journal id written `#42` (see [`JournalReader::lead_story`]). `None` when there is no such
 /// lead.
-pub fn lead_show(reader: &JournalReader, id: &str) -> Result<Option<String>, StoreError> {
+pub fn lead_show(reader: &dyn Queries, id: &str) -> Result<Option<String>, StoreError> {
     let Some(story) = reader.lead_story(id)? else {
         return Ok(None);
     };
@@ -441,7 +441,7 @@ fn render_runs(runs: &[RunStory], attempts: u32, mask: &Masker) -> String {
 /// `follows list`: Waiqin follow records, newest first, one line each, without contact
 /// details.
 pub fn follows_list(
-    reader: &JournalReader,
+    reader: &dyn Queries,
     since_ms: Option<i64>,
     account: Option<&str>,
     limit: usize,
@@ -489,7 +489,7 @@ pub fn follows_list(
 
 /// `follows show ID`: one follow record (its fields with phones masked), its runs and calls,
 /// and where its work is. `None` when there is no such record.
-pub fn follow_show(reader: &JournalReader, id: &str) -> Result<Option<String>, StoreError> {
+pub fn follow_show(reader: &dyn Queries, id: &str) -> Result<Option<String>, StoreError> {
     let Some(story) = reader.follow_story(id)? else {
         return Ok(None);
     };
@@ -567,7 +567,7 @@ pub fn follow_show(reader: &JournalReader, id: &str) -> Result<Option<String>, S
 /// The handler is the one whose run failed last; it comes from the lead's story, found by its
 /// vendor lead id. It reads `-` for follow records and for the rare lead whose vendor lead id
 /// is shared with a newer lead of another account.
-pub fn dead_list(reader: &JournalReader) -> Result<String, StoreError> {
+pub fn dead_list(reader: &dyn Queries) -> Result<String, StoreError> {
     let letters = reader.dead_letters()?;
     if letters.is_empty() {
         return Ok("no dead letters\n".to_string());
@@ -650,7 +650,7 @@ fn job_dead_letter_row(letter: &DeadLetter) -> [String; 6] {
 // ----- quarantine -------------------------------------------------------------------------
 
 /// `quarantine list`: payloads that passed their signature check but could not be parsed.
-pub fn quarantine_list(reader: &JournalReader) -> Result<String, StoreError> {
+pub fn quarantine_list(reader: &dyn Queries) -> Result<String, StoreError> {
     let items = reader.quarantined()?;
     if items.is_empty() {
         return Ok("quarantine is empty\n".to_string());
@@ -685,7 +685,7 @@ pub fn quarantine_list(reader: &JournalReader) -> Result<String, StoreError> {
 /// `quarantine show ID`: the metadata and the body exactly as it arrived — as text when it is
 /// UTF-8 without control characters (other than line breaks and tabs), otherwise as a hex
 /// dump. `None` when there is no such item.
-pub fn quarantine_show(reader: &JournalReader, id: i64) -> Result<Option<String>, StoreError> {
+pub fn quarantine_show(reader: &dyn Queries, id: i64) -> Result<Option<String>, StoreError> {
     let Some(item) = reader.quarantine_item(id)? else {
         return Ok(None);
     };
@@ -775,7 +775,7 @@ fn hex_dump(bytes: &[u8]) -> String {
 /// `status` section "retention": the journal's size, its oldest lead, erasures, and what the
 /// next prune under `policy` will remove, as of `now_ms`.
 pub fn retention_section(
-    reader: &JournalReader,
+    reader: &dyn Queries,
     policy: crate::store::RetentionPolicy,
     now_ms: i64,
 ) -> Result<StatusSection, StoreError> {
@@ -834,23 +834,20 @@ pub fn retention_section(
 /// [`StatusSection`]). Ages are counted from the system clock: this is the CLI's entry (the
 /// command runs in its own process, whose clock is the system's); [`status_report_at`] takes
 /// the time.
-pub fn status_report(
-    reader: &JournalReader,
-    extra: &[StatusSection],
-) -> Result<String, StoreError> {
+pub fn status_report(reader: &dyn Queries, extra: &[StatusSection]) -> Result<String, StoreError> {
     status_report_at(reader, crate::clock::Clock::system().unix_millis(), extra)
 }
 
 /// [`status_report`] with ages counted from `now_ms`.
 pub fn status_report_at(
-    reader: &JournalReader,
+    reader: &dyn Queries,
     now_ms: i64,
     extra: &[StatusSection],
 ) -> Result<String, StoreError> {
     let status = reader.status()?;
     let mut out = format!(
         "journal {}  (schema {}; times are Beijing time, UTC+8)\n",
-        reader.path().display(),
+        reader.location(),
         status.schema_version
     );
     out.push_str(&format!(

@@ -40,7 +40,9 @@ use crate::host::generation::{is_script, HandlerRun, Host, Verdict};
 use crate::host::script::KnownAccounts;
 use crate::secret::mask_phones_in;
 use crate::sim::Simulator;
-use crate::store::{fingerprint, is_volatile, JournalReader, RecordedLead, StoreError, WorkStatus};
+use crate::store::{
+    fingerprint, is_volatile, JournalReader, Queries, RecordedLead, StoreError, WorkStatus,
+};
 
 /// Why a preview could not run.
 #[derive(Debug, thiserror::Error)]
@@ -634,7 +636,7 @@ impl Replayer {
 /// the module doc) against fresh simulators, and compares. Reads the journal only.
 pub async fn preview(
     config: &Config,
-    journal: &JournalReader,
+    journal: &dyn Queries,
     edited: &ScriptSet,
     live: Option<&ScriptSet>,
     window: Window,

@@ -39,8 +39,8 @@ use crate::lead::{Lead, LeadKind};
 use crate::store::retention::DAY_MS;
 use crate::store::types::{Arrival, Via};
 use crate::store::{
-    fingerprint, CallRow, Journal, JournalOptions, PruneReport, RetentionPolicy, RunRecord,
-    WorkOutcome,
+    fingerprint, CallRow, Journal, JournalOptions, PruneReport, Queries, RetentionPolicy,
+    RunRecord, WorkOutcome,
 };
 
 /// Leads a simulated day (for the steady state; the fill spreads N over [`SPAN_DAYS`]).
@@ -369,7 +369,7 @@ async fn growth_run(
     let end_ms = start_ms + n as i64 * step_ms;
     if let Some(copy) = copy {
         super::progress("growth: copying the journal for the daemon phase");
-        journal.backup_to(copy)?;
+        journal.reader().backup_to(copy)?;
     }
 
     // Redact everything (personal data 1 day, keep for ever) ...

@@ -63,7 +63,7 @@ use load::{closed_loop, open_loop, Ids, Push, Pusher};
 use report::median_f64;
 
 use crate::sim::Simulator;
-use crate::store::JournalReader;
+use crate::store::{JournalReader, Queries};
 
 /// Most open-loop pushes awaiting their answer; far above rate × latency at every rate we
 /// offer, so it only binds when the daemon stalls.

@@ -198,8 +198,8 @@ pub async fn start_with(
             run_budget: Duration::from_millis(settings.run_budget_ms),
             ..Limits::default()
         },
-        assignments: Arc::new(journal.assignments()),
-        once: Arc::new(journal.once_keys()),
+        assignments: journal.assignments(),
+        once: journal.once_keys(),
         clock,
         calendar: Arc::new(
             crate::host::calendar::Calendar::load_or_shipped(config.scripts.holidays.as_deref())

@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use crate::lead::Lead;
 
+use super::retention::PruneReport;
 use super::types::Arrival;
 
 /// One item the dispatcher has to route: a new lead, a Waiqin follow record, or a fired cron slot.
@@ -550,4 +551,123 @@ impl JournalStatus {
             .map(|(_, n)| n)
             .sum()
     }
+}
+
+/// The journal's size and what retention will do next, for `status`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetentionStatus {
+    /// The database file, in bytes.
+    pub file_bytes: u64,
+    /// The WAL beside it, in bytes.
+    pub wal_bytes: u64,
+    /// Free pages inside the file (reclaimed by the next prune, or reused).
+    pub free_bytes: u64,
+    /// When the oldest lead still stored arrived.
+    pub oldest_lead_ms: Option<i64>,
+    /// Leads whose personal data was removed.
+    pub redacted_leads: u64,
+    /// Erasures recorded (`leads forget`).
+    pub erasures: u64,
+    /// When the last erasure was made.
+    pub last_erasure_ms: Option<i64>,
+    /// What a prune now would do.
+    pub next_prune: PruneReport,
+}
+
+/// What `journal backup` wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupReport {
+    /// The copy's size in bytes.
+    pub bytes: u64,
+    /// Leads in the copy.
+    pub leads: u64,
+}
+
+/// A lead as `preview` replays it: its body and what the live scripts did with it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedLead {
+    /// The journal id.
+    pub id: i64,
+    /// The lead as stored.
+    pub lead: crate::lead::Lead,
+    /// Where its work ended (or waits for a retry).
+    pub status: WorkStatus,
+    /// Why it is unrouted, skipped, dead or waiting.
+    pub reason: Option<String>,
+    /// The runs of its last attempt, in order.
+    pub runs: Vec<RecordedRun>,
+}
+
+/// One run of a [`RecordedLead`]'s last attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedRun {
+    /// The script's path.
+    pub script: String,
+    /// The handler.
+    pub handler: String,
+    /// `ok`, `failed`, `skipped`, `interrupted` or `running`.
+    pub status: String,
+    /// `path:line:col: message` of a failure.
+    pub error: Option<String>,
+    /// Its calls, in order.
+    pub calls: Vec<RecordedCall>,
+}
+
+/// One call of a [`RecordedRun`]: the journal keeps its fingerprint, never the payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedCall {
+    /// The vendor.
+    pub vendor: String,
+    /// The account.
+    pub account: String,
+    /// The op.
+    pub op: String,
+    /// [`super::fingerprint`] of the payload sent.
+    pub fingerprint: String,
+    /// True when the vendor accepted it.
+    pub ok: bool,
+}
+
+/// One line of `follows list`. Carries no contact details.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FollowSummary {
+    /// The journal id.
+    pub id: i64,
+    /// The Waiqin account whose push carried it.
+    pub account: String,
+    /// Waiqin's `msgId`.
+    pub msg_id: String,
+    /// Waiqin's `dataId`.
+    pub data_id: Option<String>,
+    /// Unix milliseconds when received.
+    pub received_ms: i64,
+    /// Where its work is.
+    pub status: WorkStatus,
+    /// Why it is waiting, dead, unrouted or skipped.
+    pub reason: Option<String>,
+}
+
+/// Everything the journal knows about one follow record: `follows show`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FollowStory {
+    /// The journal id.
+    pub id: i64,
+    /// The Waiqin account whose push carried it.
+    pub account: String,
+    /// Waiqin's `msgId`.
+    pub msg_id: String,
+    /// Waiqin's `dataId`.
+    pub data_id: Option<String>,
+    /// The decoded record (`{}` once redacted).
+    pub record: serde_json::Value,
+    /// How and when it arrived.
+    pub arrival: Arrival,
+    /// Its work item.
+    pub work_id: i64,
+    /// Claims so far.
+    pub attempts: u32,
+    /// Every run, oldest first.
+    pub runs: Vec<RunStory>,
+    /// Where it is now.
+    pub state: WorkState,
 }

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use leadrelay::store::Queries;
 use leadrelay::clock::{beijing, parse_beijing, Clock};
 use leadrelay::config::Config;
 use leadrelay::connectors::tencent::config::Algorithm;
@@ -100,7 +101,7 @@ async fn a_cron_slot_fires_once_when_the_manual_clock_crosses_it_not_when_tokio_
         journal.last_cron_slot(&key).await.unwrap() == Some(ten)
     })
     .await;
-    let cron_row = |reader: &JournalReader| {
+    let cron_row = |reader: &dyn Queries| {
         let status = reader.status().unwrap();
         let row = status.cron.into_iter().find(|c| c.schedule_key == key);
         row.expect("the schedule has a row")

@@ -14,6 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
+use leadrelay::store::Queries;
 use leadrelay::connectors::tencent::config::Algorithm;
 use leadrelay::connectors::tencent::webhook::sign_push;
 use leadrelay::store::{JournalReader, WorkState, WorkStatus};

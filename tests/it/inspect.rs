@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use leadrelay::store::Queries;
 use leadrelay::connectors::Vendor;
 use leadrelay::inspect::{self, parse_since};
 use leadrelay::lead::{Lead, LeadKind};
@@ -299,7 +300,7 @@ async fn build(path: &Path) -> Journal {
     journal
 }
 
-fn show(reader: &JournalReader, id: &str) -> String {
+fn show(reader: &dyn Queries, id: &str) -> String {
     inspect::lead_show(reader, id)
         .unwrap()
         .unwrap_or_else(|| panic!("no lead {id}"))

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
+use leadrelay::store::Queries;
 use leadrelay::connectors::Vendor;
 use leadrelay::host::once::OnceStore;
 use leadrelay::host::stdlib::AssignmentStore;
@@ -546,7 +547,7 @@ async fn old_cron_claims_are_pruned_but_never_fire_again() {
 async fn assignment_counters_persist_across_reopen() {
     let (_dir, path) = temp();
     let journal = open(&path);
-    let store: Arc<dyn AssignmentStore> = Arc::new(journal.assignments());
+    let store: Arc<dyn AssignmentStore> = journal.assignments();
     // The stdlib calls it from the blocking threads scripts run on.
     let first = tokio::task::spawn_blocking({
         let store = store.clone();
@@ -789,41 +790,37 @@ async fn concurrent_accepts_commit_every_lead_exactly_once() {
     assert!(elapsed.as_secs() < 60, "took {elapsed:?}");
 }
 
-/// The journal's inherent methods have the `Intake` trait's shapes (futures are `Send`), so the
-/// daemon implements the trait with one line per method.
+/// The journal's `Intake` role has the trigger's `Intake` shapes (futures are `Send`), so the
+/// daemon implements the trigger's trait with one line per method.
 struct AsIntake(Journal);
 
 impl leadrelay::trigger::Intake for AsIntake {
-    fn accept_leads(
+    async fn accept_leads(
         &self,
         leads: Vec<Lead>,
         arrival: Arrival,
         checkpoint: Option<Checkpoint>,
-    ) -> impl std::future::Future<Output = Result<Vec<Accepted>, leadrelay::trigger::IntakeError>> + Send
-    {
-        self.0.accept_leads(leads, arrival, checkpoint)
+    ) -> Result<Vec<Accepted>, leadrelay::trigger::IntakeError> {
+        self.0.accept_leads(leads, arrival, checkpoint).await
     }
-    fn accept_follow(
+    async fn accept_follow(
         &self,
         follow: FollowArrival,
-    ) -> impl std::future::Future<Output = Result<Accepted, leadrelay::trigger::IntakeError>> + Send
-    {
-        self.0.accept_follow(follow)
+    ) -> Result<Accepted, leadrelay::trigger::IntakeError> {
+        self.0.accept_follow(follow).await
     }
-    fn quarantine(
+    async fn quarantine(
         &self,
         item: Quarantined,
-    ) -> impl std::future::Future<Output = Result<i64, leadrelay::trigger::IntakeError>> + Send
-    {
-        self.0.quarantine(item)
+    ) -> Result<i64, leadrelay::trigger::IntakeError> {
+        self.0.quarantine(item).await
     }
-    fn checkpoint(
+    async fn checkpoint(
         &self,
         account: &str,
         endpoint: &str,
-    ) -> impl std::future::Future<Output = Result<Option<String>, leadrelay::trigger::IntakeError>> + Send
-    {
-        self.0.checkpoint(account, endpoint)
+    ) -> Result<Option<String>, leadrelay::trigger::IntakeError> {
+        self.0.checkpoint(account, endpoint).await
     }
     fn is_overloaded(&self) -> bool {
         self.0.is_overloaded()
@@ -1002,7 +999,7 @@ async fn skipped_runs_keep_their_reason_and_the_work_its_state() {
 async fn once_is_claimed_by_exactly_one_of_many_concurrent_work_items() {
     let (_dir, path) = temp();
     let journal = open(&path);
-    let store: Arc<dyn OnceStore> = Arc::new(journal.once_keys());
+    let store: Arc<dyn OnceStore> = journal.once_keys();
     let day = std::time::Duration::from_secs(86_400);
     // Scripts claim from the blocking threads they run on; 64 at once share the writer's batches.
     let barrier = Arc::new(std::sync::Barrier::new(64));

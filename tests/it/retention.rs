@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use leadrelay::store::Queries;
 use leadrelay::connectors::Vendor;
 use leadrelay::lead::{Lead, LeadKind};
 use leadrelay::store::offline::forget_offline;
@@ -522,7 +523,7 @@ async fn backup_under_load_holds_every_lead_acknowledged_before_it_began() {
     );
     let dest = dir.path().join("backup.db");
     let (j, d) = (journal.clone(), dest.clone());
-    let report = tokio::task::spawn_blocking(move || j.backup_to(&d))
+    let report = tokio::task::spawn_blocking(move || j.reader().backup_to(&d))
         .await
         .unwrap()
         .unwrap();
@@ -533,7 +534,7 @@ async fn backup_under_load_holds_every_lead_acknowledged_before_it_began() {
     }
     assert!(report.leads as usize >= before.len());
     // A backup refuses to overwrite.
-    assert!(journal.backup_to(&dest).is_err());
+    assert!(journal.reader().backup_to(&dest).is_err());
 
     let copy = JournalReader::open(&dest).unwrap();
     let status = copy.status().unwrap();

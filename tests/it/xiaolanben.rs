@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use leadrelay::store::Queries;
 use leadrelay::clock::Clock;
 use leadrelay::connectors::http::RawResponse;
 use leadrelay::connectors::xiaolanben::client::{

@@ -21,7 +21,7 @@ use axum::routing::{get, post};
 use axum::Router;
 
 use super::admin::AdminState;
-use crate::store::{JournalReader, StoreError};
+use crate::store::{Queries, StoreError};
 
 pub mod dead;
 pub mod leads;
@@ -132,7 +132,7 @@ pub fn csrf_field(state: &AdminState) -> String {
 /// Runs a journal read off the async runtime.
 pub async fn read<T: Send + 'static>(
     state: &AdminState,
-    f: impl FnOnce(&JournalReader) -> Result<T, StoreError> + Send + 'static,
+    f: impl FnOnce(&dyn Queries) -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, Response> {
     let journal = state.journal.clone();
     match tokio::task::spawn_blocking(move || f(journal.reader())).await {

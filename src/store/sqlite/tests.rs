@@ -2,6 +2,7 @@
 //! `tests/it/journal.rs`.
 
 use super::*;
+use crate::store::{ForgetSelector, Journal};
 
 fn temp() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
@@ -12,7 +13,7 @@ fn temp() -> (tempfile::TempDir, PathBuf) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_job_does_not_poison_its_batch() {
     let (_dir, path) = temp();
-    let journal = Journal::open(&path, JournalOptions::default()).unwrap();
+    let journal = SqliteJournal::open(&path, JournalOptions::default()).unwrap();
     // Many jobs queued at once share batches; every odd one writes and then fails.
     let mut tasks = Vec::new();
     for i in 0..64i64 {
@@ -82,7 +83,7 @@ const MIGRATIONS_LEN: usize = schema::MIGRATIONS.len();
 #[tokio::test]
 async fn connection_is_wal_with_foreign_keys() {
     let (_dir, path) = temp();
-    let journal = Journal::open(&path, JournalOptions::default()).unwrap();
+    let journal = SqliteJournal::open(&path, JournalOptions::default()).unwrap();
     let (mode, fk, sync): (String, i64, i64) = journal
         .write(|ctx| {
             let c = ctx.conn;
@@ -120,7 +121,7 @@ fn a_version_1_journal_keeps_its_leads_runs_calls_and_dead_letters_through_migra
         )
         .unwrap();
     }
-    let journal = Journal::open(&path, JournalOptions::default()).unwrap();
+    let journal = SqliteJournal::open(&path, JournalOptions::default()).unwrap();
     drop(journal);
     let conn = Connection::open(&path).unwrap();
     let version: i64 = conn
@@ -150,7 +151,7 @@ fn a_version_1_journal_keeps_its_leads_runs_calls_and_dead_letters_through_migra
 #[tokio::test]
 async fn the_job_overlap_check_reads_only_unfinished_items() {
     let (_dir, path) = temp();
-    let journal = Journal::open(&path, JournalOptions::default()).unwrap();
+    let journal = SqliteJournal::open(&path, JournalOptions::default()).unwrap();
     let plan: Vec<String> = journal
         .write(|ctx| {
             let mut stmt = ctx
@@ -208,7 +209,7 @@ async fn a_schema_2_journal_migrates_to_retention_and_old_leads_are_still_found_
             .unwrap();
         assert_eq!(mode, 0, "the old journal has no auto-vacuum");
     }
-    let journal = Journal::open(&path, JournalOptions::default()).unwrap();
+    let journal = SqliteJournal::open(&path, JournalOptions::default()).unwrap();
     assert_eq!(
         journal.reader().status().unwrap().schema_version,
         schema::known_version()

@@ -7,43 +7,16 @@ use std::sync::Mutex;
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
-use super::model::{
-    CallStory, CheckpointRow, CronRow, DeadLetter, JournalStatus, LeadQuery, LeadStory,
-    LeadSummary, QuarantineSummary, RunStory, WorkState, WorkStatus,
-};
-use super::retention::{self, PruneReport, RetentionPolicy};
-use super::types::{Arrival, Quarantined};
+use super::retention;
 use super::{parse_status, parse_via, schema, StoreError};
-
-/// The journal's size and what retention will do next, for `status`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RetentionStatus {
-    /// The database file, in bytes.
-    pub file_bytes: u64,
-    /// The WAL beside it, in bytes.
-    pub wal_bytes: u64,
-    /// Free pages inside the file (reclaimed by the next prune, or reused).
-    pub free_bytes: u64,
-    /// When the oldest lead still stored arrived.
-    pub oldest_lead_ms: Option<i64>,
-    /// Leads whose personal data was removed.
-    pub redacted_leads: u64,
-    /// Erasures recorded (`leads forget`).
-    pub erasures: u64,
-    /// When the last erasure was made.
-    pub last_erasure_ms: Option<i64>,
-    /// What a prune now would do.
-    pub next_prune: PruneReport,
-}
-
-/// What `journal backup` wrote.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BackupReport {
-    /// The copy's size in bytes.
-    pub bytes: u64,
-    /// Leads in the copy.
-    pub leads: u64,
-}
+use crate::store::model::{
+    BackupReport, CallStory, CheckpointRow, CronRow, DeadLetter, FollowStory, FollowSummary,
+    JournalStatus, LeadQuery, LeadStory, LeadSummary, QuarantineSummary, RecordedCall,
+    RecordedLead, RecordedRun, RetentionStatus, RunStory, WorkState, WorkStatus,
+};
+use crate::store::retention::RetentionPolicy;
+use crate::store::types::{Arrival, Quarantined};
+use crate::store::Queries;
 
 /// Queries over a journal, on a read-only connection. `Send + Sync`; queries are serialized.
 #[derive(Debug)]
@@ -100,9 +73,15 @@ impl JournalReader {
         tx.finish()?;
         Ok(out)
     }
+}
+
+impl Queries for JournalReader {
+    fn location(&self) -> String {
+        self.path.display().to_string()
+    }
 
     /// Leads matching `query`, newest first.
-    pub fn list_leads(&self, query: &LeadQuery) -> Result<Vec<LeadSummary>, StoreError> {
+    fn list_leads(&self, query: &LeadQuery) -> Result<Vec<LeadSummary>, StoreError> {
         self.with(|conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT l.id, l.vendor, l.account, l.vendor_lead_id, l.kind, l.received_ms,
@@ -132,7 +111,7 @@ impl JournalReader {
     /// Everything known about one lead. `id` is a vendor lead id (the newest such lead if
     /// several accounts share it), or a journal id written `#42` (a bare number that is no
     /// vendor lead id is also tried as a journal id).
-    pub fn lead_story(&self, id: &str) -> Result<Option<LeadStory>, StoreError> {
+    fn lead_story(&self, id: &str) -> Result<Option<LeadStory>, StoreError> {
         self.with(|conn| {
             let Some(lead_id) = find_lead(conn, id)? else {
                 return Ok(None);
@@ -186,7 +165,7 @@ impl JournalReader {
     }
 
     /// Dead letters not yet retried, oldest first.
-    pub fn dead_letters(&self) -> Result<Vec<DeadLetter>, StoreError> {
+    fn dead_letters(&self) -> Result<Vec<DeadLetter>, StoreError> {
         self.with(|conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT d.id, d.work_id, w.account, d.reason, d.attempts, d.created_ms,
@@ -223,7 +202,7 @@ impl JournalReader {
     }
 
     /// Quarantined payloads, oldest first, without their bodies.
-    pub fn quarantined(&self) -> Result<Vec<QuarantineSummary>, StoreError> {
+    fn quarantined(&self) -> Result<Vec<QuarantineSummary>, StoreError> {
         self.with(|conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT id, account, endpoint, reason, content_type, length(body), received_ms
@@ -245,7 +224,7 @@ impl JournalReader {
     }
 
     /// One quarantined payload with its body, byte for byte.
-    pub fn quarantine_item(&self, id: i64) -> Result<Option<Quarantined>, StoreError> {
+    fn quarantine_item(&self, id: i64) -> Result<Option<Quarantined>, StoreError> {
         self.with(|conn| {
             Ok(conn
                 .query_row(
@@ -268,7 +247,7 @@ impl JournalReader {
     }
 
     /// The journal at a glance.
-    pub fn status(&self) -> Result<JournalStatus, StoreError> {
+    fn status(&self) -> Result<JournalStatus, StoreError> {
         self.with(|conn| {
             let count = |sql: &str| -> Result<u64, StoreError> {
                 Ok(conn.query_row(sql, [], |r| r.get::<_, i64>(0))? as u64)
@@ -329,7 +308,7 @@ impl JournalReader {
     }
 
     /// Size, oldest lead, erasures and what the next prune under `policy` at `now_ms` would do.
-    pub fn retention_status(
+    fn retention_status(
         &self,
         policy: RetentionPolicy,
         now_ms: i64,
@@ -369,7 +348,7 @@ impl JournalReader {
     /// reader does not block the writer). Written to `dest.partial` and renamed, so `dest`
     /// is either absent or complete; an existing `dest` is refused. The copy is checked
     /// (`quick_check`) before it is renamed.
-    pub fn backup_to(&self, dest: &Path) -> Result<BackupReport, StoreError> {
+    fn backup_to(&self, dest: &Path) -> Result<BackupReport, StoreError> {
         if dest.exists() {
             return Err(StoreError::Conflict(format!(
                 "{} exists; a backup never overwrites a file",
@@ -420,11 +399,7 @@ impl JournalReader {
     /// Leads received and leads routed (their work done) per `bucket_ms` since `since_ms`, for
     /// the console's chart: `(bucket start, received, routed)`, oldest first, empty buckets left
     /// out. A lead counts as routed in the bucket its work last changed in.
-    pub fn activity(
-        &self,
-        since_ms: i64,
-        bucket_ms: i64,
-    ) -> Result<Vec<(i64, u64, u64)>, StoreError> {
+    fn activity(&self, since_ms: i64, bucket_ms: i64) -> Result<Vec<(i64, u64, u64)>, StoreError> {
         let bucket_ms = bucket_ms.max(1);
         self.with(|conn| {
             let mut out: std::collections::BTreeMap<i64, (u64, u64)> = Default::default();
@@ -458,7 +433,7 @@ impl JournalReader {
     /// `leads show` reads it), the last four digits of the
     /// phone (exactly four digits; a longer number never matches a phone, so the search cannot
     /// be used to look a full number up), or part of the name.
-    pub fn search_leads(&self, text: &str, limit: usize) -> Result<Vec<LeadSummary>, StoreError> {
+    fn search_leads(&self, text: &str, limit: usize) -> Result<Vec<LeadSummary>, StoreError> {
         let text = text.trim();
         if text.is_empty() {
             return Ok(Vec::new());
@@ -505,7 +480,7 @@ impl JournalReader {
     /// when `None`), at most the newest `limit`, whose work has a final state or waits for a
     /// retry (pending and running ones have no outcome yet), each with the runs of its last
     /// attempt and their calls' fingerprints. Read in one snapshot.
-    pub fn recorded_leads(
+    fn recorded_leads(
         &self,
         since_ms: Option<i64>,
         limit: usize,
@@ -589,10 +564,7 @@ impl JournalReader {
     }
 
     /// A work item's state and its runs, oldest first (`job run` follows the item it queued).
-    pub fn work_story(
-        &self,
-        work_id: i64,
-    ) -> Result<Option<(WorkState, Vec<RunStory>)>, StoreError> {
+    fn work_story(&self, work_id: i64) -> Result<Option<(WorkState, Vec<RunStory>)>, StoreError> {
         self.with(|conn| {
             let Some(state) = work_state(conn, work_id)? else {
                 return Ok(None);
@@ -603,7 +575,7 @@ impl JournalReader {
 
     /// Waiqin follow records, newest first: those received at or after `since_ms`, of
     /// `account`, at most `limit` (capped like leads).
-    pub fn list_follows(
+    fn list_follows(
         &self,
         since_ms: Option<i64>,
         account: Option<&str>,
@@ -640,7 +612,7 @@ impl JournalReader {
 
     /// Everything known about one follow record: `id` is Waiqin's msgId (the newest such
     /// record if several accounts share it) or a journal id written `#42`.
-    pub fn follow_story(&self, id: &str) -> Result<Option<FollowStory>, StoreError> {
+    fn follow_story(&self, id: &str) -> Result<Option<FollowStory>, StoreError> {
         self.with(|conn| {
             let id = id.trim();
             let found: Option<i64> = match id.strip_prefix('#') {
@@ -716,98 +688,9 @@ impl JournalReader {
     }
 
     /// The applied migrations (version, name), oldest first.
-    pub fn migrations(&self) -> Result<Vec<(i64, String)>, StoreError> {
+    fn migrations(&self) -> Result<Vec<(i64, String)>, StoreError> {
         self.with(schema::applied)
     }
-}
-
-/// A lead as `preview` replays it: its body and what the live scripts did with it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RecordedLead {
-    /// The journal id.
-    pub id: i64,
-    /// The lead as stored.
-    pub lead: crate::lead::Lead,
-    /// Where its work ended (or waits for a retry).
-    pub status: WorkStatus,
-    /// Why it is unrouted, skipped, dead or waiting.
-    pub reason: Option<String>,
-    /// The runs of its last attempt, in order.
-    pub runs: Vec<RecordedRun>,
-}
-
-/// One run of a [`RecordedLead`]'s last attempt.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RecordedRun {
-    /// The script's path.
-    pub script: String,
-    /// The handler.
-    pub handler: String,
-    /// `ok`, `failed`, `skipped`, `interrupted` or `running`.
-    pub status: String,
-    /// `path:line:col: message` of a failure.
-    pub error: Option<String>,
-    /// Its calls, in order.
-    pub calls: Vec<RecordedCall>,
-}
-
-/// One call of a [`RecordedRun`]: the journal keeps its fingerprint, never the payload.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RecordedCall {
-    /// The vendor.
-    pub vendor: String,
-    /// The account.
-    pub account: String,
-    /// The op.
-    pub op: String,
-    /// [`super::fingerprint`] of the payload sent.
-    pub fingerprint: String,
-    /// True when the vendor accepted it.
-    pub ok: bool,
-}
-
-/// One line of `follows list`. Carries no contact details.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FollowSummary {
-    /// The journal id.
-    pub id: i64,
-    /// The Waiqin account whose push carried it.
-    pub account: String,
-    /// Waiqin's `msgId`.
-    pub msg_id: String,
-    /// Waiqin's `dataId`.
-    pub data_id: Option<String>,
-    /// Unix milliseconds when received.
-    pub received_ms: i64,
-    /// Where its work is.
-    pub status: WorkStatus,
-    /// Why it is waiting, dead, unrouted or skipped.
-    pub reason: Option<String>,
-}
-
-/// Everything the journal knows about one follow record: `follows show`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FollowStory {
-    /// The journal id.
-    pub id: i64,
-    /// The Waiqin account whose push carried it.
-    pub account: String,
-    /// Waiqin's `msgId`.
-    pub msg_id: String,
-    /// Waiqin's `dataId`.
-    pub data_id: Option<String>,
-    /// The decoded record (`{}` once redacted).
-    pub record: serde_json::Value,
-    /// How and when it arrived.
-    pub arrival: Arrival,
-    /// Its work item.
-    pub work_id: i64,
-    /// Claims so far.
-    pub attempts: u32,
-    /// Every run, oldest first.
-    pub runs: Vec<RunStory>,
-    /// Where it is now.
-    pub state: WorkState,
 }
 
 /// A lead summary from a row of `l.id, l.vendor, l.account, l.vendor_lead_id, l.kind,

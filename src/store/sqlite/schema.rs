@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension};
 
-use super::{now_ms, Durability, StoreError};
+use crate::store::{now_ms, Durability, StoreError};
 
 /// One schema step: applied once, in order, inside one transaction.
 pub(crate) struct Migration {

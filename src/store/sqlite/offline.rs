@@ -35,9 +35,10 @@ use std::path::Path;
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
-use super::model::{DeadSelector, RerouteSelector};
-use super::retention::{self, Erasure, ForgetSelector};
+use super::retention;
 use super::{now_ms, reroute_unrouted, revive_dead_letters, schema, StoreError};
+use crate::store::model::{DeadSelector, RerouteSelector};
+use crate::store::retention::{Erasure, ForgetSelector};
 
 /// Does what [`Journal::retry_dead`](super::Journal::retry_dead) does — the selected open dead
 /// letters' work becomes pending with attempts reset — on the journal at `path`, whether or not
