@@ -25,8 +25,10 @@ use std::sync::Arc;
 use crate::clock::Clock;
 use types::{IntakeError, Via};
 
+mod codec;
 mod fingerprint;
 mod model;
+pub mod postgres;
 pub mod retention;
 mod roles;
 pub mod sqlite;
@@ -79,9 +81,9 @@ pub enum StoreError {
         /// The file.
         path: PathBuf,
     },
-    /// SQLite refused a statement.
+    /// The database refused a statement or could not be reached.
     #[error("journal: {0}")]
-    Sqlite(String),
+    Database(String),
     /// A stored value could not be decoded.
     #[error("journal: unreadable stored value: {0}")]
     Corrupt(String),

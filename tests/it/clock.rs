@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use leadrelay::store::Queries;
 use leadrelay::clock::{beijing, parse_beijing, Clock};
 use leadrelay::config::Config;
 use leadrelay::connectors::tencent::config::Algorithm;
@@ -22,6 +21,7 @@ use leadrelay::daemon::{cron, BreakerState, RunningDaemon};
 use leadrelay::host::engine::Services;
 use leadrelay::host::generation::{Host, Verdict};
 use leadrelay::sim::{ClockSkew, Faults, Simulator};
+use leadrelay::store::Queries;
 use leadrelay::store::{Journal, JournalOptions, JournalReader, WorkKind, WorkOutcome, WorkState};
 use serde_json::json;
 use tokio::sync::{watch, Notify};

@@ -14,9 +14,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
-use leadrelay::store::Queries;
 use leadrelay::connectors::tencent::config::Algorithm;
 use leadrelay::connectors::tencent::webhook::sign_push;
+use leadrelay::store::Queries;
 use leadrelay::store::{JournalReader, WorkState, WorkStatus};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};

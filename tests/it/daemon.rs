@@ -5,11 +5,11 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use leadrelay::store::Queries;
 use leadrelay::connectors::tencent::config::Algorithm;
 use leadrelay::connectors::tencent::webhook::sign_push;
 use leadrelay::connectors::waiqin::webhook::{encode_follow_push, PushMeta};
 use leadrelay::sim::Simulator;
+use leadrelay::store::Queries;
 use leadrelay::store::{JournalReader, WorkState, WorkStatus};
 use serde_json::{json, Value};
 

@@ -5,12 +5,12 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use leadrelay::store::Queries;
 use leadrelay::connectors::Vendor;
 use leadrelay::inspect::{self, parse_since};
 use leadrelay::lead::{Lead, LeadKind};
 use leadrelay::store::offline::retry_dead_offline;
 use leadrelay::store::types::{Arrival, Checkpoint, Quarantined, Via};
+use leadrelay::store::Queries;
 use leadrelay::store::{
     fingerprint, CallRow, DeadSelector, Journal, JournalOptions, JournalReader, LeadQuery,
     RunRecord, StoreError, WorkKind, WorkOutcome, WorkStatus,

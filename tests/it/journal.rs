@@ -7,12 +7,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use leadrelay::store::Queries;
 use leadrelay::connectors::Vendor;
 use leadrelay::host::once::OnceStore;
 use leadrelay::host::stdlib::AssignmentStore;
 use leadrelay::lead::{Lead, LeadKind};
 use leadrelay::store::types::{Accepted, Arrival, Checkpoint, FollowArrival, Quarantined, Via};
+use leadrelay::store::Queries;
 use leadrelay::store::{
     fingerprint, CallRow, CronFire, DeadSelector, Journal, JournalOptions, JournalReader,
     LeadQuery, RunRecord, RunRow, RunStart, StoreError, WorkKind, WorkOutcome, WorkState,
@@ -809,10 +809,7 @@ impl leadrelay::trigger::Intake for AsIntake {
     ) -> Result<Accepted, leadrelay::trigger::IntakeError> {
         self.0.accept_follow(follow).await
     }
-    async fn quarantine(
-        &self,
-        item: Quarantined,
-    ) -> Result<i64, leadrelay::trigger::IntakeError> {
+    async fn quarantine(&self, item: Quarantined) -> Result<i64, leadrelay::trigger::IntakeError> {
         self.0.quarantine(item).await
     }
     async fn checkpoint(

@@ -9,12 +9,12 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use leadrelay::store::Queries;
 use leadrelay::connectors::tencent::config::Algorithm;
 use leadrelay::connectors::tencent::webhook::sign_push;
 use leadrelay::connectors::waiqin::webhook::{encode_follow_push, PushMeta};
 use leadrelay::sim::Simulator;
 use leadrelay::store::JournalReader;
+use leadrelay::store::Queries;
 use serde_json::{json, Value};
 
 const TENCENT_TOKEN: &str = "10001";

@@ -6,12 +6,12 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use leadrelay::store::Queries;
 use leadrelay::connectors::Vendor;
 use leadrelay::lead::{Lead, LeadKind};
 use leadrelay::store::offline::forget_offline;
 use leadrelay::store::retention::DAY_MS;
 use leadrelay::store::types::{Arrival, FollowArrival, Quarantined, Via};
+use leadrelay::store::Queries;
 use leadrelay::store::{
     fingerprint, CallRow, DeadSelector, ForgetSelector, Journal, JournalOptions, JournalReader,
     RetentionPolicy, RunRecord, WorkKind, WorkOutcome,

@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use leadrelay::store::Queries;
 use leadrelay::config::Config;
 use leadrelay::connectors::tencent::config::Algorithm;
 use leadrelay::connectors::tencent::webhook::sign_push;
@@ -12,6 +11,7 @@ use leadrelay::connectors::Vendor;
 use leadrelay::daemon::RunningDaemon;
 use leadrelay::sim::{Faults, Simulator};
 use leadrelay::store::offline::reroute_offline;
+use leadrelay::store::Queries;
 use leadrelay::store::{
     JournalReader, LeadQuery, RerouteSelector, StoreError, WorkState, WorkStatus,
 };

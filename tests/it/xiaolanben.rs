@@ -2,7 +2,6 @@
 
 use std::time::Duration;
 
-use leadrelay::store::Queries;
 use leadrelay::clock::Clock;
 use leadrelay::connectors::http::RawResponse;
 use leadrelay::connectors::xiaolanben::client::{
@@ -15,6 +14,7 @@ use leadrelay::connectors::xiaolanben::model::{
 use leadrelay::connectors::xiaolanben::{sign, Client};
 use leadrelay::connectors::{AccountClient, FailureKind, Vendor};
 use leadrelay::sim::{ClockSkew, Faults};
+use leadrelay::store::Queries;
 use serde_json::{json, Value};
 
 use crate::common::Harness;

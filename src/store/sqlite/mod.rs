@@ -84,7 +84,7 @@ use tokio::sync::mpsc;
 
 use super::model::{
     CallRow, CronFire, DeadSelector, PriorCall, RerouteSelector, RunRecord, RunRow, RunStart, Work,
-    WorkKind, WorkOutcome, WorkStatus,
+    WorkOutcome, WorkStatus,
 };
 use super::retention::{PruneReport, RetentionPolicy};
 use super::roles::{
@@ -119,7 +119,7 @@ const CRON_RETENTION_MS: i64 = 7 * 24 * 3600 * 1000;
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
-        StoreError::Sqlite(e.to_string())
+        StoreError::Database(e.to_string())
     }
 }
 
@@ -159,6 +159,7 @@ impl std::fmt::Debug for SqliteJournal {
     }
 }
 
+use super::codec::{decode_claimed, decode_prior, serialize_response, ClaimedRow, PriorRow};
 pub(crate) use super::{now_ms, parse_status, parse_via};
 
 fn via_str(via: Via) -> &'static str {
@@ -176,21 +177,6 @@ struct LeadRow {
     phone_hash: String,
 }
 
-/// A claimed row as the writer returns it; decoded on the caller's thread.
-struct ClaimedRow {
-    id: i64,
-    account: String,
-    attempts: u32,
-    first_seen_ms: i64,
-    lead_body: Option<String>,
-    follow: Option<(String, String, Option<String>, String)>,
-    job: Option<(String, i64)>,
-    prior: Vec<PriorRow>,
-}
-
-/// A succeeded earlier call as stored: handler, seq, fingerprint, response JSON.
-type PriorRow = (String, u32, String, Option<String>);
-
 /// The calls that succeeded in earlier runs of a work item (replays excluded: they repeat an
 /// original), oldest first; on the writer's connection, so they include every committed call.
 fn prior_rows(conn: &Connection, work_id: i64) -> Result<Vec<PriorRow>, StoreError> {
@@ -204,25 +190,6 @@ fn prior_rows(conn: &Connection, work_id: i64) -> Result<Vec<PriorRow>, StoreErr
         Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
     })?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
-}
-
-fn decode_prior(work_id: i64, rows: Vec<PriorRow>) -> Result<Vec<PriorCall>, StoreError> {
-    rows.into_iter()
-        .map(|(handler, seq, fingerprint, response)| {
-            let response = match response {
-                Some(text) => serde_json::from_str(&text).map_err(|e| {
-                    StoreError::Corrupt(format!("call response of work {work_id}: {e}"))
-                })?,
-                None => serde_json::Value::Null,
-            };
-            Ok(PriorCall {
-                handler,
-                seq,
-                fingerprint,
-                response,
-            })
-        })
-        .collect()
 }
 
 impl SqliteJournal {
@@ -1088,16 +1055,6 @@ fn sweep_once_keys(conn: &Connection, now: i64) -> Result<usize, StoreError> {
         .execute([now])?)
 }
 
-fn serialize_response(work_id: i64, call: &CallRow) -> Result<Option<String>, StoreError> {
-    call.response
-        .as_ref()
-        .map(|v| {
-            serde_json::to_string(v)
-                .map_err(|e| StoreError::Corrupt(format!("call response of work {work_id}: {e}")))
-        })
-        .transpose()
-}
-
 #[allow(clippy::too_many_arguments)]
 fn insert_run(
     conn: &Connection,
@@ -1244,42 +1201,6 @@ pub(crate) fn reroute_unrouted(
             .map_err(Into::into)
         }
     }
-}
-
-fn decode_claimed(row: ClaimedRow) -> Result<Work, StoreError> {
-    let kind = match (row.lead_body, row.follow) {
-        (None, None) if row.job.is_some() => {
-            let (key, slot_ms) = row.job.expect("checked");
-            WorkKind::Job { key, slot_ms }
-        }
-        (Some(body), _) => {
-            WorkKind::Lead(Box::new(serde_json::from_str(&body).map_err(|e| {
-                StoreError::Corrupt(format!("lead body of work {}: {e}", row.id))
-            })?))
-        }
-        (None, Some((account, msg_id, data_id, record))) => WorkKind::Follow {
-            account,
-            msg_id,
-            data_id,
-            record: serde_json::from_str(&record).map_err(|e| {
-                StoreError::Corrupt(format!("follow record of work {}: {e}", row.id))
-            })?,
-        },
-        (None, None) => {
-            return Err(StoreError::Corrupt(format!(
-                "work {} has neither a lead, a follow record nor a job",
-                row.id
-            )))
-        }
-    };
-    Ok(Work {
-        id: row.id,
-        kind,
-        prior: decode_prior(row.id, row.prior)?,
-        account: row.account,
-        attempts: row.attempts,
-        first_seen_ms: row.first_seen_ms,
-    })
 }
 
 /// The journal as the stdlib's [`AssignmentStore`]. Called from the blocking threads scripts

@@ -66,7 +66,7 @@ impl JournalReader {
         let mut conn = self
             .conn
             .lock()
-            .map_err(|_| StoreError::Sqlite("reader connection poisoned".into()))?;
+            .map_err(|_| StoreError::Database("reader connection poisoned".into()))?;
         // One read transaction per query: every part of an answer comes from one snapshot.
         let tx = conn.transaction()?;
         let out = f(&tx)?;
@@ -368,7 +368,7 @@ impl Queries for JournalReader {
             let conn = self
                 .conn
                 .lock()
-                .map_err(|_| StoreError::Sqlite("reader connection poisoned".into()))?;
+                .map_err(|_| StoreError::Database("reader connection poisoned".into()))?;
             let backup = rusqlite::backup::Backup::new(&conn, &mut copy)?;
             // -1: every page in one step, so the copy is one snapshot (stepping in chunks
             // would restart whenever the daemon commits in between).

@@ -324,7 +324,7 @@ pub(crate) fn configure(conn: &Connection, durability: Durability) -> Result<(),
     conn.pragma_update(None, "secure_delete", "ON")?;
     let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
-        return Err(StoreError::Sqlite(format!(
+        return Err(StoreError::Database(format!(
             "could not switch to WAL (journal_mode is {mode})"
         )));
     }
@@ -366,7 +366,7 @@ fn migrate_in_transaction(conn: &mut Connection, path: &Path) -> Result<(), Stor
     for (index, migration) in MIGRATIONS.iter().enumerate().skip(found as usize) {
         let version = index as i64 + 1;
         tx.execute_batch(migration.sql).map_err(|e| {
-            StoreError::Sqlite(format!("migration {version} ({}): {e}", migration.name))
+            StoreError::Database(format!("migration {version} ({}): {e}", migration.name))
         })?;
         tx.execute(
             "INSERT INTO schema_migrations (version, name, applied_ms) VALUES (?1, ?2, ?3)",
@@ -379,7 +379,7 @@ fn migrate_in_transaction(conn: &mut Connection, path: &Path) -> Result<(), Stor
             r.get(0)
         })?;
     if violations > 0 {
-        return Err(StoreError::Sqlite(format!(
+        return Err(StoreError::Database(format!(
             "migration left {violations} broken references; nothing was changed"
         )));
     }

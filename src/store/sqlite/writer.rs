@@ -35,7 +35,7 @@ impl Ctx<'_> {
         f: impl FnOnce(&mut Ctx<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         if self.broken {
-            return Err(StoreError::Sqlite(
+            return Err(StoreError::Database(
                 "an earlier failure aborted this commit".into(),
             ));
         }
@@ -226,7 +226,7 @@ fn run_batch(conn: &Connection, jobs: &mut Vec<Job>, backlog: &AtomicI64) {
                 delta += ctx.backlog_delta;
             }
             if ctx.broken {
-                Err(StoreError::Sqlite(
+                Err(StoreError::Database(
                     "a failed rollback aborted this commit".into(),
                 ))
             } else {
@@ -245,7 +245,7 @@ fn run_batch(conn: &Connection, jobs: &mut Vec<Job>, backlog: &AtomicI64) {
         if !conn.is_autocommit() {
             if let Err(rollback) = conn.execute_batch("ROLLBACK") {
                 tracing::error!(%rollback, "journal rollback failed");
-                commit = Err(StoreError::Sqlite(format!(
+                commit = Err(StoreError::Database(format!(
                     "{e}; rollback failed: {rollback}"
                 )));
             }
