@@ -19,7 +19,7 @@ use crate::host::engine::Services;
 use crate::host::generation::{Host, Verdict};
 use crate::host::script::KnownAccounts;
 use crate::sim::{Faults, Simulator};
-use crate::store::Queries;
+use crate::store::{JournalTarget, Queries};
 
 /// leadrelay: route sales leads between ad platforms and CRMs with Rhai scripts.
 #[derive(Debug, Parser)]
@@ -975,7 +975,7 @@ async fn preview(
     } else {
         None
     };
-    let report = crate::preview::preview(&config, &reader, &edited, live.as_ref(), window).await?;
+    let report = crate::preview::preview(&config, &*reader, &edited, live.as_ref(), window).await?;
     print!("{}", report.render());
     Ok(if report.fails() {
         ExitCode::FAILURE
@@ -1000,7 +1000,7 @@ async fn run_daemon(config_path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     println!(
         "leadrelay running: webhooks on http://{}, journal {}, scripts {}{}",
         daemon.addr,
-        config.daemon.journal.display(),
+        config.daemon.journal,
         config.daemon.scripts.display(),
         daemon
             .admin_addr
@@ -1033,26 +1033,36 @@ async fn wait_for_signal() -> anyhow::Result<()> {
 /// The journal the config names (or the default one), opened read-only.
 fn journal_reader(
     config_path: Option<PathBuf>,
-) -> anyhow::Result<(PathBuf, crate::store::JournalReader)> {
+) -> anyhow::Result<(JournalTarget, Box<dyn Queries>)> {
     let config = optional_config(config_path)?;
-    let path = config.daemon.journal.clone();
-    let reader = crate::store::JournalReader::open(&path).with_context(|| {
-        format!(
-            "cannot open the journal {} (set [daemon] journal in the config)",
-            path.display()
-        )
+    let target = config.daemon.journal.clone();
+    let reader = crate::store::open_reader(&target).with_context(|| {
+        format!("cannot open the journal {target} (set [daemon] journal in the config)")
     })?;
-    Ok((path, reader))
+    Ok((target, reader))
 }
 
-fn print_or_missing(found: Option<String>, what: String, journal: &std::path::Path) -> ExitCode {
+/// The SQLite file of `journal`, for the commands that write beside a running daemon through
+/// SQLite's file lock; on a PostgreSQL journal they are not built yet and say so.
+fn sqlite_file<'a>(
+    journal: &'a JournalTarget,
+    command: &str,
+) -> anyhow::Result<&'a std::path::Path> {
+    journal.sqlite_path().ok_or_else(|| {
+        anyhow::anyhow!(
+            "`leadrelay {command}` works on a SQLite journal only for now; {journal} is PostgreSQL"
+        )
+    })
+}
+
+fn print_or_missing(found: Option<String>, what: String, journal: &JournalTarget) -> ExitCode {
     match found {
         Some(text) => {
             print!("{text}");
             ExitCode::SUCCESS
         }
         None => {
-            eprintln!("error: no {what} in {}", journal.display());
+            eprintln!("error: no {what} in {journal}");
             ExitCode::FAILURE
         }
     }
@@ -1082,11 +1092,11 @@ fn leads(config_path: Option<PathBuf>, command: LeadsCommand) -> anyhow::Result<
                 account,
                 limit,
             };
-            print!("{}", crate::inspect::leads_list(&reader, &query)?);
+            print!("{}", crate::inspect::leads_list(&*reader, &query)?);
             Ok(ExitCode::SUCCESS)
         }
         LeadsCommand::Show { id } => {
-            let found = crate::inspect::lead_show(&reader, &id)?;
+            let found = crate::inspect::lead_show(&*reader, &id)?;
             Ok(print_or_missing(found, format!("lead `{id}`"), &path))
         }
         LeadsCommand::Reroute { id, unrouted } => {
@@ -1095,14 +1105,19 @@ fn leads(config_path: Option<PathBuf>, command: LeadsCommand) -> anyhow::Result<
                 (Some(id), false) => crate::store::RerouteSelector::Lead(id),
                 (None, false) => bail!("name a lead id or --unrouted"),
             };
-            let rerouted = crate::store::offline::reroute_offline(&path, &selector)?;
+            let rerouted = crate::store::offline::reroute_offline(
+                sqlite_file(&path, "leads reroute")?,
+                &selector,
+            )?;
             println!(
                 "{rerouted} unrouted lead(s) queued again; a running daemon routes them within a \
                  second (those still wanted by no handler become unrouted again)"
             );
             Ok(ExitCode::SUCCESS)
         }
-        LeadsCommand::Forget { phone, id, by } => forget(&path, phone, id, by),
+        LeadsCommand::Forget { phone, id, by } => {
+            forget(sqlite_file(&path, "leads forget")?, phone, id, by)
+        }
     }
 }
 
@@ -1162,11 +1177,10 @@ fn journal(config_path: Option<PathBuf>, command: JournalCommand) -> anyhow::Res
         JournalCommand::Backup { file } => {
             let report = reader
                 .backup_to(&file)
-                .with_context(|| format!("backup of {} to {}", path.display(), file.display()))?;
+                .with_context(|| format!("backup of {path} to {}", file.display()))?;
             println!(
-                "backup of {} written to {}: {} leads, {:.1} MB; restore by pointing \
+                "backup of {path} written to {}: {} leads, {:.1} MB; restore by pointing \
                  [daemon] journal at it (or copying it in place) with the daemon stopped",
-                path.display(),
                 file.display(),
                 report.leads,
                 report.bytes as f64 / 1_000_000.0
@@ -1180,7 +1194,7 @@ fn dead(config_path: Option<PathBuf>, command: DeadCommand) -> anyhow::Result<Ex
     let (path, reader) = journal_reader(config_path)?;
     match command {
         DeadCommand::List => {
-            print!("{}", crate::inspect::dead_list(&reader)?);
+            print!("{}", crate::inspect::dead_list(&*reader)?);
             Ok(ExitCode::SUCCESS)
         }
         DeadCommand::Retry { id, all } => {
@@ -1189,7 +1203,10 @@ fn dead(config_path: Option<PathBuf>, command: DeadCommand) -> anyhow::Result<Ex
                 (Some(id), false) => crate::store::DeadSelector::One(id),
                 (None, false) => bail!("name a dead letter id or --all"),
             };
-            let revived = crate::store::offline::retry_dead_offline(&path, selector)?;
+            let revived = crate::store::offline::retry_dead_offline(
+                sqlite_file(&path, "dead retry")?,
+                selector,
+            )?;
             println!("{revived} dead letter(s) queued again; a running daemon routes them within a second");
             Ok(ExitCode::SUCCESS)
         }
@@ -1203,11 +1220,11 @@ fn quarantine(
     let (path, reader) = journal_reader(config_path)?;
     match command {
         QuarantineCommand::List => {
-            print!("{}", crate::inspect::quarantine_list(&reader)?);
+            print!("{}", crate::inspect::quarantine_list(&*reader)?);
             Ok(ExitCode::SUCCESS)
         }
         QuarantineCommand::Show { id } => {
-            let found = crate::inspect::quarantine_show(&reader, id)?;
+            let found = crate::inspect::quarantine_show(&*reader, id)?;
             Ok(print_or_missing(
                 found,
                 format!("quarantined payload {id}"),
@@ -1232,12 +1249,12 @@ fn follows(config_path: Option<PathBuf>, command: FollowsCommand) -> anyhow::Res
                 .map_err(anyhow::Error::msg)?;
             print!(
                 "{}",
-                crate::inspect::follows_list(&reader, since_ms, account.as_deref(), limit)?
+                crate::inspect::follows_list(&*reader, since_ms, account.as_deref(), limit)?
             );
             Ok(ExitCode::SUCCESS)
         }
         FollowsCommand::Show { id } => {
-            let found = crate::inspect::follow_show(&reader, &id)?;
+            let found = crate::inspect::follow_show(&*reader, &id)?;
             Ok(print_or_missing(
                 found,
                 format!("follow record `{id}`"),
@@ -1274,14 +1291,16 @@ async fn job(config_path: Option<PathBuf>, command: JobCommand) -> anyhow::Resul
     let schedule =
         crate::daemon::cron::find_schedule(&schedules, &name).map_err(anyhow::Error::msg)?;
     let now = chrono::Utc::now().timestamp_millis();
-    let work = crate::store::offline::enqueue_job_offline(&path, &schedule.key, now)?;
+    let work = crate::store::offline::enqueue_job_offline(
+        sqlite_file(&path, "job run")?,
+        &schedule.key,
+        now,
+    )?;
     println!("job {} queued as work #{work}", schedule.key);
-    let running = crate::daemon::status::read(&path).is_some_and(|d| now - d.written_ms <= 10_000);
+    let running = crate::daemon::status::read(&path, &config.daemon.node)
+        .is_some_and(|d| now - d.written_ms <= 10_000);
     if !running {
-        println!(
-            "no daemon is running beside {}: the job runs when `leadrelay run` starts",
-            path.display()
-        );
+        println!("no daemon is running beside {path}: the job runs when `leadrelay run` starts");
         return Ok(ExitCode::SUCCESS);
     }
     let started = std::time::Instant::now();
@@ -1335,7 +1354,7 @@ fn status(config_path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let (path, reader) = journal_reader(config_path)?;
     let mut extra = Vec::new();
     let mut warning = String::new();
-    match crate::daemon::status::read(&path) {
+    match crate::daemon::status::read(&path, &config.daemon.node) {
         Some(daemon) => {
             warning = crate::inspect::clock_skew_warning(&daemon.clock_skew);
             let age_ms = chrono::Utc::now().timestamp_millis() - daemon.written_ms;
@@ -1399,13 +1418,13 @@ fn status(config_path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
         }
     }
     extra.push(crate::inspect::retention_section(
-        &reader,
+        &*reader,
         policy,
         chrono::Utc::now().timestamp_millis(),
     )?);
     print!(
         "{warning}{}",
-        crate::inspect::status_report(&reader, &extra)?
+        crate::inspect::status_report(&*reader, &extra)?
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -89,8 +89,12 @@ pub struct Config {
 pub struct DaemonSettings {
     /// Where webhook pushes are received.
     pub listen: std::net::SocketAddr,
-    /// The SQLite journal file.
-    pub journal: PathBuf,
+    /// The journal: a SQLite file (default `leadrelay.db`), or a `postgres://` URL shared by
+    /// several nodes (`${VAR}` allowed; the password is never shown).
+    pub journal: crate::store::JournalTarget,
+    /// This node's name among several sharing a PostgreSQL journal: recorded with its runs and
+    /// claims, listed by `status`. Default: the host name. Two nodes must not share a name.
+    pub node: String,
     /// The scripts folder.
     pub scripts: PathBuf,
     /// Pushes with a larger body are refused with 413.
@@ -143,6 +147,23 @@ impl DaemonSettings {
     /// `keep_days` and `personal_data_days` as a validated policy; the error names the keys.
     pub fn retention(&self) -> Result<crate::store::RetentionPolicy, String> {
         crate::store::RetentionPolicy::new(self.keep_days, self.personal_data_days)
+    }
+
+    /// Resolves `${VAR}` in `journal` (a PostgreSQL URL usually carries a password).
+    fn resolve_journal(&mut self, env: &dyn Fn(&str) -> Option<String>) -> Result<(), String> {
+        let crate::store::JournalTarget::Sqlite(path) = &self.journal else {
+            return Ok(());
+        };
+        let Some(text) = path.to_str().filter(|t| t.contains("${")) else {
+            return Ok(());
+        };
+        let mut value = toml::Value::String(text.to_string());
+        substitute_env("journal", &mut value, env)?;
+        let toml::Value::String(resolved) = value else {
+            unreachable!("substitution keeps a string a string")
+        };
+        self.journal = crate::store::JournalTarget::parse(&resolved)?;
+        Ok(())
     }
 
     /// Resolves `${VAR}` in `admin_token` and refuses an admin listener that is reachable from
@@ -207,7 +228,8 @@ impl Default for DaemonSettings {
     fn default() -> Self {
         DaemonSettings {
             listen: std::net::SocketAddr::from(([127, 0, 0, 1], 8080)),
-            journal: PathBuf::from("leadrelay.db"),
+            journal: crate::store::JournalTarget::Sqlite(PathBuf::from("leadrelay.db")),
+            node: crate::store::default_node_name(),
             scripts: PathBuf::from("scripts"),
             max_body_bytes: 1 << 20,
             backlog_limit: crate::store::DEFAULT_BACKLOG_LIMIT,
@@ -285,7 +307,8 @@ impl Config {
         }
         let mut daemon = raw.daemon;
         daemon
-            .check_admin(env)
+            .resolve_journal(env)
+            .and_then(|()| daemon.check_admin(env))
             .map_err(|message| ConfigError::Syntax {
                 path: origin.to_string(),
                 message: format!("[daemon] {message}"),

@@ -170,6 +170,7 @@ fn daemon_section(out: &mut String) {
     let DaemonSettings {
         listen,
         journal,
+        node: _,
         scripts,
         max_body_bytes,
         backlog_limit,
@@ -196,8 +197,8 @@ fn daemon_section(out: &mut String) {
             "webhook pushes; put your TLS reverse proxy in front",
         ),
         (
-            format!("journal = {}", quoted(&journal.to_string_lossy())),
-            "the SQLite journal; back it up with `leadrelay journal backup FILE`",
+            format!("journal = {}", quoted(&journal.to_string())),
+            "the SQLite journal (or postgres://… for several nodes); back it up with `leadrelay journal backup FILE`",
         ),
         (
             format!("scripts = {}", quoted(&scripts.to_string_lossy())),

@@ -40,9 +40,7 @@ use crate::host::generation::{is_script, HandlerRun, Host, Verdict};
 use crate::host::script::KnownAccounts;
 use crate::secret::mask_phones_in;
 use crate::sim::Simulator;
-use crate::store::{
-    fingerprint, is_volatile, JournalReader, Queries, RecordedLead, StoreError, WorkStatus,
-};
+use crate::store::{fingerprint, is_volatile, Queries, RecordedLead, StoreError, WorkStatus};
 
 /// Why a preview could not run.
 #[derive(Debug, thiserror::Error)]
@@ -688,7 +686,7 @@ pub async fn on_reload(
     config: Config,
     host: Arc<Host>,
     dir: PathBuf,
-    journal: PathBuf,
+    journal: crate::store::JournalTarget,
     last: usize,
 ) {
     let mut generations = host.subscribe_generations();
@@ -712,13 +710,13 @@ pub async fn on_reload(
         if current == previous {
             continue;
         }
-        let result = match JournalReader::open(&journal) {
+        let result = match crate::store::open_reader(&journal) {
             Ok(reader) => {
                 let window = Window {
                     since_ms: None,
                     last,
                 };
-                preview(&config, &reader, &current, Some(&previous), window).await
+                preview(&config, &*reader, &current, Some(&previous), window).await
             }
             Err(e) => Err(e.into()),
         };

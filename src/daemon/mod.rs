@@ -174,16 +174,18 @@ pub async fn start_with(
         origin: config.origin.clone(),
         message,
     };
-    let journal = Journal::open(
+    let journal = Journal::connect(
         &settings.journal,
         JournalOptions {
             backlog_limit: settings.backlog_limit,
             clock,
+            node: settings.node.clone(),
             ..JournalOptions::default()
         },
     )
+    .await
     .map_err(|source| DaemonError::Journal {
-        path: settings.journal.display().to_string(),
+        path: settings.journal.to_string(),
         source,
     })?;
     let accounts = Accounts::from_config(config, HttpClient::new(), clock);
@@ -235,6 +237,7 @@ pub async fn start_with(
     })?;
 
     let wake = Arc::new(Notify::new());
+    journal.set_waker(wake.clone());
     let intake = Arc::new(JournalIntake {
         journal: journal.clone(),
         wake: wake.clone(),
@@ -300,7 +303,7 @@ pub async fn start_with(
         host.clone(),
         breakers.clone(),
         push_counters,
-        settings.journal.clone(),
+        status::status_path(&settings.journal, &settings.node),
         addr.to_string(),
         clock,
         stopped.clone(),
@@ -352,7 +355,8 @@ pub async fn start_with(
     tracing::info!(
         webhooks = %addr,
         admin = %admin_addr.map_or_else(|| "off".to_string(), |a| format!("http://{a}/")),
-        journal = %settings.journal.display(),
+        journal = %settings.journal,
+        node = %settings.node,
         scripts = live,
         push_paths = push_count,
         pull_sources = pull_count,

@@ -3,7 +3,7 @@
 //! seconds to `<journal>.status.json`, so that
 //! `leadrelay status` in another process can show it next to the journal's own counts.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,6 +13,7 @@ use tokio::sync::watch;
 use super::breaker::{BreakerState, Breakers};
 use crate::clock::Clock;
 use crate::host::generation::{Host, Verdict};
+use crate::store::JournalTarget;
 use crate::trigger::webhook::PushCounters;
 
 /// How often the file is rewritten.
@@ -54,16 +55,22 @@ pub struct ScriptLine {
     pub verdict: String,
 }
 
-/// The status file of a journal.
-pub fn status_path(journal: &Path) -> PathBuf {
-    let mut name = journal.as_os_str().to_owned();
-    name.push(".status.json");
-    PathBuf::from(name)
+/// The status file a node writes: beside a SQLite journal; for a PostgreSQL journal (no file
+/// of its own), `leadrelay-NODE.status.json` in the working directory.
+pub fn status_path(journal: &JournalTarget, node: &str) -> PathBuf {
+    match journal {
+        JournalTarget::Sqlite(path) => {
+            let mut name = path.as_os_str().to_owned();
+            name.push(".status.json");
+            PathBuf::from(name)
+        }
+        JournalTarget::Postgres(_) => PathBuf::from(format!("leadrelay-{node}.status.json")),
+    }
 }
 
 /// Reads a daemon's status file; `None` when absent or unreadable.
-pub fn read(journal: &Path) -> Option<DaemonStatus> {
-    serde_json::from_slice(&std::fs::read(status_path(journal)).ok()?).ok()
+pub fn read(journal: &JournalTarget, node: &str) -> Option<DaemonStatus> {
+    serde_json::from_slice(&std::fs::read(status_path(journal, node)).ok()?).ok()
 }
 
 fn snapshot(
@@ -120,12 +127,11 @@ pub async fn publish(
     host: Arc<Host>,
     breakers: Arc<Breakers>,
     pushes: PushCounters,
-    journal: PathBuf,
+    path: PathBuf,
     listen: String,
     clock: Clock,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let path = status_path(&journal);
     let started_ms = clock.unix_millis();
     loop {
         let status = snapshot(&host, &breakers, &pushes, &listen, started_ms, clock);

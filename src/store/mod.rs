@@ -132,6 +132,12 @@ pub struct JournalOptions {
     /// The clock of every timestamp the journal writes and of `once` expiries (the daemon's
     /// one clock; the system clock by default).
     pub clock: Clock,
+    /// This node's name, recorded with its runs and claims (`[daemon] node`; the host name by
+    /// default).
+    pub node: String,
+    /// How long a claim on work (or on a pull source) outlives its node's last heartbeat
+    /// before another node may take it over (PostgreSQL only).
+    pub lease: std::time::Duration,
 }
 
 impl Default for JournalOptions {
@@ -142,6 +148,8 @@ impl Default for JournalOptions {
             queue_capacity: 1024,
             max_batch: 256,
             clock: Clock::system(),
+            node: default_node_name(),
+            lease: DEFAULT_LEASE,
         }
     }
 }
@@ -168,10 +176,9 @@ impl Journal {
     ) -> Result<Journal, StoreError> {
         match target {
             JournalTarget::Sqlite(path) => Journal::open(path, options),
-            JournalTarget::Postgres(url) => Err(StoreError::Open {
-                path: PathBuf::from(url.to_string()),
-                message: "the PostgreSQL journal is not built yet".to_string(),
-            }),
+            JournalTarget::Postgres(url) => Ok(Journal::from_backend(
+                postgres::PgJournal::connect(url, options).await?,
+            )),
         }
     }
 
@@ -205,11 +212,22 @@ impl std::fmt::Debug for Journal {
 pub fn open_reader(target: &JournalTarget) -> Result<Box<dyn Queries>, StoreError> {
     match target {
         JournalTarget::Sqlite(path) => Ok(Box::new(JournalReader::open(path)?)),
-        JournalTarget::Postgres(url) => Err(StoreError::Open {
-            path: PathBuf::from(url.to_string()),
-            message: "the PostgreSQL journal is not built yet".to_string(),
-        }),
+        JournalTarget::Postgres(url) => Ok(Box::new(postgres::reader::PgReader::open(url)?)),
     }
+}
+
+/// The default of [`JournalOptions::lease`]: a killed node's work is taken over this long
+/// after its last heartbeat (heartbeats come every quarter of it).
+pub const DEFAULT_LEASE: std::time::Duration = std::time::Duration::from_secs(12);
+
+/// The machine's host name, the default node name (`[daemon] node`).
+pub fn default_node_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|name| name.trim().to_string())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "leadrelay".to_string())
 }
 
 /// Unix milliseconds now on the system clock: for the CLI's one-shot writes next to a daemon

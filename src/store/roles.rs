@@ -62,6 +62,17 @@ pub trait Checkpoints: Send + Sync {
         account: &str,
         endpoint: &str,
     ) -> Result<Option<String>, IntakeError>;
+
+    /// Whether this node may pull `endpoint` for `account` now, for `ttl`: one node at a time
+    /// pulls a source. A journal only one node uses always says yes.
+    async fn lease_source(
+        &self,
+        _account: &str,
+        _endpoint: &str,
+        _ttl: std::time::Duration,
+    ) -> Result<bool, StoreError> {
+        Ok(true)
+    }
 }
 
 /// The work queue: claiming due work, finishing it, and the operator's ways to put work back.
@@ -263,4 +274,8 @@ pub trait Backend:
 
     /// The read side, on its own connection(s).
     fn reader(&self) -> &dyn Queries;
+
+    /// Hands the backend the dispatcher's wake-up: a backend other nodes write to (PostgreSQL)
+    /// rings it when they add work. A journal only this node writes needs no help.
+    fn set_waker(&self, _wake: Arc<tokio::sync::Notify>) {}
 }

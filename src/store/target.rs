@@ -42,6 +42,13 @@ impl JournalTarget {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for JournalTarget {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        JournalTarget::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 impl fmt::Display for JournalTarget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -196,7 +196,10 @@ fn the_systemd_unit_is_sandboxed_and_its_paths_match_the_deployment_config() {
         leadrelay::config::Config::parse(toml, "README Deployment", &|_| Some("x".into())).unwrap();
     let state = Path::new("/var/lib").join(one("StateDirectory"));
     let conf = Path::new("/etc").join(one("ConfigurationDirectory"));
-    assert_eq!(config.daemon.journal, state.join("leadrelay.db"));
+    assert_eq!(
+        config.daemon.journal,
+        leadrelay::store::JournalTarget::Sqlite(state.join("leadrelay.db"))
+    );
     assert!(
         config.daemon.scripts.starts_with(&conf),
         "{:?}",

@@ -40,7 +40,10 @@ use tokio_postgres::config::SslMode;
 use super::target::PgUrl;
 use super::StoreError;
 
+mod journal;
 pub mod reader;
+
+pub use journal::PgJournal;
 pub(crate) mod schema;
 
 /// Connections per node: enough for intake, the dispatcher's claims and finishes, calls from
@@ -90,7 +93,7 @@ pub(crate) fn pool(url: &PgUrl) -> Result<Pool, StoreError> {
 }
 
 /// rustls with the webpki roots, for `sslmode=prefer|require` URLs.
-fn tls() -> tokio_postgres_rustls::MakeRustlsConnect {
+pub(crate) fn tls() -> tokio_postgres_rustls::MakeRustlsConnect {
     let roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };

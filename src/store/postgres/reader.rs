@@ -48,35 +48,61 @@ impl PgReader {
         }
     }
 
-    /// Opens a reader from a process without a runtime (the CLI next to running nodes).
+    /// Opens a reader from anywhere: inside a multi-threaded runtime (the CLI's) it uses that
+    /// runtime; in a thread without one it starts a small runtime of its own.
     pub fn open(url: &PgUrl) -> Result<PgReader, StoreError> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| StoreError::Open {
-                path: url.to_string().into(),
-                message: format!("cannot start a runtime: {e}"),
-            })?;
-        let pool = runtime.block_on(super::connect(url))?;
-        Ok(PgReader {
-            pool,
+        let (handle, runtime) = match tokio::runtime::Handle::try_current() {
+            Ok(handle) => (handle, None),
+            Err(_) => {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| StoreError::Open {
+                        path: url.to_string().into(),
+                        message: format!("cannot start a runtime: {e}"),
+                    })?;
+                (runtime.handle().clone(), Some(Arc::new(runtime)))
+            }
+        };
+        let mut reader = PgReader {
+            pool: super::pool(url)?,
             location: url.to_string(),
-            handle: runtime.handle().clone(),
-            _runtime: Some(Arc::new(runtime)),
-        })
+            handle,
+            _runtime: runtime,
+        };
+        reader.pool = reader.block(super::connect(url))?;
+        Ok(reader)
     }
 
-    /// Runs one query to completion. Never call from an async task (use `spawn_blocking`).
+    /// Runs one query to completion from synchronous code: on a blocking thread directly; on
+    /// a worker of a multi-threaded runtime by handing the worker's other tasks away first.
     fn block<T>(
         &self,
         query: impl Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
-        self.handle.block_on(query)
+        match tokio::runtime::Handle::try_current() {
+            Ok(current)
+                if current.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread =>
+            {
+                tokio::task::block_in_place(|| self.handle.block_on(query))
+            }
+            _ => self.handle.block_on(query),
+        }
     }
 
     /// A pooled connection.
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
         self.pool.get().await.map_err(super::pool_error)
+    }
+}
+
+impl Drop for PgReader {
+    fn drop(&mut self) {
+        // A runtime of its own may be dropped from async code (the CLI's); shutting it down in
+        // the background is the one way that never blocks.
+        if let Some(runtime) = self._runtime.take().and_then(|r| Arc::try_unwrap(r).ok()) {
+            runtime.shutdown_background();
+        }
     }
 }
 
