@@ -8,6 +8,7 @@ use std::sync::Arc;
 use clap::Subcommand;
 
 use super::{journal_reader, optional_config};
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::connectors::Accounts;
 use crate::host::engine::Services;
@@ -27,10 +28,13 @@ pub enum JobCommand {
     },
 }
 
-pub(super) async fn run_daemon(config_path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+pub(super) async fn run_daemon(
+    config_path: Option<PathBuf>,
+    clock: Clock,
+) -> anyhow::Result<ExitCode> {
     let path = Config::locate(config_path.as_deref());
     let config = Config::load(&path)?;
-    let daemon = crate::daemon::start(&config).await?;
+    let daemon = crate::daemon::start_with_clock(&config, clock).await?;
     let preview = (config.daemon.preview_on_reload > 0).then(|| {
         tokio::spawn(crate::preview::on_reload(
             config.clone(),
@@ -74,35 +78,46 @@ async fn wait_for_signal() -> anyhow::Result<()> {
 }
 
 /// The live schedules of the config's scripts folder (loaded without vendor accounts: loading
-/// never calls a vendor), with their next slot.
-fn schedules_of(config: &Config) -> anyhow::Result<Vec<crate::daemon::cron::ScheduleInfo>> {
+/// never calls a vendor), with their next slot after `clock`'s now.
+fn schedules_of(
+    config: &Config,
+    clock: Clock,
+) -> anyhow::Result<Vec<crate::daemon::cron::ScheduleInfo>> {
     let zone = config
         .daemon
         .schedule_offset()
         .map_err(anyhow::Error::msg)?;
-    let host = Host::with_accounts(Arc::new(Services::new(Accounts::default())), None, |_| {});
+    let host = Host::with_accounts(
+        Arc::new(Services {
+            clock,
+            ..Services::new(Accounts::default())
+        }),
+        None,
+        |_| {},
+    );
     if config.daemon.scripts.is_dir() {
         host.load_dir(&config.daemon.scripts)?;
     }
     Ok(crate::daemon::cron::schedules(
         &host,
         zone,
-        chrono::Utc::now().timestamp_millis(),
+        clock.unix_millis(),
     ))
 }
 
 pub(super) async fn job(
     config_path: Option<PathBuf>,
     command: JobCommand,
+    clock: Clock,
 ) -> anyhow::Result<ExitCode> {
     let JobCommand::Run { name, wait } = command;
     let config = optional_config(config_path.clone())?;
     let (path, reader) = journal_reader(config_path)?;
     let c = config.clone();
-    let schedules = tokio::task::spawn_blocking(move || schedules_of(&c)).await??;
+    let schedules = tokio::task::spawn_blocking(move || schedules_of(&c, clock)).await??;
     let schedule =
         crate::daemon::cron::find_schedule(&schedules, &name).map_err(anyhow::Error::msg)?;
-    let now = chrono::Utc::now().timestamp_millis();
+    let now = clock.unix_millis();
     let work = crate::store::offline::enqueue_job_offline(&path, &schedule.key, now)?;
     println!("job {} queued as work #{work}", schedule.key);
     let running = crate::daemon::status::read(&path).is_some_and(|d| now - d.written_ms <= 10_000);
@@ -155,7 +170,7 @@ pub(super) async fn job(
     }
 }
 
-pub(super) fn status(config_path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+pub(super) fn status(config_path: Option<PathBuf>, clock: Clock) -> anyhow::Result<ExitCode> {
     let policy = optional_config(config_path.clone())?
         .daemon
         .retention()
@@ -167,7 +182,7 @@ pub(super) fn status(config_path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     match crate::daemon::status::read(&path) {
         Some(daemon) => {
             warning = crate::inspect::clock_skew_warning(&daemon.clock_skew);
-            let age_ms = chrono::Utc::now().timestamp_millis() - daemon.written_ms;
+            let age_ms = clock.unix_millis() - daemon.written_ms;
             let mut body = format!(
                 "pid {} listening on {}, started {}{}\n",
                 daemon.pid,
@@ -209,7 +224,7 @@ pub(super) fn status(config_path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
             "not running (no status file beside the journal)\n".to_string(),
         )),
     }
-    if let Ok(schedules) = schedules_of(&config) {
+    if let Ok(schedules) = schedules_of(&config, clock) {
         if !schedules.is_empty() {
             let body: String = schedules
                 .iter()
@@ -230,7 +245,7 @@ pub(super) fn status(config_path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     extra.push(crate::inspect::retention_section(
         &reader,
         policy,
-        chrono::Utc::now().timestamp_millis(),
+        clock.unix_millis(),
     )?);
     print!(
         "{warning}{}",

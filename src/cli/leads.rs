@@ -8,6 +8,7 @@ use anyhow::bail;
 use clap::Subcommand;
 
 use super::{journal_reader, print_or_missing};
+use crate::clock::Clock;
 use crate::connectors::Vendor;
 
 /// `leadrelay leads …`.
@@ -86,6 +87,7 @@ pub enum FollowsCommand {
 pub(super) fn leads(
     config_path: Option<PathBuf>,
     command: LeadsCommand,
+    clock: Clock,
 ) -> anyhow::Result<ExitCode> {
     let (path, reader) = journal_reader(config_path)?;
     match command {
@@ -96,7 +98,7 @@ pub(super) fn leads(
             account,
             limit,
         } => {
-            let now = chrono::Utc::now().timestamp_millis();
+            let now = clock.unix_millis();
             let query = crate::store::LeadQuery {
                 since_ms: since
                     .map(|s| crate::inspect::parse_since(&s, now))
@@ -130,7 +132,7 @@ pub(super) fn leads(
             );
             Ok(ExitCode::SUCCESS)
         }
-        LeadsCommand::Forget { phone, id, by } => forget(&path, phone, id, by),
+        LeadsCommand::Forget { phone, id, by } => forget(&path, phone, id, by, clock),
     }
 }
 
@@ -146,6 +148,7 @@ fn forget(
     phone: Option<String>,
     id: Option<String>,
     by: Option<String>,
+    clock: Clock,
 ) -> anyhow::Result<ExitCode> {
     let selector = match (phone, id) {
         (Some(phone), _) => crate::store::ForgetSelector::Phone(phone),
@@ -153,7 +156,7 @@ fn forget(
         (None, None) => bail!("name a --phone or an --id"),
     };
     let by = by.unwrap_or_else(os_user);
-    let now = chrono::Utc::now().timestamp_millis();
+    let now = clock.unix_millis();
     let erasure = crate::store::offline::forget_offline(path, &selector, &by, now)?;
     println!(
         "erasure {} recorded (by {by}): {} lead(s), {} follow record(s) redacted; {} run(s) and \
@@ -187,6 +190,7 @@ fn forget(
 pub(super) fn follows(
     config_path: Option<PathBuf>,
     command: FollowsCommand,
+    clock: Clock,
 ) -> anyhow::Result<ExitCode> {
     let (path, reader) = journal_reader(config_path)?;
     match command {
@@ -195,7 +199,7 @@ pub(super) fn follows(
             account,
             limit,
         } => {
-            let now = chrono::Utc::now().timestamp_millis();
+            let now = clock.unix_millis();
             let since_ms = since
                 .map(|s| crate::inspect::parse_since(&s, now))
                 .transpose()

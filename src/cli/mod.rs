@@ -18,6 +18,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::connectors::Vendor;
 
@@ -245,8 +246,11 @@ impl Command {
     }
 }
 
-/// Runs a parsed command line and returns the process exit code.
-pub fn run(cli: Cli) -> ExitCode {
+/// Runs a parsed command line and returns the process exit code. `clock` is the one source of
+/// "now" for every command (`Clock::system()` in the binary; a manual clock in tests): the
+/// `--since` windows, the erasure record, the queued job's slot, the status report, the clients'
+/// signatures and the daemon all read it. Durations measured for reporting stay on `Instant`.
+pub fn run(cli: Cli, clock: Clock) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -257,7 +261,7 @@ pub fn run(cli: Cli) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(dispatch(cli)) {
+    match runtime.block_on(dispatch(cli, clock)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -266,7 +270,7 @@ pub fn run(cli: Cli) -> ExitCode {
     }
 }
 
-async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+async fn dispatch(cli: Cli, clock: Clock) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Sim {
             listen,
@@ -292,16 +296,16 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             op,
             json,
             json_file,
-        } => call(cli.config, &account, &op, json, json_file).await,
-        Command::Check { dir } => check(cli.config, dir).await,
+        } => call(cli.config, &account, &op, json, json_file, clock).await,
+        Command::Check { dir } => check(cli.config, dir, clock).await,
         Command::Init { dir, force } => Ok(crate::init::run(&dir, force)?),
-        Command::Run => run_daemon(cli.config).await,
-        Command::Leads { command } => leads(cli.config, command),
+        Command::Run => run_daemon(cli.config, clock).await,
+        Command::Leads { command } => leads(cli.config, command, clock),
         Command::Dead { command } => dead(cli.config, command),
         Command::Quarantine { command } => quarantine(cli.config, command),
-        Command::Status => status(cli.config),
-        Command::Follows { command } => follows(cli.config, command),
-        Command::Job { command } => job(cli.config, command).await,
+        Command::Status => status(cli.config, clock),
+        Command::Follows { command } => follows(cli.config, command, clock),
+        Command::Job { command } => job(cli.config, command, clock).await,
         Command::Journal { command } => journal(cli.config, command),
         Command::Demo {
             scripts,
@@ -328,13 +332,13 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             account,
             dry_run,
             scripts,
-        } => route(cli.config, &lead, vendor, account, dry_run, &scripts).await,
-        Command::Test { dir } => test(cli.config, dir).await,
+        } => route(cli.config, &lead, vendor, account, dry_run, &scripts, clock).await,
+        Command::Test { dir } => test(cli.config, dir, clock).await,
         Command::Preview {
             since,
             last,
             scripts,
-        } => preview(cli.config, since, last, scripts).await,
+        } => preview(cli.config, since, last, scripts, clock).await,
         Command::Bench {
             quick,
             rates,
@@ -404,5 +408,56 @@ pub(super) fn print_or_missing(
             eprintln!("error: no {what} in {}", journal.display());
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::*;
+    use crate::store::{Journal, JournalOptions, JournalReader, RetentionPolicy};
+
+    /// A config in `dir` whose journal is `dir/journal.db` (created), and its path.
+    fn config_with_journal(dir: &std::path::Path) -> (PathBuf, PathBuf) {
+        let journal = dir.join("journal.db");
+        drop(Journal::open(&journal, JournalOptions::default()).unwrap());
+        let config = dir.join("leadrelay.toml");
+        std::fs::write(
+            &config,
+            format!("[daemon]\njournal = {:?}\n", journal.display().to_string()),
+        )
+        .unwrap();
+        (config, journal)
+    }
+
+    #[tokio::test]
+    async fn a_command_reads_now_from_the_clock_it_is_given() {
+        let dir = tempfile::tempdir().unwrap();
+        let (config, journal) = config_with_journal(dir.path());
+        let then = crate::clock::parse_beijing("2021-03-04 05:06:07")
+            .unwrap()
+            .with_timezone(&Utc);
+        let cli = Cli::try_parse_from([
+            "leadrelay",
+            "--config",
+            config.to_str().unwrap(),
+            "leads",
+            "forget",
+            "--phone",
+            "13811112222",
+            "--by",
+            "clock test",
+        ])
+        .unwrap();
+        let code = dispatch(cli, Clock::manual(then)).await.unwrap();
+        assert_eq!(code, ExitCode::SUCCESS);
+        // The erasure is recorded at the injected time, not at the wall clock's.
+        let status = JournalReader::open(&journal)
+            .unwrap()
+            .retention_status(RetentionPolicy::default(), then.timestamp_millis())
+            .unwrap();
+        assert_eq!(status.erasures, 1);
+        assert_eq!(status.last_erasure_ms, Some(then.timestamp_millis()));
     }
 }

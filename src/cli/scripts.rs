@@ -24,19 +24,24 @@ fn known_accounts(config: Option<&Config>) -> Option<KnownAccounts> {
     config.map(KnownAccounts::from_config)
 }
 
-pub(super) async fn check(config_path: Option<PathBuf>, dir: PathBuf) -> anyhow::Result<ExitCode> {
+pub(super) async fn check(
+    config_path: Option<PathBuf>,
+    dir: PathBuf,
+    clock: Clock,
+) -> anyhow::Result<ExitCode> {
     if !dir.is_dir() {
         bail!("{} is not a folder of scripts", dir.display());
     }
     let config = user_config(config_path)?;
     let accounts = config
         .as_ref()
-        .map(|c| Accounts::from_config(c, HttpClient::new(), Clock::system()))
+        .map(|c| Accounts::from_config(c, HttpClient::new(), clock))
         .unwrap_or_default();
     let known = known_accounts(config.as_ref());
     let calendar = calendar_of(config.as_ref())?;
-    let notes = calendar.coverage_notes(Clock::system().now_beijing().date_naive());
+    let notes = calendar.coverage_notes(clock.now_beijing().date_naive());
     let services = Arc::new(Services {
+        clock,
         calendar: Arc::new(calendar),
         ..Services::new(accounts)
     });
@@ -144,6 +149,7 @@ pub(super) async fn route(
     account: Option<String>,
     dry_run: bool,
     scripts: &std::path::Path,
+    clock: Clock,
 ) -> anyhow::Result<ExitCode> {
     let text = std::fs::read_to_string(lead_file)
         .with_context(|| format!("cannot read {}", lead_file.display()))?;
@@ -153,7 +159,7 @@ pub(super) async fn route(
     let known = known_accounts(user_config.as_ref());
     let user_config = user_config.unwrap_or_else(no_config);
     let simulator = if dry_run {
-        Some(seeded_simulator(&user_config, Clock::system()).await?)
+        Some(seeded_simulator(&user_config, clock).await?)
     } else {
         None
     };
@@ -189,7 +195,7 @@ pub(super) async fn route(
         known,
         scripts,
         crate::host::testkit::capture_prints,
-        Clock::system(),
+        clock,
     )
     .await?;
     if dry_run {
@@ -240,7 +246,11 @@ pub(super) async fn route(
     })
 }
 
-pub(super) async fn test(config_path: Option<PathBuf>, dir: PathBuf) -> anyhow::Result<ExitCode> {
+pub(super) async fn test(
+    config_path: Option<PathBuf>,
+    dir: PathBuf,
+    clock: Clock,
+) -> anyhow::Result<ExitCode> {
     let user_config = user_config(config_path)?;
     let known = known_accounts(user_config.as_ref());
     let user_config = user_config.unwrap_or_else(no_config);
@@ -254,7 +264,7 @@ pub(super) async fn test(config_path: Option<PathBuf>, dir: PathBuf) -> anyhow::
         // customers, leads or assignment turns.
         // The clock stands still at the test's start until the test calls `set_now`.
         let fresh = || async {
-            let clock = Clock::manual(chrono::Utc::now());
+            let clock = Clock::manual(clock.now());
             let simulator = seeded_simulator(&user_config, clock).await?;
             let host = scripted_host(
                 &simulator.mirror(&user_config),
@@ -329,11 +339,12 @@ pub(super) async fn preview(
     since: Option<String>,
     last: Option<usize>,
     scripts: PathBuf,
+    clock: Clock,
 ) -> anyhow::Result<ExitCode> {
     use crate::preview::{ScriptSet, Window};
     let config = optional_config(config_path.clone())?;
     let (_, reader) = journal_reader(config_path)?;
-    let now = chrono::Utc::now().timestamp_millis();
+    let now = clock.unix_millis();
     let window = match last {
         Some(n) => Window {
             since_ms: None,

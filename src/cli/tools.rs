@@ -107,6 +107,7 @@ pub(super) async fn call(
     op: &str,
     json: Option<String>,
     json_file: Option<PathBuf>,
+    clock: Clock,
 ) -> anyhow::Result<ExitCode> {
     let path = Config::locate(config_path.as_deref());
     let config = Config::load(&path)?;
@@ -120,7 +121,7 @@ pub(super) async fn call(
         (None, None) => "{}".to_string(),
     };
     let payload: Value = serde_json::from_str(&text).context("the payload is not valid JSON")?;
-    let client = AccountClient::new(account, HttpClient::new(), Clock::system());
+    let client = AccountClient::new(account, HttpClient::new(), clock);
     match client.call(op, payload).await {
         Ok(answer) => {
             println!("{}", serde_json::to_string_pretty(&answer)?);
