@@ -1,4 +1,6 @@
 //! `leadrelay check`, `definitions`, `route`, `test` and `preview`: working on the scripts.
+//! `route` and `test` run in [`crate::host::workbench`]; this file starts the built-in
+//! simulators for it and prints what it reports.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -7,19 +9,21 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 use serde_json::Value;
 
-use super::{journal_reader, no_config, optional_config, user_config};
+use super::{journal_reader, optional_config, user_config};
 use crate::clock::Clock;
+use crate::config::sim::SimSeed;
 use crate::config::Config;
 use crate::connectors::{Accounts, HttpClient, Vendor};
 use crate::host::check::{check_dir, write_definitions};
 use crate::host::engine::Services;
-use crate::host::generation::{Host, Verdict};
 use crate::host::script::KnownAccounts;
+use crate::host::workbench::{
+    self, RouteRequest, SimStand, Simulators, StandFuture, TestEvent, WorkbenchError,
+};
 use crate::sim::Simulator;
 
 /// The accounts `on_lead`/`on_follow` may name: the config's. `None` without a config: account
-/// names are then not checked, and `test` and `route --dry-run` stand the simulators in for
-/// whatever accounts the scripts name.
+/// names are then not checked (as `route` and `test` do, see [`workbench`]).
 fn known_accounts(config: Option<&Config>) -> Option<KnownAccounts> {
     config.map(KnownAccounts::from_config)
 }
@@ -90,56 +94,48 @@ fn calendar_of(config: Option<&Config>) -> anyhow::Result<crate::host::calendar:
     )?)
 }
 
-/// Starts the simulators for a dry run or a test on `clock` (their clocks run from it) with
-/// `[sim]` of `config` seeded.
-async fn seeded_simulator(config: &Config, clock: Clock) -> anyhow::Result<Simulator> {
-    let simulator = Simulator::start_local().await?;
-    simulator.shared().set_base_clock(clock.ticking());
-    simulator
-        .shared()
-        .seed(&config.sim)
-        .map_err(|e| anyhow::anyhow!("{}: [sim] {e}", config.origin))?;
-    Ok(simulator)
+/// The built-in simulators, for the workbench's dry runs and tests.
+struct BuiltInSimulators;
+
+impl SimStand for Simulator {
+    fn mirror(&self, config: &Config) -> Config {
+        Simulator::mirror(self, config)
+    }
+
+    fn seed(&self, seed: &SimSeed) -> Result<Vec<u64>, String> {
+        self.shared().seed(seed)
+    }
 }
 
-/// A host over `config`'s accounts with the scripts of `dir` loaded; load problems are printed.
-/// Handlers may name only the accounts of `known` (see [`known_accounts`]). Scripts read
-/// `clock` (a manual one in tests); the clients sign with it, running.
-async fn scripted_host(
-    config: &Config,
-    known: Option<KnownAccounts>,
-    dir: &std::path::Path,
-    extension: fn(&mut rhai::Engine),
-    clock: Clock,
-) -> anyhow::Result<Arc<Host>> {
-    if !dir.is_dir() {
-        bail!("{} is not a folder of scripts", dir.display());
+impl Simulators for BuiltInSimulators {
+    fn start(&self, clock: Clock) -> StandFuture<'_> {
+        Box::pin(async move {
+            let simulator = Simulator::start_local().await?;
+            simulator.shared().set_base_clock(clock);
+            Ok(Box::new(simulator) as Box<dyn SimStand>)
+        })
     }
-    let accounts = Accounts::from_config(config, HttpClient::new(), clock.ticking());
-    let services = Services {
-        clock,
-        calendar: Arc::new(calendar_of(Some(config))?),
-        ..Services::new(accounts)
-    };
-    let host = Host::with_accounts(Arc::new(services), known, extension);
-    let (h, d) = (host.clone(), dir.to_path_buf());
-    let loaded = tokio::task::spawn_blocking(move || h.load_dir(&d)).await??;
-    let mut broken = 0;
-    for (_, verdict) in loaded {
-        if let Verdict::Rejected(problems) = verdict {
-            broken += 1;
+}
+
+/// The workbench's error, with the CLI's hints, and the problems of scripts that do not load
+/// printed first.
+fn cli_error(e: WorkbenchError) -> anyhow::Error {
+    match e {
+        WorkbenchError::ScriptsDoNotLoad { ref problems, .. } => {
             for problem in problems {
                 eprintln!("{problem}");
             }
+            e.into()
         }
+        WorkbenchError::NoAccount { vendor } => anyhow::anyhow!(
+            "no {vendor} account is configured; name one with --account or use --dry-run"
+        ),
+        WorkbenchError::SeveralAccounts { vendor, names } => anyhow::anyhow!(
+            "several {vendor} accounts are configured ({}); name one with --account",
+            names.join(", ")
+        ),
+        e => e.into(),
     }
-    if broken > 0 {
-        bail!(
-            "{broken} script(s) in {} do not load; fix them first (see `leadrelay check`)",
-            dir.display()
-        );
-    }
-    Ok(host)
 }
 
 pub(super) async fn route(
@@ -155,76 +151,36 @@ pub(super) async fn route(
         .with_context(|| format!("cannot read {}", lead_file.display()))?;
     let record: Value = serde_json::from_str(&text)
         .with_context(|| format!("{} is not valid JSON", lead_file.display()))?;
-    let user_config = user_config(config_path)?;
-    let known = known_accounts(user_config.as_ref());
-    let user_config = user_config.unwrap_or_else(no_config);
-    let simulator = if dry_run {
-        Some(seeded_simulator(&user_config, clock).await?)
-    } else {
-        None
+    let config = user_config(config_path)?;
+    let request = RouteRequest {
+        record,
+        vendor,
+        account,
     };
-    let config = match &simulator {
-        Some(sim) => sim.mirror(&user_config),
-        None => user_config,
-    };
-    let account = match account {
-        Some(name) => name,
-        None => {
-            let names: Vec<_> = config
-                .accounts
-                .values()
-                .filter(|a| a.vendor == vendor)
-                .map(|a| a.name.clone())
-                .collect();
-            match names.as_slice() {
-                [only] => only.clone(),
-                [] => bail!(
-                    "no {vendor} account is configured; name one with --account or use --dry-run"
-                ),
-                several => bail!(
-                    "several {vendor} accounts are configured ({}); name one with --account",
-                    several.join(", ")
-                ),
-            }
-        }
-    };
-    let lead = crate::connectors::lead_from_record(vendor, &account, record)
-        .map_err(anyhow::Error::msg)?;
-    let host = scripted_host(
-        &config,
-        known,
-        scripts,
-        crate::host::testkit::capture_prints,
-        clock,
-    )
-    .await?;
-    if dry_run {
+    let simulators = dry_run.then_some(&BuiltInSimulators as &dyn Simulators);
+    let report = workbench::route(config.as_ref(), scripts, request, simulators, clock)
+        .await
+        .map_err(cli_error)?;
+    if report.dry_run {
         println!("dry run: every call goes to the built-in simulators");
     }
     println!(
-        "lead {} from {vendor} account {account} (kind {})",
-        lead.id, lead.kind
+        "lead {} from {vendor} account {} (kind {})",
+        report.lead.id, report.account, report.lead.kind
     );
-    let runs = host.run_lead(&lead).await;
-    let printed = crate::host::testkit::take_printed();
-    if runs.is_empty() {
+    if report.runs.is_empty() {
         println!("no handler wants this lead (check the on_lead(...) declarations)");
     }
-    let mut failed = false;
-    for run in &runs {
+    for run in &report.runs {
         let verdict = match &run.result.outcome {
             Ok(_) => "ok".to_string(),
-            Err(e) => {
-                failed = true;
-                format!("FAILED: {e}")
-            }
+            Err(e) => format!("FAILED: {e}"),
         };
         println!(
             "\nrun {}::{} (version {}) {:?}: {verdict}",
             run.script, run.function, run.version, run.result.elapsed
         );
-        let handler = format!("{}::{}", run.script, run.function);
-        for (_, text) in printed.iter().filter(|(h, _)| *h == handler) {
+        for text in report.printed_by(run) {
             println!("  print: {text}");
         }
         for call in &run.result.calls {
@@ -239,7 +195,7 @@ pub(super) async fn route(
             }
         }
     }
-    Ok(if failed {
+    Ok(if report.failed() {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
@@ -251,83 +207,32 @@ pub(super) async fn test(
     dir: PathBuf,
     clock: Clock,
 ) -> anyhow::Result<ExitCode> {
-    let user_config = user_config(config_path)?;
-    let known = known_accounts(user_config.as_ref());
-    let user_config = user_config.unwrap_or_else(no_config);
-    let files = crate::host::check::test_files(&dir)?;
-    if files.is_empty() {
-        bail!("no *.test.rhai files in {}", dir.display());
-    }
-    let (mut passed, mut failed) = (0, 0);
-    for file in files {
-        // Every test gets fresh simulators and a fresh host, so tests cannot see each other's
-        // customers, leads or assignment turns.
-        // The clock stands still at the test's start until the test calls `set_now`.
-        let fresh = || async {
-            let clock = Clock::manual(clock.now());
-            let simulator = seeded_simulator(&user_config, clock).await?;
-            let host = scripted_host(
-                &simulator.mirror(&user_config),
-                known.clone(),
-                &dir,
-                crate::host::testkit::register,
-                clock,
-            )
-            .await?;
-            anyhow::Ok((simulator, host))
-        };
-        let (_simulator, host) = fresh().await?;
-        let (h, f) = (host.clone(), file.clone());
-        let names =
-            match tokio::task::spawn_blocking(move || crate::host::testkit::load_tests(&h, &f))
-                .await?
-            {
-                Ok((_, names)) => names,
-                Err(problems) => {
-                    failed += 1;
-                    for problem in problems {
-                        println!("FAIL {problem}");
-                    }
-                    continue;
-                }
-            };
-        for name in names {
-            let (simulator, host) = fresh().await?;
-            let shared = simulator.shared().clone();
-            let env = crate::host::testkit::TestEnv {
-                seeder: Some(Arc::new(move |seed| shared.seed(seed))),
-            };
-            let f = file.clone();
-            let outcome = tokio::task::spawn_blocking(move || {
-                crate::host::testkit::load_tests(&host, &f).map(|(version, _)| {
-                    crate::host::testkit::run_test_in(&host, &version, &name, env)
-                })
-            })
-            .await?
-            .map_err(|problems| {
-                anyhow::anyhow!("{} changed while testing: {problems:?}", file.display())
-            })?;
+    let config = user_config(config_path)?;
+    let print = |event: TestEvent| match event {
+        TestEvent::FileFailed { problems, .. } => {
+            for problem in problems {
+                println!("FAIL {problem}");
+            }
+        }
+        TestEvent::Ran(outcome) => {
             match outcome.error {
-                None => {
-                    passed += 1;
-                    println!("ok   {} ({} ms)", outcome.name, outcome.elapsed.as_millis());
-                }
-                Some(e) => {
-                    failed += 1;
-                    println!(
-                        "FAIL {} ({} ms)\n     {e}",
-                        outcome.name,
-                        outcome.elapsed.as_millis()
-                    );
-                }
+                None => println!("ok   {} ({} ms)", outcome.name, outcome.elapsed.as_millis()),
+                Some(e) => println!(
+                    "FAIL {} ({} ms)\n     {e}",
+                    outcome.name,
+                    outcome.elapsed.as_millis()
+                ),
             }
             for line in &outcome.printed {
                 println!("     print: {line}");
             }
         }
-    }
-    println!("\n{passed} passed, {failed} failed");
-    Ok(if failed == 0 {
+    };
+    let summary = workbench::run_tests(config.as_ref(), &dir, &BuiltInSimulators, clock, print)
+        .await
+        .map_err(cli_error)?;
+    println!("\n{} passed, {} failed", summary.passed, summary.failed);
+    Ok(if summary.failed == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
