@@ -20,7 +20,8 @@
 //! - [`config`] — `leadrelay.toml` → validated accounts, `[[sources]]` and `[daemon]`; `${VAR}`.
 //! - [`sim`] — signature-exact simulators of all five vendors on one HTTP server.
 //! - [`host`] — the Rhai scripting host: one engine, limits, bridge, hot reload, stdlib,
-//!   `once`/`skip`, tests.
+//!   `once`/`skip`, tests; the workbench that routes one record and runs the script tests for
+//!   any front end (the simulators handed in, since `host` cannot name `sim`).
 //! - [`trigger`] — what produces work: pushes, pulls, cron ticks, file changes.
 //! - [`daemon`] — `leadrelay run`: wires journal, host, triggers and the dispatcher (breakers,
 //!   retries, cron jobs, status) and stops them in order; the admin listener (metrics, health)
@@ -33,7 +34,8 @@
 //! - [`demo`] — `leadrelay demo`: the routing path end to end against the simulators.
 //! - [`bench`] — `leadrelay bench`: throughput, latency, CPU, memory, start-up and reload of the
 //!   daemon (a child process) against the simulators.
-//! - [`cli`] — the `leadrelay` command line.
+//! - [`cli`] — the `leadrelay` command line: parsing, printing and exit codes, one file per
+//!   command group; the one `Clock` every command reads comes in at its entry.
 //!
 //! Dependency direction (each module uses only those to its left; `tests/it/layering.rs` walks
 //! `src/` and fails on a `crate::` path against it):

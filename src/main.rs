@@ -20,5 +20,5 @@ fn main() -> std::process::ExitCode {
             tracing::warn!("LEADRELAY_LOG_FORMAT={other:?} is not `json` or `text`; logging text");
         }
     }
-    leadrelay::cli::run(cli)
+    leadrelay::cli::run(cli, leadrelay::clock::Clock::system())
 }

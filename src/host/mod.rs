@@ -20,3 +20,4 @@ pub mod stdlib;
 pub mod testkit;
 pub mod time;
 pub mod watch;
+pub mod workbench;
