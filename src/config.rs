@@ -95,6 +95,9 @@ pub struct DaemonSettings {
     /// This node's name among several sharing a PostgreSQL journal: recorded with its runs and
     /// claims, listed by `status`. Default: the host name. Two nodes must not share a name.
     pub node: String,
+    /// PostgreSQL journal: a node's claim on work outlives its last heartbeat by this many
+    /// seconds before another node takes the work over (heartbeats come every quarter of it).
+    pub lease_secs: u64,
     /// The scripts folder.
     pub scripts: PathBuf,
     /// Pushes with a larger body are refused with 413.
@@ -230,6 +233,7 @@ impl Default for DaemonSettings {
             listen: std::net::SocketAddr::from(([127, 0, 0, 1], 8080)),
             journal: crate::store::JournalTarget::Sqlite(PathBuf::from("leadrelay.db")),
             node: crate::store::default_node_name(),
+            lease_secs: crate::store::DEFAULT_LEASE.as_secs(),
             scripts: PathBuf::from("scripts"),
             max_body_bytes: 1 << 20,
             backlog_limit: crate::store::DEFAULT_BACKLOG_LIMIT,

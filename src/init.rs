@@ -171,6 +171,7 @@ fn daemon_section(out: &mut String) {
         listen,
         journal,
         node: _,
+        lease_secs: _,
         scripts,
         max_body_bytes,
         backlog_limit,

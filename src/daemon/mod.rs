@@ -125,6 +125,15 @@ impl Intake for JournalIntake {
         self.journal.checkpoint(account, endpoint).await
     }
 
+    async fn lease_source(
+        &self,
+        account: &str,
+        endpoint: &str,
+        ttl: Duration,
+    ) -> Result<bool, IntakeError> {
+        Ok(self.journal.lease_source(account, endpoint, ttl).await?)
+    }
+
     fn is_overloaded(&self) -> bool {
         self.journal.is_overloaded()
     }
@@ -180,6 +189,7 @@ pub async fn start_with(
             backlog_limit: settings.backlog_limit,
             clock,
             node: settings.node.clone(),
+            lease: Duration::from_secs(settings.lease_secs.max(1)),
             ..JournalOptions::default()
         },
     )

@@ -48,6 +48,18 @@ pub trait Intake: Send + Sync + 'static {
         endpoint: &str,
     ) -> impl Future<Output = Result<Option<String>, IntakeError>> + Send;
 
+    /// Whether this node pulls `endpoint` for `account` now, for `ttl`: nodes sharing a
+    /// journal take turns so one source is pulled by one node at a time. A journal only this
+    /// node writes says yes.
+    fn lease_source(
+        &self,
+        _account: &str,
+        _endpoint: &str,
+        _ttl: std::time::Duration,
+    ) -> impl Future<Output = Result<bool, IntakeError>> + Send {
+        std::future::ready(Ok(true))
+    }
+
     /// True when the backlog is above its threshold: pushes are answered 503 with Retry-After
     /// instead of being buffered.
     fn is_overloaded(&self) -> bool;

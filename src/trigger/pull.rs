@@ -489,6 +489,25 @@ async fn run_source<I: Intake>(
             _ = tokio::time::sleep(wait) => {}
             _ = intake.clock().moved() => continue, // a manual clock moved: wait again
         }
+        // Nodes sharing a journal take turns: the lease outlives two periods of the schedule,
+        // so the node pulling a source keeps it, and another takes over once it stops.
+        let period = next_tick(&source.schedule, at)
+            .and_then(|after| (after - at).to_std().ok())
+            .unwrap_or(Duration::from_secs(60));
+        let ttl = (period * 2).max(Duration::from_secs(10));
+        match intake.lease_source(&source.account, source.endpoint(), ttl).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::debug!(account = %source.account, "pulled by another node this time");
+                next = next_tick(&source.schedule, intake.clock().now());
+                continue;
+            }
+            Err(e) => {
+                tracing::warn!(account = %source.account, error = %e, "pull lease not answered");
+                next = next_tick(&source.schedule, intake.clock().now());
+                continue;
+            }
+        }
         let started = intake.clock().now();
         let result = tokio::select! {
             _ = stopped(&mut shutdown) => break,

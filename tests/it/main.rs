@@ -3,6 +3,7 @@
 mod admin;
 mod bench;
 mod cli;
+mod cluster;
 mod clock;
 mod common;
 mod console;
@@ -15,8 +16,10 @@ mod inspect;
 mod journal;
 mod layering;
 mod linkflow;
+mod multinode;
 mod once;
 mod packaging;
+mod pg;
 mod preview;
 mod pushsec;
 mod reload;

@@ -1,0 +1,258 @@
+//! Three real `leadrelay run` nodes on one throwaway PostgreSQL journal, against in-process
+//! simulators: signed pushes spread over the nodes while nodes are killed with SIGKILL and
+//! restarted, vendor faults on; every acknowledged lead must be imported exactly once, and a
+//! node killed for good has its work finished by the others once its lease lapses.
+
+use std::io::BufRead;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use leadrelay::connectors::tencent::config::Algorithm;
+use leadrelay::connectors::tencent::webhook::sign_push;
+use leadrelay::connectors::Vendor;
+use leadrelay::sim::{Faults, Simulator};
+use serde_json::{json, Value};
+
+use crate::pg;
+
+const TENCENT_TOKEN: &str = "10001";
+const TENCENT_SECRET: &str = "sim-tencent-secret-0123456789abcd";
+const LEASE_SECS: u64 = 3;
+
+/// Every Tencent lead → Xiaolanben (customer keyed by the lead) and Waiqin (code keyed by the
+/// lead; "already exists" after a lost answer is success).
+const ROUTE: &str = r#"
+on_lead("tencent", "route");
+fn route(lead) {
+    xiaolanben::import_customer(#{
+        customerName: "lead " + lead.id,
+        contacts: [#{ thirdDataId: "tencent:" + lead.id, name: lead.name ?? "?" }],
+    });
+    try {
+        waiqin::add_sales_leads(#{ code: "tencent-" + lead.id, cus_name: lead.name ?? "?", poolName: "公海" });
+    } catch (e) {
+        if e.kind != "exists" { throw e; }
+    }
+}
+"#;
+
+struct Cluster {
+    sim: Simulator,
+    dir: tempfile::TempDir,
+    _runtime: tokio::runtime::Runtime,
+}
+
+struct Node {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Node {
+    fn kill9(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Cluster {
+    fn new(runtime: tokio::runtime::Runtime, url: &str) -> Cluster {
+        let sim = runtime.block_on(Simulator::start_local()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("scripts")).unwrap();
+        std::fs::write(dir.path().join("scripts/route.rhai"), ROUTE).unwrap();
+        for name in ["a", "b", "c"] {
+            let config = format!(
+                "{}\n[daemon]\nlisten = \"127.0.0.1:0\"\njournal = \"{url}\"\nnode = \"{name}\"\n\
+                 lease_secs = {LEASE_SECS}\nscripts = \"{}\"\n\n\
+                 [[sources]]\naccount = \"sim_tencent\"\npush = \"/hooks/tencent\"\n",
+                sim.config_toml(),
+                dir.path().join("scripts").display(),
+            );
+            std::fs::write(dir.path().join(format!("{name}.toml")), config).unwrap();
+        }
+        Cluster {
+            sim,
+            dir,
+            _runtime: runtime,
+        }
+    }
+
+    fn start(&self, name: &str) -> Node {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_leadrelay"))
+            .arg("--config")
+            .arg(self.dir.path().join(format!("{name}.toml")))
+            .arg("run")
+            .current_dir(self.dir.path())
+            .env("LEADRELAY_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let _ = tx.send(line);
+            }
+        });
+        let line = rx.recv_timeout(Duration::from_secs(30)).unwrap_or_else(|_| {
+            let _ = child.kill();
+            panic!("node {name} did not start")
+        });
+        let addr = line
+            .split("http://")
+            .nth(1)
+            .and_then(|rest| rest.split(',').next())
+            .unwrap_or_else(|| panic!("unexpected first line: {line}"))
+            .to_string();
+        Node { child, addr }
+    }
+
+    fn state(&self) -> Value {
+        self.sim.shared().snapshot()
+    }
+
+    /// Leads of `ids` not yet imported into both vendors.
+    fn missing(&self, ids: &[u64]) -> Vec<u64> {
+        let state = self.state();
+        ids.iter()
+            .copied()
+            .filter(|id| {
+                state["xiaolanben"]["creates_by_key"][format!("lead {id}")] != 1
+                    || self.sim.shared().waiqin.creates(&format!("tencent-{id}")) != 1
+            })
+            .collect()
+    }
+
+    fn wait_routed(&self, ids: &[u64], within: Duration) -> Duration {
+        let started = Instant::now();
+        loop {
+            let missing = self.missing(ids);
+            if missing.is_empty() {
+                return started.elapsed();
+            }
+            assert!(
+                started.elapsed() < within,
+                "{} acknowledged leads not routed after {within:?}, e.g. {:?}",
+                missing.len(),
+                &missing[..missing.len().min(5)]
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+fn push(client: &reqwest::blocking::Client, addr: &str, id: u64) -> bool {
+    let body = json!({"leads_id": id, "leads_type": "LEADS_TYPE_FORM",
+                      "leads_name": format!("客户{id}"), "leads_tel": "13812345678",
+                      "leads_create_time": "2026-11-22 10:00:00"});
+    let headers = sign_push(
+        TENCENT_TOKEN,
+        TENCENT_SECRET,
+        chrono::Utc::now().timestamp(),
+        Algorithm::Sha256,
+    );
+    let mut request = client
+        .post(format!("http://{addr}/hooks/tencent"))
+        .header("content-type", "application/json")
+        .body(serde_json::to_vec(&body).unwrap());
+    for (name, value) in headers.pairs() {
+        request = request.header(name, value);
+    }
+    request.send().is_ok_and(|r| r.status().as_u16() == 200)
+}
+
+#[test]
+fn three_nodes_through_thirty_kill_9s_route_every_acknowledged_lead_exactly_once() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let Some(db) = runtime.block_on(pg::database()) else {
+        return;
+    };
+    let cluster = Cluster::new(runtime, &db.url);
+    // Vendors fail one call in ten and answer slowly, so kills land mid-call.
+    for vendor in [Vendor::Xiaolanben, Vendor::Waiqin] {
+        cluster.sim.shared().set_faults(Faults {
+            vendor: Some(vendor),
+            error_rate: 0.1,
+            status: Some(503),
+            latency_ms: 5,
+            timeout: false,
+        });
+    }
+    let names = ["a", "b", "c"];
+    let mut nodes: Vec<Node> = names.iter().map(|n| cluster.start(n)).collect();
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    let mut acked = Vec::new();
+    let mut next_id = 5_000_000u64;
+    let mut rng = 0x2545F4914F6CDD1Du64;
+    let mut random = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let mut kills = 0;
+    while kills < 30 || acked.len() < 3_000 {
+        // A burst of pushes spread over the three nodes, then one node killed and restarted.
+        for _ in 0..(60 + random() % 80) {
+            next_id += 1;
+            let node = &nodes[(next_id % 3) as usize];
+            if push(&client, &node.addr, next_id) {
+                acked.push(next_id);
+            }
+        }
+        let victim = (random() % 3) as usize;
+        let dead = std::mem::replace(&mut nodes[victim], cluster.start(names[victim]));
+        dead.kill9();
+        kills += 1;
+    }
+    cluster.sim.shared().clear_faults();
+    cluster.wait_routed(&acked, Duration::from_secs(120));
+    // Now a node dies for good while it has work in flight: the others finish it once the
+    // lease lapses.
+    cluster.sim.shared().set_faults(Faults {
+        vendor: Some(Vendor::Xiaolanben),
+        latency_ms: 300,
+        ..Faults::default()
+    });
+    let mut last = Vec::new();
+    for _ in 0..30 {
+        next_id += 1;
+        if push(&client, &nodes[2].addr, next_id) {
+            last.push(next_id);
+        }
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let c = nodes.pop().unwrap();
+    c.kill9();
+    cluster.sim.shared().clear_faults();
+    let took = cluster.wait_routed(&last, Duration::from_secs(LEASE_SECS * 5 + 30));
+    assert!(
+        took <= Duration::from_secs(LEASE_SECS * 3 + 5),
+        "the dead node's work took {took:?} to be taken over (lease {LEASE_SECS} s)"
+    );
+    let state = cluster.state();
+    let creates = state["xiaolanben"]["creates_by_key"].as_object().unwrap();
+    assert!(
+        creates.values().all(|n| n == 1),
+        "a lead was imported into Xiaolanben twice"
+    );
+    println!(
+        "cluster: {} leads acknowledged over {kills} kills, all routed exactly once",
+        acked.len() + last.len()
+    );
+    drop(nodes);
+}
