@@ -10,10 +10,12 @@ use std::time::{Duration, Instant};
 use rhai::{ASTNode, CallFnOptions, Dynamic, Engine, Expr, Scope, Stmt, AST};
 use sha2::{Digest, Sha256};
 
+use super::engine::Services;
 use super::error::{Handler, ScriptError};
 use super::limits::{self, Limits};
 use super::modules::{self, Pinned};
 use super::run::{self, CallHooks, CallRecord, Declaration, Phase, Position, RunContext};
+use crate::clock::Clock;
 use crate::connectors::{Accounts, Vendor};
 
 /// A loaded, validated script.
@@ -371,14 +373,19 @@ pub struct RunResult {
     pub calls: Vec<CallRecord>,
     /// The reason given to `skip(reason)`, when the handler skipped (its outcome is then `Ok`).
     pub skipped: Option<String>,
-    /// When it started (wall clock, for the journal and `leads show`).
+    /// The run's id ([`run::next_run_id`]), the same its calls carried in their [`CallSite`]s.
+    ///
+    /// [`CallSite`]: super::run::CallSite
+    pub run_id: u64,
+    /// When it started, on the host's clock (for the journal and `leads show`).
     pub started_at: std::time::SystemTime,
-    /// Wall time.
+    /// How long it took (measured on `Instant`, whatever the clock says).
     pub elapsed: Duration,
 }
 
-/// Runs `function(args…)` of `version` on this thread with a fresh scope, under the run budget.
-/// Blocks: call it on the blocking pool.
+/// Runs `function(args…)` of `version` on this thread with a fresh scope, under the run budget,
+/// stamped with the system clock. The host and the test kit run handlers with their own clock
+/// through [`run_handler_with`]. Blocks: call it on the blocking pool.
 pub fn run_handler(
     engine: &Engine,
     limits: &Limits,
@@ -386,24 +393,55 @@ pub fn run_handler(
     function: &str,
     args: Vec<Dynamic>,
 ) -> RunResult {
-    run_handler_with(engine, limits, version, function, args, None)
+    run(
+        engine,
+        limits,
+        Clock::system(),
+        version,
+        function,
+        args,
+        None,
+    )
 }
 
-/// [`run_handler`] with call hooks (the daemon's replay and circuit breakers).
+/// [`run_handler`] with the services' limits and clock (the run's start stamp is
+/// `services.clock`'s time) and call hooks (the daemon's replay and circuit breakers).
 pub fn run_handler_with(
     engine: &Engine,
+    services: &Services,
+    version: &ScriptVersion,
+    function: &str,
+    args: Vec<Dynamic>,
+    hooks: Option<Arc<dyn CallHooks>>,
+) -> RunResult {
+    run(
+        engine,
+        &services.limits,
+        services.clock,
+        version,
+        function,
+        args,
+        hooks,
+    )
+}
+
+fn run(
+    engine: &Engine,
     limits: &Limits,
+    clock: Clock,
     version: &ScriptVersion,
     function: &str,
     args: Vec<Dynamic>,
     hooks: Option<Arc<dyn CallHooks>>,
 ) -> RunResult {
     let started = Instant::now();
-    let started_at = std::time::SystemTime::now();
+    let started_at: std::time::SystemTime = clock.now().into();
+    let run_id = run::next_run_id();
     let mut run_context = RunContext::new(version.path.clone(), Phase::Run);
     run_context.handler = format!("{}::{function}", version.path);
     run_context.function = function.to_string();
     run_context.version = version.hash.clone();
+    run_context.run_id = run_id;
     run_context.started_at = started_at;
     run_context.owner = hooks
         .as_ref()
@@ -440,6 +478,7 @@ pub fn run_handler_with(
         }),
         calls: context.calls,
         skipped: context.skipped,
+        run_id,
         started_at,
         elapsed: started.elapsed(),
     }

@@ -220,7 +220,7 @@ fn run_handlers(
     for (version, function) in handlers {
         let run = script::run_handler_with(
             host.engine(),
-            &host.services().limits,
+            host.services(),
             &version,
             &function,
             vec![arg.clone()],
@@ -350,7 +350,7 @@ pub fn register(engine: &mut Engine) {
                 })
                 .cloned()
                 .ok_or_else(|| fail(&ctx, format!("no script declares schedule(…, \"{function}\")")))?;
-            let run = script::run_handler(host.engine(), &host.services().limits, &version, function, vec![]);
+            let run = script::run_handler_with(host.engine(), host.services(), &version, function, vec![], None);
             with_state(&ctx, |s| s.calls.extend(run.calls))?;
             run.outcome.map_err(|e| fail(&ctx, format!("the job failed: {e}")))
         });
@@ -512,7 +512,7 @@ pub fn register(engine: &mut Engine) {
         let work: Arc<dyn CallHooks> = Arc::new(Detached::new());
         let run = script::run_handler_with(
             host.engine(),
-            &host.services().limits,
+            host.services(),
             &version,
             name,
             args,
@@ -745,13 +745,7 @@ pub fn run_test_in(
             script,
         })
     });
-    let run = script::run_handler(
-        host.engine(),
-        &host.services().limits,
-        version,
-        name,
-        vec![],
-    );
+    let run = script::run_handler_with(host.engine(), host.services(), version, name, vec![], None);
     let printed = STATE
         .with(|s| s.borrow_mut().take())
         .map(|state| state.printed)
