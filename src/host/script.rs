@@ -245,12 +245,40 @@ impl Drop for ConstantsGuard {
 /// looked up when read. Locals have a precomputed scope offset (`index > 0`) and return at once,
 /// so the cost is one callback per variable read; a local of the same name still shadows the
 /// constant. Pinned by `constants_are_visible_in_helper_functions` (tests/it/host.rs).
+///
+/// A shared module's functions see the module's own constants instead. Rhai evaluates a module
+/// once ([`rhai::Module::eval_ast_as_new`]) and collects its top-level `const`s into the
+/// module's encapsulated environment, which it makes current (`global.constants`) whenever one
+/// of the module's functions runs; `global::NAME` reads them, and so does this resolver for a
+/// plain `NAME`. Inside a module's function (its innermost function library is the module's,
+/// not the running script's) the script's constants are not consulted, so a module behaves the
+/// same whichever script imports it. Pinned by `a_shared_modules_functions_read_its_own_top_level_constants`
+/// (tests/it/reload.rs).
 pub fn resolve_constant(
     name: &str,
     index: usize,
     context: rhai::EvalContext,
 ) -> Result<Option<Dynamic>, Box<rhai::EvalAltResult>> {
     if index > 0 {
+        return Ok(None);
+    }
+    let global = context.global_runtime_state();
+    let own = global
+        .constants
+        .as_ref()
+        .and_then(|constants| rhai::locked_read(constants)?.get(name).cloned());
+    if let Some(value) = own {
+        if context.scope().contains(name) {
+            return Ok(None);
+        }
+        return Ok(Some(value));
+    }
+    let running = run::with_current(|c| c.script.clone());
+    let in_module = match (global.lib.last().and_then(|lib| lib.id()), running) {
+        (Some(library), Some(script)) => library != &*script,
+        _ => false,
+    };
+    if in_module {
         return Ok(None);
     }
     CONSTANTS.with(|c| {
