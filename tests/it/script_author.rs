@@ -122,9 +122,10 @@ fn script_tests_model_accounts_follow_records_time_seeding_and_prints() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("7 passed, 1 failed"), "{out}");
     assert!(
-        out.contains("owner_at failed: stdlib/hours.rhai:34:24: Unknown property 'weekday'")
-            && out.contains("(called from scripts/brands.rhai:10:"),
-        "the script's own place: {out}"
+        out.contains(
+            "scripts/brands.test.rhai:43:5: owner_at failed: stdlib/hours.rhai:34:24: Unknown property 'weekday'"
+        ) && out.contains("(called from scripts/brands.rhai:10:"),
+        "at the test's call, then the function's own place: {out}"
     );
     // What scripts print is shown under their test, in order.
     assert!(
