@@ -368,25 +368,46 @@ impl KnownAccounts {
             )),
         }
     }
+
+    /// Why `on_follow(account, …)` cannot work: the account must belong to a vendor that pushes
+    /// follow records ([`Vendor::follows`]). The message names the first such vendor.
+    fn follow_problem(&self, account: &str) -> Option<String> {
+        if self.vendor_of.get(account).is_some_and(|v| v.follows()) {
+            return None;
+        }
+        match follow_vendors().next() {
+            Some(vendor) => self.problem("on_follow", account, vendor),
+            None => Some(format!(
+                "on_follow names account \"{account}\", but no vendor delivers follow records"
+            )),
+        }
+    }
+}
+
+/// The vendors whose pushes include follow records (the registry's [`Vendor::follows`]), in
+/// registration order.
+pub fn follow_vendors() -> impl Iterator<Item = Vendor> {
+    Vendor::ALL.into_iter().filter(|v| v.follows())
 }
 
 /// Every `on_lead`/`on_follow` declaration of `version` that names an account `known` does not
-/// have for that vendor (`on_follow` accounts are Waiqin accounts), each at its place.
+/// have for that vendor (`on_follow` accounts are accounts of a vendor that pushes follow
+/// records), each at its place.
 pub fn check_accounts(version: &ScriptVersion, known: &KnownAccounts) -> Vec<ScriptError> {
     version
         .declarations
         .iter()
         .filter_map(|declaration| {
-            let (what, account, vendor, at) = match declaration {
-                Declaration::Lead { filter, at, .. } => {
-                    ("on_lead", filter.account.as_deref()?, filter.vendor?, at)
-                }
+            let (message, at) = match declaration {
+                Declaration::Lead { filter, at, .. } => (
+                    known.problem("on_lead", filter.account.as_deref()?, filter.vendor?)?,
+                    at,
+                ),
                 Declaration::Follow { account, at, .. } => {
-                    ("on_follow", account.as_deref()?, Vendor::Waiqin, at)
+                    (known.follow_problem(account.as_deref()?)?, at)
                 }
                 Declaration::Schedule { .. } => return None,
             };
-            let message = known.problem(what, account, vendor)?;
             Some(ScriptError::new(&version.path, *at, message))
         })
         .collect()

@@ -631,15 +631,29 @@ fn resolve_account(host: &Host, vendor: Vendor, wanted: Option<&str>) -> Result<
     }
 }
 
+/// The vendor a test's follow record comes through: the follow-record vendor that has the
+/// account `wanted`, else the first of them (whose accounts an error then lists).
+fn follow_vendor(host: &Host, wanted: Option<&str>) -> Result<Vendor, String> {
+    let accounts = &host.services().accounts;
+    let mut vendors = script::follow_vendors().peekable();
+    let first = *vendors
+        .peek()
+        .ok_or("no vendor delivers follow records".to_string())?;
+    Ok(vendors
+        .find(|v| wanted.is_some_and(|name| accounts.names_of(*v).contains(&name)))
+        .unwrap_or(first))
+}
+
 fn deliver_follow(
     ctx: &NativeCallContext,
     account: Option<&str>,
     record: rhai::Map,
 ) -> Result<rhai::Array, Box<EvalAltResult>> {
     let host = with_state(ctx, |s| s.host.clone())?;
-    // As in the daemon: the record is pushed to one Waiqin account, so `on_follow("account", …)`
-    // filters behave as they do there.
-    let account = resolve_account(&host, Vendor::Waiqin, account).map_err(|e| fail(ctx, e))?;
+    // As in the daemon: the record is pushed to one account of a vendor that delivers follow
+    // records (the registry says which), so `on_follow("account", …)` filters behave as there.
+    let vendor = follow_vendor(&host, account).map_err(|e| fail(ctx, e))?;
+    let account = resolve_account(&host, vendor, account).map_err(|e| fail(ctx, e))?;
     let handlers = host.follow_handlers(&account);
     run_handlers(ctx, &host, handlers, Dynamic::from_map(record))
 }
