@@ -72,6 +72,9 @@ pub trait VendorSpec {
     const PULLS: bool;
     /// Whether the vendor pushes to us ([`VendorSpec::push_receiver`] can build a receiver).
     const PUSHES: bool;
+    /// Whether its pushes include follow records (sales activity on a lead it holds), which
+    /// `on_follow` handlers receive; implies `PUSHES`. Most vendors have none, hence the default.
+    const FOLLOWS: bool = false;
     /// The credential keys that are secrets: never shown in Debug output or logs, and a wrong
     /// value must fail authentication (the contract test checks both).
     const SECRET_KEYS: &'static [&'static str];
@@ -163,6 +166,13 @@ macro_rules! register_vendors {
             pub fn pushes(self) -> bool {
                 match self {
                     $(Vendor::$variant => <$folder::Spec as VendorSpec>::PUSHES,)*
+                }
+            }
+
+            /// Whether the vendor pushes follow records (what `on_follow` handlers receive).
+            pub fn follows(self) -> bool {
+                match self {
+                    $(Vendor::$variant => <$folder::Spec as VendorSpec>::FOLLOWS,)*
                 }
             }
 

@@ -412,20 +412,18 @@ struct WorkHooks {
     prior: Vec<PriorCall>,
     breakers: Arc<Breakers>,
     recovered: mpsc::UnboundedSender<String>,
-    /// Per run, keyed by script, function and start time (a script may declare one function
-    /// twice). The runs of a claim go one after the other, so the lock is never contended.
+    /// Per run, keyed by its run id. The runs of a claim go one after the other, so the lock is
+    /// never contended.
     runs: Mutex<HashMap<RunKey, RunSlot>>,
 }
 
-/// Identifies one run of a claim: the same start instant reaches the hooks (in each
-/// [`CallSite`]) and the dispatcher (in the run's result).
-type RunKey = (String, String, std::time::SystemTime);
+/// Identifies one run of a claim: the host's run id, which reaches the hooks (in each
+/// [`CallSite`]) and the dispatcher (in the run's result). Not the script, function and start
+/// time: a script may declare one function twice, and on a frozen or manual clock both runs
+/// start at the same instant, so their calls would land in one run's row.
+type RunKey = u64;
 
 impl WorkHooks {
-    fn key(script: &str, function: &str, started_at: std::time::SystemTime) -> RunKey {
-        (script.to_string(), function.to_string(), started_at)
-    }
-
     /// The run as [`Journal::finish`] wants it: its row if a call already wrote it, and only
     /// the calls the journal does not hold yet.
     fn record(&self, run: &HandlerRun) -> RunRecord {
@@ -433,11 +431,7 @@ impl WorkHooks {
             .runs
             .lock()
             .expect("run slots lock")
-            .remove(&Self::key(
-                &run.script,
-                &run.function,
-                run.result.started_at,
-            ))
+            .remove(&run.result.run_id)
             .unwrap_or_default();
         let started: chrono::DateTime<chrono::Utc> = run.result.started_at.into();
         RunRecord {
@@ -511,7 +505,7 @@ impl CallHooks for WorkHooks {
             // The dispatcher may be stopping; then restart recovery picks the retries up.
             let _ = self.recovered.send(call.account.to_string());
         }
-        let key = Self::key(call.script, call.function, call.started_at);
+        let key: RunKey = call.run_id;
         let run_id = self
             .runs
             .lock()

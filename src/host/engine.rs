@@ -426,12 +426,13 @@ fn vendor_call(
         .map_err(|m| fail(FailureKind::InvalidPayload, account.unwrap_or(""), m))?;
     let payload =
         dynamic_to_json(payload).map_err(|m| fail(FailureKind::InvalidPayload, account, m))?;
-    let (seq, script, function, version, started_at, hooks) = run::with_current(|c| {
+    let (seq, script, function, version, run_id, started_at, hooks) = run::with_current(|c| {
         (
             c.calls.len(),
             c.script.clone(),
             c.function.clone(),
             c.version.clone(),
+            c.run_id,
             c.started_at,
             c.hooks.clone(),
         )
@@ -442,7 +443,8 @@ fn vendor_call(
             "".into(),
             String::new(),
             String::new(),
-            std::time::SystemTime::now(),
+            run::next_run_id(),
+            services.clock.now().into(),
             None,
         )
     });
@@ -450,6 +452,7 @@ fn vendor_call(
         script: &script,
         function: &function,
         version: &version,
+        run_id,
         started_at,
         seq,
         vendor,

@@ -137,7 +137,14 @@ impl ScriptError {
                     h.at,
                     format!("handler `{}` stopped: {message}", h.name),
                 ),
-                _ => ScriptError::new(path, error.position().into(), message),
+                // Place it at the script's deepest call that led there, when there is one (a
+                // native that failed without a place, such as a test's call of the tested
+                // script's function), else wherever the outermost error says.
+                _ => ScriptError::new(
+                    path,
+                    script_call.unwrap_or(error.position()).into(),
+                    message,
+                ),
             };
         }
         let mut problem = ScriptError::new(file, inner.position().into(), message);

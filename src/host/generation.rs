@@ -513,7 +513,7 @@ impl Host {
         let result = tokio::task::spawn_blocking(move || {
             script::run_handler_with(
                 &host.engine,
-                &host.services.limits,
+                &host.services,
                 &v,
                 &function_name,
                 args,
@@ -529,7 +529,8 @@ impl Host {
             )),
             calls: Vec::new(),
             skipped: None,
-            started_at: std::time::SystemTime::now(),
+            run_id: super::run::next_run_id(),
+            started_at: self.services.clock.now().into(),
             elapsed: Default::default(),
         });
         HandlerRun {

@@ -19,6 +19,10 @@
 //! of its functions and its top-level `import` statements only, and its runs evaluate that one
 //! first: each import is a lookup in the pinned set, not a read or a compile. Pinned by
 //! `a_handler_and_its_helpers_use_a_shared_module` (tests/it/reload.rs).
+//!
+//! A module's functions read the module's own top-level constants: Rhai keeps them in the
+//! module's encapsulated environment, and [`super::script::resolve_constant`] answers a plain
+//! `NAME` from it (and never from the importing script's constants inside a module function).
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;

@@ -8,7 +8,7 @@
 //! it returns (before the script goes on), and names the work item.
 
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -142,7 +142,10 @@ pub struct CallSite<'a> {
     pub function: &'a str,
     /// The script version the run is pinned to.
     pub version: &'a str,
-    /// When the run started (wall clock).
+    /// The run's id ([`next_run_id`]): tells two runs of one function apart, even when they
+    /// start at the same instant of a frozen clock.
+    pub run_id: u64,
+    /// When the run started, on the host's [`Clock`](crate::clock::Clock).
     pub started_at: SystemTime,
     /// 0-based order of the call within its run.
     pub seq: usize,
@@ -217,6 +220,14 @@ pub fn detached_owner() -> i64 {
     NEXT.fetch_sub(1, Ordering::Relaxed)
 }
 
+/// A fresh run id: unique in this process, never 0. Each handler run gets one, so whoever
+/// follows a run's calls (the dispatcher's journal hooks) can key them by run rather than by
+/// start time, which a frozen or manual clock gives to many runs at once.
+pub fn next_run_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
 /// What the running code may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
@@ -242,7 +253,10 @@ pub struct RunContext {
     pub function: String,
     /// The script version the run is pinned to.
     pub version: String,
-    /// When the run started (wall clock).
+    /// The run's id ([`next_run_id`]; 0 while loading).
+    pub run_id: u64,
+    /// When the run started, on the host's clock (the Unix epoch while loading: a load makes
+    /// no calls, so nothing reads it).
     pub started_at: SystemTime,
     /// The work item the run belongs to ([`CallHooks::work_id`], or a detached owner): who
     /// holds the `once` keys it claims.
@@ -264,7 +278,8 @@ impl RunContext {
             handler: String::new(),
             function: String::new(),
             version: String::new(),
-            started_at: SystemTime::now(),
+            run_id: 0,
+            started_at: SystemTime::UNIX_EPOCH,
             owner: 0,
             skipped: None,
             hooks: None,

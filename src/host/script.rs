@@ -10,10 +10,12 @@ use std::time::{Duration, Instant};
 use rhai::{ASTNode, CallFnOptions, Dynamic, Engine, Expr, Scope, Stmt, AST};
 use sha2::{Digest, Sha256};
 
+use super::engine::Services;
 use super::error::{Handler, ScriptError};
 use super::limits::{self, Limits};
 use super::modules::{self, Pinned};
 use super::run::{self, CallHooks, CallRecord, Declaration, Phase, Position, RunContext};
+use crate::clock::Clock;
 use crate::connectors::{Accounts, Vendor};
 
 /// A loaded, validated script.
@@ -243,12 +245,40 @@ impl Drop for ConstantsGuard {
 /// looked up when read. Locals have a precomputed scope offset (`index > 0`) and return at once,
 /// so the cost is one callback per variable read; a local of the same name still shadows the
 /// constant. Pinned by `constants_are_visible_in_helper_functions` (tests/it/host.rs).
+///
+/// A shared module's functions see the module's own constants instead. Rhai evaluates a module
+/// once ([`rhai::Module::eval_ast_as_new`]) and collects its top-level `const`s into the
+/// module's encapsulated environment, which it makes current (`global.constants`) whenever one
+/// of the module's functions runs; `global::NAME` reads them, and so does this resolver for a
+/// plain `NAME`. Inside a module's function (its innermost function library is the module's,
+/// not the running script's) the script's constants are not consulted, so a module behaves the
+/// same whichever script imports it. Pinned by `a_shared_modules_functions_read_its_own_top_level_constants`
+/// (tests/it/reload.rs).
 pub fn resolve_constant(
     name: &str,
     index: usize,
     context: rhai::EvalContext,
 ) -> Result<Option<Dynamic>, Box<rhai::EvalAltResult>> {
     if index > 0 {
+        return Ok(None);
+    }
+    let global = context.global_runtime_state();
+    let own = global
+        .constants
+        .as_ref()
+        .and_then(|constants| rhai::locked_read(constants)?.get(name).cloned());
+    if let Some(value) = own {
+        if context.scope().contains(name) {
+            return Ok(None);
+        }
+        return Ok(Some(value));
+    }
+    let running = run::with_current(|c| c.script.clone());
+    let in_module = match (global.lib.last().and_then(|lib| lib.id()), running) {
+        (Some(library), Some(script)) => library != &*script,
+        _ => false,
+    };
+    if in_module {
         return Ok(None);
     }
     CONSTANTS.with(|c| {
@@ -338,25 +368,46 @@ impl KnownAccounts {
             )),
         }
     }
+
+    /// Why `on_follow(account, …)` cannot work: the account must belong to a vendor that pushes
+    /// follow records ([`Vendor::follows`]). The message names the first such vendor.
+    fn follow_problem(&self, account: &str) -> Option<String> {
+        if self.vendor_of.get(account).is_some_and(|v| v.follows()) {
+            return None;
+        }
+        match follow_vendors().next() {
+            Some(vendor) => self.problem("on_follow", account, vendor),
+            None => Some(format!(
+                "on_follow names account \"{account}\", but no vendor delivers follow records"
+            )),
+        }
+    }
+}
+
+/// The vendors whose pushes include follow records (the registry's [`Vendor::follows`]), in
+/// registration order.
+pub fn follow_vendors() -> impl Iterator<Item = Vendor> {
+    Vendor::ALL.into_iter().filter(|v| v.follows())
 }
 
 /// Every `on_lead`/`on_follow` declaration of `version` that names an account `known` does not
-/// have for that vendor (`on_follow` accounts are Waiqin accounts), each at its place.
+/// have for that vendor (`on_follow` accounts are accounts of a vendor that pushes follow
+/// records), each at its place.
 pub fn check_accounts(version: &ScriptVersion, known: &KnownAccounts) -> Vec<ScriptError> {
     version
         .declarations
         .iter()
         .filter_map(|declaration| {
-            let (what, account, vendor, at) = match declaration {
-                Declaration::Lead { filter, at, .. } => {
-                    ("on_lead", filter.account.as_deref()?, filter.vendor?, at)
-                }
+            let (message, at) = match declaration {
+                Declaration::Lead { filter, at, .. } => (
+                    known.problem("on_lead", filter.account.as_deref()?, filter.vendor?)?,
+                    at,
+                ),
                 Declaration::Follow { account, at, .. } => {
-                    ("on_follow", account.as_deref()?, Vendor::Waiqin, at)
+                    (known.follow_problem(account.as_deref()?)?, at)
                 }
                 Declaration::Schedule { .. } => return None,
             };
-            let message = known.problem(what, account, vendor)?;
             Some(ScriptError::new(&version.path, *at, message))
         })
         .collect()
@@ -371,14 +422,19 @@ pub struct RunResult {
     pub calls: Vec<CallRecord>,
     /// The reason given to `skip(reason)`, when the handler skipped (its outcome is then `Ok`).
     pub skipped: Option<String>,
-    /// When it started (wall clock, for the journal and `leads show`).
+    /// The run's id ([`run::next_run_id`]), the same its calls carried in their [`CallSite`]s.
+    ///
+    /// [`CallSite`]: super::run::CallSite
+    pub run_id: u64,
+    /// When it started, on the host's clock (for the journal and `leads show`).
     pub started_at: std::time::SystemTime,
-    /// Wall time.
+    /// How long it took (measured on `Instant`, whatever the clock says).
     pub elapsed: Duration,
 }
 
-/// Runs `function(args…)` of `version` on this thread with a fresh scope, under the run budget.
-/// Blocks: call it on the blocking pool.
+/// Runs `function(args…)` of `version` on this thread with a fresh scope, under the run budget,
+/// stamped with the system clock. The host and the test kit run handlers with their own clock
+/// through [`run_handler_with`]. Blocks: call it on the blocking pool.
 pub fn run_handler(
     engine: &Engine,
     limits: &Limits,
@@ -386,24 +442,55 @@ pub fn run_handler(
     function: &str,
     args: Vec<Dynamic>,
 ) -> RunResult {
-    run_handler_with(engine, limits, version, function, args, None)
+    run(
+        engine,
+        limits,
+        Clock::system(),
+        version,
+        function,
+        args,
+        None,
+    )
 }
 
-/// [`run_handler`] with call hooks (the daemon's replay and circuit breakers).
+/// [`run_handler`] with the services' limits and clock (the run's start stamp is
+/// `services.clock`'s time) and call hooks (the daemon's replay and circuit breakers).
 pub fn run_handler_with(
     engine: &Engine,
+    services: &Services,
+    version: &ScriptVersion,
+    function: &str,
+    args: Vec<Dynamic>,
+    hooks: Option<Arc<dyn CallHooks>>,
+) -> RunResult {
+    run(
+        engine,
+        &services.limits,
+        services.clock,
+        version,
+        function,
+        args,
+        hooks,
+    )
+}
+
+fn run(
+    engine: &Engine,
     limits: &Limits,
+    clock: Clock,
     version: &ScriptVersion,
     function: &str,
     args: Vec<Dynamic>,
     hooks: Option<Arc<dyn CallHooks>>,
 ) -> RunResult {
     let started = Instant::now();
-    let started_at = std::time::SystemTime::now();
+    let started_at: std::time::SystemTime = clock.now().into();
+    let run_id = run::next_run_id();
     let mut run_context = RunContext::new(version.path.clone(), Phase::Run);
     run_context.handler = format!("{}::{function}", version.path);
     run_context.function = function.to_string();
     run_context.version = version.hash.clone();
+    run_context.run_id = run_id;
     run_context.started_at = started_at;
     run_context.owner = hooks
         .as_ref()
@@ -440,6 +527,7 @@ pub fn run_handler_with(
         }),
         calls: context.calls,
         skipped: context.skipped,
+        run_id,
         started_at,
         elapsed: started.elapsed(),
     }

@@ -21,7 +21,8 @@
 //!   simulators as `[sim]` in the config does (see [`crate::config::sim::SimSeed`]);
 //! - the functions of the script the test file is named after (`x.test.rhai` → `x.rhai`), run
 //!   as a handler is (its constants, its calls recorded), except those named like a test
-//!   function (a handler called `route`);
+//!   function (a handler called `route`). A failure inside one is placed at the test's call,
+//!   followed by its place in the script (`x.test.rhai:14:5: f failed: x.rhai:7:9: …`);
 //! - `run_job(function)` — runs the scheduled job `function` now and returns whatever it returns;
 //! - `expect_call(vendor, op, subset)` — passes when a call of `vendor::op` was made whose payload
 //!   contains `subset` (maps are compared key by key, recursively);
@@ -220,7 +221,7 @@ fn run_handlers(
     for (version, function) in handlers {
         let run = script::run_handler_with(
             host.engine(),
-            &host.services().limits,
+            host.services(),
             &version,
             &function,
             vec![arg.clone()],
@@ -350,7 +351,7 @@ pub fn register(engine: &mut Engine) {
                 })
                 .cloned()
                 .ok_or_else(|| fail(&ctx, format!("no script declares schedule(…, \"{function}\")")))?;
-            let run = script::run_handler(host.engine(), &host.services().limits, &version, function, vec![]);
+            let run = script::run_handler_with(host.engine(), host.services(), &version, function, vec![], None);
             with_state(&ctx, |s| s.calls.extend(run.calls))?;
             run.outcome.map_err(|e| fail(&ctx, format!("the job failed: {e}")))
         });
@@ -486,47 +487,24 @@ pub fn register(engine: &mut Engine) {
         );
     engine.register_global_module(module.into());
     engine.register_static_module("sim", sim_module().into());
-    // A call the test file cannot resolve goes to the tested script's function of that name and
-    // arity, run as a handler is (its constants, its calls recorded, errors at its own place).
+    // A test file's calls of the tested script's functions go through wrappers that
+    // `load_tests` adds to the test file (see `tested_function_wrappers`); each calls
+    // `__tested__<name>`, which nothing defines, so it lands here. Rhai places no position on an
+    // error from this hook, and wraps it with the test's calling line as it leaves the wrapper.
+    // A call the test file cannot resolve that the tested script defines (a function no wrapper
+    // covers) lands here too, without a place in the test.
     #[allow(deprecated)] // Rhai marks `on_missing_function` volatile, not deprecated.
     engine.on_missing_function(|name, args, is_method_call, _| {
-        if is_method_call || TEST_FUNCTIONS.contains(&name) {
+        if is_method_call {
             return Ok(None);
         }
-        let found = STATE.with(|s| {
-            s.borrow()
-                .as_ref()
-                .and_then(|state| Some((state.host.clone(), state.script.clone()?)))
-        });
-        let Some((host, version)) = found else {
-            return Ok(None);
+        let name = match name.strip_prefix(TESTED_PREFIX) {
+            Some(tested) => tested,
+            None if TEST_FUNCTIONS.contains(&name) => return Ok(None),
+            None => name,
         };
-        if !version
-            .ast
-            .iter_functions()
-            .any(|f| f.name == name && f.params.len() == args.len())
-        {
-            return Ok(None);
-        }
         let args: Vec<Dynamic> = args.iter().map(|a| (**a).clone()).collect();
-        let work: Arc<dyn CallHooks> = Arc::new(Detached::new());
-        let run = script::run_handler_with(
-            host.engine(),
-            &host.services().limits,
-            &version,
-            name,
-            args,
-            Some(work),
-        );
-        STATE.with(|s| {
-            if let Some(state) = s.borrow_mut().as_mut() {
-                state.calls.extend(run.calls);
-            }
-        });
-        run.outcome.map(Some).map_err(|e| {
-            EvalAltResult::ErrorRuntime(format!("{name} failed: {e}").into(), rhai::Position::NONE)
-                .into()
-        })
+        call_tested(name, args).transpose()
     });
     engine.on_print(|text| {
         let captured = STATE.with(|s| {
@@ -540,6 +518,74 @@ pub fn register(engine: &mut Engine) {
             tracing::info!(script = script.as_deref().unwrap_or("?"), "{text}");
         }
     });
+}
+
+/// What the wrappers of the tested script's functions call: `__tested__owner_at(p0)`.
+const TESTED_PREFIX: &str = "__tested__";
+
+/// Runs `name(args…)` of the script the running test is named after, as a handler is run (its
+/// constants, its calls recorded for `calls()`); `None` when there is no such script or function.
+/// A failure carries no position: the wrapper that called this is a function of the test file,
+/// so Rhai wraps the error with the test's calling line, and the message says where in the
+/// script it failed.
+fn call_tested(name: &str, args: Vec<Dynamic>) -> Option<Result<Dynamic, Box<EvalAltResult>>> {
+    let (host, version) = STATE.with(|s| {
+        s.borrow()
+            .as_ref()
+            .and_then(|state| Some((state.host.clone(), state.script.clone()?)))
+    })?;
+    if !version
+        .ast
+        .iter_functions()
+        .any(|f| f.name == name && f.params.len() == args.len())
+    {
+        return None;
+    }
+    let work: Arc<dyn CallHooks> = Arc::new(Detached::new());
+    let run = script::run_handler_with(
+        host.engine(),
+        host.services(),
+        &version,
+        name,
+        args,
+        Some(work),
+    );
+    STATE.with(|s| {
+        if let Some(state) = s.borrow_mut().as_mut() {
+            state.calls.extend(run.calls);
+        }
+    });
+    Some(run.outcome.map_err(|e| {
+        EvalAltResult::ErrorRuntime(format!("{name} failed: {e}").into(), rhai::Position::NONE)
+            .into()
+    }))
+}
+
+/// Rhai source of one wrapper per function of `tested` that a test may call: `fn f(p0) {
+/// __tested__f(p0) }`. Not for the test file's own functions (they win), the
+/// test kit's names (a handler called `route` is run by `route(lead)`) or `test_…` names (they
+/// would become tests).
+fn tested_function_wrappers(tested: &ScriptVersion, test: &rhai::AST) -> String {
+    let own: std::collections::HashSet<(String, usize)> = test
+        .iter_functions()
+        .map(|f| (f.name.to_string(), f.params.len()))
+        .collect();
+    let mut source = String::new();
+    for f in tested.ast.iter_functions() {
+        if TEST_FUNCTIONS.contains(&f.name)
+            || f.name.starts_with("test_")
+            || own.contains(&(f.name.to_string(), f.params.len()))
+        {
+            continue;
+        }
+        let params: Vec<String> = (0..f.params.len()).map(|i| format!("p{i}")).collect();
+        let params = params.join(", ");
+        source.push_str(&format!(
+            "fn {name}({params}) {{ {TESTED_PREFIX}{name}({params}) }}\n",
+            name = f.name
+        ));
+    }
+    source
 }
 
 fn make_lead(
@@ -585,15 +631,29 @@ fn resolve_account(host: &Host, vendor: Vendor, wanted: Option<&str>) -> Result<
     }
 }
 
+/// The vendor a test's follow record comes through: the follow-record vendor that has the
+/// account `wanted`, else the first of them (whose accounts an error then lists).
+fn follow_vendor(host: &Host, wanted: Option<&str>) -> Result<Vendor, String> {
+    let accounts = &host.services().accounts;
+    let mut vendors = script::follow_vendors().peekable();
+    let first = *vendors
+        .peek()
+        .ok_or("no vendor delivers follow records".to_string())?;
+    Ok(vendors
+        .find(|v| wanted.is_some_and(|name| accounts.names_of(*v).contains(&name)))
+        .unwrap_or(first))
+}
+
 fn deliver_follow(
     ctx: &NativeCallContext,
     account: Option<&str>,
     record: rhai::Map,
 ) -> Result<rhai::Array, Box<EvalAltResult>> {
     let host = with_state(ctx, |s| s.host.clone())?;
-    // As in the daemon: the record is pushed to one Waiqin account, so `on_follow("account", …)`
-    // filters behave as they do there.
-    let account = resolve_account(&host, Vendor::Waiqin, account).map_err(|e| fail(ctx, e))?;
+    // As in the daemon: the record is pushed to one account of a vendor that delivers follow
+    // records (the registry says which), so `on_follow("account", …)` filters behave as there.
+    let vendor = follow_vendor(&host, account).map_err(|e| fail(ctx, e))?;
+    let account = resolve_account(&host, vendor, account).map_err(|e| fail(ctx, e))?;
     let handlers = host.follow_handlers(&account);
     run_handlers(ctx, &host, handlers, Dynamic::from_map(record))
 }
@@ -686,7 +746,10 @@ pub fn load_tests(
             format!("cannot read: {e}"),
         )]
     })?;
-    let version = script::load(host.engine(), &host.services().limits, &key, &source)?;
+    let mut version = script::load(host.engine(), &host.services().limits, &key, &source)?;
+    if let Some(tested) = tested_script(host, path) {
+        add_wrappers(host, &mut version, &tested, &key)?;
+    }
     let mut names: Vec<String> = version
         .ast
         .iter_functions()
@@ -695,6 +758,41 @@ pub fn load_tests(
         .collect();
     names.sort();
     Ok((version, names))
+}
+
+/// Adds to the test file `version` the wrappers of the tested script's functions (see
+/// [`tested_function_wrappers`]), so a failure inside one is placed at the test's call.
+fn add_wrappers(
+    host: &Host,
+    version: &mut ScriptVersion,
+    tested: &ScriptVersion,
+    key: &str,
+) -> Result<(), Vec<ScriptError>> {
+    let wrappers = tested_function_wrappers(tested, &version.ast);
+    if wrappers.is_empty() {
+        return Ok(());
+    }
+    let compiled = host.engine().compile(&wrappers).map_err(|e| {
+        vec![ScriptError::new(
+            key,
+            Default::default(),
+            format!(
+                "cannot offer the functions of {} to the test: {e}",
+                tested.path
+            ),
+        )]
+    })?;
+    // The test file's own functions win over a wrapper of the same name and arity.
+    let mut ast = compiled.merge(&version.ast);
+    ast.set_source(key);
+    if let Some(run_ast) = &version.run_ast {
+        let mut with_imports =
+            rhai::AST::new(run_ast.statements().to_vec(), ast.shared_lib().clone());
+        with_imports.set_source(key);
+        version.run_ast = Some(with_imports);
+    }
+    version.ast = ast;
+    Ok(())
 }
 
 /// The test kit's global functions: a script function of the same name is not offered to tests
@@ -745,13 +843,7 @@ pub fn run_test_in(
             script,
         })
     });
-    let run = script::run_handler(
-        host.engine(),
-        &host.services().limits,
-        version,
-        name,
-        vec![],
-    );
+    let run = script::run_handler_with(host.engine(), host.services(), version, name, vec![], None);
     let printed = STATE
         .with(|s| s.borrow_mut().take())
         .map(|state| state.printed)

@@ -218,7 +218,8 @@ pub fn register(engine: &mut rhai::Engine, clock: Clock, calendar: Arc<Calendar>
         .with_comments([
             "/// Whether a date (a time map, or \"yyyy-MM-dd\", or lead.created_at) is a working day",
             "/// in China: public holidays are not, 调休 make-up Saturdays/Sundays are; from the holiday",
-            "/// file ([scripts] holidays). A year the file does not cover is Monday–Friday.",
+            "/// file ([scripts] holidays). A year the file does not cover is Monday–Friday (one",
+            "/// warning per year in the log).",
         ])
         .with_params_info(["date: Map", "bool"])
         .set_into_module(&mut module, move |ctx: NativeCallContext, date: Dynamic| {

@@ -179,10 +179,14 @@ struct Env {
 
 impl Env {
     async fn start(daemon_settings: &str) -> Env {
+        Self::start_with(ROUTE, daemon_settings).await
+    }
+
+    async fn start_with(script: &str, daemon_settings: &str) -> Env {
         let sim = Simulator::start_local().await.unwrap();
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("scripts")).unwrap();
-        std::fs::write(dir.path().join("scripts/route.rhai"), ROUTE).unwrap();
+        std::fs::write(dir.path().join("scripts/route.rhai"), script).unwrap();
         let text = format!(
             "{}\n[daemon]\nlisten = \"127.0.0.1:0\"\njournal = \"{}\"\nscripts = \"{}\"\n\
              {daemon_settings}\n[[sources]]\naccount = \"sim_tencent\"\npush = \"/hooks/tencent\"\n",
@@ -356,5 +360,50 @@ async fn a_breakers_open_interval_ends_when_the_clock_is_advanced() {
         env.daemon.breakers.states(),
         vec![("sim_xiaolanben".to_string(), BreakerState::Closed)]
     );
+    env.daemon.stop().await;
+}
+
+/// The same function declared twice: one lead, two runs of `route` in one claim, which start at
+/// the same instant of a frozen clock. The first run makes one call, the second two (a turn
+/// counter tells them apart), so a call journaled under the wrong run shows.
+const ROUTE_TWICE: &str = r#"
+on_lead("tencent", "route");
+on_lead("tencent", "route");
+fn route(lead) {
+    let calls = assign::round_robin("calls", [1, 2]);
+    for i in 0..calls {
+        xiaolanben::import_customer(#{ customerName: "lead " + lead.id + " #" + i });
+    }
+}
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_are_stamped_with_the_daemons_clock_and_two_runs_at_one_frozen_instant_stay_apart() {
+    let env = Env::start_with(ROUTE_TWICE, "").await;
+    // Well away from the wall clock, so a wall-clock stamp cannot pass for the injected one.
+    env.advance(chrono::Duration::hours(-3));
+    let frozen = env.clock.unix_millis();
+    env.push(8201).await;
+    env.wait_for_lead(8201, "the lead is routed", |s, _| *s == WorkState::Done)
+        .await;
+    let reader = JournalReader::open(&env.journal_path()).unwrap();
+    let story = reader.lead_story("8201").unwrap().unwrap();
+    assert_eq!(story.runs.len(), 2, "two runs: {:#?}", story.runs);
+    let mut calls_per_run = Vec::new();
+    for run in &story.runs {
+        assert_eq!(run.started_ms, frozen, "stamped with the daemon's clock");
+        assert_eq!(run.status, "ok");
+        let seqs: Vec<u32> = run.calls.iter().map(|c| c.seq).collect();
+        assert_eq!(
+            seqs,
+            (0..seqs.len() as u32).collect::<Vec<_>>(),
+            "each run keeps its own calls: {:#?}",
+            story.runs
+        );
+        calls_per_run.push(seqs.len());
+    }
+    calls_per_run.sort();
+    assert_eq!(calls_per_run, vec![1, 2], "{:#?}", story.runs);
+    assert_eq!(env.xiaolanben_requests(), 3);
     env.daemon.stop().await;
 }

@@ -611,3 +611,18 @@ async fn host_refuses_handlers_naming_unconfigured_or_foreign_accounts() {
         format!("{key}:1:1: on_lead names account \"tx_mian\", which is not in other.toml (accounts of tencent: none)")
     );
 }
+
+/// `on_follow` accounts and a test's `follow(…)` come from the vendor registry: the vendors whose
+/// spec says `FOLLOWS` (today only Waiqin), each of which pushes.
+#[test]
+fn follow_records_come_from_the_vendors_the_registry_marks() {
+    use leadrelay::connectors::Vendor;
+    let followers: Vec<Vendor> = script::follow_vendors().collect();
+    assert_eq!(followers, vec![Vendor::Waiqin]);
+    for vendor in Vendor::ALL {
+        assert!(
+            !vendor.follows() || vendor.pushes(),
+            "{vendor} follows without pushing"
+        );
+    }
+}

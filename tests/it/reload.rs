@@ -359,3 +359,54 @@ async fn check_reports_shared_module_problems_at_their_place() {
         "{problems:#?}"
     );
 }
+
+/// Issue 10, item 3: a shared module's functions read the module's own top-level constants (a
+/// map indexed, a method on it, a helper of the module), and a constant of the importing script
+/// with the same name does not leak into them, while the script still sees its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shared_modules_functions_read_its_own_top_level_constants() {
+    const MODULE: &str = r#"// who owns what
+const OWNERS = #{ form: 1001, phone: 1002 };
+const DEFAULT = 7;
+fn owner_for(kind) { OWNERS[kind] ?? fallback() }
+fn fallback() { DEFAULT }
+fn count() { OWNERS.len() }
+fn with_closure() { let f = |kind| OWNERS[kind]; f.call("phone") }
+"#;
+    const SCRIPT: &str = r#"import "shared/owners" as owners;
+on_lead("route");
+const DEFAULT = 99;
+fn route(lead) { owners::owner_for(lead.kind) }
+fn form() { owners::owner_for("form") }
+fn other() { owners::owner_for("visit") }
+fn count() { owners::count() }
+fn closure() { owners::with_closure() }
+fn mine() { DEFAULT }
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("shared")).unwrap();
+    std::fs::write(dir.path().join("shared/owners.rhai"), MODULE).unwrap();
+    let path = dir.path().join("route.rhai");
+    let key = path.display().to_string();
+    std::fs::write(&path, SCRIPT).unwrap();
+    let host = host();
+    assert_eq!(
+        host.load_dir(dir.path()).unwrap(),
+        vec![(key.clone(), Verdict::Live)]
+    );
+    let version = host.generation().scripts[&key].clone();
+    for (function, expected) in [
+        ("form", 1001),
+        ("other", 7),
+        ("count", 2),
+        ("closure", 1002),
+        ("mine", 99),
+    ] {
+        let run = host.run(version.clone(), function, vec![]).await;
+        let value = run
+            .result
+            .outcome
+            .unwrap_or_else(|e| panic!("{function}: {e}"));
+        assert_eq!(value.as_int().unwrap(), expected, "{function}");
+    }
+}

@@ -122,9 +122,10 @@ fn script_tests_model_accounts_follow_records_time_seeding_and_prints() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("7 passed, 1 failed"), "{out}");
     assert!(
-        out.contains("owner_at failed: stdlib/hours.rhai:34:24: Unknown property 'weekday'")
-            && out.contains("(called from scripts/brands.rhai:10:"),
-        "the script's own place: {out}"
+        out.contains(
+            "scripts/brands.test.rhai:43:5: owner_at failed: stdlib/hours.rhai:34:24: Unknown property 'weekday'"
+        ) && out.contains("(called from scripts/brands.rhai:10:"),
+        "at the test's call, then the function's own place: {out}"
     );
     // What scripts print is shown under their test, in order.
     assert!(
@@ -290,4 +291,29 @@ fn definitions_document_the_stdlib_with_types_and_hide_internals() {
         "{statics}"
     );
     assert!(read("sim.d.rhai").contains("fn staff(staff: array) -> ();"));
+}
+
+/// A year the holiday file does not cover is Monday to Friday, with one warning for the year
+/// however often it is asked about; covered years still follow the file.
+#[test]
+fn a_year_the_holiday_file_does_not_cover_is_monday_to_friday_with_one_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let scripts = dir.path().join("scripts");
+    std::fs::create_dir(&scripts).unwrap();
+    std::fs::write(scripts.join("w.rhai"), "on_lead(\"r\");\nfn r(lead) {}\n").unwrap();
+    std::fs::write(
+        scripts.join("w.test.rhai"),
+        "fn test_an_uncovered_year() {\n  assert(hours::is_workday(\"2027-01-01\"), \"a Friday\");\n  assert(!hours::is_workday(\"2027-01-02\"), \"a Saturday\");\n  assert(hours::is_workday(\"2027-02-08\"), \"a Monday\");\n  assert(!hours::is_workday(\"2026-10-01\"), \"a covered year: 国庆\");\n}\n",
+    )
+    .unwrap();
+    let (code, out) = run(dir.path(), &["test", "scripts"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("1 passed, 0 failed"), "{out}");
+    assert_eq!(
+        out.matches("the holiday calendar does not cover 2027: hours::is_workday falls back to Monday–Friday")
+            .count(),
+        1,
+        "one warning for the year: {out}"
+    );
+    assert!(!out.contains("does not cover 2026"), "{out}");
 }

@@ -44,6 +44,7 @@ impl VendorSpec for Spec {
     const OPS: &'static [OpInfo] = ops::OPS;
     const PULLS: bool = true;
     const PUSHES: bool = true;
+    const FOLLOWS: bool = true;
     const SECRET_KEYS: &'static [&'static str] = &["appkey", "pushsecret"];
     type Credentials = config::Credentials;
     type Client = Client;
