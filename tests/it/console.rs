@@ -498,6 +498,7 @@ const PAGES: [&str; 9] = [
     "/sources",
 ];
 const ACTIONS: [&str; 2] = ["/dead/retry", "/unrouted/reroute"];
+const PREVIEW: &str = "/scripts/preview";
 
 #[test]
 fn every_console_page_and_action_needs_the_token_and_no_page_shows_a_phone() {
@@ -549,15 +550,28 @@ fn every_console_page_and_action_needs_the_token_and_no_page_shows_a_phone() {
         // The name is shown escaped in the story.
         let story = admin_get(&http, &daemon.admin, "/leads/1").await;
         assert!(story.contains("&lt;b&gt;王&lt;/b&gt;"), "{story}");
-        for path in ACTIONS {
+        for path in ACTIONS.into_iter().chain([PREVIEW]) {
             let anonymous = http
                 .post(url(path))
-                .form(&[("which", "all")])
+                .form(&[("which", "all"), ("script", "route.rhai")])
                 .send()
                 .await
                 .unwrap();
             assert_eq!(anonymous.status(), 401, "POST {path} without a token");
+            let wrong = http
+                .post(url(path))
+                .bearer_auth("not-the-token")
+                .form(&[("which", "all"), ("script", "route.rhai")])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(wrong.status(), 401, "POST {path} with a wrong token");
         }
+        let scripts = admin_get(&http, &daemon.admin, "/scripts").await;
+        assert!(
+            !scripts.contains("id=\"preview\""),
+            "no preview has run: {scripts}"
+        );
         // Logged in by cookie, an action needs the csrf field.
         let login = http
             .post(url("/login"))
@@ -607,5 +621,37 @@ fn every_console_page_and_action_needs_the_token_and_no_page_shows_a_phone() {
             let to = with_csrf.headers()["location"].to_str().unwrap();
             assert!(to.contains("note=0+"), "nothing to put back: {to}");
         }
+        // The Preview button: a cookie POST needs the csrf field too; then the scripts page
+        // shows what the scripts on disk would do to the journal's lead.
+        let no_csrf = http
+            .post(url(PREVIEW))
+            .header("cookie", &cookie)
+            .form(&[("script", "route.rhai")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(no_csrf.status(), 403, "POST {PREVIEW} without csrf");
+        let started = Instant::now();
+        let previewed = http
+            .post(url(PREVIEW))
+            .header("cookie", &cookie)
+            .form(&[("script", "route.rhai"), ("csrf", csrf.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(previewed.status(), 303, "POST {PREVIEW} with csrf");
+        assert_eq!(previewed.headers()["location"], "/scripts#preview");
+        assert!(started.elapsed() < Duration::from_secs(30), "bounded");
+        let page = admin_get(&http, &daemon.admin, "/scripts").await;
+        assert!(
+            page.contains("<p id=\"preview-summary\" class=\"ok\"><b>1 lead: 1 unchanged</b></p>"),
+            "{page}"
+        );
+        assert!(page.contains("Asked from"), "{page}");
+        assert!(
+            !page.contains("13812345678"),
+            "the preview shows a full phone"
+        );
+        assert!(!page.contains(TOKEN), "the preview shows the token");
     });
 }
