@@ -20,7 +20,7 @@ use leadrelay::store::{JournalReader, WorkState, WorkStatus};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use super::admin::{start_with, Running, TOKEN};
+use super::admin::{start_with, start_with_source, Running, TOKEN};
 
 const FIXED: &str = r#"
 on_lead("tencent", "route");
@@ -194,9 +194,33 @@ async fn count(browser: &Client, id: &str) -> u64 {
         .unwrap_or_else(|_| panic!("#{id} is a count: {text:?}"))
 }
 
+/// The browser test's source also pulls the simulator's Tencent leads, every second.
+const PULL: &str = "pull = \"* * * * * *\"\noverlap_secs = 3600\n";
+/// How many leads the simulator has to pull.
+const PULLED: usize = 3;
+
+/// A lead the simulator generated for the pull: its id and phone number.
+#[derive(Clone, Debug)]
+struct Pulled {
+    id: String,
+    phone: String,
+}
+
 #[test]
 fn the_console_in_a_real_browser() {
-    let daemon = start_with(&throwing());
+    let daemon = start_with_source(&throwing(), PULL);
+    let pulled: Vec<Pulled> = daemon
+        .sim
+        .shared()
+        .tencent
+        .generate(chrono::Utc::now().timestamp(), PULLED, 60)
+        .iter()
+        .map(|lead| Pulled {
+            id: lead["leads_id"].to_string(),
+            phone: lead["leads_tel"].as_str().unwrap_or_default().to_string(),
+        })
+        .collect();
+    assert!(pulled.iter().all(|p| p.phone.len() == 11), "{pulled:?}");
     let journal = daemon.dir.path().join("leadrelay.db");
     let scripts = daemon.dir.path().join("scripts");
     let shots = daemon.dir.path().join("screenshots");
@@ -236,6 +260,13 @@ fn the_console_in_a_real_browser() {
             }
         })
         .await;
+        eventually("the pulled leads routed", || {
+            let done = pulled
+                .iter()
+                .all(|p| state_of(&journal, &p.id) == Some(WorkState::Done));
+            async move { done }
+        })
+        .await;
 
         let (_driver, browser) = start_browser(&daemon.dir.path().join("chromium")).await;
         // The pages are driven in a task: if an assertion fails, the session is still closed
@@ -246,6 +277,7 @@ fn the_console_in_a_real_browser() {
             journal.clone(),
             scripts.clone(),
             shots.clone(),
+            pulled.clone(),
         ));
         let outcome = pages.await;
         let _ = browser.close().await;
@@ -257,7 +289,7 @@ fn the_console_in_a_real_browser() {
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
         .collect();
-    assert_eq!(saved.len(), 9, "{saved:?}");
+    assert_eq!(saved.len(), 12, "{saved:?}");
     if let Ok(keep) = std::env::var("LEADRELAY_KEEP_SCREENSHOTS") {
         for name in saved {
             let _ = std::fs::copy(shots.join(&name), Path::new(&keep).join(name));
@@ -272,6 +304,7 @@ async fn browse(
     journal: PathBuf,
     scripts: PathBuf,
     shots: PathBuf,
+    pulled: Vec<Pulled>,
 ) {
     let http = reqwest::Client::new();
     let base = format!("http://{admin}");
@@ -296,7 +329,11 @@ async fn browse(
     // The overview's counts are the journal's.
     let status = JournalReader::open(&journal).unwrap().status().unwrap();
     assert_eq!(count(&browser, "count-leads").await, status.leads);
-    assert_eq!(status.leads, 2);
+    assert_eq!(
+        status.leads,
+        2 + PULLED as u64,
+        "two pushed, {PULLED} pulled"
+    );
     assert_eq!(
         count(&browser, "count-routed").await,
         status.count(WorkStatus::Done)
@@ -312,7 +349,7 @@ async fn browse(
         status.quarantined
     );
     assert_eq!(status.quarantined, 1);
-    assert_eq!(count(&browser, "state-done").await, 1);
+    assert_eq!(count(&browser, "state-done").await, 1 + PULLED as u64);
     assert_eq!(count(&browser, "state-dead").await, 1);
     assert!(browser.find(Locator::Css("svg#chart rect")).await.is_ok());
     screenshot(&browser, &shots, "overview").await;
@@ -353,6 +390,97 @@ async fn browse(
         "a full phone number on the page"
     );
     screenshot(&browser, &shots, "leads").await;
+    // A pulled lead: its story, its phone masked.
+    browser
+        .goto(&format!("{base}/leads?q={}", pulled[0].id))
+        .await
+        .unwrap();
+    let story = text_of(&browser, "#story").await;
+    assert!(
+        story.contains(&format!("tencent lead {}", pulled[0].id)),
+        "{story}"
+    );
+    assert!(story.contains("pulled from /leads/list"), "{story}");
+    assert!(
+        story.contains("import_customer") && story.contains("now: routed"),
+        "{story}"
+    );
+    let page = browser.source().await.unwrap();
+    assert!(
+        !page.contains(&pulled[0].phone),
+        "a full phone number on the page"
+    );
+
+    // The pull source: its schedule, next pull, last pull and the journal's checkpoint.
+    browser
+        .find(Locator::LinkText("Sources and cron"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let pulls = text_of(&browser, "#pulls").await;
+    assert!(pulls.contains("sim_tencent"), "{pulls}");
+    let row = browser
+        .find(Locator::Css("#pulls tr:nth-child(2)"))
+        .await
+        .unwrap();
+    let cells = row.find_all(Locator::Css("td")).await.unwrap();
+    let mut texts = Vec::new();
+    for cell in &cells {
+        texts.push(cell.text().await.unwrap());
+    }
+    // account, endpoint, schedule, next pull, last pull, last committed, pulled up to, lag, skips
+    assert_eq!(texts.len(), 9, "{texts:?}");
+    assert_eq!(texts[0], "sim_tencent");
+    assert_eq!(texts[2], "* * * * * *");
+    assert!(
+        texts[3].starts_with("20"),
+        "the next pull is a time: {texts:?}"
+    );
+    assert!(
+        texts[4].ends_with("ok"),
+        "the last pull succeeded: {texts:?}"
+    );
+    assert!(
+        texts[3].as_str() > &texts[4][..19],
+        "the next pull comes after the last: {texts:?}"
+    );
+    assert_ne!(texts[5], "not yet", "a checkpoint was committed: {texts:?}");
+    let checkpoint = JournalReader::open(&journal)
+        .unwrap()
+        .status()
+        .unwrap()
+        .checkpoints
+        .into_iter()
+        .find(|c| c.account == "sim_tencent")
+        .expect("the journal has the pull's checkpoint");
+    assert_eq!(texts[1], checkpoint.endpoint);
+    screenshot(&browser, &shots, "sources").await;
+    // The checkpoint moves with every pull: the page shows the one the journal has, read just
+    // before it.
+    eventually("the sources page to show the journal's checkpoint", || {
+        let browser = browser.clone();
+        let (journal, base) = (journal.clone(), base.clone());
+        async move {
+            let Some(position) = JournalReader::open(&journal)
+                .ok()
+                .and_then(|r| r.status().ok())
+                .and_then(|s| {
+                    s.checkpoints
+                        .into_iter()
+                        .find(|c| c.account == "sim_tencent")
+                })
+                .and_then(|c| c.position.trim().parse::<i64>().ok())
+            else {
+                return false;
+            };
+            let shown = leadrelay::inspect::beijing_time(position * 1000);
+            browser.goto(&format!("{base}/sources")).await.unwrap();
+            text_of(&browser, "#pulls").await.contains(&shown)
+        }
+    })
+    .await;
     // By name, too; a full number finds nothing.
     browser
         .goto(&format!("{base}/leads?q=%E5%B0%8F%E6%98%8E"))
@@ -365,6 +493,39 @@ async fn browse(
         .unwrap();
     text_of(&browser, "#none").await;
 
+    // Preview the script on disk (it still throws for 9002) against the journal's leads.
+    let phones: Vec<String> = ["13812345678", "13900001111"]
+        .into_iter()
+        .map(String::from)
+        .chain(pulled.iter().map(|p| p.phone.clone()))
+        .collect();
+    browser
+        .find(Locator::LinkText("Scripts"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let summary = preview(&browser, "route.rhai", "#preview-summary").await;
+    let leads = 2 + PULLED;
+    let failing = format!("{leads} leads: 1 would fail at route.rhai:4:");
+    assert!(
+        summary.starts_with(&failing) && summary.ends_with(&format!(", {} unchanged", leads - 1)),
+        "{summary}"
+    );
+    // The whole report opens under the summary.
+    browser
+        .find(Locator::Css("#preview details summary"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let report = text_of(&browser, "#preview-report").await;
+    assert!(report.contains("no owner for lead 9002 yet"), "{report}");
+    no_phones(&browser, &phones).await;
+    screenshot(&browser, &shots, "preview-failing").await;
+
     // Fix the script, wait for the new version to be live, retry the dead letter.
     std::fs::write(scripts.join("route.rhai"), FIXED).unwrap();
     let version = hex::encode(Sha256::digest(FIXED.as_bytes()))[..12].to_string();
@@ -374,6 +535,23 @@ async fn browse(
         async move { page.await.contains(&version) }
     })
     .await;
+    // The preview now: 9002 would get its call, the others are unchanged.
+    browser.goto(&format!("{base}/scripts")).await.unwrap();
+    let summary = preview(&browser, "route.rhai", "#preview-summary").await;
+    assert_eq!(
+        summary,
+        format!(
+            "{leads} leads: 1 would change calls, {} unchanged",
+            leads - 1
+        )
+    );
+    let calls = text_of(&browser, "#preview-calls").await;
+    assert!(
+        calls.contains("xiaolanben::import_customer added 1"),
+        "{calls}"
+    );
+    no_phones(&browser, &phones).await;
+    screenshot(&browser, &shots, "preview-fixed").await;
     browser
         .find(Locator::LinkText("Dead letters"))
         .await
@@ -409,7 +587,7 @@ async fn browse(
     assert!(story.contains("import_customer"), "{story}");
     browser.goto(&format!("{base}/")).await.unwrap();
     assert_eq!(count(&browser, "count-dead").await, 0);
-    assert_eq!(count(&browser, "count-routed").await, 2);
+    assert_eq!(count(&browser, "count-routed").await, 2 + PULLED as u64);
 
     // A broken script: its error at path:line:col.
     std::fs::write(scripts.join("broken.rhai"), BROKEN).unwrap();
@@ -441,12 +619,15 @@ async fn browse(
     );
     assert!(table.contains("rejected"), "{table}");
     screenshot(&browser, &shots, "scripts").await;
+    // Preview with a file that does not load: nothing replayed, the error at path:line:col.
+    let error = preview(&browser, "broken.rhai", "#preview-error").await;
+    assert!(
+        error.contains("nothing was replayed") && error.contains("broken.rhai:3:"),
+        "{error}"
+    );
+    screenshot(&browser, &shots, "preview-broken").await;
 
-    for (name, path) in [
-        ("unrouted", "/unrouted"),
-        ("quarantine", "/quarantine"),
-        ("sources", "/sources"),
-    ] {
+    for (name, path) in [("unrouted", "/unrouted"), ("quarantine", "/quarantine")] {
         browser.goto(&format!("{base}{path}")).await.unwrap();
         text_of(&browser, "main h1").await;
         screenshot(&browser, &shots, name).await;
@@ -484,6 +665,48 @@ async fn browse(
         .for_element(Locator::Css("input[name=token]"))
         .await
         .unwrap();
+}
+
+/// Presses `script`'s Preview button on the scripts page and waits for a new result, then
+/// returns the text of `css` (`#preview-summary` or `#preview-error`).
+async fn preview(browser: &Client, script: &str, css: &str) -> String {
+    let before = browser.find(Locator::Css("#preview p.muted")).await.ok();
+    let before = match before {
+        Some(e) => e.text().await.ok(),
+        None => None,
+    };
+    browser
+        .find(Locator::Css(&format!("button.preview[value$='/{script}']")))
+        .await
+        .unwrap_or_else(|e| panic!("no Preview button for {script}: {e}"))
+        .click()
+        .await
+        .unwrap();
+    // The result replaces the previous one ("Asked from … at …"); the POST answers when the
+    // preview ends (at most 30 s).
+    eventually("the preview's result", || {
+        let browser = browser.clone();
+        let before = before.clone();
+        async move {
+            let Ok(about) = browser.find(Locator::Css("#preview p.muted")).await else {
+                return false;
+            };
+            let about = about.text().await.unwrap_or_default();
+            about.contains(script) && Some(about) != before
+        }
+    })
+    .await;
+    text_of(browser, css).await
+}
+
+async fn no_phones(browser: &Client, phones: &[String]) {
+    let page = browser.source().await.unwrap();
+    for phone in phones {
+        assert!(
+            !page.contains(phone.as_str()),
+            "a full phone number on the page"
+        );
+    }
 }
 
 const PAGES: [&str; 9] = [

@@ -214,7 +214,7 @@ impl Previewer {
             .arg(PREVIEW_LEADS.to_string())
             .arg("--scripts")
             .arg(&self.scripts)
-            .env("LEADRELAY_LOG", "error")
+            .env("LEADRELAY_LOG", "off")
             .env_remove("LEADRELAY_LOG_FORMAT")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -305,8 +305,14 @@ fn parse_output(stdout: &[u8], stderr: &[u8]) -> PreviewOutcome {
     if is_summary(&summary) {
         return PreviewOutcome::Report { summary, report };
     }
-    let error = cut(stderr);
-    let error = error.strip_prefix("error: ").unwrap_or(&error).to_string();
+    // The CLI's error is the `error: …` line and what follows it (logging is off, but a line
+    // before it, such as a panic's, is dropped all the same).
+    let stderr = cut(stderr);
+    let error = match stderr.find("error: ") {
+        Some(at) if at == 0 || stderr[..at].ends_with('\n') => &stderr[at + "error: ".len()..],
+        _ => stderr.as_str(),
+    }
+    .to_string();
     PreviewOutcome::Failed(if error.is_empty() {
         "the preview printed no report".to_string()
     } else {
@@ -471,6 +477,13 @@ lead 9004 (#4, tencent/sim_tencent, form): would fail at route.rhai:3:29
             PreviewOutcome::Failed(
                 "1 script problem(s) in /s; nothing was replayed:\n/s/b.rhai:3:17: oops".into()
             )
+        );
+        assert_eq!(
+            parse_output(
+                b"",
+                b"2026-12-01T03:18:42Z ERROR x: y\nerror: journal: gone\n"
+            ),
+            PreviewOutcome::Failed("journal: gone".into())
         );
         assert_eq!(
             parse_output(b"", b""),
