@@ -545,6 +545,9 @@ async fn browse(
             leads - 1
         )
     );
+    let changed = text_of(&browser, "#preview-leads").await;
+    assert!(changed.contains("9002 #2"), "{changed}");
+    assert!(changed.contains("would change calls"), "{changed}");
     let calls = text_of(&browser, "#preview-calls").await;
     assert!(
         calls.contains("xiaolanben::import_customer added 1"),
@@ -670,11 +673,7 @@ async fn browse(
 /// Presses `script`'s Preview button on the scripts page and waits for a new result, then
 /// returns the text of `css` (`#preview-summary` or `#preview-error`).
 async fn preview(browser: &Client, script: &str, css: &str) -> String {
-    let before = browser.find(Locator::Css("#preview p.muted")).await.ok();
-    let before = match before {
-        Some(e) => e.text().await.ok(),
-        None => None,
-    };
+    let before = preview_number(browser).await;
     browser
         .find(Locator::Css(&format!("button.preview[value$='/{script}']")))
         .await
@@ -682,25 +681,43 @@ async fn preview(browser: &Client, script: &str, css: &str) -> String {
         .click()
         .await
         .unwrap();
-    // The result replaces the previous one ("Asked from … at …"); the POST answers when the
-    // preview ends (at most 30 s).
+    // The POST answers when the preview ends (at most 30 s); its result has the next number.
     eventually("the preview's result", || {
         let browser = browser.clone();
-        let before = before.clone();
-        async move {
-            let Ok(about) = browser.find(Locator::Css("#preview p.muted")).await else {
-                return false;
-            };
-            let about = about.text().await.unwrap_or_default();
-            about.contains(script) && Some(about) != before
-        }
+        async move { preview_number(&browser).await == before + 1 }
     })
     .await;
+    let about = text_of(browser, "#preview p.muted").await;
+    assert!(
+        about.starts_with("Asked from ") && about.contains(&format!("/{script} at ")),
+        "{about}"
+    );
     text_of(browser, css).await
 }
 
+/// The number of the preview the page shows (0: none yet).
+async fn preview_number(browser: &Client) -> u64 {
+    let Ok(section) = browser.find(Locator::Css("#preview")).await else {
+        return 0;
+    };
+    section
+        .attr("data-run")
+        .await
+        .ok()
+        .flatten()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// No full phone number, and no credential (the admin token, the simulator's push secret) on
+/// the page.
 async fn no_phones(browser: &Client, phones: &[String]) {
     let page = browser.source().await.unwrap();
+    assert!(!page.contains(TOKEN), "the admin token on the page");
+    assert!(
+        !page.contains(leadrelay::sim::tencent::SIM_SECRET),
+        "a secret on the page"
+    );
     for phone in phones {
         assert!(
             !page.contains(phone.as_str()),

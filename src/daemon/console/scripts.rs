@@ -124,11 +124,14 @@ pub struct Previewer {
     scripts: PathBuf,
     running: tokio::sync::Mutex<()>,
     last: Mutex<Option<PreviewRun>>,
+    runs: std::sync::atomic::AtomicU64,
 }
 
 /// One finished preview.
 #[derive(Debug, Clone)]
 pub struct PreviewRun {
+    /// Its number: the first preview since the daemon started is 1.
+    pub number: u64,
     /// The script whose button asked for it.
     pub asked_for: String,
     /// When it finished (unix milliseconds).
@@ -167,6 +170,7 @@ impl Previewer {
             scripts: scripts.to_path_buf(),
             running: tokio::sync::Mutex::new(()),
             last: Mutex::new(None),
+            runs: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -182,6 +186,7 @@ impl Previewer {
         let started = Instant::now();
         let outcome = self.outcome().await;
         let run = PreviewRun {
+            number: self.runs.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1,
             asked_for: script.to_string(),
             at_ms: clock.unix_millis(),
             took: started.elapsed(),
@@ -248,11 +253,12 @@ impl Previewer {
             return format!("<p class=\"muted\">{about}</p>");
         };
         let mut out = format!(
-            "<section id=\"preview\"><h2>Preview of the working copy</h2>\
+            "<section id=\"preview\" data-run=\"{number}\"><h2>Preview {number} of the working copy</h2>\
              <p class=\"muted\">Asked from {} at {} (UTC+8), took {:.1} s. {about}</p>",
             text(&run.asked_for),
             super::time(run.at_ms),
-            run.took.as_secs_f64()
+            run.took.as_secs_f64(),
+            number = run.number,
         );
         match &run.outcome {
             PreviewOutcome::Failed(why) => out.push_str(&format!(
@@ -281,6 +287,30 @@ impl Previewer {
                         ));
                     }
                     out.push_str("</table>");
+                }
+                let leads = changed_leads(report);
+                if !leads.is_empty() {
+                    out.push_str(
+                        "<table id=\"preview-leads\"><tr><th>lead</th><th>source</th><th>kind</th>\
+                         <th>what the edit does</th></tr>",
+                    );
+                    for lead in leads.iter().take(PREVIEW_ROWS) {
+                        out.push_str(&format!(
+                            "<tr><td>{} <span class=\"muted\">#{}</span></td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                            super::leads::search_link(&format!("#{}", lead.journal_id), &lead.lead_id),
+                            lead.journal_id,
+                            escape(&lead.source),
+                            escape(&lead.kind),
+                            text(&lead.what),
+                        ));
+                    }
+                    out.push_str("</table>");
+                    if leads.len() > PREVIEW_ROWS {
+                        out.push_str(&format!(
+                            "<p class=\"muted\">and {} more in the whole report.</p>",
+                            leads.len() - PREVIEW_ROWS
+                        ));
+                    }
                 }
                 out.push_str(&format!(
                     "<details><summary>The whole report</summary><pre id=\"preview-report\">{}</pre></details>",
@@ -356,6 +386,39 @@ fn changed_calls(report: &str) -> Vec<((String, &'static str), usize)> {
         }
     }
     counts.into_iter().collect()
+}
+
+/// The most changed leads listed in the table (the report has them all).
+const PREVIEW_ROWS: usize = 50;
+
+/// A lead the report says the edit changes.
+#[derive(Debug, Clone, PartialEq)]
+struct ChangedLead {
+    lead_id: String,
+    journal_id: i64,
+    source: String,
+    kind: String,
+    what: String,
+}
+
+/// The report's per-lead headlines: `lead 9002 (#2, tencent/sim_tencent, form): would change calls`.
+fn changed_leads(report: &str) -> Vec<ChangedLead> {
+    report
+        .lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix("lead ")?;
+            let (lead_id, rest) = rest.split_once(" (#")?;
+            let (inside, what) = rest.split_once("): ")?;
+            let mut parts = inside.splitn(3, ", ");
+            Some(ChangedLead {
+                lead_id: lead_id.to_string(),
+                journal_id: parts.next()?.parse().ok()?,
+                source: parts.next()?.to_string(),
+                kind: parts.next()?.to_string(),
+                what: what.to_string(),
+            })
+        })
+        .collect()
 }
 
 /// The Preview buttons' form.
@@ -465,6 +528,22 @@ lead 9004 (#4, tencent/sim_tencent, form): would fail at route.rhai:3:29
                     1
                 ),
             ]
+        );
+    }
+
+    #[test]
+    fn the_changed_leads_are_read_from_their_headlines() {
+        let leads = changed_leads(REPORT);
+        assert_eq!(leads.len(), 3);
+        assert_eq!(
+            leads[2],
+            ChangedLead {
+                lead_id: "9004".into(),
+                journal_id: 4,
+                source: "tencent/sim_tencent".into(),
+                kind: "form".into(),
+                what: "would fail at route.rhai:3:29".into(),
+            }
         );
     }
 
