@@ -122,6 +122,8 @@ pub struct Previewer {
     config: PathBuf,
     /// The scripts folder (`[daemon] scripts`).
     scripts: PathBuf,
+    /// When a preview is stopped ([`PREVIEW_DEADLINE`]).
+    deadline: Duration,
     running: tokio::sync::Mutex<()>,
     last: Mutex<Option<PreviewRun>>,
     runs: std::sync::atomic::AtomicU64,
@@ -168,6 +170,7 @@ impl Previewer {
             exe,
             config: PathBuf::from(config),
             scripts: scripts.to_path_buf(),
+            deadline: PREVIEW_DEADLINE,
             running: tokio::sync::Mutex::new(()),
             last: Mutex::new(None),
             runs: std::sync::atomic::AtomicU64::new(0),
@@ -230,10 +233,10 @@ impl Previewer {
             Err(e) => return PreviewOutcome::Failed(format!("cannot start the preview: {e}")),
         };
         // On the deadline the future is dropped with the child, which kills it.
-        match tokio::time::timeout(PREVIEW_DEADLINE, child.wait_with_output()).await {
+        match tokio::time::timeout(self.deadline, child.wait_with_output()).await {
             Err(_) => PreviewOutcome::Failed(format!(
-                "the preview took longer than {} s and was stopped",
-                PREVIEW_DEADLINE.as_secs()
+                "the preview took longer than {:.1} s and was stopped",
+                self.deadline.as_secs_f64()
             )),
             Ok(Err(e)) => PreviewOutcome::Failed(format!("the preview failed: {e}")),
             Ok(Ok(output)) => parse_output(&output.stdout, &output.stderr),
@@ -491,6 +494,100 @@ fn describe(declaration: &Declaration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A previewer whose `leadrelay` is the shell script `body` (it gets the same arguments).
+    fn fake(dir: &Path, body: &str, deadline: Duration) -> Previewer {
+        use std::os::unix::fs::PermissionsExt;
+        let exe = dir.join("leadrelay");
+        std::fs::write(&exe, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let config = dir.join("leadrelay.toml");
+        std::fs::write(&config, "").unwrap();
+        Previewer {
+            exe: Some(exe),
+            deadline,
+            ..Previewer::new(&config.display().to_string(), &dir.join("scripts"))
+        }
+    }
+
+    #[tokio::test]
+    async fn the_preview_is_the_cli_with_its_bounds_and_its_summary_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let previewer = fake(
+            dir.path(),
+            "echo \"args: $*\"; echo; echo '1 lead: 1 would fail at a.rhai:2:5, 0 unchanged'; exit 1",
+            Duration::from_secs(20),
+        );
+        let run = previewer
+            .run("a.rhai", &crate::clock::Clock::system())
+            .await
+            .unwrap();
+        let PreviewOutcome::Report { summary, report } = &run.outcome else {
+            panic!("{run:?}")
+        };
+        assert_eq!(summary, "1 lead: 1 would fail at a.rhai:2:5, 0 unchanged");
+        let config = dir.path().join("leadrelay.toml");
+        let scripts = dir.path().join("scripts");
+        assert!(
+            report.starts_with(&format!(
+                "args: --config {} preview --last {PREVIEW_LEADS} --scripts {}\n",
+                config.display(),
+                scripts.display()
+            )),
+            "{report}"
+        );
+        assert_eq!(run.number, 1);
+        assert_eq!(previewer.last().unwrap().number, 1);
+        assert!(previewer.section().contains("would fail at a.rhai:2:5"));
+    }
+
+    #[tokio::test]
+    async fn a_preview_past_its_deadline_is_killed_and_only_one_runs_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("pid");
+        let previewer = Arc::new(fake(
+            dir.path(),
+            &format!("echo $$ > {}; exec sleep 30", pid_file.display()),
+            Duration::from_millis(1500),
+        ));
+        let clock = crate::clock::Clock::system();
+        let first = tokio::spawn({
+            let (previewer, clock) = (previewer.clone(), clock);
+            async move { previewer.run("a.rhai", &clock).await }
+        });
+        // While the first runs, a second is refused.
+        let started = Instant::now();
+        while !pid_file.exists() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "the fake never started"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(previewer.run("b.rhai", &clock).await.is_none());
+        let run = first.await.unwrap().unwrap();
+        assert_eq!(
+            run.outcome,
+            PreviewOutcome::Failed("the preview took longer than 1.5 s and was stopped".into())
+        );
+        assert!(run.took < Duration::from_secs(10), "{:?}", run.took);
+        // The child was killed, not left behind.
+        let pid = std::fs::read_to_string(&pid_file).unwrap();
+        let gone = Instant::now();
+        while Path::new(&format!("/proc/{}/stat", pid.trim())).exists()
+            && !std::fs::read_to_string(format!("/proc/{}/stat", pid.trim()))
+                .unwrap_or_default()
+                .contains(") Z ")
+        {
+            assert!(
+                gone.elapsed() < Duration::from_secs(10),
+                "the preview {pid} still runs"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // And a preview can run again.
+        assert!(previewer.run("a.rhai", &clock).await.is_some());
+    }
 
     const REPORT: &str = "preview: scripts replayed against the simulators and compared with the journal's calls (dry run: nothing sent, nothing written)
 
