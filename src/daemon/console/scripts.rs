@@ -333,9 +333,22 @@ fn parse_output(stdout: &[u8], stderr: &[u8]) -> PreviewOutcome {
         let bytes = &bytes[..bytes.len().min(PREVIEW_OUTPUT_LIMIT)];
         String::from_utf8_lossy(bytes).trim().to_string()
     };
-    let report = cut(stdout);
-    let summary = report.lines().last().unwrap_or_default().trim().to_string();
+    let whole = String::from_utf8_lossy(stdout);
+    let summary = whole
+        .trim()
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .trim()
+        .to_string();
     if is_summary(&summary) {
+        let mut report = cut(stdout);
+        if stdout.len() > PREVIEW_OUTPUT_LIMIT {
+            report.push_str(&format!(
+                "\n… (the report is cut at {} KiB; `leadrelay preview` prints it all)\n\n{summary}",
+                PREVIEW_OUTPUT_LIMIT / 1024
+            ));
+        }
         return PreviewOutcome::Report { summary, report };
     }
     // The CLI's error is the `error: …` line and what follows it (logging is off, but a line
@@ -641,6 +654,27 @@ lead 9004 (#4, tencent/sim_tencent, form): would fail at route.rhai:3:29
                 kind: "form".into(),
                 what: "would fail at route.rhai:3:29".into(),
             }
+        );
+    }
+
+    #[test]
+    fn a_long_report_is_cut_but_keeps_its_summary() {
+        let long = format!(
+            "{}\n\n3 leads: 3 would change calls, 0 unchanged\n",
+            "lead 1 (#1, a/b, form): would change calls\n".repeat(10_000)
+        );
+        let PreviewOutcome::Report { summary, report } = parse_output(long.as_bytes(), b"") else {
+            panic!("a report")
+        };
+        assert_eq!(summary, "3 leads: 3 would change calls, 0 unchanged");
+        assert!(
+            report.len() < PREVIEW_OUTPUT_LIMIT + 200,
+            "{}",
+            report.len()
+        );
+        assert!(
+            report.ends_with(&summary),
+            "the summary closes the cut report"
         );
     }
 
