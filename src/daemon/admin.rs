@@ -57,6 +57,8 @@ pub struct AdminState {
     pub pulls: Vec<PullSchedule>,
     /// The zone cron schedules are read in (`[daemon] schedule_offset`).
     pub zone: FixedOffset,
+    /// The scripts page's Preview (one at a time, the last result kept).
+    pub preview: Arc<super::console::scripts::Previewer>,
 }
 
 /// One scheduled pull, as the sources page shows it.

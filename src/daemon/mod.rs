@@ -347,6 +347,10 @@ pub async fn start_with(
                 wake: wake.clone(),
                 pulls: pull_schedules,
                 zone,
+                preview: Arc::new(console::scripts::Previewer::new(
+                    &config.origin,
+                    &settings.scripts,
+                )),
             };
             let router = admin::router(state, console::router());
             let mut admin_stop = stopped.clone();

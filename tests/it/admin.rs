@@ -27,7 +27,7 @@ pub(crate) struct Running {
     child: Child,
     pub(crate) push: String,
     pub(crate) admin: String,
-    _sim: Simulator,
+    pub(crate) sim: Simulator,
     _runtime: tokio::runtime::Runtime,
     pub(crate) dir: tempfile::TempDir,
 }
@@ -45,6 +45,12 @@ fn start() -> Running {
 
 /// A daemon with `scripts/route.rhai` = `script`, admin listener and token on.
 pub(crate) fn start_with(script: &str) -> Running {
+    start_with_source(script, "")
+}
+
+/// [`start_with`], with `source` (TOML keys such as `pull = "…"`) added to the one source: the
+/// simulator's Tencent account, pushed to at `/hooks/tencent`.
+pub(crate) fn start_with_source(script: &str, source: &str) -> Running {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let sim = runtime.block_on(Simulator::start_local()).unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -53,10 +59,11 @@ pub(crate) fn start_with(script: &str) -> Running {
     let config = format!(
         "{}\n[daemon]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\n\
          admin_token = \"${{LEADRELAY_TEST_ADMIN_TOKEN}}\"\njournal = \"{}\"\nscripts = \"{}\"\n\n\
-         [[sources]]\naccount = \"sim_tencent\"\npush = \"/hooks/tencent\"\n",
+         [[sources]]\naccount = \"sim_tencent\"\npush = \"/hooks/tencent\"\n{}",
         sim.config_toml(),
         dir.path().join("leadrelay.db").display(),
         dir.path().join("scripts").display(),
+        source,
     );
     std::fs::write(dir.path().join("leadrelay.toml"), config).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_leadrelay"))
@@ -84,7 +91,7 @@ pub(crate) fn start_with(script: &str) -> Running {
         child,
         push: urls[0].to_string(),
         admin: urls[1].to_string(),
-        _sim: sim,
+        sim,
         _runtime: runtime,
         dir,
     }

@@ -21,7 +21,7 @@ use leadrelay::store::{JournalReader, WorkState, WorkStatus};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use super::admin::{start_with, Running, TOKEN};
+use super::admin::{start_with, start_with_source, Running, TOKEN};
 
 const FIXED: &str = r#"
 on_lead("tencent", "route");
@@ -195,9 +195,33 @@ async fn count(browser: &Client, id: &str) -> u64 {
         .unwrap_or_else(|_| panic!("#{id} is a count: {text:?}"))
 }
 
+/// The browser test's source also pulls the simulator's Tencent leads, every second.
+const PULL: &str = "pull = \"* * * * * *\"\noverlap_secs = 3600\n";
+/// How many leads the simulator has to pull.
+const PULLED: usize = 3;
+
+/// A lead the simulator generated for the pull: its id and phone number.
+#[derive(Clone, Debug)]
+struct Pulled {
+    id: String,
+    phone: String,
+}
+
 #[test]
 fn the_console_in_a_real_browser() {
-    let daemon = start_with(&throwing());
+    let daemon = start_with_source(&throwing(), PULL);
+    let pulled: Vec<Pulled> = daemon
+        .sim
+        .shared()
+        .tencent
+        .generate(chrono::Utc::now().timestamp(), PULLED, 60)
+        .iter()
+        .map(|lead| Pulled {
+            id: lead["leads_id"].to_string(),
+            phone: lead["leads_tel"].as_str().unwrap_or_default().to_string(),
+        })
+        .collect();
+    assert!(pulled.iter().all(|p| p.phone.len() == 11), "{pulled:?}");
     let journal = daemon.dir.path().join("leadrelay.db");
     let scripts = daemon.dir.path().join("scripts");
     let shots = daemon.dir.path().join("screenshots");
@@ -237,6 +261,13 @@ fn the_console_in_a_real_browser() {
             }
         })
         .await;
+        eventually("the pulled leads routed", || {
+            let done = pulled
+                .iter()
+                .all(|p| state_of(&journal, &p.id) == Some(WorkState::Done));
+            async move { done }
+        })
+        .await;
 
         let (_driver, browser) = start_browser(&daemon.dir.path().join("chromium")).await;
         // The pages are driven in a task: if an assertion fails, the session is still closed
@@ -247,6 +278,7 @@ fn the_console_in_a_real_browser() {
             journal.clone(),
             scripts.clone(),
             shots.clone(),
+            pulled.clone(),
         ));
         let outcome = pages.await;
         let _ = browser.close().await;
@@ -258,7 +290,7 @@ fn the_console_in_a_real_browser() {
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
         .collect();
-    assert_eq!(saved.len(), 9, "{saved:?}");
+    assert_eq!(saved.len(), 12, "{saved:?}");
     if let Ok(keep) = std::env::var("LEADRELAY_KEEP_SCREENSHOTS") {
         for name in saved {
             let _ = std::fs::copy(shots.join(&name), Path::new(&keep).join(name));
@@ -273,6 +305,7 @@ async fn browse(
     journal: PathBuf,
     scripts: PathBuf,
     shots: PathBuf,
+    pulled: Vec<Pulled>,
 ) {
     let http = reqwest::Client::new();
     let base = format!("http://{admin}");
@@ -297,7 +330,11 @@ async fn browse(
     // The overview's counts are the journal's.
     let status = JournalReader::open(&journal).unwrap().status().unwrap();
     assert_eq!(count(&browser, "count-leads").await, status.leads);
-    assert_eq!(status.leads, 2);
+    assert_eq!(
+        status.leads,
+        2 + PULLED as u64,
+        "two pushed, {PULLED} pulled"
+    );
     assert_eq!(
         count(&browser, "count-routed").await,
         status.count(WorkStatus::Done)
@@ -313,7 +350,7 @@ async fn browse(
         status.quarantined
     );
     assert_eq!(status.quarantined, 1);
-    assert_eq!(count(&browser, "state-done").await, 1);
+    assert_eq!(count(&browser, "state-done").await, 1 + PULLED as u64);
     assert_eq!(count(&browser, "state-dead").await, 1);
     assert!(browser.find(Locator::Css("svg#chart rect")).await.is_ok());
     screenshot(&browser, &shots, "overview").await;
@@ -354,6 +391,97 @@ async fn browse(
         "a full phone number on the page"
     );
     screenshot(&browser, &shots, "leads").await;
+    // A pulled lead: its story, its phone masked.
+    browser
+        .goto(&format!("{base}/leads?q={}", pulled[0].id))
+        .await
+        .unwrap();
+    let story = text_of(&browser, "#story").await;
+    assert!(
+        story.contains(&format!("tencent lead {}", pulled[0].id)),
+        "{story}"
+    );
+    assert!(story.contains("pulled from /leads/list"), "{story}");
+    assert!(
+        story.contains("import_customer") && story.contains("now: routed"),
+        "{story}"
+    );
+    let page = browser.source().await.unwrap();
+    assert!(
+        !page.contains(&pulled[0].phone),
+        "a full phone number on the page"
+    );
+
+    // The pull source: its schedule, next pull, last pull and the journal's checkpoint.
+    browser
+        .find(Locator::LinkText("Sources and cron"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let pulls = text_of(&browser, "#pulls").await;
+    assert!(pulls.contains("sim_tencent"), "{pulls}");
+    let row = browser
+        .find(Locator::Css("#pulls tr:nth-child(2)"))
+        .await
+        .unwrap();
+    let cells = row.find_all(Locator::Css("td")).await.unwrap();
+    let mut texts = Vec::new();
+    for cell in &cells {
+        texts.push(cell.text().await.unwrap());
+    }
+    // account, endpoint, schedule, next pull, last pull, last committed, pulled up to, lag, skips
+    assert_eq!(texts.len(), 9, "{texts:?}");
+    assert_eq!(texts[0], "sim_tencent");
+    assert_eq!(texts[2], "* * * * * *");
+    assert!(
+        texts[3].starts_with("20"),
+        "the next pull is a time: {texts:?}"
+    );
+    assert!(
+        texts[4].ends_with("ok"),
+        "the last pull succeeded: {texts:?}"
+    );
+    assert!(
+        texts[3].as_str() > &texts[4][..19],
+        "the next pull comes after the last: {texts:?}"
+    );
+    assert_ne!(texts[5], "not yet", "a checkpoint was committed: {texts:?}");
+    let checkpoint = JournalReader::open(&journal)
+        .unwrap()
+        .status()
+        .unwrap()
+        .checkpoints
+        .into_iter()
+        .find(|c| c.account == "sim_tencent")
+        .expect("the journal has the pull's checkpoint");
+    assert_eq!(texts[1], checkpoint.endpoint);
+    screenshot(&browser, &shots, "sources").await;
+    // The checkpoint moves with every pull: the page shows the one the journal has, read just
+    // before it.
+    eventually("the sources page to show the journal's checkpoint", || {
+        let browser = browser.clone();
+        let (journal, base) = (journal.clone(), base.clone());
+        async move {
+            let Some(position) = JournalReader::open(&journal)
+                .ok()
+                .and_then(|r| r.status().ok())
+                .and_then(|s| {
+                    s.checkpoints
+                        .into_iter()
+                        .find(|c| c.account == "sim_tencent")
+                })
+                .and_then(|c| c.position.trim().parse::<i64>().ok())
+            else {
+                return false;
+            };
+            let shown = leadrelay::inspect::beijing_time(position * 1000);
+            browser.goto(&format!("{base}/sources")).await.unwrap();
+            text_of(&browser, "#pulls").await.contains(&shown)
+        }
+    })
+    .await;
     // By name, too; a full number finds nothing.
     browser
         .goto(&format!("{base}/leads?q=%E5%B0%8F%E6%98%8E"))
@@ -366,6 +494,39 @@ async fn browse(
         .unwrap();
     text_of(&browser, "#none").await;
 
+    // Preview the script on disk (it still throws for 9002) against the journal's leads.
+    let phones: Vec<String> = ["13812345678", "13900001111"]
+        .into_iter()
+        .map(String::from)
+        .chain(pulled.iter().map(|p| p.phone.clone()))
+        .collect();
+    browser
+        .find(Locator::LinkText("Scripts"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let summary = preview(&browser, "route.rhai", "#preview-summary").await;
+    let leads = 2 + PULLED;
+    let failing = format!("{leads} leads: 1 would fail at route.rhai:4:");
+    assert!(
+        summary.starts_with(&failing) && summary.ends_with(&format!(", {} unchanged", leads - 1)),
+        "{summary}"
+    );
+    // The whole report opens under the summary.
+    browser
+        .find(Locator::Css("#preview details summary"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let report = text_of(&browser, "#preview-report").await;
+    assert!(report.contains("no owner for lead 9002 yet"), "{report}");
+    no_phones(&browser, &phones).await;
+    screenshot(&browser, &shots, "preview-failing").await;
+
     // Fix the script, wait for the new version to be live, retry the dead letter.
     std::fs::write(scripts.join("route.rhai"), FIXED).unwrap();
     let version = hex::encode(Sha256::digest(FIXED.as_bytes()))[..12].to_string();
@@ -375,6 +536,26 @@ async fn browse(
         async move { page.await.contains(&version) }
     })
     .await;
+    // The preview now: 9002 would get its call, the others are unchanged.
+    browser.goto(&format!("{base}/scripts")).await.unwrap();
+    let summary = preview(&browser, "route.rhai", "#preview-summary").await;
+    assert_eq!(
+        summary,
+        format!(
+            "{leads} leads: 1 would change calls, {} unchanged",
+            leads - 1
+        )
+    );
+    let changed = text_of(&browser, "#preview-leads").await;
+    assert!(changed.contains("9002 #2"), "{changed}");
+    assert!(changed.contains("would change calls"), "{changed}");
+    let calls = text_of(&browser, "#preview-calls").await;
+    assert!(
+        calls.contains("xiaolanben::import_customer added 1"),
+        "{calls}"
+    );
+    no_phones(&browser, &phones).await;
+    screenshot(&browser, &shots, "preview-fixed").await;
     browser
         .find(Locator::LinkText("Dead letters"))
         .await
@@ -410,7 +591,7 @@ async fn browse(
     assert!(story.contains("import_customer"), "{story}");
     browser.goto(&format!("{base}/")).await.unwrap();
     assert_eq!(count(&browser, "count-dead").await, 0);
-    assert_eq!(count(&browser, "count-routed").await, 2);
+    assert_eq!(count(&browser, "count-routed").await, 2 + PULLED as u64);
 
     // A broken script: its error at path:line:col.
     std::fs::write(scripts.join("broken.rhai"), BROKEN).unwrap();
@@ -442,12 +623,15 @@ async fn browse(
     );
     assert!(table.contains("rejected"), "{table}");
     screenshot(&browser, &shots, "scripts").await;
+    // Preview with a file that does not load: nothing replayed, the error at path:line:col.
+    let error = preview(&browser, "broken.rhai", "#preview-error").await;
+    assert!(
+        error.contains("nothing was replayed") && error.contains("broken.rhai:3:"),
+        "{error}"
+    );
+    screenshot(&browser, &shots, "preview-broken").await;
 
-    for (name, path) in [
-        ("unrouted", "/unrouted"),
-        ("quarantine", "/quarantine"),
-        ("sources", "/sources"),
-    ] {
+    for (name, path) in [("unrouted", "/unrouted"), ("quarantine", "/quarantine")] {
         browser.goto(&format!("{base}{path}")).await.unwrap();
         text_of(&browser, "main h1").await;
         screenshot(&browser, &shots, name).await;
@@ -487,6 +671,62 @@ async fn browse(
         .unwrap();
 }
 
+/// Presses `script`'s Preview button on the scripts page and waits for a new result, then
+/// returns the text of `css` (`#preview-summary` or `#preview-error`).
+async fn preview(browser: &Client, script: &str, css: &str) -> String {
+    let before = preview_number(browser).await;
+    browser
+        .find(Locator::Css(&format!("button.preview[value$='/{script}']")))
+        .await
+        .unwrap_or_else(|e| panic!("no Preview button for {script}: {e}"))
+        .click()
+        .await
+        .unwrap();
+    // The POST answers when the preview ends (at most 30 s); its result has the next number.
+    eventually("the preview's result", || {
+        let browser = browser.clone();
+        async move { preview_number(&browser).await == before + 1 }
+    })
+    .await;
+    let about = text_of(browser, "#preview p.muted").await;
+    assert!(
+        about.starts_with("Asked from ") && about.contains(&format!("/{script} at ")),
+        "{about}"
+    );
+    text_of(browser, css).await
+}
+
+/// The number of the preview the page shows (0: none yet).
+async fn preview_number(browser: &Client) -> u64 {
+    let Ok(section) = browser.find(Locator::Css("#preview")).await else {
+        return 0;
+    };
+    section
+        .attr("data-run")
+        .await
+        .ok()
+        .flatten()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// No full phone number, and no credential (the admin token, the simulator's push secret) on
+/// the page.
+async fn no_phones(browser: &Client, phones: &[String]) {
+    let page = browser.source().await.unwrap();
+    assert!(!page.contains(TOKEN), "the admin token on the page");
+    assert!(
+        !page.contains(leadrelay::sim::tencent::SIM_SECRET),
+        "a secret on the page"
+    );
+    for phone in phones {
+        assert!(
+            !page.contains(phone.as_str()),
+            "a full phone number on the page"
+        );
+    }
+}
+
 const PAGES: [&str; 9] = [
     "/",
     "/leads",
@@ -499,6 +739,7 @@ const PAGES: [&str; 9] = [
     "/sources",
 ];
 const ACTIONS: [&str; 2] = ["/dead/retry", "/unrouted/reroute"];
+const PREVIEW: &str = "/scripts/preview";
 
 #[test]
 fn every_console_page_and_action_needs_the_token_and_no_page_shows_a_phone() {
@@ -550,15 +791,28 @@ fn every_console_page_and_action_needs_the_token_and_no_page_shows_a_phone() {
         // The name is shown escaped in the story.
         let story = admin_get(&http, &daemon.admin, "/leads/1").await;
         assert!(story.contains("&lt;b&gt;王&lt;/b&gt;"), "{story}");
-        for path in ACTIONS {
+        for path in ACTIONS.into_iter().chain([PREVIEW]) {
             let anonymous = http
                 .post(url(path))
-                .form(&[("which", "all")])
+                .form(&[("which", "all"), ("script", "route.rhai")])
                 .send()
                 .await
                 .unwrap();
             assert_eq!(anonymous.status(), 401, "POST {path} without a token");
+            let wrong = http
+                .post(url(path))
+                .bearer_auth("not-the-token")
+                .form(&[("which", "all"), ("script", "route.rhai")])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(wrong.status(), 401, "POST {path} with a wrong token");
         }
+        let scripts = admin_get(&http, &daemon.admin, "/scripts").await;
+        assert!(
+            !scripts.contains("id=\"preview\""),
+            "no preview has run: {scripts}"
+        );
         // Logged in by cookie, an action needs the csrf field.
         let login = http
             .post(url("/login"))
@@ -608,5 +862,37 @@ fn every_console_page_and_action_needs_the_token_and_no_page_shows_a_phone() {
             let to = with_csrf.headers()["location"].to_str().unwrap();
             assert!(to.contains("note=0+"), "nothing to put back: {to}");
         }
+        // The Preview button: a cookie POST needs the csrf field too; then the scripts page
+        // shows what the scripts on disk would do to the journal's lead.
+        let no_csrf = http
+            .post(url(PREVIEW))
+            .header("cookie", &cookie)
+            .form(&[("script", "route.rhai")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(no_csrf.status(), 403, "POST {PREVIEW} without csrf");
+        let started = Instant::now();
+        let previewed = http
+            .post(url(PREVIEW))
+            .header("cookie", &cookie)
+            .form(&[("script", "route.rhai"), ("csrf", csrf.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(previewed.status(), 303, "POST {PREVIEW} with csrf");
+        assert_eq!(previewed.headers()["location"], "/scripts#preview");
+        assert!(started.elapsed() < Duration::from_secs(30), "bounded");
+        let page = admin_get(&http, &daemon.admin, "/scripts").await;
+        assert!(
+            page.contains("<p id=\"preview-summary\" class=\"ok\"><b>1 lead: 1 unchanged</b></p>"),
+            "{page}"
+        );
+        assert!(page.contains("Asked from"), "{page}");
+        assert!(
+            !page.contains("13812345678"),
+            "the preview shows a full phone"
+        );
+        assert!(!page.contains(TOKEN), "the preview shows the token");
     });
 }

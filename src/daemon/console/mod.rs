@@ -9,6 +9,7 @@
 //! - [`dead`] (`/dead`, `/unrouted`): lists with reasons, retry one or all (POST);
 //! - [`quarantine`] (`/quarantine`): list and raw bodies, phone numbers masked;
 //! - [`scripts`] (`/scripts`): versions and the last reload verdict with `path:line:col`;
+//!   Preview (POST): what the scripts on disk would do to the journal's newest leads;
 //! - [`sources`] (`/sources`): checkpoints, pull schedules, cron jobs, next fires and skips.
 //!
 //! Every piece of text that comes from the journal, a script or a vendor goes through
@@ -43,6 +44,7 @@ pub fn router() -> Router<AdminState> {
         .route("/quarantine", get(quarantine::list))
         .route("/quarantine/{id}", get(quarantine::show))
         .route("/scripts", get(scripts::page))
+        .route("/scripts/preview", post(scripts::preview))
         .route("/sources", get(sources::page))
 }
 
