@@ -495,7 +495,10 @@ async fn run_source<I: Intake>(
             .and_then(|after| (after - at).to_std().ok())
             .unwrap_or(Duration::from_secs(60));
         let ttl = (period * 2).max(Duration::from_secs(10));
-        match intake.lease_source(&source.account, source.endpoint(), ttl).await {
+        match intake
+            .lease_source(&source.account, source.endpoint(), ttl)
+            .await
+        {
             Ok(true) => {}
             Ok(false) => {
                 tracing::debug!(account = %source.account, "pulled by another node this time");

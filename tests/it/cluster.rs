@@ -92,7 +92,9 @@ impl Cluster {
             .current_dir(self.dir.path())
             .env("LEADRELAY_LOG", "warn")
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::from(
+                std::fs::File::create(self.dir.path().join(format!("{name}.stderr"))).unwrap(),
+            ))
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
@@ -105,10 +107,13 @@ impl Cluster {
                 let _ = tx.send(line);
             }
         });
-        let line = rx.recv_timeout(Duration::from_secs(30)).unwrap_or_else(|_| {
-            let _ = child.kill();
-            panic!("node {name} did not start")
-        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| {
+                let _ = child.kill();
+                let log = std::fs::read_to_string(self.dir.path().join(format!("{name}.stderr")));
+                panic!("node {name} did not start: {}", log.unwrap_or_default())
+            });
         let addr = line
             .split("http://")
             .nth(1)
@@ -214,9 +219,10 @@ fn three_nodes_through_thirty_kill_9s_route_every_acknowledged_lead_exactly_once
                 acked.push(next_id);
             }
         }
+        // A crash, then the restart (systemd's `Restart=always`).
         let victim = (random() % 3) as usize;
-        let dead = std::mem::replace(&mut nodes[victim], cluster.start(names[victim]));
-        dead.kill9();
+        nodes.remove(victim).kill9();
+        nodes.insert(victim, cluster.start(names[victim]));
         kills += 1;
     }
     cluster.sim.shared().clear_faults();

@@ -3,8 +3,8 @@
 mod admin;
 mod bench;
 mod cli;
-mod cluster;
 mod clock;
+mod cluster;
 mod common;
 mod console;
 mod contract;

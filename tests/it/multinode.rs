@@ -59,7 +59,9 @@ fn run() -> RunRecord {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lead_pushed_to_two_nodes_is_journaled_once() {
-    let Some(db) = pg::database().await else { return };
+    let Some(db) = pg::database().await else {
+        return;
+    };
     let (a, b) = (
         node(&db.url, "a", Duration::from_secs(10)).await,
         node(&db.url, "b", Duration::from_secs(10)).await,
@@ -80,14 +82,19 @@ async fn a_lead_pushed_to_two_nodes_is_journaled_once() {
             new += 1;
         }
     }
-    assert_eq!(new, 20, "each of the 20 leads is new exactly once across both nodes");
+    assert_eq!(
+        new, 20,
+        "each of the 20 leads is new exactly once across both nodes"
+    );
     let claimed = b.claim_due(b.clock().unix_millis(), 100).await.unwrap();
     assert_eq!(claimed.len(), 20, "one work item per lead");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nodes_claim_disjoint_work_and_only_the_holder_finishes_it() {
-    let Some(db) = pg::database().await else { return };
+    let Some(db) = pg::database().await else {
+        return;
+    };
     let (a, b) = (
         node(&db.url, "a", Duration::from_secs(10)).await,
         node(&db.url, "b", Duration::from_secs(10)).await,
@@ -107,7 +114,10 @@ async fn nodes_claim_disjoint_work_and_only_the_holder_finishes_it() {
         .finish(mine[0].id, vec![run()], WorkOutcome::Done)
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::Conflict(ref m) if m.contains("held by a")), "{err}");
+    assert!(
+        matches!(err, StoreError::Conflict(ref m) if m.contains("held by a")),
+        "{err}"
+    );
     a.finish(mine[0].id, vec![run()], WorkOutcome::Done)
         .await
         .unwrap();
@@ -116,17 +126,25 @@ async fn nodes_claim_disjoint_work_and_only_the_holder_finishes_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_nodes_work_is_taken_over_when_its_lease_lapses_and_its_late_finish_is_refused() {
-    let Some(db) = pg::database().await else { return };
+    let Some(db) = pg::database().await else {
+        return;
+    };
     let lease = Duration::from_millis(600);
     let a = node(&db.url, "a", lease).await;
     let b = node(&db.url, "b", lease).await;
-    a.accept_leads(vec![lead("T1")], push(), None).await.unwrap();
+    a.accept_leads(vec![lead("T1")], push(), None)
+        .await
+        .unwrap();
     let claimed = a.claim_due(a.clock().unix_millis(), 10).await.unwrap();
     assert_eq!(claimed.len(), 1);
     let work_id = claimed[0].id;
     // While a lives, its heartbeat renews the lease: b gets nothing.
     tokio::time::sleep(lease * 2).await;
-    assert!(b.claim_due(b.clock().unix_millis(), 10).await.unwrap().is_empty());
+    assert!(b
+        .claim_due(b.clock().unix_millis(), 10)
+        .await
+        .unwrap()
+        .is_empty());
     // a dies (its heartbeat stops with it); once the lease lapses b takes the item over.
     drop(a);
     let started = std::time::Instant::now();
@@ -135,11 +153,17 @@ async fn a_dead_nodes_work_is_taken_over_when_its_lease_lapses_and_its_late_fini
         if !taken.is_empty() {
             break taken;
         }
-        assert!(started.elapsed() < lease * 5, "not taken over within the lease");
+        assert!(
+            started.elapsed() < lease * 5,
+            "not taken over within the lease"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert_eq!(taken[0].id, work_id);
-    assert_eq!(taken[0].attempts, 2, "the takeover is the item's second claim");
+    assert_eq!(
+        taken[0].attempts, 2,
+        "the takeover is the item's second claim"
+    );
     // a comes back under its name: it takes back only work still leased to it, so b's claim
     // stands, and a finish from a is refused.
     let a = node(&db.url, "a", lease).await;
@@ -148,12 +172,16 @@ async fn a_dead_nodes_work_is_taken_over_when_its_lease_lapses_and_its_late_fini
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err}");
-    b.finish(work_id, vec![run()], WorkOutcome::Done).await.unwrap();
+    b.finish(work_id, vec![run()], WorkOutcome::Done)
+        .await
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cron_slot_fires_once_across_nodes() {
-    let Some(db) = pg::database().await else { return };
+    let Some(db) = pg::database().await else {
+        return;
+    };
     let nodes = [
         node(&db.url, "a", Duration::from_secs(10)).await,
         node(&db.url, "b", Duration::from_secs(10)).await,
@@ -165,7 +193,10 @@ async fn a_cron_slot_fires_once_across_nodes() {
                 .iter()
                 .map(|n| {
                     let n = n.clone();
-                    async move { n.fire_cron_slot("scripts/r.rhai::tick::*/2", slot * 2000).await }
+                    async move {
+                        n.fire_cron_slot("scripts/r.rhai::tick::*/2", slot * 2000)
+                            .await
+                    }
                 })
                 .collect(),
         )
@@ -182,7 +213,9 @@ async fn a_cron_slot_fires_once_across_nodes() {
         // Finish the slot's work so the next slot is not an overlap.
         for n in &nodes {
             for work in n.claim_due(n.clock().unix_millis(), 10).await.unwrap() {
-                n.finish(work.id, vec![run()], WorkOutcome::Done).await.unwrap();
+                n.finish(work.id, vec![run()], WorkOutcome::Done)
+                    .await
+                    .unwrap();
             }
         }
     }
@@ -190,7 +223,9 @@ async fn a_cron_slot_fires_once_across_nodes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn once_keys_and_assignment_counters_are_global() {
-    let Some(db) = pg::database().await else { return };
+    let Some(db) = pg::database().await else {
+        return;
+    };
     let (a, b) = (
         node(&db.url, "a", Duration::from_secs(10)).await,
         node(&db.url, "b", Duration::from_secs(10)).await,
@@ -202,7 +237,11 @@ async fn once_keys_and_assignment_counters_are_global() {
         let mut turns = Vec::new();
         for owner in 0..10i64 {
             let store = if owner % 2 == 0 { &once_a } else { &once_b };
-            claims.push(store.claim("13812345678", Duration::from_secs(60), owner).unwrap());
+            claims.push(
+                store
+                    .claim("13812345678", Duration::from_secs(60), owner)
+                    .unwrap(),
+            );
             let counter = if owner % 2 == 0 { &count_a } else { &count_b };
             turns.push(counter.next("sales"));
         }
@@ -210,14 +249,25 @@ async fn once_keys_and_assignment_counters_are_global() {
     })
     .await
     .unwrap();
-    assert_eq!(answers.0.iter().filter(|c| **c).count(), 1, "{:?}", answers.0);
+    assert_eq!(
+        answers.0.iter().filter(|c| **c).count(),
+        1,
+        "{:?}",
+        answers.0
+    );
     assert!(answers.0[0], "the first claim wins");
-    assert_eq!(answers.1, (0..10).collect::<Vec<u64>>(), "one rotation shared by both nodes");
+    assert_eq!(
+        answers.1,
+        (0..10).collect::<Vec<u64>>(),
+        "one rotation shared by both nodes"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pull_source_is_leased_to_one_node_at_a_time() {
-    let Some(db) = pg::database().await else { return };
+    let Some(db) = pg::database().await else {
+        return;
+    };
     let (a, b) = (
         node(&db.url, "a", Duration::from_secs(10)).await,
         node(&db.url, "b", Duration::from_secs(10)).await,
@@ -225,10 +275,19 @@ async fn a_pull_source_is_leased_to_one_node_at_a_time() {
     let ttl = Duration::from_millis(400);
     assert!(a.lease_source("tx_main", "leads/get", ttl).await.unwrap());
     assert!(!b.lease_source("tx_main", "leads/get", ttl).await.unwrap());
-    assert!(a.lease_source("tx_main", "leads/get", ttl).await.unwrap(), "renewed by its holder");
-    assert!(b.lease_source("tx_other", "leads/get", ttl).await.unwrap(), "another source");
+    assert!(
+        a.lease_source("tx_main", "leads/get", ttl).await.unwrap(),
+        "renewed by its holder"
+    );
+    assert!(
+        b.lease_source("tx_other", "leads/get", ttl).await.unwrap(),
+        "another source"
+    );
     tokio::time::sleep(ttl + Duration::from_millis(100)).await;
-    assert!(b.lease_source("tx_main", "leads/get", ttl).await.unwrap(), "lapsed, taken over");
+    assert!(
+        b.lease_source("tx_main", "leads/get", ttl).await.unwrap(),
+        "lapsed, taken over"
+    );
     assert!(!a.lease_source("tx_main", "leads/get", ttl).await.unwrap());
 }
 

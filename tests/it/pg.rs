@@ -11,9 +11,10 @@ pub async fn database() -> Option<Db> {
         std::process::id(),
         NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     );
-    let (client, conn) = tokio_postgres::connect(&format!("{admin}/postgres"), tokio_postgres::NoTls)
-        .await
-        .unwrap();
+    let (client, conn) =
+        tokio_postgres::connect(&format!("{admin}/postgres"), tokio_postgres::NoTls)
+            .await
+            .unwrap();
     tokio::spawn(conn);
     client
         .batch_execute(&format!("CREATE DATABASE {name}"))

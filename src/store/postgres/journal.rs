@@ -57,6 +57,9 @@ struct Inner {
     pool: Pool,
     url: PgUrl,
     node: String,
+    // Who claims: the node's name and this process's own id, so a restarted node neither
+    // renews nor finishes what its previous process had claimed.
+    instance: String,
     clock: Clock,
     lease_ms: i64,
     backlog: AtomicI64,
@@ -104,7 +107,8 @@ impl PgJournal {
                 .execute(
                     "UPDATE runs SET status = 'interrupted'
                      WHERE status = 'running' AND work_id IN
-                         (SELECT id FROM work WHERE status = 'running' AND claimed_by = $1)",
+                         (SELECT id FROM work
+                          WHERE status = 'running' AND split_part(claimed_by, '#', 1) = $1)",
                     &[&node],
                 )
                 .await?;
@@ -112,7 +116,7 @@ impl PgJournal {
                 .execute(
                     "UPDATE work SET status = 'pending', claimed_by = NULL,
                                      lease_until_ms = NULL, updated_ms = $2
-                     WHERE status = 'running' AND claimed_by = $1",
+                     WHERE status = 'running' AND split_part(claimed_by, '#', 1) = $1",
                     &[&node, &now],
                 )
                 .await?;
@@ -131,6 +135,7 @@ impl PgJournal {
                 reader: PgReader::new(pool.clone(), url.to_string()),
                 pool,
                 url: url.clone(),
+                instance: format!("{node}#{}", &uuid::Uuid::new_v4().simple().to_string()[..8]),
                 node,
                 clock: options.clock,
                 lease_ms: options.lease.as_millis() as i64,
@@ -216,7 +221,7 @@ impl PgJournal {
             .execute(
                 "UPDATE work SET lease_until_ms = $2
                  WHERE status = 'running' AND claimed_by = $1",
-                &[node, &lease_until],
+                &[&self.inner.instance, &lease_until],
             )
             .await?;
         let backlog: i64 = client
@@ -596,7 +601,7 @@ impl WorkQueue for PgJournal {
                     &now_ms,
                     &(limit as i64),
                     &now,
-                    &self.inner.node,
+                    &self.inner.instance,
                     &(now + self.inner.lease_ms),
                 ],
             )
@@ -692,12 +697,12 @@ impl WorkQueue for PgJournal {
         let status = parse_status(row.get(0))?;
         let attempts: i64 = row.get(1);
         let holder: Option<String> = row.get(2);
-        if status != WorkStatus::Running || holder.as_deref() != Some(&self.inner.node) {
+        if status != WorkStatus::Running || holder.as_deref() != Some(&self.inner.instance) {
             return Err(StoreError::Conflict(format!(
                 "work {work_id} is {status} and held by {}, not running on this node ({}); \
                  its lease lapsed and another node took it over",
                 holder.as_deref().unwrap_or("no node"),
-                self.inner.node
+                self.inner.instance
             )));
         }
         for (run, responses) in &prepared {
