@@ -62,11 +62,11 @@ impl Node {
 }
 
 impl Cluster {
-    fn new(runtime: tokio::runtime::Runtime, url: &str) -> Cluster {
+    fn new(runtime: tokio::runtime::Runtime, url: &str, script: &str) -> Cluster {
         let sim = runtime.block_on(Simulator::start_local()).unwrap();
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("scripts")).unwrap();
-        std::fs::write(dir.path().join("scripts/route.rhai"), ROUTE).unwrap();
+        std::fs::write(dir.path().join("scripts/route.rhai"), script).unwrap();
         for name in ["a", "b", "c"] {
             let config = format!(
                 "{}\n[daemon]\nlisten = \"127.0.0.1:0\"\njournal = \"{url}\"\nnode = \"{name}\"\n\
@@ -183,7 +183,7 @@ fn three_nodes_through_thirty_kill_9s_route_every_acknowledged_lead_exactly_once
     let Some(db) = runtime.block_on(pg::database()) else {
         return;
     };
-    let cluster = Cluster::new(runtime, &db.url);
+    let cluster = Cluster::new(runtime, &db.url, ROUTE);
     // Vendors fail one call in ten and answer slowly, so kills land mid-call.
     for vendor in [Vendor::Xiaolanben, Vendor::Waiqin] {
         cluster.sim.shared().set_faults(Faults {
@@ -261,4 +261,63 @@ fn three_nodes_through_thirty_kill_9s_route_every_acknowledged_lead_exactly_once
         acked.len() + last.len()
     );
     drop(nodes);
+}
+
+/// A job every two seconds on three nodes, through script saves and kills: every slot is one
+/// work item (never two), and no slot between the first and the last is missing while at least
+/// one node was up.
+#[test]
+fn a_cron_job_on_three_nodes_fires_each_slot_once_through_saves_and_kills() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let Some(db) = runtime.block_on(pg::database()) else {
+        return;
+    };
+    let job = |n: u32| {
+        format!(
+            "schedule(\"*/2 * * * * *\", \"tick\");\n// save {n}\n\
+             fn tick() {{ xiaolanben::list_staffs(#{{ pageIndex: 1, pageSize: 2 }}); }}\n"
+        )
+    };
+    let cluster = Cluster::new(runtime, &db.url, &job(0));
+    let names = ["a", "b", "c"];
+    let mut nodes: Vec<Node> = names.iter().map(|n| cluster.start(n)).collect();
+    let started = Instant::now();
+    let mut round = 0u32;
+    while started.elapsed() < Duration::from_secs(16) {
+        std::thread::sleep(Duration::from_millis(1_300));
+        round += 1;
+        std::fs::write(cluster.dir.path().join("scripts/route.rhai"), job(round)).unwrap();
+        let victim = (round % 3) as usize;
+        nodes.remove(victim).kill9();
+        nodes.insert(victim, cluster.start(names[victim]));
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    drop(nodes);
+    let slots: Vec<(i64, i64)> = cluster._runtime.block_on(async {
+        let (client, conn) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        client
+            .query(
+                "SELECT slot_ms, count(*) FROM work WHERE job_key IS NOT NULL
+                 GROUP BY slot_ms ORDER BY slot_ms",
+                &[],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect()
+    });
+    assert!(slots.len() >= 6, "too few slots fired: {slots:?}");
+    assert!(
+        slots.iter().all(|(_, n)| *n == 1),
+        "a slot fired twice: {slots:?}"
+    );
+    let gaps: Vec<_> = slots
+        .windows(2)
+        .filter(|w| w[1].0 - w[0].0 != 2_000)
+        .collect();
+    assert!(gaps.is_empty(), "slots missed: {gaps:?}");
 }
