@@ -61,10 +61,15 @@ pub(super) fn customer_name(id: u64, marker: &str) -> String {
 /// A daemon's folder: config, scripts, journal.
 pub(super) struct DaemonDir {
     pub(super) dir: TempDir,
+    pub(super) journal: Option<crate::store::target::PgUrl>,
 }
 
 impl DaemonDir {
-    pub(super) fn new(sim: &Simulator, backlog_limit: Option<u64>) -> anyhow::Result<DaemonDir> {
+    pub(super) fn new(
+        sim: &Simulator,
+        backlog_limit: Option<u64>,
+        journal: Option<&crate::store::target::PgUrl>,
+    ) -> anyhow::Result<DaemonDir> {
         let dir = TempDir::new()?;
         let scripts = dir.0.join("scripts");
         std::fs::create_dir(&scripts)?;
@@ -76,19 +81,25 @@ impl DaemonDir {
             "{}\n[daemon]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\njournal = \"{}\"\nscripts = \"{}\"\n{backlog}\n\
              [[sources]]\naccount = \"sim_tencent\"\npush = \"{PUSH_PATH}\"\n",
             sim.config_toml(),
-            dir.0.join("leadrelay.db").display(),
+            journal.map_or_else(|| dir.0.join("leadrelay.db").display().to_string(), |url| url.expose().to_string()),
             scripts.display(),
         );
         std::fs::write(dir.0.join("leadrelay.toml"), config)?;
-        Ok(DaemonDir { dir })
+        Ok(DaemonDir {
+            dir,
+            journal: journal.cloned(),
+        })
     }
 
     pub(super) fn config(&self) -> PathBuf {
         self.dir.0.join("leadrelay.toml")
     }
 
-    pub(super) fn journal(&self) -> PathBuf {
-        self.dir.0.join("leadrelay.db")
+    pub(super) fn journal(&self) -> crate::store::JournalTarget {
+        match &self.journal {
+            Some(url) => crate::store::JournalTarget::Postgres(url.clone()),
+            None => crate::store::JournalTarget::Sqlite(self.dir.0.join("leadrelay.db")),
+        }
     }
 
     pub(super) fn script(&self) -> PathBuf {

@@ -555,7 +555,7 @@ async fn daemon_prune(
         .next_prune;
     let (delete_before, redact_before) = (policy.delete_before(now), policy.redact_before(now));
 
-    let daemon = super::Daemon::start(exe, super::DaemonDir { dir }).await?;
+    let daemon = super::Daemon::start(exe, super::DaemonDir { dir, journal: None }).await?;
     let url = daemon.push_url.clone();
     let seen = Arc::new(PruneSeen {
         base: Instant::now(),

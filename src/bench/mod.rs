@@ -42,7 +42,7 @@
 //! Every scenario runs `repeat` times; the tables show every run and a median row (each column
 //! the median of its runs); the targets use the median rows.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
@@ -63,7 +63,7 @@ use load::{closed_loop, open_loop, Ids, Push, Pusher};
 use report::median_f64;
 
 use crate::sim::Simulator;
-use crate::store::{JournalReader, Queries};
+use crate::store::JournalTarget;
 
 /// Most open-loop pushes awaiting their answer; far above rate × latency at every rate we
 /// offer, so it only binds when the daemon stalls.
@@ -90,6 +90,8 @@ pub struct BenchOptions {
     pub quick: bool,
     /// The `leadrelay` binary started as the daemon; default this executable.
     pub daemon_exe: Option<PathBuf>,
+    /// A PostgreSQL journal shared by every run instead of a fresh SQLite file per run.
+    pub journal: Option<crate::store::target::PgUrl>,
 }
 
 impl Default for BenchOptions {
@@ -100,6 +102,7 @@ impl Default for BenchOptions {
             repeat: 3,
             quick: false,
             daemon_exe: None,
+            journal: None,
         }
     }
 }
@@ -113,6 +116,7 @@ impl BenchOptions {
             repeat: 1,
             quick: true,
             daemon_exe: None,
+            journal: None,
         }
     }
 }
@@ -165,13 +169,14 @@ struct Bench {
     pusher: Pusher,
     ids: Arc<Ids>,
     plan: Plan,
+    journal: Option<crate::store::target::PgUrl>,
     clock_ticks: f64,
     lost: Mutex<u64>,
 }
 
 impl Bench {
     async fn daemon(&self) -> anyhow::Result<Daemon> {
-        let dir = DaemonDir::new(&self.sim, self.plan.backlog_limit)?;
+        let dir = DaemonDir::new(&self.sim, self.plan.backlog_limit, self.journal.as_ref())?;
         Daemon::start(&self.exe, dir).await
     }
 
@@ -192,6 +197,7 @@ impl Bench {
         self.clear_customers().await?;
         let daemon = self.daemon().await?;
         let cpu_before = daemon.cpu_ticks()?;
+        let db_before = self.journal.as_ref().map(|_| postgres_cpu_ticks());
         let began = Instant::now();
         let (pushes, offered) = match *load {
             Load::Open { rate, duration } => (
@@ -209,6 +215,9 @@ impl Bench {
         let received = self.wait_routed(&acked).await;
         self.wait_journal_idle(&daemon.dir.journal()).await;
         let cpu_ticks = daemon.cpu_ticks()?.saturating_sub(cpu_before);
+        let db_cpu_secs = db_before
+            .map(|before| postgres_cpu_ticks().saturating_sub(before) as f64 / self.clock_ticks)
+            .unwrap_or(0.0);
         let (_, peak_rss_kib) = daemon.memory_kib()?;
         let missing = received.iter().filter(|r| r.is_none()).count();
         if missing > 0 {
@@ -254,6 +263,12 @@ impl Bench {
             } else {
                 0.0
             },
+            db_cpu_secs,
+            leads_per_db_cpu_sec: if db_cpu_secs > 0.0 {
+                routed as f64 / db_cpu_secs
+            } else {
+                0.0
+            },
             ack: Latencies::of(
                 pushes
                     .iter()
@@ -293,11 +308,11 @@ impl Bench {
     }
 
     /// Waits (bounded) until the journal has recorded every outcome.
-    async fn wait_journal_idle(&self, journal: &Path) {
-        let journal = journal.to_path_buf();
+    async fn wait_journal_idle(&self, journal: &JournalTarget) {
+        let journal = journal.clone();
         let _ = tokio::task::spawn_blocking(move || {
             let deadline = Instant::now() + Duration::from_secs(30);
-            let Ok(reader) = JournalReader::open(&journal) else {
+            let Ok(reader) = crate::store::open_reader(&journal) else {
                 return;
             };
             while Instant::now() < deadline {
@@ -422,6 +437,7 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
         pusher: Pusher::new()?,
         ids: Arc::new(Ids(AtomicU64::new(1))),
         plan: Plan::new(&options),
+        journal: options.journal.clone(),
         clock_ticks: ticks as f64,
         lost: Mutex::new(0),
     };
@@ -480,4 +496,36 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
         elapsed: began.elapsed(),
         options,
     })
+}
+
+/// CPU ticks of every `postgres` process on this machine: its own time, plus the time of the
+/// children it waited for (the postmaster's exited backends), read from `/proc`.
+fn postgres_cpu_ticks() -> u64 {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        })
+        .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
+        .filter_map(|stat| {
+            let (head, rest) = stat.rsplit_once(')')?;
+            if !head.ends_with("(postgres") {
+                return None;
+            }
+            // Fields 14–17 of stat(5) (utime, stime, cutime, cstime); `rest` starts at field 3.
+            let fields: Vec<u64> = rest
+                .split_whitespace()
+                .skip(11)
+                .take(4)
+                .filter_map(|v| v.parse().ok())
+                .collect();
+            Some(fields.iter().sum::<u64>())
+        })
+        .sum()
 }

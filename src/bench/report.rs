@@ -65,6 +65,10 @@ pub struct RunResult {
     pub cpu_secs: f64,
     /// Routed leads per daemon CPU-second.
     pub leads_per_cpu_sec: f64,
+    /// The `postgres` processes' CPU seconds over the same span (0 on SQLite).
+    pub db_cpu_secs: f64,
+    /// Routed leads per PostgreSQL CPU-second (0 on SQLite).
+    pub leads_per_db_cpu_sec: f64,
     /// Intended send → HTTP answer, every answered push.
     pub ack: Latencies,
     /// Intended send → the simulator receiving the routed call, every routed lead.
@@ -384,7 +388,16 @@ pub(super) fn write_scenario(f: &mut fmt::Formatter<'_>, s: &Scenario) -> fmt::R
     for (i, r) in s.runs.iter().enumerate() {
         row(f, &format!("#{}", i + 1), r)?;
     }
-    row(f, "median", &s.median)
+    row(f, "median", &s.median)?;
+    if s.median.db_cpu_secs > 0.0 {
+        writeln!(
+            f,
+            "  PostgreSQL (this machine's `postgres` processes): {:.2} CPU s, {:.0} leads per \
+             PostgreSQL CPU-second",
+            s.median.db_cpu_secs, s.median.leads_per_db_cpu_sec
+        )?;
+    }
+    Ok(())
 }
 
 pub(super) fn triple(l: &Latencies) -> String {
@@ -421,6 +434,8 @@ pub(super) fn median_run(runs: &[RunResult]) -> RunResult {
         leads_per_sec: m(|r| r.leads_per_sec),
         cpu_secs: m(|r| r.cpu_secs),
         leads_per_cpu_sec: m(|r| r.leads_per_cpu_sec),
+        db_cpu_secs: m(|r| r.db_cpu_secs),
+        leads_per_db_cpu_sec: m(|r| r.leads_per_db_cpu_sec),
         ack: lat(|r| &r.ack),
         push_to_vendor: lat(|r| &r.push_to_vendor),
         send_lag: lat(|r| &r.send_lag),

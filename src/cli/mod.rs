@@ -197,6 +197,10 @@ pub enum Command {
         /// [default N: 1000000].
         #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "1000000")]
         growth: Option<u64>,
+        /// The daemons journal into this PostgreSQL database (postgres://…) instead of a fresh
+        /// SQLite file per run; the report adds the CPU of this machine's `postgres` processes.
+        #[arg(long, value_name = "URL")]
+        journal: Option<String>,
     },
     /// Replay the journal's recent leads through edited scripts against the built-in
     /// simulators and show what would change: calls added, removed or with another payload
@@ -346,12 +350,13 @@ async fn dispatch(cli: Cli, clock: Clock) -> anyhow::Result<ExitCode> {
             seconds,
             repeat,
             growth,
+            journal,
         } => match growth {
             Some(n) => {
                 println!("{}", crate::bench::growth(n).await?);
                 Ok(ExitCode::SUCCESS)
             }
-            None => bench(quick, rates, seconds, repeat).await,
+            None => bench(quick, rates, seconds, repeat, journal).await,
         },
         Command::Definitions { dir } => definitions(dir).await,
     }

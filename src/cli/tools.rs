@@ -140,6 +140,7 @@ pub(super) async fn bench(
     rates: Vec<u32>,
     seconds: Option<f64>,
     repeat: Option<usize>,
+    journal: Option<String>,
 ) -> anyhow::Result<ExitCode> {
     let mut options = if quick {
         crate::bench::BenchOptions::quick()
@@ -157,6 +158,15 @@ pub(super) async fn bench(
     }
     if let Some(repeat) = repeat {
         options.repeat = repeat;
+    }
+    if let Some(journal) = journal {
+        match crate::store::JournalTarget::parse(&journal).map_err(anyhow::Error::msg)? {
+            crate::store::JournalTarget::Postgres(url) => options.journal = Some(url),
+            crate::store::JournalTarget::Sqlite(_) => bail!(
+                "--journal takes a postgres:// URL; without it each run journals into a fresh \
+                 SQLite file"
+            ),
+        }
     }
     let report = crate::bench::run(options).await?;
     println!("{report}");

@@ -32,7 +32,7 @@ pub mod postgres;
 pub mod retention;
 mod roles;
 pub mod sqlite;
-mod target;
+pub mod target;
 pub mod types;
 
 pub use fingerprint::{fingerprint, is_volatile};
