@@ -34,6 +34,9 @@ pub mod ops;
 pub mod source;
 pub mod wire;
 
+#[cfg(test)]
+mod tests;
+
 pub use error::{CallError, ErrorKind, FailureKind};
 pub use http::HttpClient;
 pub use ops::OpInfo;
@@ -406,19 +409,21 @@ fn list_or_none(names: &[&str]) -> String {
 }
 
 /// Decodes an op's JSON payload into its typed request, or an `InvalidPayload` error naming the
-/// field serde complained about. Shared by every vendor's `call_op`.
+/// field that did not decode by its path in the payload (`contacts[1].qq: …`; serde's own
+/// messages name no field for a value of the wrong type). Shared by every vendor's `call_op`.
 pub fn decode_payload<T: serde::de::DeserializeOwned>(
     vendor: Vendor,
     op: &str,
     payload: Value,
 ) -> Result<T, CallError> {
-    serde_json::from_value(payload).map_err(|e| {
-        CallError::new(
-            vendor,
-            op,
-            FailureKind::InvalidPayload,
-            format!("invalid payload: {e}"),
-        )
+    serde_path_to_error::deserialize(payload).map_err(|e| {
+        let path = e.path().to_string();
+        let message = if path == "." {
+            format!("invalid payload: {}", e.into_inner())
+        } else {
+            format!("invalid payload: {path}: {}", e.into_inner())
+        };
+        CallError::new(vendor, op, FailureKind::InvalidPayload, message)
     })
 }
 

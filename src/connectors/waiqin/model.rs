@@ -168,7 +168,7 @@ pub struct AddSalesLeadsRequest {
     )]
     pub code: Option<String>,
     /// The lead's fields.
-    #[serde(flatten)]
+    #[serde(flatten, deserialize_with = "wire::flat")]
     pub fields: SalesLeadFields,
     /// 手机号码是否能重复: `"0"` no, `"1"` or empty yes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -206,7 +206,7 @@ pub struct ModifySalesLeadsRequest {
     )]
     pub code: Option<String>,
     /// The fields to change.
-    #[serde(flatten)]
+    #[serde(flatten, deserialize_with = "wire::flat")]
     pub fields: SalesLeadFields,
     /// Fields we did not model, sent as given.
     #[serde(flatten)]
@@ -373,7 +373,7 @@ pub struct AddSalesLeadsApaasRequest {
     )]
     pub code: Option<String>,
     /// The shared aPaaS fields.
-    #[serde(flatten)]
+    #[serde(flatten, deserialize_with = "wire::flat")]
     pub fields: ApaasLeadFields,
     /// 地址.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -433,7 +433,7 @@ pub struct ModifySalesLeadsApaasRequest {
     )]
     pub code: Option<String>,
     /// The shared aPaaS fields.
-    #[serde(flatten)]
+    #[serde(flatten, deserialize_with = "wire::flat")]
     pub fields: ApaasLeadFields,
     /// 地址 — spelled `mark_address` in this op only (W-m).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -612,7 +612,7 @@ impl QueryConditions {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct QuerySalesLeadsRequest {
     /// The conditions and paging.
-    #[serde(flatten)]
+    #[serde(flatten, deserialize_with = "wire::flat")]
     pub conditions: QueryConditions,
     /// Conditions we did not model, sent as given (they count as a condition).
     #[serde(flatten)]
@@ -630,7 +630,7 @@ impl QuerySalesLeadsRequest {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct QuerySalesLeadsApaasRequest {
     /// The conditions and paging.
-    #[serde(flatten)]
+    #[serde(flatten, deserialize_with = "wire::flat")]
     pub conditions: QueryConditions,
     /// `{field_key, type: asc|desc}` as in the example (W-k: the table says `sort`).
     #[serde(default, skip_serializing_if = "Option::is_none")]

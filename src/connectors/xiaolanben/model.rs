@@ -223,7 +223,7 @@ pub struct Customer {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ImportCustomerRequest {
     /// The customer (the request body).
-    #[serde(flatten)]
+    #[serde(flatten, deserialize_with = "wire::flat")]
     pub customer: Customer,
     /// The query options.
     #[serde(default)]
@@ -778,12 +778,34 @@ pub fn decode_error(body: &[u8]) -> Option<ErrorBody> {
 // ---------------------------------------------------------------------------------------------
 // Tolerant field helpers.
 
-#[derive(Deserialize)]
-#[serde(untagged)]
+/// A string or an integer. Decoded by hand rather than as an untagged enum, whose error ("data
+/// did not match any variant") would not say what was expected.
 enum TextOrNumber {
     Text(String),
     Int(i64),
     UInt(u64),
+}
+
+impl<'de> Deserialize<'de> for TextOrNumber {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct TextOrNumberVisitor;
+        impl serde::de::Visitor<'_> for TextOrNumberVisitor {
+            type Value = TextOrNumber;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string or an integer")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<TextOrNumber, E> {
+                Ok(TextOrNumber::Text(v.to_string()))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<TextOrNumber, E> {
+                Ok(TextOrNumber::Int(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<TextOrNumber, E> {
+                Ok(TextOrNumber::UInt(v))
+            }
+        }
+        d.deserialize_any(TextOrNumberVisitor)
+    }
 }
 
 impl TextOrNumber {
