@@ -37,7 +37,7 @@ pub mod wire;
 #[cfg(test)]
 mod tests;
 
-pub use error::{CallError, ErrorKind, FailureKind};
+pub use error::{CallError, ErrorKind, FailureKind, Invalid};
 pub use http::HttpClient;
 pub use ops::OpInfo;
 pub use source::{PullSource, PushReceiver};
