@@ -112,7 +112,7 @@ impl MessageBatch {
             if let Some(ts) = m.ts {
                 if ts < MIN_TS_MS {
                     return Err(Invalid::new(
-                        &format!("messages[{i}].ts"),
+                        format!("messages[{i}].ts"),
                         format!("is {ts}: must be epoch milliseconds"),
                     ));
                 }
@@ -162,13 +162,13 @@ impl MessageBatch {
                     _ => false,
                 };
                 if !present {
-                    return Err(Invalid::new(&format!("{field}.data.{key}"), "is required"));
+                    return Err(Invalid::new(format!("{field}.data.{key}"), "is required"));
                 }
             }
             if let Some(lines) = m.data.get("lines") {
                 let lines = lines
                     .as_array()
-                    .ok_or_else(|| Invalid::new(&format!("{field}.data.lines"), "must be an array"))?;
+                    .ok_or_else(|| Invalid::new(format!("{field}.data.lines"), "must be an array"))?;
                 for (j, line) in lines.iter().enumerate() {
                     let ok = match line.get("lineId") {
                         Some(Value::String(s)) => !s.trim().is_empty(),
@@ -177,7 +177,7 @@ impl MessageBatch {
                     };
                     if !ok {
                         return Err(Invalid::new(
-                            &format!("{field}.data.lines[{j}].lineId"),
+                            format!("{field}.data.lines[{j}].lineId"),
                             "is required",
                         ));
                     }
