@@ -221,6 +221,35 @@ impl fmt::Display for CallError {
     }
 }
 
+/// A request that failed our own validation before anything was sent, naming the field in the
+/// vendor's own spelling, with its position in lists (`customers[2].customerName`,
+/// `list[0].leads_id`; `a|b` when one of two is required). Every vendor's `validate()` answers
+/// with this; [`Invalid::into_call_error`] makes it the op's `InvalidPayload` [`CallError`],
+/// whose message is `field: reason`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {reason}")]
+pub struct Invalid {
+    /// The field at fault.
+    pub field: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+impl Invalid {
+    /// `field` is wrong because of `reason`.
+    pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// The failure of `vendor`'s `op` this is: `InvalidPayload`, not retryable, nothing sent.
+    pub fn into_call_error(self, vendor: Vendor, op: &str) -> CallError {
+        CallError::new(vendor, op, FailureKind::InvalidPayload, self.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -378,6 +407,17 @@ mod tests {
             let got = kind(linkflow::client::classify(status, code, ""));
             assert_eq!(got, expected, "linkflow {status} {code}");
         }
+    }
+
+    #[test]
+    fn an_invalid_request_is_a_not_retryable_invalid_payload_naming_the_field() {
+        let e = Invalid::new("customers[2].customerName", "is required")
+            .into_call_error(Vendor::Xiaolanben, "import_customers");
+        assert_eq!(e.kind, FailureKind::InvalidPayload);
+        assert_eq!(e.kind.neutral(), ErrorKind::Invalid);
+        assert!(!e.retryable());
+        assert_eq!(e.status, None);
+        assert_eq!(e.message, "customers[2].customerName: is required");
     }
 
     #[test]

@@ -34,7 +34,10 @@ pub mod ops;
 pub mod source;
 pub mod wire;
 
-pub use error::{CallError, ErrorKind, FailureKind};
+#[cfg(test)]
+mod tests;
+
+pub use error::{CallError, ErrorKind, FailureKind, Invalid};
 pub use http::HttpClient;
 pub use ops::OpInfo;
 pub use source::{PullSource, PushReceiver};
@@ -57,9 +60,35 @@ pub enum Constant {
     Text(&'static str),
 }
 
+/// A vendor's client as the registry builds and calls it. Implemented by the folder's
+/// `ops_table!` (see [`ops`]), from the client's `new(ClientContext, Credentials)` and the
+/// table's generated `call_op`, so no vendor writes it by hand.
+pub trait VendorClient: Clone + std::fmt::Debug + Send + Sync + 'static {
+    /// The account credentials the client is built from.
+    type Credentials;
+
+    /// Builds the client of one account; no request is made until the first call.
+    fn connect(ctx: ClientContext, credentials: Self::Credentials) -> Self;
+
+    /// Runs a named op of the vendor's ops table with a JSON payload.
+    fn call_op(
+        &self,
+        op: &str,
+        payload: Value,
+    ) -> impl Future<Output = Result<Value, CallError>> + Send;
+}
+
 /// What a vendor is and can do: implemented by `<folder>::Spec`, read through the generated
-/// dispatch ([`Vendor`]'s methods, [`Credentials`], [`AccountClient`]). Every item must be
-/// answered: a destination says why it is not a lead source rather than inheriting a default.
+/// dispatch ([`Vendor`]'s methods, [`Credentials`], [`AccountClient`]).
+///
+/// Every vendor answers the constants and types. The lead-source capabilities have defaults that
+/// answer for a vendor that is not that kind of source ([`not_a_source`] for a destination), and
+/// only for one: a vendor that declares `PULLS` and leaves out [`VendorSpec::pull_source`], or
+/// `PUSHES` and leaves out [`VendorSpec::push_receiver`], or either and leaves out
+/// [`VendorSpec::lead_from_record`], does not build: the registry instantiates every vendor's
+/// methods and the defaults assert this when they are compiled (`cargo build`/`cargo test`
+/// report it; `cargo check` does not get that far). So no vendor silently gets a destination's
+/// answer.
 pub trait VendorSpec {
     /// The vendor's id.
     const VENDOR: Vendor;
@@ -80,26 +109,64 @@ pub trait VendorSpec {
     const SECRET_KEYS: &'static [&'static str];
     /// The account's credentials as read from `[accounts.NAME]` (serde names the keys).
     type Credentials: serde::de::DeserializeOwned + Clone + std::fmt::Debug + Send + Sync;
-    /// The vendor's client.
-    type Client: Clone + std::fmt::Debug + Send + Sync + 'static;
+    /// The vendor's client (its [`VendorClient`] impl comes from its ops table).
+    type Client: VendorClient<Credentials = Self::Credentials>;
 
-    /// Builds the client of one account; no request is made until the first call.
-    fn client(ctx: ClientContext, credentials: Self::Credentials) -> Self::Client;
-    /// Runs a named op of the table (the table's generated `call_op`).
-    fn call_op(
-        client: &Self::Client,
-        op: &str,
-        payload: Value,
-    ) -> impl Future<Output = Result<Value, CallError>> + Send;
-    /// The client as a scheduled-pull lead source, or why the vendor has none.
-    fn pull_source(client: &Self::Client) -> Result<Arc<dyn PullSource>, String>;
-    /// A receiver of the account's pushes, or why the vendor (or this account) cannot push.
-    fn push_receiver(credentials: &Self::Credentials) -> Result<Arc<dyn PushReceiver>, String>;
+    /// The client as a scheduled-pull lead source, or why the vendor has none. The default is
+    /// for a vendor without `PULLS` only.
+    fn pull_source(client: &Self::Client) -> Result<Arc<dyn PullSource>, String> {
+        const {
+            assert!(
+                !Self::PULLS,
+                "a vendor with PULLS = true must implement VendorSpec::pull_source"
+            )
+        };
+        let _ = client;
+        Err(if Self::PUSHES {
+            format!(
+                "{} has no pull API: its leads arrive as pushes",
+                Self::VENDOR
+            )
+        } else {
+            not_a_source(Self::VENDOR, "pull API")
+        })
+    }
+    /// A receiver of the account's pushes, or why the vendor (or this account) cannot push. The
+    /// default is for a vendor without `PUSHES` only.
+    fn push_receiver(credentials: &Self::Credentials) -> Result<Arc<dyn PushReceiver>, String> {
+        const {
+            assert!(
+                !Self::PUSHES,
+                "a vendor with PUSHES = true must implement VendorSpec::push_receiver"
+            )
+        };
+        let _ = credentials;
+        Err(if Self::PULLS {
+            format!(
+                "{} does not push leads; pull the account with `pull = \"<cron>\"` instead",
+                Self::VENDOR
+            )
+        } else {
+            not_a_source(Self::VENDOR, "pushes")
+        })
+    }
     /// Converts one record as the vendor sends it (a pulled or pushed lead; `make_lead` in
-    /// script tests) into a lead of `account`, or says why it cannot.
-    fn lead_from_record(account: &str, record: Value) -> Result<Lead, String>;
-    /// The constants scripts see in the vendor's module.
-    fn constants() -> Vec<(String, Constant)>;
+    /// script tests) into a lead of `account`, or says why it cannot. The default is for a
+    /// destination only.
+    fn lead_from_record(account: &str, record: Value) -> Result<Lead, String> {
+        const {
+            assert!(
+                !Self::PULLS && !Self::PUSHES,
+                "a lead source (PULLS or PUSHES) must implement VendorSpec::lead_from_record"
+            )
+        };
+        let _ = (account, record);
+        Err(not_a_source(Self::VENDOR, "lead records"))
+    }
+    /// The constants scripts see in the vendor's module; by default none.
+    fn constants() -> Vec<(String, Constant)> {
+        Vec::new()
+    }
 }
 
 /// The reason a destination gives for having no pull, push or lead records, in one wording.
@@ -259,7 +326,7 @@ macro_rules! register_vendors {
                 };
                 match &account.credentials {
                     $(Credentials::$variant(c) => {
-                        Self::$variant(<$folder::Spec as VendorSpec>::client(ctx, c.clone()))
+                        Self::$variant(VendorClient::connect(ctx, c.clone()))
                     })*
                 }
             }
@@ -276,7 +343,7 @@ macro_rules! register_vendors {
             /// `InvalidPayload` before anything is sent.
             pub async fn call(&self, op: &str, payload: Value) -> Result<Value, CallError> {
                 match self {
-                    $(Self::$variant(c) => <$folder::Spec as VendorSpec>::call_op(c, op, payload).await,)*
+                    $(Self::$variant(c) => VendorClient::call_op(c, op, payload).await,)*
                 }
             }
 
@@ -416,19 +483,21 @@ fn list_or_none(names: &[&str]) -> String {
 }
 
 /// Decodes an op's JSON payload into its typed request, or an `InvalidPayload` error naming the
-/// field serde complained about. Shared by every vendor's `call_op`.
+/// field that did not decode by its path in the payload (`contacts[1].qq: …`; serde's own
+/// messages name no field for a value of the wrong type). Shared by every vendor's `call_op`.
 pub fn decode_payload<T: serde::de::DeserializeOwned>(
     vendor: Vendor,
     op: &str,
     payload: Value,
 ) -> Result<T, CallError> {
-    serde_json::from_value(payload).map_err(|e| {
-        CallError::new(
-            vendor,
-            op,
-            FailureKind::InvalidPayload,
-            format!("invalid payload: {e}"),
-        )
+    serde_path_to_error::deserialize(payload).map_err(|e| {
+        let path = e.path().to_string();
+        let message = if path == "." {
+            format!("invalid payload: {}", e.into_inner())
+        } else {
+            format!("invalid payload: {path}: {}", e.into_inner())
+        };
+        CallError::new(vendor, op, FailureKind::InvalidPayload, message)
     })
 }
 

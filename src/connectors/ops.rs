@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! ops_table! {
-//!     vendor: Vendor::Feiyu, client: Client;
+//!     vendor: Vendor::Feiyu, client: Client, credentials: Credentials;
 //!     pull_clues("GET /crm/v2/openapi/pull-clues/", "One page of the clues …",
 //!         example: r#"{"start_time": "2026-11-30", "end_time": "2026-11-30"}"#)
 //!         : PullRequest => CluePage = |client, request| client.pull_clues(&request);
@@ -16,6 +16,8 @@
 //! decodes the JSON payload into the request type (its `Deserialize` carries the validation of
 //! the payload's shape; the typed method validates values before signing), awaits the method,
 //! and encodes the typed answer. An op name not in the table is refused before anything is sent.
+//! It also implements [`VendorClient`](crate::connectors::VendorClient) for the client (built
+//! with its `new(ClientContext, credentials)`), which is how the registry builds and calls it.
 
 /// One op of one vendor: the name used by `leadrelay call` and by scripts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,11 +38,12 @@ pub struct OpInfo {
     pub example: &'static str,
 }
 
-/// Declares a vendor's ops: generates `pub const OPS: &[OpInfo]` and `Client::call_op`. See the
-/// module docs for the entry syntax.
+/// Declares a vendor's ops: generates `pub const OPS: &[OpInfo]`, `Client::call_op` and the
+/// client's [`VendorClient`](crate::connectors::VendorClient) impl. See the module docs for the
+/// entry syntax.
 macro_rules! ops_table {
     (
-        vendor: $vendor:expr, client: $client:ty;
+        vendor: $vendor:expr, client: $client:ty, credentials: $credentials:ty;
         $(
             $name:ident ($endpoint:literal, $summary:literal, example: $example:literal)
                 : $request:ty => $answer:ty = |$client_var:ident, $request_var:ident| $call:expr;
@@ -86,6 +89,22 @@ macro_rules! ops_table {
                     }
                 )+
                 Err($crate::connectors::unknown_op(vendor, op).with_account(self.account()))
+            }
+        }
+
+        impl $crate::connectors::VendorClient for $client {
+            type Credentials = $credentials;
+
+            fn connect(ctx: $crate::connectors::ClientContext, credentials: $credentials) -> Self {
+                <$client>::new(ctx, credentials)
+            }
+
+            async fn call_op(
+                &self,
+                op: &str,
+                payload: serde_json::Value,
+            ) -> Result<serde_json::Value, $crate::connectors::CallError> {
+                <$client>::call_op(self, op, payload).await
             }
         }
     };

@@ -3,6 +3,7 @@
 
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
+use serde_json::Value;
 use std::fmt;
 
 struct IdVisitor;
@@ -55,39 +56,48 @@ pub fn opt_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Erro
 /// An integer sent as a JSON number or as a numeric string (`0`, `"0"`).
 /// Use with `#[serde(deserialize_with = "wire::int")]`.
 pub fn int<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum IntOrText {
-        Int(i64),
-        Text(String),
-    }
-    match IntOrText::deserialize(d)? {
-        IntOrText::Int(i) => Ok(i),
-        IntOrText::Text(t) => t
-            .trim()
-            .parse()
-            .map_err(|_| de::Error::custom(format!("expected an integer, got {t:?}"))),
+    match Value::deserialize(d)? {
+        Value::Null => Err(de::Error::custom(format!("{EXPECTED_INT}, got null"))),
+        other => int_of(other).map_err(de::Error::custom),
     }
 }
 
 /// Like [`int`] for an optional field: `null`, absence and `""` read as `None`.
 pub fn opt_int<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum IntOrText {
-        Int(i64),
-        Text(String),
+    match Value::deserialize(d)? {
+        Value::Null => Ok(None),
+        Value::String(t) if t.trim().is_empty() => Ok(None),
+        other => int_of(other).map(Some).map_err(de::Error::custom),
     }
-    match Option::<IntOrText>::deserialize(d)? {
-        None => Ok(None),
-        Some(IntOrText::Int(i)) => Ok(Some(i)),
-        Some(IntOrText::Text(t)) if t.trim().is_empty() => Ok(None),
-        Some(IntOrText::Text(t)) => t
-            .trim()
-            .parse()
-            .map(Some)
-            .map_err(|_| de::Error::custom(format!("expected an integer, got {t:?}"))),
-    }
+}
+
+const EXPECTED_INT: &str = "expected an integer or a string of digits";
+
+/// The integer in a JSON number or numeric string; the error says what came instead (the path
+/// to the field is added by [`crate::connectors::decode_payload`]).
+fn int_of(value: Value) -> Result<i64, String> {
+    let parsed = match &value {
+        Value::Number(n) => n.as_i64(),
+        Value::String(t) => t.trim().parse().ok(),
+        _ => None,
+    };
+    parsed.ok_or_else(|| format!("{EXPECTED_INT}, got {value}"))
+}
+
+/// For a typed struct `#[serde(flatten)]`ed into a request: decodes it with its own field paths
+/// and puts the path of a failure into the message. serde decodes a flattened struct from a
+/// buffer, so without this the path of a bad value in it is lost and the error names no field.
+/// Use with `#[serde(flatten, deserialize_with = "wire::flat")]`.
+pub fn flat<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<T, D::Error> {
+    serde_path_to_error::deserialize(d).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." {
+            inner
+        } else {
+            de::Error::custom(format!("{path}: {inner}"))
+        }
+    })
 }
 
 #[cfg(test)]
@@ -126,6 +136,14 @@ mod tests {
         let e = serde_json::from_str::<Rec>(r#"{"id":1,"code":"zero"}"#)
             .err()
             .unwrap();
-        assert!(e.to_string().contains("expected an integer"), "{e}");
+        assert!(
+            e.to_string()
+                .contains(r#"expected an integer or a string of digits, got "zero""#),
+            "{e}"
+        );
+        let e = serde_json::from_str::<Rec>(r#"{"id":1,"code":true}"#)
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("got true"), "{e}");
     }
 }

@@ -610,26 +610,23 @@ async fn clue_callback_with_a_wrong_key_is_refused_in_feiyus_shape_and_bad_paylo
     let before = h.sim.shared().requests(Vendor::Feiyu);
     let client = h.client(Vendor::Feiyu);
     for (payload, names) in [
-        (json!({"clue_convert_state": 1}), "missing field `clue_id`"),
+        (json!({"clue_convert_state": 1}), "clue_id: is required"),
         (
             json!({"clue_id": "", "clue_convert_state": 1}),
-            "field `clue_id` must not be empty",
+            "clue_id: must not be empty",
         ),
         (
             json!({"clue_id": "6831 4343", "clue_convert_state": 1}),
-            "field `clue_id`",
+            "clue_id: \"6831 4343\" must not contain spaces",
         ),
-        (
-            json!({"clue_id": "1"}),
-            "missing field `clue_convert_state`",
-        ),
+        (json!({"clue_id": "1"}), "clue_convert_state: is required"),
         (
             json!({"clue_id": "1", "clue_convert_state": 1.5}),
-            "field `clue_convert_state` must be an integer",
+            "clue_convert_state: must be an integer, got 1.5",
         ),
         (
             json!({"clue_id": "1", "clue_convert_state": 1, "source": 2}),
-            "unknown field `source`",
+            "source: unknown field",
         ),
     ] {
         let e = client

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use leadrelay::connectors::Accounts;
+use leadrelay::connectors::{Accounts, Vendor};
 use leadrelay::host::engine::{new_engine, Services};
 use leadrelay::host::limits::Limits;
 use leadrelay::host::run::Declaration;
@@ -295,6 +295,60 @@ async fn vendor_errors_are_catchable_maps_and_validation_names_the_field() {
             .contains("no account `no_such_account`"),
         "{answer}"
     );
+}
+
+/// A payload value of the wrong type, from a script: the error names the field by its path and
+/// says what was expected, caught (`e.message`) or not (the run's error, with the script's
+/// position), and nothing is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_payload_type_from_a_script_names_the_field() {
+    let harness = Harness::start().await;
+    let before = harness.sim.shared().requests(Vendor::Xiaolanben);
+    let source = r#"
+        fn probe() {
+            let caught = #{};
+            try {
+                xiaolanben::import_customer(#{ customerName: "甲", staffId: true });
+            } catch (e) {
+                caught = e;
+            }
+            let nested = "";
+            try {
+                xiaolanben::import_customers(#{ customers: [
+                    #{ customerName: "甲" },
+                    #{ customerName: "乙", contacts: [#{ thirdDataId: 1.5 }] },
+                ] });
+            } catch (e) {
+                nested = e.message;
+            }
+            #{ caught: caught, nested: nested }
+        }
+    "#;
+    let answer = probe(&harness, source).await.unwrap();
+    let caught = &answer["caught"];
+    assert_eq!(caught["kind"], "invalid", "{caught}");
+    assert_eq!(caught["op"], "import_customer");
+    assert_eq!(
+        caught["message"],
+        "invalid payload: staffId: expected an integer or a string of digits, got true"
+    );
+    assert_eq!(
+        answer["nested"],
+        "invalid payload: customers[1].contacts[0].thirdDataId: invalid type: floating point `1.5`, expected a string or an integer"
+    );
+    let uncaught = probe(
+        &harness,
+        "fn probe() {\n    tencent::list_leads(#{ start_time: \"2026-11-30\", end_time: \"2026-11-30\", page: \"two\" })\n}",
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        // The uncaught error shows the error map as JSON, so the quotes are escaped.
+        uncaught.contains(r#"page: expected an integer or a string of digits, got \"two\""#),
+        "{uncaught}"
+    );
+    assert!(uncaught.contains("probe.rhai:2:"), "{uncaught}");
+    assert_eq!(harness.sim.shared().requests(Vendor::Xiaolanben), before);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

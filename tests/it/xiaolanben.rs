@@ -554,12 +554,12 @@ async fn invalid_payloads_are_rejected_before_sending() {
         .await
         .unwrap_err();
     assert_eq!(err.kind, FailureKind::InvalidPayload);
-    assert_eq!(err.message, "customerName is required");
+    assert_eq!(err.message, "customerName: is required");
     let err = c
         .import_customer(&single(customer("甲", "", "1")))
         .await
         .unwrap_err();
-    assert_eq!(err.message, "contacts[0].thirdDataId is required");
+    assert_eq!(err.message, "contacts[0].thirdDataId: is required");
     let err = c
         .list_staffs(&ListStaffsRequest {
             page_index: 1,
@@ -568,7 +568,7 @@ async fn invalid_payloads_are_rejected_before_sending() {
         })
         .await
         .unwrap_err();
-    assert_eq!(err.message, "pageSize must be between 2 and 100 (got 101)");
+    assert_eq!(err.message, "pageSize: must be between 2 and 100 (got 101)");
     let err = h
         .client(Vendor::Xiaolanben)
         .call("import_customers", json!({"customers": "nope"}))

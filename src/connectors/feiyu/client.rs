@@ -19,9 +19,7 @@ use super::model::{
 };
 use super::sign;
 use crate::connectors::http::RawResponse;
-use crate::connectors::{
-    CallError, ClientContext, FailureKind, Vendor,
-};
+use crate::connectors::{CallError, ClientContext, FailureKind, Invalid, Vendor};
 
 /// The op name of the pull.
 pub const PULL_CLUES: &str = "pull_clues";
@@ -70,9 +68,7 @@ impl Client {
     /// `Business` otherwise, with `status` as the code and `msg` as the message.
     pub async fn pull_clues(&self, request: &PullRequest) -> Result<CluePage, CallError> {
         let op = PULL_CLUES;
-        request
-            .validate()
-            .map_err(|m| self.error(op, FailureKind::InvalidPayload, m))?;
+        request.validate().map_err(|e| self.invalid(op, e))?;
         let ts = self.ctx.clock.unix_secs().to_string();
         let to_sign = sign::string_to_sign(
             sign::PULL_CLUES_ROUTE,
@@ -133,9 +129,7 @@ impl Client {
         request: &CallbackRequest,
     ) -> Result<CallbackAnswer, CallError> {
         let op = CLUE_CALLBACK;
-        request
-            .validate()
-            .map_err(|m| self.error(op, FailureKind::InvalidPayload, m))?;
+        request.validate().map_err(|e| self.invalid(op, e))?;
         let body = serde_json::to_vec(&request.body())
             .map_err(|e| self.error(op, FailureKind::InvalidPayload, e.to_string()))?;
         let ts = self.ctx.clock.unix_secs().to_string();
@@ -241,6 +235,11 @@ impl Client {
 
     fn error(&self, op: &str, kind: FailureKind, message: impl Into<String>) -> CallError {
         CallError::new(Vendor::Feiyu, op, kind, message).with_account(&self.ctx.account)
+    }
+
+    fn invalid(&self, op: &str, e: Invalid) -> CallError {
+        e.into_call_error(Vendor::Feiyu, op)
+            .with_account(&self.ctx.account)
     }
 }
 

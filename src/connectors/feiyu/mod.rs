@@ -28,8 +28,8 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::connectors::source::{PullSource, PushReceiver};
-use crate::connectors::{CallError, ClientContext, Constant, OpInfo, Vendor, VendorSpec};
+use crate::connectors::source::PullSource;
+use crate::connectors::{Constant, OpInfo, Vendor, VendorSpec};
 use crate::lead::Lead;
 
 /// What Feiyu is and can do (see [`VendorSpec`]).
@@ -45,21 +45,8 @@ impl VendorSpec for Spec {
     type Credentials = config::Credentials;
     type Client = Client;
 
-    fn client(ctx: ClientContext, credentials: config::Credentials) -> Client {
-        Client::new(ctx, credentials)
-    }
-
-    async fn call_op(client: &Client, op: &str, payload: Value) -> Result<Value, CallError> {
-        client.call_op(op, payload).await
-    }
-
     fn pull_source(client: &Client) -> Result<Arc<dyn PullSource>, String> {
         Ok(Arc::new(client.clone()))
-    }
-
-    fn push_receiver(credentials: &config::Credentials) -> Result<Arc<dyn PushReceiver>, String> {
-        let _ = credentials;
-        Err("feiyu does not push leads; pull the account with `pull = \"<cron>\"` instead".to_string())
     }
 
     fn lead_from_record(account: &str, record: Value) -> Result<Lead, String> {

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::clock::{beijing, parse_beijing};
-use crate::connectors::{wire, Vendor};
+use crate::connectors::{wire, Invalid, Vendor};
 use crate::lead::{non_empty, Gender, Lead, LeadKind};
 
 /// `clue_type` values: (constant name for scripts, value, the vendor's label).
@@ -428,27 +428,28 @@ impl PullRequest {
     /// any text the vendor understands (one library sends unix seconds), but never empty and
     /// never with white space or control characters, which would make the signed text
     /// ambiguous (the signature separates the timestamp with one space).
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), Invalid> {
         for (field, value) in [
             ("start_time", &self.start_time),
             ("end_time", &self.end_time),
         ] {
             if value.is_empty() {
-                return Err(format!("{field} must not be empty (expected YYYY-MM-DD)"));
+                return Err(Invalid::new(field, "must not be empty (expected YYYY-MM-DD)"));
             }
             if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                return Err(format!(
-                    "{field} {value:?} must not contain spaces or control characters (expected YYYY-MM-DD)"
+                return Err(Invalid::new(
+                    field,
+                    format!("{value:?} must not contain spaces or control characters (expected YYYY-MM-DD)"),
                 ));
             }
         }
         if self.page == 0 {
-            return Err("page must be 1 or more".into());
+            return Err(Invalid::new("page", "must be 1 or more"));
         }
         if !(1..=MAX_PAGE_SIZE).contains(&self.page_size) {
-            return Err(format!(
-                "page_size must be between 1 and {MAX_PAGE_SIZE}, got {}",
-                self.page_size
+            return Err(Invalid::new(
+                "page_size",
+                format!("must be between 1 and {MAX_PAGE_SIZE}, got {}", self.page_size),
             ));
         }
         Ok(())
@@ -471,9 +472,9 @@ pub struct CallbackRequest {
 }
 
 impl TryFrom<Value> for CallbackRequest {
-    type Error = String;
+    type Error = Invalid;
 
-    fn try_from(payload: Value) -> Result<Self, String> {
+    fn try_from(payload: Value) -> Result<Self, Invalid> {
         CallbackRequest::from_payload(&payload)
     }
 }
@@ -486,42 +487,48 @@ impl CallbackRequest {
     /// Reads a payload, naming the field at fault: `clue_id` (a non-empty string or an integer;
     /// sent as a string, as §1.8 shows) and `clue_convert_state` (an integer, or an integer in a
     /// string). Any other key is refused, so a typo is not silently dropped.
-    pub fn from_payload(payload: &Value) -> Result<CallbackRequest, String> {
+    pub fn from_payload(payload: &Value) -> Result<CallbackRequest, Invalid> {
         let Value::Object(map) = payload else {
-            return Err(format!(
-                "the payload must be an object {{clue_id, clue_convert_state}}, got {}",
-                kind_of(payload)
+            return Err(Invalid::new(
+                "payload",
+                format!(
+                    "must be an object {{clue_id, clue_convert_state}}, got {}",
+                    kind_of(payload)
+                ),
             ));
         };
         if let Some(key) = map
             .keys()
             .find(|k| !matches!(k.as_str(), "clue_id" | "clue_convert_state"))
         {
-            return Err(format!(
-                "unknown field `{key}` (expected clue_id and clue_convert_state)"
+            return Err(Invalid::new(
+                key.as_str(),
+                "unknown field (expected clue_id and clue_convert_state)",
             ));
         }
         let clue_id = match map.get("clue_id") {
-            None | Some(Value::Null) => return Err("missing field `clue_id`".into()),
+            None | Some(Value::Null) => return Err(Invalid::new("clue_id", "is required")),
             Some(Value::String(s)) => s.clone(),
             Some(Value::Number(n)) if n.is_u64() || n.is_i64() => n.to_string(),
             Some(other) => {
-                return Err(format!(
-                    "field `clue_id` must be a string or an integer, got {}",
-                    kind_of(other)
+                return Err(Invalid::new(
+                    "clue_id",
+                    format!("must be a string or an integer, got {}", kind_of(other)),
                 ))
             }
         };
         let clue_convert_state = match map.get("clue_convert_state") {
-            None | Some(Value::Null) => return Err("missing field `clue_convert_state`".into()),
+            None | Some(Value::Null) => {
+                return Err(Invalid::new("clue_convert_state", "is required"))
+            }
             Some(Value::Number(n)) => n.as_i64(),
             Some(Value::String(s)) => s.trim().parse().ok(),
             Some(_) => None,
         }
         .ok_or_else(|| {
-            format!(
-                "field `clue_convert_state` must be an integer, got {}",
-                map["clue_convert_state"]
+            Invalid::new(
+                "clue_convert_state",
+                format!("must be an integer, got {}", map["clue_convert_state"]),
             )
         })?;
         let request = CallbackRequest {
@@ -534,18 +541,21 @@ impl CallbackRequest {
 
     /// Checks what we can before sending: the id is not empty and carries no white space or
     /// control characters (no clue id has them; one would be a script bug, such as a name).
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), Invalid> {
         if self.clue_id.trim().is_empty() {
-            return Err("field `clue_id` must not be empty".into());
+            return Err(Invalid::new("clue_id", "must not be empty"));
         }
         if self
             .clue_id
             .chars()
             .any(|c| c.is_whitespace() || c.is_control())
         {
-            return Err(format!(
-                "field `clue_id` {:?} must not contain spaces or control characters",
-                self.clue_id
+            return Err(Invalid::new(
+                "clue_id",
+                format!(
+                    "{:?} must not contain spaces or control characters",
+                    self.clue_id
+                ),
             ));
         }
         Ok(())

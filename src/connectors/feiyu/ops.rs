@@ -1,12 +1,13 @@
 //! Feiyu's ops table: every op declared once (see `crate::connectors::ops`).
 
 use super::client::Client;
+use super::config::Credentials;
 use super::model::{CallbackAnswer, CallbackRequest, CluePage, PullRequest};
 use crate::connectors::ops::ops_table;
 use crate::connectors::Vendor;
 
 ops_table! {
-    vendor: Vendor::Feiyu, client: Client;
+    vendor: Vendor::Feiyu, client: Client, credentials: Credentials;
     pull_clues("GET /crm/v2/openapi/pull-clues/", "One page of the clues (线索) created in a start_time..end_time window of days",
         example: r#"{"start_time": "2026-11-30", "end_time": "2026-11-30", "page": 1, "page_size": 10}"#)
         : PullRequest => CluePage = |client, request| client.pull_clues(&request);

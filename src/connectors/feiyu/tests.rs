@@ -370,11 +370,14 @@ fn request_defaults_and_validation_name_the_field() {
         edit(&mut r);
         r.validate().unwrap_err()
     };
-    assert!(bad(|r| r.start_time.clear()).starts_with("start_time"));
-    assert!(bad(|r| r.end_time = "2024-05-31 23:59:59".into()).starts_with("end_time"));
-    assert!(bad(|r| r.page = 0).starts_with("page "));
-    assert!(bad(|r| r.page_size = 101).starts_with("page_size"));
-    assert!(bad(|r| r.page_size = 0).starts_with("page_size"));
+    assert_eq!(bad(|r| r.start_time.clear()).field, "start_time");
+    assert_eq!(
+        bad(|r| r.end_time = "2024-05-31 23:59:59".into()).field,
+        "end_time"
+    );
+    assert_eq!(bad(|r| r.page = 0).field, "page");
+    assert_eq!(bad(|r| r.page_size = 101).field, "page_size");
+    assert_eq!(bad(|r| r.page_size = 0).field, "page_size");
     assert!(serde_json::from_value::<PullRequest>(
         json!({"start_time": "a", "end_time": "b", "pagesize": 5})
     )

@@ -29,9 +29,7 @@ use super::model::*;
 use super::multipart;
 use super::sign::{needs_refresh, parse_expiration};
 use crate::connectors::http::RawResponse;
-use crate::connectors::{
-    CallError, ClientContext, FailureKind, Vendor,
-};
+use crate::connectors::{CallError, ClientContext, FailureKind, Invalid, Vendor};
 use crate::secret::Secret;
 
 const VENDOR: Vendor = Vendor::Linkflow;
@@ -363,10 +361,7 @@ impl Client {
         .ok_or_else(|| {
             self.invalid(
                 OP,
-                Invalid {
-                    field: "content".into(),
-                    problem: "contains the multipart boundary".into(),
-                },
+                Invalid::new("content", "contains the multipart boundary"),
             )
         })?;
         let path = format!(
@@ -746,13 +741,8 @@ impl Client {
     }
 
     fn invalid(&self, op: &str, e: Invalid) -> CallError {
-        CallError::new(
-            VENDOR,
-            op,
-            FailureKind::InvalidPayload,
-            format!("invalid payload: {e}"),
-        )
-        .with_account(&self.ctx.account)
+        e.into_call_error(VENDOR, op)
+            .with_account(&self.ctx.account)
     }
 }
 

@@ -4,12 +4,13 @@
 use serde_json::Value;
 
 use super::client::{Client, NoParams};
+use super::config::Credentials;
 use super::model::{ChannelIdentity, Contact, ContactIdRequest, ContactIdentities, ContactTag, CreateGroupRequest, CreateTagRequest, Dashboard, DashboardRequest, ExportTagRequest, FindContactIdentitiesRequest, FindContactRequest, Folder, GetContactsRequest, Group, GroupIdRequest, GroupMember, GroupMembersRequest, Id, Identity, IdentityRecord, ListContactGroupsRequest, ListContactIdsRequest, ListContactsRequest, ListGroupMembersRequest, ListGroupsRequest, ListOrdersRequest, ListQrcodesRequest, ListTagsRequest, MembershipChange, MessageBatch, Order, Qrcode, RenameGroupRequest, Report, ReportRequest, ScanContactsRequest, SetTagValuesRequest, ShortUrl, ShortUrlRequest, Tag, TagExport, TagKeyRequest, TagUpload, TaskIdRequest, UnbindIdentitiesRequest, UploadDimensionDataRequest, UploadTagValuesRequest};
 use crate::connectors::ops::ops_table;
 use crate::connectors::Vendor;
 
 ops_table! {
-    vendor: Vendor::Linkflow, client: Client;
+    vendor: Vendor::Linkflow, client: Client, credentials: Credentials;
     send_messages("POST /open/messages", "Create/update contacts (contact/set) and track events (event/track)",
         example: r#"{"channelKey": "udc_12SyQfFmg", "identities": [{"id": "13800000001", "type": "mobilePhone"}], "messages": [{"domain": "contact", "action": "set", "data": {"name": "李伟"}}]}"#)
         : MessageBatch => Value = |client, request| client.send_messages(&request);

@@ -14,14 +14,12 @@ use serde_json::Value;
 
 use super::config::Credentials;
 use super::model::{
-    Ack, Envelope, Invalid, ListLeadsPage, ListLeadsRequest, ReportPersonalWechatRequest,
+    Ack, Envelope, ListLeadsPage, ListLeadsRequest, ReportPersonalWechatRequest,
     ReportRequest, SetLeadsStatusSystemRequest, TencentLead,
 };
 use super::sign;
 use crate::connectors::http::RawResponse;
-use crate::connectors::{
-    CallError, ClientContext, FailureKind, Vendor,
-};
+use crate::connectors::{CallError, ClientContext, FailureKind, Invalid, Vendor};
 
 /// Produces the nonce of each request (≤ 32 characters, unique per request).
 pub type NonceSource = Arc<dyn Fn() -> String + Send + Sync>;
@@ -319,7 +317,8 @@ impl Client {
     }
 
     fn invalid(&self, op: &str, e: Invalid) -> CallError {
-        self.error(op, FailureKind::InvalidPayload, e.to_string())
+        e.into_call_error(Vendor::Tencent, op)
+            .with_account(&self.ctx.account)
     }
 
     fn error(&self, op: &str, kind: FailureKind, message: impl Into<String>) -> CallError {

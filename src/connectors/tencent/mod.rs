@@ -27,7 +27,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::connectors::source::{PullSource, PushReceiver};
-use crate::connectors::{CallError, ClientContext, Constant, OpInfo, Vendor, VendorSpec};
+use crate::connectors::{Constant, OpInfo, Vendor, VendorSpec};
 use crate::lead::Lead;
 
 /// What Tencent is and can do (see [`VendorSpec`]).
@@ -42,14 +42,6 @@ impl VendorSpec for Spec {
     const SECRET_KEYS: &'static [&'static str] = &["token", "secret"];
     type Credentials = config::Credentials;
     type Client = Client;
-
-    fn client(ctx: ClientContext, credentials: config::Credentials) -> Client {
-        Client::new(ctx, credentials)
-    }
-
-    async fn call_op(client: &Client, op: &str, payload: Value) -> Result<Value, CallError> {
-        client.call_op(op, payload).await
-    }
 
     fn pull_source(client: &Client) -> Result<Arc<dyn PullSource>, String> {
         Ok(Arc::new(client.clone()))

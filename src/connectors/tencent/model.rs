@@ -16,7 +16,7 @@ use std::fmt;
 
 use super::enums;
 use crate::clock;
-use crate::connectors::{wire, Vendor};
+use crate::connectors::{wire, Invalid, Vendor};
 use crate::lead::{non_empty, Gender, Lead, LeadKind};
 
 /// Largest `page_size` the list API accepts.
@@ -25,25 +25,6 @@ pub const MAX_PAGE_SIZE: i64 = 200;
 pub const MAX_REPORT_ITEMS: usize = 50;
 /// Longest nonce the platform accepts (X-d).
 pub const MAX_NONCE_LEN: usize = 32;
-
-/// A request that failed our validation; nothing was sent. Names the field.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {reason}")]
-pub struct Invalid {
-    /// The field, with its position for list items (`list[2].leads_ineffect_reason`).
-    pub field: String,
-    /// What is wrong.
-    pub reason: String,
-}
-
-impl Invalid {
-    fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            reason: reason.into(),
-        }
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Loose scalars

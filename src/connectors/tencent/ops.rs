@@ -1,12 +1,13 @@
 //! Tencent's ops table: every op declared once (see `crate::connectors::ops`).
 
 use super::client::Client;
+use super::config::Credentials;
 use super::model::{Ack, ListLeadsPage, ListLeadsRequest, ReportPersonalWechatRequest, ReportRequest, SetLeadsStatusSystemRequest};
 use crate::connectors::ops::ops_table;
 use crate::connectors::Vendor;
 
 ops_table! {
-    vendor: Vendor::Tencent, client: Client;
+    vendor: Vendor::Tencent, client: Client, credentials: Credentials;
     list_leads("GET /leads/list", "One page of leads in a time window (start_time, end_time, page, page_size ≤ 200)",
         example: r#"{"start_time": 1780000000, "end_time": 1780086400, "time_type": 1, "page": 1, "page_size": 10}"#)
         : ListLeadsRequest => ListLeadsPage = |client, request| client.list_leads(&request);

@@ -8,13 +8,11 @@ use serde_json::Value;
 use super::config::Credentials;
 use super::model::{
     decode_records, AddSalesLeadsApaasRequest, AddSalesLeadsRequest, ApaasSalesLead, Envelope,
-    Invalid, ModifySalesLeadsApaasRequest, ModifySalesLeadsRequest, QuerySalesLeadsApaasRequest,
+    ModifySalesLeadsApaasRequest, ModifySalesLeadsRequest, QuerySalesLeadsApaasRequest,
     QuerySalesLeadsRequest, RemoveSalesLeadsRequest, SalesLead, WriteAck, DEFAULT_PAGE_SIZE,
 };
 use super::sign;
-use crate::connectors::{
-    CallError, ClientContext, FailureKind, Vendor,
-};
+use crate::connectors::{CallError, ClientContext, FailureKind, Invalid, Vendor};
 
 /// Stops a runaway pager (a vendor that ignores `page` would otherwise loop forever).
 pub const MAX_PAGES: i64 = 10_000;
@@ -127,7 +125,8 @@ impl Client {
     }
 
     fn invalid(&self, op: &str, e: Invalid) -> CallError {
-        self.error(op, FailureKind::InvalidPayload, e.to_string())
+        e.into_call_error(Vendor::Waiqin, op)
+            .with_account(&self.ctx.account)
     }
 
     /// Serializes `body` once and sends those bytes under a fresh `msg_id`.

@@ -32,7 +32,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::connectors::source::{PullSource, PushReceiver};
-use crate::connectors::{CallError, ClientContext, Constant, OpInfo, Vendor, VendorSpec};
+use crate::connectors::{OpInfo, Vendor, VendorSpec};
 use crate::lead::Lead;
 
 /// What Waiqin is and can do (see [`VendorSpec`]).
@@ -48,14 +48,6 @@ impl VendorSpec for Spec {
     const SECRET_KEYS: &'static [&'static str] = &["appkey", "pushsecret"];
     type Credentials = config::Credentials;
     type Client = Client;
-
-    fn client(ctx: ClientContext, credentials: config::Credentials) -> Client {
-        Client::new(ctx, credentials)
-    }
-
-    async fn call_op(client: &Client, op: &str, payload: Value) -> Result<Value, CallError> {
-        client.call_op(op, payload).await
-    }
 
     fn pull_source(client: &Client) -> Result<Arc<dyn PullSource>, String> {
         Ok(Arc::new(client.clone()))
@@ -74,9 +66,5 @@ impl VendorSpec for Spec {
         model::SalesLead::from_raw(record)
             .map(|lead| lead.to_lead(account))
             .map_err(|e| format!("not a Waiqin sales lead: {e}"))
-    }
-
-    fn constants() -> Vec<(String, Constant)> {
-        Vec::new()
     }
 }

@@ -11,25 +11,8 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
 use crate::connectors::wire;
-use crate::connectors::Vendor;
+use crate::connectors::{Invalid, Vendor};
 use crate::lead::{non_empty, Lead, LeadKind};
-
-/// Why a request failed our own validation before anything was sent; names the field.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {problem}")]
-pub struct Invalid {
-    /// The vendor field name (or `a|b` for "one of").
-    pub field: &'static str,
-    /// What is wrong with it.
-    pub problem: String,
-}
-
-fn invalid(field: &'static str, problem: impl Into<String>) -> Invalid {
-    Invalid {
-        field,
-        problem: problem.into(),
-    }
-}
 
 fn present(value: &Option<String>) -> bool {
     value.as_deref().is_some_and(|v| !v.trim().is_empty())
@@ -37,7 +20,7 @@ fn present(value: &Option<String>) -> bool {
 
 fn one_of(field: &'static str, value: &Option<String>, allowed: &[&str]) -> Result<(), Invalid> {
     match value.as_deref() {
-        Some(v) if !allowed.contains(&v) => Err(invalid(
+        Some(v) if !allowed.contains(&v) => Err(Invalid::new(
             field,
             format!("{v:?} is not one of {}", allowed.join(", ")),
         )),
@@ -48,7 +31,7 @@ fn one_of(field: &'static str, value: &Option<String>, allowed: &[&str]) -> Resu
 fn date(field: &'static str, value: &Option<String>) -> Result<(), Invalid> {
     match value.as_deref() {
         Some(v) if chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d").is_err() || v.len() != 10 => {
-            Err(invalid(field, format!("{v:?} is not a yyyy-MM-dd date")))
+            Err(Invalid::new(field, format!("{v:?} is not a yyyy-MM-dd date")))
         }
         _ => Ok(()),
     }
@@ -168,7 +151,7 @@ pub struct AddSalesLeadsRequest {
     )]
     pub code: Option<String>,
     /// The lead's fields.
-    #[serde(flatten)]
+    #[serde(flatten, deserialize_with = "wire::flat")]
     pub fields: SalesLeadFields,
     /// 手机号码是否能重复: `"0"` no, `"1"` or empty yes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -182,7 +165,7 @@ impl AddSalesLeadsRequest {
     /// Checks what the vendor would reject anyway, before sending.
     pub fn validate(&self) -> Result<(), Invalid> {
         if !present(&self.fields.emp_name) && !present(&self.fields.pool_name) {
-            return Err(invalid("empName|poolName", "one of them is required"));
+            return Err(Invalid::new("empName|poolName", "one of them is required"));
         }
         one_of("mobile_repeat", &self.mobile_repeat, &["0", "1", ""])
     }
@@ -206,7 +189,7 @@ pub struct ModifySalesLeadsRequest {
     )]
     pub code: Option<String>,
     /// The fields to change.
-    #[serde(flatten)]
+    #[serde(flatten, deserialize_with = "wire::flat")]
     pub fields: SalesLeadFields,
     /// Fields we did not model, sent as given.
     #[serde(flatten)]
@@ -224,7 +207,7 @@ fn id_or_code(id: &Option<String>, code: &Option<String>) -> Result<(), Invalid>
     if present(id) || present(code) {
         Ok(())
     } else {
-        Err(invalid("id|code", "one of them is required"))
+        Err(Invalid::new("id|code", "one of them is required"))
     }
 }
 
@@ -349,11 +332,11 @@ impl ApaasLeadFields {
             &["1", "2", "5"],
         )?;
         match self.allocation_status.as_deref() {
-            Some("0") if !present(&self.pool_name) => Err(invalid(
+            Some("0") if !present(&self.pool_name) => Err(Invalid::new(
                 "pool_name",
                 "required when allocation_status is \"0\" (unassigned)",
             )),
-            Some("1") if !present(&self.responsible_person) => Err(invalid(
+            Some("1") if !present(&self.responsible_person) => Err(Invalid::new(
                 "responsible_person",
                 "required when allocation_status is \"1\" (assigned)",
             )),
@@ -373,7 +356,7 @@ pub struct AddSalesLeadsApaasRequest {
     )]
     pub code: Option<String>,
     /// The shared aPaaS fields.
-    #[serde(flatten)]
+    #[serde(flatten, deserialize_with = "wire::flat")]
     pub fields: ApaasLeadFields,
     /// 地址.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -433,7 +416,7 @@ pub struct ModifySalesLeadsApaasRequest {
     )]
     pub code: Option<String>,
     /// The shared aPaaS fields.
-    #[serde(flatten)]
+    #[serde(flatten, deserialize_with = "wire::flat")]
     pub fields: ApaasLeadFields,
     /// 地址 — spelled `mark_address` in this op only (W-m).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -588,7 +571,7 @@ impl QueryConditions {
 
     fn validate(&self, extra_condition: bool) -> Result<(), Invalid> {
         if !self.has_condition() && !extra_condition {
-            return Err(invalid(
+            return Err(Invalid::new(
                 "code|id|linkman|mobile|emp_name|cus_name|create_time_*|modify_time_*|salesleads_status",
                 "the query needs at least one condition",
             ));
@@ -599,10 +582,10 @@ impl QueryConditions {
         date("modify_time_end", &self.modify_time_end)?;
         one_of("salesleads_status", &self.salesleads_status, QUERY_STATUSES)?;
         if self.page.is_some_and(|p| p < 1) {
-            return Err(invalid("page", "must be 1 or more"));
+            return Err(Invalid::new("page", "must be 1 or more"));
         }
         if self.page_size.is_some_and(|p| p < 1) {
-            return Err(invalid("pageSize", "must be 1 or more"));
+            return Err(Invalid::new("pageSize", "must be 1 or more"));
         }
         Ok(())
     }
@@ -612,7 +595,7 @@ impl QueryConditions {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct QuerySalesLeadsRequest {
     /// The conditions and paging.
-    #[serde(flatten)]
+    #[serde(flatten, deserialize_with = "wire::flat")]
     pub conditions: QueryConditions,
     /// Conditions we did not model, sent as given (they count as a condition).
     #[serde(flatten)]
@@ -630,7 +613,7 @@ impl QuerySalesLeadsRequest {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct QuerySalesLeadsApaasRequest {
     /// The conditions and paging.
-    #[serde(flatten)]
+    #[serde(flatten, deserialize_with = "wire::flat")]
     pub conditions: QueryConditions,
     /// `{field_key, type: asc|desc}` as in the example (W-k: the table says `sort`).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -1,12 +1,13 @@
 //! Waiqin's ops table: every op declared once (see `crate::connectors::ops`).
 
 use super::client::Client;
+use super::config::Credentials;
 use super::model::{AddSalesLeadsApaasRequest, AddSalesLeadsRequest, ApaasSalesLead, ModifySalesLeadsApaasRequest, ModifySalesLeadsRequest, QuerySalesLeadsApaasRequest, QuerySalesLeadsRequest, RemoveSalesLeadsRequest, SalesLead, WriteAck};
 use crate::connectors::ops::ops_table;
 use crate::connectors::Vendor;
 
 ops_table! {
-    vendor: Vendor::Waiqin, client: Client;
+    vendor: Vendor::Waiqin, client: Client, credentials: Credentials;
     add_sales_leads("POST /salesleads/v1/addSalesLeads/{openid}/{timestamp}/{digest}/{msg_id}", "Create a lead (empName or poolName required; code is unique)",
         example: r#"{"poolName": "线索池", "code": "CONTRACT-1", "linkman": "张伟", "mobile": "13900000000"}"#)
         : AddSalesLeadsRequest => WriteAck = |client, request| client.add_sales_leads(&request);

@@ -483,7 +483,7 @@ fn query_example_decodes_and_validation_rules_hold() {
     assert!(only_paging
         .validate()
         .unwrap_err()
-        .problem
+        .reason
         .contains("at least one condition"));
     let bad_date: QuerySalesLeadsRequest =
         serde_json::from_value(json!({"modify_time_start": "2020/01/20"})).unwrap();

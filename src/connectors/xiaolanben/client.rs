@@ -14,9 +14,7 @@ use super::model::{
 };
 use super::sign;
 use crate::connectors::http::RawResponse;
-use crate::connectors::{
-    CallError, ClientContext, FailureKind, Vendor,
-};
+use crate::connectors::{CallError, ClientContext, FailureKind, Invalid, Vendor};
 
 /// Path of the single import.
 pub const IMPORT_CUSTOMER_PATH: &str = "/blue-crm/api/v1/open/customer/import/customerWithContact";
@@ -76,7 +74,7 @@ impl Client {
         const OP: &str = "import_customer";
         req.customer
             .validate("")
-            .map_err(|m| self.error(OP, FailureKind::InvalidPayload, m))?;
+            .map_err(|e| self.invalid(OP, e))?;
         let body = self.to_body(OP, &req.customer)?;
         let raw = self
             .send(
@@ -100,7 +98,7 @@ impl Client {
     ) -> Result<ImportBatchResult, CallError> {
         const OP: &str = "import_customers";
         req.validate()
-            .map_err(|m| self.error(OP, FailureKind::InvalidPayload, m))?;
+            .map_err(|e| self.invalid(OP, e))?;
         let body = self.to_body(OP, &req.customers)?;
         let raw = self
             .send(
@@ -183,7 +181,7 @@ impl Client {
 
     async fn staff_page(&self, op: &str, req: &ListStaffsRequest) -> Result<Vec<Staff>, CallError> {
         req.validate()
-            .map_err(|m| self.error(op, FailureKind::InvalidPayload, m))?;
+            .map_err(|e| self.invalid(op, e))?;
         let raw = self
             .send(
                 op,
@@ -286,6 +284,11 @@ impl Client {
 
     fn error(&self, op: &str, kind: FailureKind, message: impl Into<String>) -> CallError {
         CallError::new(VENDOR, op, kind, message).with_account(&self.ctx.account)
+    }
+
+    fn invalid(&self, op: &str, e: Invalid) -> CallError {
+        e.into_call_error(VENDOR, op)
+            .with_account(&self.ctx.account)
     }
 
     fn bad_response(&self, op: &str, raw: &RawResponse, problem: &str) -> CallError {

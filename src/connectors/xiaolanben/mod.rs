@@ -26,13 +26,7 @@ mod tests;
 pub use ops::OPS;
 pub use client::Client;
 
-use std::sync::Arc;
-
-use serde_json::Value;
-
-use crate::connectors::source::{PullSource, PushReceiver};
-use crate::connectors::{not_a_source, CallError, ClientContext, Constant, OpInfo, Vendor, VendorSpec};
-use crate::lead::Lead;
+use crate::connectors::{OpInfo, Vendor, VendorSpec};
 
 /// What Xiaolanben is and can do (see [`VendorSpec`]).
 pub struct Spec;
@@ -46,31 +40,4 @@ impl VendorSpec for Spec {
     const SECRET_KEYS: &'static [&'static str] = &["key"];
     type Credentials = config::Credentials;
     type Client = Client;
-
-    fn client(ctx: ClientContext, credentials: config::Credentials) -> Client {
-        Client::new(ctx, credentials)
-    }
-
-    async fn call_op(client: &Client, op: &str, payload: Value) -> Result<Value, CallError> {
-        client.call_op(op, payload).await
-    }
-
-    fn pull_source(client: &Client) -> Result<Arc<dyn PullSource>, String> {
-        let _ = client;
-        Err(not_a_source(Vendor::Xiaolanben, "pull API"))
-    }
-
-    fn push_receiver(credentials: &config::Credentials) -> Result<Arc<dyn PushReceiver>, String> {
-        let _ = credentials;
-        Err(not_a_source(Vendor::Xiaolanben, "pushes"))
-    }
-
-    fn lead_from_record(account: &str, record: Value) -> Result<Lead, String> {
-        let _ = (account, record);
-        Err(not_a_source(Vendor::Xiaolanben, "lead records"))
-    }
-
-    fn constants() -> Vec<(String, Constant)> {
-        Vec::new()
-    }
 }

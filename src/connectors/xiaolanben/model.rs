@@ -14,7 +14,7 @@ use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::connectors::wire;
+use crate::connectors::{wire, Invalid};
 use crate::lead::{Gender, Lead};
 
 /// Prefix of custom-field keys in customers and contacts.
@@ -223,7 +223,7 @@ pub struct Customer {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ImportCustomerRequest {
     /// The customer (the request body).
-    #[serde(flatten)]
+    #[serde(flatten, deserialize_with = "wire::flat")]
     pub customer: Customer,
     /// The query options.
     #[serde(default)]
@@ -285,14 +285,17 @@ impl ListStaffsRequest {
     }
 
     /// Checks the documented ranges.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), Invalid> {
         if self.page_index < 1 {
-            return Err("pageIndex must be 1 or more".into());
+            return Err(Invalid::new("pageIndex", "must be 1 or more"));
         }
         if !(MIN_PAGE_SIZE..=MAX_PAGE_SIZE).contains(&self.page_size) {
-            return Err(format!(
-                "pageSize must be between {MIN_PAGE_SIZE} and {MAX_PAGE_SIZE} (got {})",
-                self.page_size
+            return Err(Invalid::new(
+                "pageSize",
+                format!(
+                    "must be between {MIN_PAGE_SIZE} and {MAX_PAGE_SIZE} (got {})",
+                    self.page_size
+                ),
             ));
         }
         Ok(())
@@ -482,24 +485,25 @@ fn java_len(text: &str) -> usize {
     text.encode_utf16().count()
 }
 
-fn check_len(path: &str, field: &str, value: Option<&str>, max: usize) -> Result<(), String> {
+fn check_len(path: &str, field: &str, value: Option<&str>, max: usize) -> Result<(), Invalid> {
     match value {
-        Some(v) if java_len(v) > max => Err(format!(
-            "{path}{field} must be at most {max} characters (got {})",
-            java_len(v)
+        Some(v) if java_len(v) > max => Err(Invalid::new(
+            format!("{path}{field}"),
+            format!("must be at most {max} characters (got {})", java_len(v)),
         )),
         _ => Ok(()),
     }
 }
 
-fn check_custom_keys(path: &str, fields: &Map<String, Value>) -> Result<(), String> {
+fn check_custom_keys(path: &str, fields: &Map<String, Value>) -> Result<(), Invalid> {
     for key in fields.keys() {
         let ok = key
             .strip_prefix(CUSTOMIZE_FIELD_PREFIX)
             .is_some_and(|id| !id.is_empty());
         if !ok {
-            return Err(format!(
-                "{path}{key} is not a known field (custom fields are written `customizeField.<field id>`)"
+            return Err(Invalid::new(
+                format!("{path}{key}"),
+                "is not a known field (custom fields are written `customizeField.<field id>`)",
             ));
         }
     }
@@ -514,9 +518,9 @@ fn is_iso_date(text: &str) -> bool {
 impl Contact {
     /// Checks the guide's constraints; `path` prefixes field names in the message
     /// (e.g. `contacts[0].`).
-    pub fn validate(&self, path: &str) -> Result<(), String> {
+    pub fn validate(&self, path: &str) -> Result<(), Invalid> {
         if self.third_data_id.trim().is_empty() {
-            return Err(format!("{path}thirdDataId is required"));
+            return Err(Invalid::new(format!("{path}thirdDataId"), "is required"));
         }
         for (field, value, max) in [
             ("name", &self.name, 30),
@@ -534,13 +538,17 @@ impl Contact {
         }
         if let Some(g) = self.gender.as_deref().filter(|g| !g.is_empty()) {
             if !["男", "女", "未知"].contains(&g) {
-                return Err(format!("{path}gender must be 男, 女 or 未知 (got {g:?})"));
+                return Err(Invalid::new(
+                    format!("{path}gender"),
+                    format!("must be 男, 女 or 未知 (got {g:?})"),
+                ));
             }
         }
         if let Some(b) = self.birthday.as_deref().filter(|b| !b.is_empty()) {
             if !is_iso_date(b) {
-                return Err(format!(
-                    "{path}birthday must be a yyyy-MM-dd date (got {b:?})"
+                return Err(Invalid::new(
+                    format!("{path}birthday"),
+                    format!("must be a yyyy-MM-dd date (got {b:?})"),
                 ));
             }
         }
@@ -551,15 +559,18 @@ impl Contact {
 impl Customer {
     /// Checks the guide's constraints; `path` prefixes field names in the message
     /// (e.g. `customers[2].`).
-    pub fn validate(&self, path: &str) -> Result<(), String> {
+    pub fn validate(&self, path: &str) -> Result<(), Invalid> {
         let name_len = java_len(self.customer_name.trim());
         if name_len == 0 {
-            return Err(format!("{path}customerName is required"));
+            return Err(Invalid::new(format!("{path}customerName"), "is required"));
         }
         if java_len(&self.customer_name) > 200 {
-            return Err(format!(
-                "{path}customerName must be 1–200 characters (got {})",
-                java_len(&self.customer_name)
+            return Err(Invalid::new(
+                format!("{path}customerName"),
+                format!(
+                    "must be 1–200 characters (got {})",
+                    java_len(&self.customer_name)
+                ),
             ));
         }
         check_len(path, "entName", self.ent_name.as_deref(), 200)?;
@@ -568,9 +579,12 @@ impl Customer {
         for (i, contact) in self.contacts.iter().enumerate() {
             contact.validate(&format!("{path}contacts[{i}]."))?;
             if let Some(first) = seen.insert(contact.third_data_id.as_str(), i) {
-                return Err(format!(
-                    "{path}contacts[{i}].thirdDataId {:?} repeats contacts[{first}] (it keys the answer's contactIdMap)",
-                    contact.third_data_id
+                return Err(Invalid::new(
+                    format!("{path}contacts[{i}].thirdDataId"),
+                    format!(
+                        "{:?} repeats contacts[{first}] (it keys the answer's contactIdMap)",
+                        contact.third_data_id
+                    ),
                 ));
             }
         }
@@ -628,14 +642,17 @@ impl Customer {
 
 impl ImportCustomersRequest {
     /// Checks every customer, the batch caps and distinct names.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), Invalid> {
         if self.customers.is_empty() {
-            return Err("customers must not be empty".into());
+            return Err(Invalid::new("customers", "must not be empty"));
         }
         if self.customers.len() > MAX_BATCH_CUSTOMERS {
-            return Err(format!(
-                "customers has {} entries; at most {MAX_BATCH_CUSTOMERS} per call (split the batch)",
-                self.customers.len()
+            return Err(Invalid::new(
+                "customers",
+                format!(
+                    "has {} entries; at most {MAX_BATCH_CUSTOMERS} per call (split the batch)",
+                    self.customers.len()
+                ),
             ));
         }
         let mut names: HashMap<&str, usize> = HashMap::new();
@@ -643,15 +660,21 @@ impl ImportCustomersRequest {
             let path = format!("customers[{i}].");
             c.validate(&path)?;
             if c.contacts.len() > MAX_BATCH_CONTACTS {
-                return Err(format!(
-                    "{path}contacts has {} entries; at most {MAX_BATCH_CONTACTS} per customer in a batch",
-                    c.contacts.len()
+                return Err(Invalid::new(
+                    format!("{path}contacts"),
+                    format!(
+                        "has {} entries; at most {MAX_BATCH_CONTACTS} per customer in a batch",
+                        c.contacts.len()
+                    ),
                 ));
             }
             if let Some(first) = names.insert(c.customer_name.as_str(), i) {
-                return Err(format!(
-                    "{path}customerName {:?} repeats customers[{first}] (the answer is keyed by customer name)",
-                    c.customer_name
+                return Err(Invalid::new(
+                    format!("{path}customerName"),
+                    format!(
+                        "{:?} repeats customers[{first}] (the answer is keyed by customer name)",
+                        c.customer_name
+                    ),
                 ));
             }
         }
@@ -778,12 +801,34 @@ pub fn decode_error(body: &[u8]) -> Option<ErrorBody> {
 // ---------------------------------------------------------------------------------------------
 // Tolerant field helpers.
 
-#[derive(Deserialize)]
-#[serde(untagged)]
+/// A string or an integer. Decoded by hand rather than as an untagged enum, whose error ("data
+/// did not match any variant") would not say what was expected.
 enum TextOrNumber {
     Text(String),
     Int(i64),
     UInt(u64),
+}
+
+impl<'de> Deserialize<'de> for TextOrNumber {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct TextOrNumberVisitor;
+        impl serde::de::Visitor<'_> for TextOrNumberVisitor {
+            type Value = TextOrNumber;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string or an integer")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<TextOrNumber, E> {
+                Ok(TextOrNumber::Text(v.to_string()))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<TextOrNumber, E> {
+                Ok(TextOrNumber::Int(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<TextOrNumber, E> {
+                Ok(TextOrNumber::UInt(v))
+            }
+        }
+        d.deserialize_any(TextOrNumberVisitor)
+    }
 }
 
 impl TextOrNumber {

@@ -1,12 +1,13 @@
 //! Xiaolanben's ops table: every op declared once (see `crate::connectors::ops`).
 
 use super::client::Client;
+use super::config::Credentials;
 use super::model::{ImportBatchResult, ImportCustomerRequest, ImportCustomersRequest, ImportResult, ListAllStaffsRequest, ListStaffsRequest, Staff};
 use crate::connectors::ops::ops_table;
 use crate::connectors::Vendor;
 
 ops_table! {
-    vendor: Vendor::Xiaolanben, client: Client;
+    vendor: Vendor::Xiaolanben, client: Client, credentials: Credentials;
     import_customer("POST /blue-crm/api/v1/open/customer/import/customerWithContact", "Create or update one customer (keyed by entName, else customerName) with its contacts",
         example: r#"{"customerName": "杭州丙网络科技有限公司", "staffId": "1002", "contacts": [{"thirdDataId": 1, "name": "李伟", "phone": "13900000000"}]}"#)
         : ImportCustomerRequest => ImportResult = |client, request| client.import_customer(&request);

@@ -242,49 +242,49 @@ fn tolerant_inputs_staff_id_as_text_and_numeric_ids() {
 #[test]
 fn validation_names_the_field() {
     let mut c = Customer::default();
-    assert_eq!(c.validate("").unwrap_err(), "customerName is required");
+    assert_eq!(c.validate("").unwrap_err().to_string(), "customerName: is required");
     c.customer_name = "字".repeat(201);
     assert_eq!(
-        c.validate("").unwrap_err(),
-        "customerName must be 1–200 characters (got 201)"
+        c.validate("").unwrap_err().to_string(),
+        "customerName: must be 1–200 characters (got 201)"
     );
     c.customer_name = "ok".into();
     c.contacts = vec![Contact::default()];
     assert_eq!(
-        c.validate("").unwrap_err(),
-        "contacts[0].thirdDataId is required"
+        c.validate("").unwrap_err().to_string(),
+        "contacts[0].thirdDataId: is required"
     );
     c.contacts[0].third_data_id = "u1".into();
     c.contacts[0].gender = Some("M".into());
     assert!(c
         .validate("")
-        .unwrap_err()
-        .starts_with("contacts[0].gender must be 男, 女 or 未知"));
+        .unwrap_err().to_string()
+        .starts_with("contacts[0].gender: must be 男, 女 or 未知"));
     c.contacts[0].gender = Some("女".into());
     c.contacts[0].birthday = Some("1990/01/02".into());
     assert!(c
         .validate("")
-        .unwrap_err()
-        .contains("birthday must be a yyyy-MM-dd date"));
+        .unwrap_err().to_string()
+        .contains("birthday: must be a yyyy-MM-dd date"));
     c.contacts[0].birthday = Some("1990-01-02".into());
     c.contacts[0].phone = Some("1".repeat(31));
     assert_eq!(
-        c.validate("").unwrap_err(),
-        "contacts[0].phone must be at most 30 characters (got 31)"
+        c.validate("").unwrap_err().to_string(),
+        "contacts[0].phone: must be at most 30 characters (got 31)"
     );
     c.contacts[0].phone = None;
     c.contacts.push(Contact {
         third_data_id: "u1".into(),
         ..Contact::default()
     });
-    assert!(c.validate("").unwrap_err().contains("repeats contacts[0]"));
+    assert!(c.validate("").unwrap_err().to_string().contains("repeats contacts[0]"));
     c.contacts.pop();
     c.customize_fields
         .insert("custmerName".into(), json!("typo"));
     assert!(c
         .validate("")
-        .unwrap_err()
-        .starts_with("custmerName is not a known field"));
+        .unwrap_err().to_string()
+        .starts_with("custmerName: is not a known field"));
     c.customize_fields.clear();
     c.validate("").unwrap();
 }
@@ -296,9 +296,9 @@ fn batch_caps_and_distinct_names() {
         ..Customer::default()
     };
     let mut req = ImportCustomersRequest::default();
-    assert_eq!(req.validate().unwrap_err(), "customers must not be empty");
+    assert_eq!(req.validate().unwrap_err().to_string(), "customers: must not be empty");
     req.customers = (0..11).map(|i| one(&format!("c{i}"))).collect();
-    assert!(req.validate().unwrap_err().contains("at most 10 per call"));
+    assert!(req.validate().unwrap_err().to_string().contains("at most 10 per call"));
     req.customers.truncate(10);
     req.validate().unwrap();
     req.customers[1].contacts = (0..11)
@@ -309,18 +309,18 @@ fn batch_caps_and_distinct_names() {
         .collect();
     assert!(req
         .validate()
-        .unwrap_err()
-        .starts_with("customers[1].contacts has 11 entries"));
+        .unwrap_err().to_string()
+        .starts_with("customers[1].contacts: has 11 entries"));
     req.customers[1].contacts.clear();
     req.customers[2].customer_name = "c0".into();
     assert!(req
         .validate()
-        .unwrap_err()
-        .starts_with("customers[2].customerName \"c0\" repeats customers[0]"));
+        .unwrap_err().to_string()
+        .starts_with("customers[2].customerName: \"c0\" repeats customers[0]"));
     req.customers[2].customer_name = String::new();
     assert_eq!(
-        req.validate().unwrap_err(),
-        "customers[2].customerName is required"
+        req.validate().unwrap_err().to_string(),
+        "customers[2].customerName: is required"
     );
 }
 

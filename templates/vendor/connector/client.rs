@@ -30,9 +30,10 @@ impl Client {
 
     /// `POST /v1/contacts`.
     pub async fn create_contact(&self, request: &CreateContactRequest) -> Result<Contact, CallError> {
-        if request.name.trim().is_empty() {
-            return Err(self.error("create_contact", FailureKind::InvalidPayload, "name: is required"));
-        }
+        request.validate().map_err(|e| {
+            e.into_call_error(VENDOR, "create_contact")
+                .with_account(self.account())
+        })?;
         self.post("create_contact", "/v1/contacts", request).await
     }
 

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{date, invalid, require, size_in, Id, Identity, Invalid};
+use super::{date, require, size_in, Id, Identity, Invalid};
 use crate::connectors::wire;
 
 /// `GET /open/identity/contact`: which contact has this identity.
@@ -62,7 +62,7 @@ impl ListContactsRequest {
 
 pub(super) fn page_window(page: u32, size: u32) -> Result<(), Invalid> {
     if u64::from(page) * u64::from(size) > 10_000 {
-        Err(invalid(
+        Err(Invalid::new(
             "page",
             format!("page*size is {page}*{size}, must be at most 10000"),
         ))
@@ -114,9 +114,9 @@ pub struct ListContactIdsRequest {
 impl ListContactIdsRequest {
     /// `size` required, page·size ≤ 10000 (B00030), dates as `yyyy-MM-dd`, `anonymous` ∈ {-1,0,1}.
     pub fn validate(&self) -> Result<(), Invalid> {
-        let size = self.size.ok_or_else(|| invalid("size", "is required"))?;
+        let size = self.size.ok_or_else(|| Invalid::new("size", "is required"))?;
         if size == 0 {
-            return Err(invalid("size", "must be at least 1"));
+            return Err(Invalid::new("size", "must be at least 1"));
         }
         page_window(self.page, size)?;
         if let Some(d) = &self.min_update_time {
@@ -127,7 +127,7 @@ impl ListContactIdsRequest {
         }
         if let Some(a) = self.anonymous {
             if !(-1..=1).contains(&a) {
-                return Err(invalid("anonymous", format!("is {a}, expected -1, 0 or 1")));
+                return Err(Invalid::new("anonymous", format!("is {a}, expected -1, 0 or 1")));
             }
         }
         Ok(())
@@ -150,8 +150,8 @@ impl GetContactsRequest {
     /// 1..=100 ids.
     pub fn validate(&self) -> Result<(), Invalid> {
         match self.ids.len() {
-            0 => Err(invalid("ids", "must hold at least one id")),
-            n if n > 100 => Err(invalid("ids", format!("holds {n} ids, at most 100"))),
+            0 => Err(Invalid::new("ids", "must hold at least one id")),
+            n if n > 100 => Err(Invalid::new("ids", format!("holds {n} ids, at most 100"))),
             _ => Ok(()),
         }
     }
@@ -191,7 +191,7 @@ impl UnbindIdentitiesRequest {
     /// At least one identity.
     pub fn validate(&self) -> Result<(), Invalid> {
         if self.identities.is_empty() {
-            return Err(invalid("identities", "must hold at least one identity"));
+            return Err(Invalid::new("identities", "must hold at least one identity"));
         }
         for (i, identity) in self.identities.iter().enumerate() {
             identity.validate_as(&format!("identities[{i}]"))?;

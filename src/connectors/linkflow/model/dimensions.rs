@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{exact_numbers, invalid, require, Invalid};
+use super::{exact_numbers, require, Invalid};
 
 /// `POST /open/dim/{dimensionId}/data`: the body is the bare array `rows`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -22,7 +22,7 @@ impl UploadDimensionDataRequest {
     pub fn validate(&self) -> Result<(), Invalid> {
         require("dimensionId", &self.dimension_id)?;
         if self.rows.is_empty() {
-            return Err(invalid("rows", "must hold at least one row"));
+            return Err(Invalid::new("rows", "must hold at least one row"));
         }
         for (i, row) in self.rows.iter().enumerate() {
             exact_numbers(&format!("rows[{i}]"), &Value::Object(row.clone()))?;

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{invalid, one_of, require, size_in, Id, Invalid};
+use super::{one_of, require, size_in, Id, Invalid};
 
 /// `GET /open/groups`: every filter is optional.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -152,7 +152,7 @@ impl GroupMembersRequest {
     /// At least one contact.
     pub fn validate(&self) -> Result<(), Invalid> {
         if self.contact_ids.is_empty() {
-            Err(invalid("contactIds", "must hold at least one contact id"))
+            Err(Invalid::new("contactIds", "must hold at least one contact id"))
         } else {
             Ok(())
         }

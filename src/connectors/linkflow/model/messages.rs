@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{exact_numbers, invalid, one_of, require, Identity, Invalid};
+use super::{exact_numbers, one_of, require, Identity, Invalid};
 use crate::connectors::wire;
 
 /// Channel types accepted by `POST /open/messages`.
@@ -100,19 +100,19 @@ impl MessageBatch {
             one_of("channelType", t, channel_types)?;
         }
         if self.identities.is_empty() {
-            return Err(invalid("identities", "must hold at least one identity"));
+            return Err(Invalid::new("identities", "must hold at least one identity"));
         }
         for (i, identity) in self.identities.iter().enumerate() {
             identity.validate_as(&format!("identities[{i}]"))?;
         }
         if self.messages.is_empty() {
-            return Err(invalid("messages", "must hold at least one message"));
+            return Err(Invalid::new("messages", "must hold at least one message"));
         }
         for (i, m) in self.messages.iter().enumerate() {
             if let Some(ts) = m.ts {
                 if ts < MIN_TS_MS {
-                    return Err(invalid(
-                        &format!("messages[{i}].ts"),
+                    return Err(Invalid::new(
+                        format!("messages[{i}].ts"),
                         format!("is {ts}: must be epoch milliseconds"),
                     ));
                 }
@@ -162,13 +162,13 @@ impl MessageBatch {
                     _ => false,
                 };
                 if !present {
-                    return Err(invalid(&format!("{field}.data.{key}"), "is required"));
+                    return Err(Invalid::new(format!("{field}.data.{key}"), "is required"));
                 }
             }
             if let Some(lines) = m.data.get("lines") {
                 let lines = lines
                     .as_array()
-                    .ok_or_else(|| invalid(&format!("{field}.data.lines"), "must be an array"))?;
+                    .ok_or_else(|| Invalid::new(format!("{field}.data.lines"), "must be an array"))?;
                 for (j, line) in lines.iter().enumerate() {
                     let ok = match line.get("lineId") {
                         Some(Value::String(s)) => !s.trim().is_empty(),
@@ -176,8 +176,8 @@ impl MessageBatch {
                         _ => false,
                     };
                     if !ok {
-                        return Err(invalid(
-                            &format!("{field}.data.lines[{j}].lineId"),
+                        return Err(Invalid::new(
+                            format!("{field}.data.lines[{j}].lineId"),
                             "is required",
                         ));
                     }

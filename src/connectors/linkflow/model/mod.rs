@@ -7,8 +7,8 @@
 //!
 //! One file per resource (`messages`, `contacts`, `wecom`, `tags`, `dimensions`, `groups`,
 //! `orders`, `reports`, `short_urls`, `token`), all re-exported here so `linkflow::model::X`
-//! names every type; this file holds the pieces they share: [`Id`], [`Identity`], [`Invalid`]
-//! and the validation helpers.
+//! names every type; this file holds the pieces they share: [`Id`], [`Identity`] and the
+//! validation helpers, which answer with the vendors' shared [`Invalid`].
 
 mod contacts;
 mod dimensions;
@@ -27,7 +27,7 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
 
-use crate::connectors::wire;
+use crate::connectors::{wire, Invalid};
 
 pub use contacts::*;
 pub use dimensions::*;
@@ -138,27 +138,9 @@ impl Identity {
     }
 }
 
-/// A documented constraint that a payload breaks; nothing was sent. `field` uses the vendor's
-/// field names (`messages[1].action`, `tagKey`).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{field}` {problem}")]
-pub struct Invalid {
-    /// The offending field.
-    pub field: String,
-    /// What is wrong with it.
-    pub problem: String,
-}
-
-fn invalid(field: &str, problem: impl Into<String>) -> Invalid {
-    Invalid {
-        field: field.to_string(),
-        problem: problem.into(),
-    }
-}
-
 fn require(field: &str, value: &str) -> Result<(), Invalid> {
     if value.trim().is_empty() {
-        Err(invalid(field, "is required"))
+        Err(Invalid::new(field, "is required"))
     } else {
         Ok(())
     }
@@ -172,7 +154,7 @@ fn one_of(field: &str, value: &str, allowed: &[&str]) -> Result<(), Invalid> {
     if allowed.contains(&value) {
         Ok(())
     } else {
-        Err(invalid(
+        Err(Invalid::new(
             field,
             format!("is {value:?}, expected one of: {}", allowed.join(", ")),
         ))
@@ -181,7 +163,7 @@ fn one_of(field: &str, value: &str, allowed: &[&str]) -> Result<(), Invalid> {
 
 fn size_in(field: &str, size: Option<u32>, max: u32) -> Result<(), Invalid> {
     match size {
-        Some(s) if s == 0 || s > max => Err(invalid(field, format!("is {s}, must be 1..={max}"))),
+        Some(s) if s == 0 || s > max => Err(Invalid::new(field, format!("is {s}, must be 1..={max}"))),
         _ => Ok(()),
     }
 }
@@ -190,14 +172,14 @@ fn size_in(field: &str, size: Option<u32>, max: u32) -> Result<(), Invalid> {
 fn datetime(field: &str, value: &str) -> Result<(), Invalid> {
     chrono::NaiveDateTime::parse_from_str(value, "%Y-%m-%d %H:%M:%S")
         .map(|_| ())
-        .map_err(|_| invalid(field, format!("is {value:?}, expected yyyy-MM-dd HH:mm:ss")))
+        .map_err(|_| Invalid::new(field, format!("is {value:?}, expected yyyy-MM-dd HH:mm:ss")))
 }
 
 /// `yyyy-MM-dd`, as the contact-id export wants.
 fn date(field: &str, value: &str) -> Result<(), Invalid> {
     chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d")
         .map(|_| ())
-        .map_err(|_| invalid(field, format!("is {value:?}, expected yyyy-MM-dd")))
+        .map_err(|_| Invalid::new(field, format!("is {value:?}, expected yyyy-MM-dd")))
 }
 
 /// Rejects integers that already lost digits: without serde_json's `arbitrary_precision` a
@@ -207,7 +189,7 @@ fn exact_numbers(field: &str, value: &Value) -> Result<(), Invalid> {
     match value {
         Value::Number(n) => match n.as_f64() {
             Some(f) if n.is_f64() && f.fract() == 0.0 && f.abs() >= 9_007_199_254_740_992.0 => {
-                Err(invalid(
+                Err(Invalid::new(
                     field,
                     format!(
                         "is {n}, an integer beyond 2^53 that cannot be kept exact; send it as a string"
@@ -242,7 +224,7 @@ fn tag_key(field: &str, key: &str) -> Result<(), Invalid> {
     if is_valid_tag_key(key) {
         Ok(())
     } else {
-        Err(invalid(
+        Err(Invalid::new(
             field,
             format!("is {key:?}: must be `tag_` followed by lowercase letters, digits or `_`"),
         ))

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{datetime, invalid, Id, Invalid};
+use super::{datetime, Id, Invalid};
 use crate::connectors::wire;
 
 /// `GET /open/orders`: either the cursor `lastMaxId`, or the window `startTime`/`endTime`
@@ -30,11 +30,11 @@ impl ListOrdersRequest {
     pub fn validate(&self) -> Result<(), Invalid> {
         let window = self.start_time.is_some() || self.end_time.is_some() || self.page.is_some();
         match (self.last_max_id, window) {
-            (Some(_), true) => Err(invalid(
+            (Some(_), true) => Err(Invalid::new(
                 "lastMaxId",
                 "cannot be combined with startTime/endTime/page",
             )),
-            (None, false) => Err(invalid(
+            (None, false) => Err(Invalid::new(
                 "lastMaxId",
                 "is required (or give startTime, endTime and page)",
             )),
@@ -43,19 +43,19 @@ impl ListOrdersRequest {
                 let start = self
                     .start_time
                     .as_deref()
-                    .ok_or_else(|| invalid("startTime", "is required with endTime/page"))?;
+                    .ok_or_else(|| Invalid::new("startTime", "is required with endTime/page"))?;
                 let end = self
                     .end_time
                     .as_deref()
-                    .ok_or_else(|| invalid("endTime", "is required with startTime/page"))?;
+                    .ok_or_else(|| Invalid::new("endTime", "is required with startTime/page"))?;
                 datetime("startTime", start)?;
                 datetime("endTime", end)?;
                 if start >= end {
-                    return Err(invalid("endTime", "must be after startTime"));
+                    return Err(Invalid::new("endTime", "must be after startTime"));
                 }
                 match self.page {
                     Some(p) if !(1..=100).contains(&p) => {
-                        Err(invalid("page", format!("is {p}, must be 1..=100")))
+                        Err(Invalid::new("page", format!("is {p}, must be 1..=100")))
                     }
                     _ => Ok(()),
                 }

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{invalid, require, require_opt, Invalid};
+use super::{require, require_opt, Invalid};
 use crate::connectors::wire;
 
 /// UTM parameters of a short link.
@@ -48,7 +48,7 @@ impl ShortUrlRequest {
     pub fn validate(&self) -> Result<(), Invalid> {
         require("url", &self.url)?;
         if !(self.url.starts_with("http://") || self.url.starts_with("https://")) {
-            return Err(invalid("url", "must start with http:// or https://"));
+            return Err(Invalid::new("url", "must start with http:// or https://"));
         }
         Ok(())
     }
@@ -59,7 +59,7 @@ impl ShortUrlRequest {
         let term = self.utm.as_ref().and_then(|u| u.term.clone());
         require_opt("utm.term", &term)?;
         if !term.unwrap_or_default().bytes().all(|b| b.is_ascii_digit()) {
-            return Err(invalid("utm.term", "must be a contact id (digits)"));
+            return Err(Invalid::new("utm.term", "must be a contact id (digits)"));
         }
         Ok(())
     }

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{invalid, one_of, require, require_opt, size_in, tag_key, Id, Identity, Invalid};
+use super::{one_of, require, require_opt, size_in, tag_key, Id, Identity, Invalid};
 use crate::connectors::wire;
 
 /// Tag data types accepted by `POST /v1/tags`.
@@ -183,16 +183,16 @@ impl UploadTagValuesRequest {
         one_of("operate", &self.operate, &["overwrite", "append"])?;
         require("fileName", &self.file_name)?;
         if self.file_name.contains(['"', '\r', '\n']) {
-            return Err(invalid(
+            return Err(Invalid::new(
                 "fileName",
                 "must not contain quotes or line breaks",
             ));
         }
         if self.content.is_empty() {
-            return Err(invalid("content", "is empty"));
+            return Err(Invalid::new("content", "is empty"));
         }
         if self.content.len() > MAX_TAG_FILE_BYTES {
-            return Err(invalid(
+            return Err(Invalid::new(
                 "content",
                 format!(
                     "is {} bytes, the vendor takes at most 100 MB",
@@ -330,7 +330,7 @@ impl SetTagValuesRequest {
     pub fn validate(&self) -> Result<(), Invalid> {
         self.identity.validate_as("identity")?;
         if self.actions.is_empty() {
-            return Err(invalid("actions", "must hold at least one action"));
+            return Err(Invalid::new("actions", "must hold at least one action"));
         }
         for (i, a) in self.actions.iter().enumerate() {
             one_of(
