@@ -67,6 +67,10 @@ struct Inner {
     reader: PgReader,
     handle: tokio::runtime::Handle,
     waker: Mutex<Option<Arc<Notify>>>,
+    // (scripts, open breakers) as the daemon last reported them; written by the heartbeat.
+    report: Mutex<(String, String)>,
+    // The other nodes whose scripts differed at the last heartbeat (warned about once).
+    differing: Mutex<Vec<String>>,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     database_down: AtomicBool,
 }
@@ -143,6 +147,8 @@ impl PgJournal {
                 backlog_limit: options.backlog_limit,
                 handle: tokio::runtime::Handle::current(),
                 waker: Mutex::new(None),
+                report: Mutex::new((String::new(), String::new())),
+                differing: Mutex::new(Vec::new()),
                 tasks: Mutex::new(Vec::new()),
                 database_down: AtomicBool::new(false),
             }),
@@ -209,14 +215,47 @@ impl PgJournal {
         let client = self.client().await?;
         let node = &self.inner.node;
         let lease_until = now + self.inner.lease_ms;
+        let (scripts, breakers) = self
+            .inner
+            .report
+            .lock()
+            .map(|r| r.clone())
+            .unwrap_or_default();
         client
             .execute(
-                "INSERT INTO nodes (name, started_ms, heartbeat_ms, leadrelay)
-                 VALUES ($1, $2, $2, $3)
-                 ON CONFLICT (name) DO UPDATE SET heartbeat_ms = $2, leadrelay = $3",
-                &[node, &now, &env!("CARGO_PKG_VERSION")],
+                "INSERT INTO nodes (name, started_ms, heartbeat_ms, leadrelay, scripts,
+                                    open_breakers)
+                 VALUES ($1, $2, $2, $3, $4, $5)
+                 ON CONFLICT (name) DO UPDATE SET heartbeat_ms = $2, leadrelay = $3,
+                                                  scripts = $4, open_breakers = $5",
+                &[node, &now, &env!("CARGO_PKG_VERSION"), &scripts, &breakers],
             )
             .await?;
+        // Nodes alive within three leases that run other script versions: a deploy that
+        // reached some nodes only. Warned once per change, not every heartbeat.
+        let differing: Vec<String> = client
+            .query(
+                "SELECT name FROM nodes
+                 WHERE name <> $1 AND heartbeat_ms > $2 AND scripts <> $3 AND scripts <> ''
+                 ORDER BY name",
+                &[node, &(now - 3 * self.inner.lease_ms), &scripts],
+            )
+            .await?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        if let Ok(mut known) = self.inner.differing.lock() {
+            if *known != differing && !scripts.is_empty() {
+                if !differing.is_empty() {
+                    tracing::warn!(
+                        node = %node,
+                        others = %differing.join(", "),
+                        "nodes run different script versions; `leadrelay status` lists them"
+                    );
+                }
+                *known = differing;
+            }
+        }
         client
             .execute(
                 "UPDATE work SET lease_until_ms = $2
@@ -1356,6 +1395,12 @@ impl Backend for PgJournal {
 
     fn reader(&self) -> &dyn Queries {
         &self.inner.reader
+    }
+
+    fn report_node(&self, scripts: String, open_breakers: String) {
+        if let Ok(mut report) = self.inner.report.lock() {
+            *report = (scripts, open_breakers);
+        }
     }
 
     fn set_waker(&self, wake: Arc<Notify>) {
