@@ -63,6 +63,20 @@ impl Node {
 
 impl Cluster {
     fn new(runtime: tokio::runtime::Runtime, url: &str, script: &str) -> Cluster {
+        Cluster::with_sources(
+            runtime,
+            url,
+            script,
+            "[[sources]]\naccount = \"sim_tencent\"\npush = \"/hooks/tencent\"\n",
+        )
+    }
+
+    fn with_sources(
+        runtime: tokio::runtime::Runtime,
+        url: &str,
+        script: &str,
+        sources: &str,
+    ) -> Cluster {
         let sim = runtime.block_on(Simulator::start_local()).unwrap();
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("scripts")).unwrap();
@@ -70,8 +84,7 @@ impl Cluster {
         for name in ["a", "b", "c"] {
             let config = format!(
                 "{}\n[daemon]\nlisten = \"127.0.0.1:0\"\njournal = \"{url}\"\nnode = \"{name}\"\n\
-                 lease_secs = {LEASE_SECS}\nscripts = \"{}\"\n\n\
-                 [[sources]]\naccount = \"sim_tencent\"\npush = \"/hooks/tencent\"\n",
+                 lease_secs = {LEASE_SECS}\nscripts = \"{}\"\n\n{sources}",
                 sim.config_toml(),
                 dir.path().join("scripts").display(),
             );
@@ -320,4 +333,36 @@ fn a_cron_job_on_three_nodes_fires_each_slot_once_through_saves_and_kills() {
         .filter(|w| w[1].0 - w[0].0 != 2_000)
         .collect();
     assert!(gaps.is_empty(), "slots missed: {gaps:?}");
+}
+
+/// A pull source configured on all three nodes is pulled by one node at a time: the vendor
+/// sees about one pull a tick, not three, and every lead is journaled and routed once.
+#[test]
+fn a_pull_source_on_three_nodes_is_pulled_by_one_at_a_time() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let Some(db) = runtime.block_on(pg::database()) else {
+        return;
+    };
+    let cluster = Cluster::with_sources(
+        runtime,
+        &db.url,
+        ROUTE,
+        "[[sources]]\naccount = \"sim_tencent\"\npull = \"* * * * * *\"\noverlap_secs = 3600\n",
+    );
+    let now = chrono::Utc::now().timestamp();
+    cluster.sim.shared().tencent.generate(now, 40, 60);
+    let nodes: Vec<Node> = ["a", "b", "c"].iter().map(|n| cluster.start(n)).collect();
+    let started = Instant::now();
+    std::thread::sleep(Duration::from_secs(6));
+    let pulls = cluster.sim.shared().requests(Vendor::Tencent);
+    let seconds = started.elapsed().as_secs();
+    assert!(
+        pulls >= 3 && pulls <= seconds + 2,
+        "{pulls} pulls in {seconds} s by three nodes: the source was not pulled by one at a time"
+    );
+    let state = cluster.state();
+    let creates = state["xiaolanben"]["creates_by_key"].as_object().unwrap();
+    assert_eq!(creates.len(), 40, "every generated lead routed");
+    assert!(creates.values().all(|n| n == 1), "a lead was imported twice");
+    drop(nodes);
 }
