@@ -363,6 +363,9 @@ fn a_pull_source_on_three_nodes_is_pulled_by_one_at_a_time() {
     let state = cluster.state();
     let creates = state["xiaolanben"]["creates_by_key"].as_object().unwrap();
     assert_eq!(creates.len(), 40, "every generated lead routed");
-    assert!(creates.values().all(|n| n == 1), "a lead was imported twice");
+    assert!(
+        creates.values().all(|n| n == 1),
+        "a lead was imported twice"
+    );
     drop(nodes);
 }
