@@ -369,3 +369,87 @@ fn a_pull_source_on_three_nodes_is_pulled_by_one_at_a_time() {
     );
     drop(nodes);
 }
+
+/// PostgreSQL stops (immediately, as a crash or a failover would) while two nodes take pushes:
+/// during the outage pushes are answered 503 and nothing is acknowledged without a commit;
+/// once it is back both nodes reconnect by themselves, pushes are taken again, and every
+/// acknowledged lead is routed exactly once.
+fn pushes_get_503_while_postgres_is_down_and_the_backlog_drains_after(
+    cluster: &Cluster,
+    stop_database: impl FnOnce(),
+    start_database: impl FnOnce(),
+) {
+    let nodes: Vec<Node> = ["a", "b"].iter().map(|n| cluster.start(n)).collect();
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(3))
+        .build()
+        .unwrap();
+    let mut next_id = 7_000_000u64;
+    let mut push_for = |duration: Duration, acked: &mut Vec<u64>| -> (u64, u64) {
+        let (mut ok, mut refused) = (0, 0);
+        let until = Instant::now() + duration;
+        while Instant::now() < until {
+            next_id += 1;
+            if push(&client, &nodes[(next_id % 2) as usize].addr, next_id) {
+                acked.push(next_id);
+                ok += 1;
+            } else {
+                refused += 1;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        (ok, refused)
+    };
+    let mut acked = Vec::new();
+    let (before, _) = push_for(Duration::from_secs(2), &mut acked);
+    assert!(before > 50, "only {before} pushes taken before the outage");
+    stop_database();
+    // A push whose commit was under way when the server stopped may still have been answered
+    // 200 (it committed); after a moment every push is refused.
+    std::thread::sleep(Duration::from_millis(300));
+    let mut during_acked = Vec::new();
+    let (during, refused) = push_for(Duration::from_secs(3), &mut during_acked);
+    assert_eq!(
+        during, 0,
+        "pushes acknowledged while the database was down: {during_acked:?}"
+    );
+    assert!(refused > 50, "{refused} pushes refused during the outage");
+    start_database();
+    let back = Instant::now();
+    let mut after = Vec::new();
+    loop {
+        let (ok, _) = push_for(Duration::from_millis(500), &mut after);
+        if ok > 0 {
+            break;
+        }
+        assert!(
+            back.elapsed() < Duration::from_secs(30),
+            "the nodes did not take pushes again within 30 s of the database's return"
+        );
+    }
+    push_for(Duration::from_secs(2), &mut after);
+    acked.extend(after);
+    cluster.wait_routed(&acked, Duration::from_secs(60));
+    let state = cluster.state();
+    let creates = state["xiaolanben"]["creates_by_key"].as_object().unwrap();
+    assert!(
+        creates.values().all(|n| n == 1),
+        "a lead was imported twice"
+    );
+    println!(
+        "outage: {} leads acknowledged, {refused} pushes refused during the outage, back in {:?}",
+        acked.len(),
+        back.elapsed()
+    );
+    drop(nodes);
+}
+
+#[test]
+fn postgres_restarted_under_load_loses_nothing() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let Some((url, stop, start)) = runtime.block_on(pg::private_database()) else {
+        return;
+    };
+    let cluster = Cluster::new(runtime, &url, ROUTE);
+    pushes_get_503_while_postgres_is_down_and_the_backlog_drains_after(&cluster, stop, start);
+}

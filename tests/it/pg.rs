@@ -24,3 +24,33 @@ pub async fn database() -> Option<Db> {
         url: format!("{admin}/{name}"),
     })
 }
+
+/// TEMPORARY: the dev server in /tmp/pgdev, stopped and started with pg_ctl.
+pub async fn private_database() -> Option<(String, impl FnOnce(), impl FnOnce())> {
+    let db = database().await?;
+    let ctl = |action: &'static str| {
+        move || {
+            let status = std::process::Command::new("runuser")
+                .args([
+                    "-u",
+                    "postgres",
+                    "--",
+                    "/usr/lib/postgresql/15/bin/pg_ctl",
+                    "-D",
+                    "/tmp/pgdev/data",
+                    "-m",
+                    "immediate",
+                    "-w",
+                    "-o",
+                    "-c listen_addresses=127.0.0.1 -p 55432 -k /tmp/pgdev -c fsync=off",
+                    "-l",
+                    "/tmp/pgdev/log",
+                    action,
+                ])
+                .status()
+                .unwrap();
+            assert!(status.success());
+        }
+    };
+    Some((db.url, ctl("stop"), ctl("start")))
+}
