@@ -3,38 +3,17 @@
 //! restarted, vendor faults on; every acknowledged lead must be imported exactly once, and a
 //! node killed for good has its work finished by the others once its lease lapses.
 
-use std::io::BufRead;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
-use leadrelay::connectors::tencent::config::Algorithm;
-use leadrelay::connectors::tencent::webhook::sign_push;
 use leadrelay::connectors::Vendor;
 use leadrelay::sim::{Faults, Simulator};
-use serde_json::{json, Value};
+use serde_json::Value;
 
+use crate::common::{push_tencent, spawn_daemon, tencent_lead, ROUTE};
 use crate::pg;
 
-const TENCENT_TOKEN: &str = "10001";
-const TENCENT_SECRET: &str = "sim-tencent-secret-0123456789abcd";
 const LEASE_SECS: u64 = 3;
-
-/// Every Tencent lead → Xiaolanben (customer keyed by the lead) and Waiqin (code keyed by the
-/// lead; "already exists" after a lost answer is success).
-const ROUTE: &str = r#"
-on_lead("tencent", "route");
-fn route(lead) {
-    xiaolanben::import_customer(#{
-        customerName: "lead " + lead.id,
-        contacts: [#{ thirdDataId: "tencent:" + lead.id, name: lead.name ?? "?" }],
-    });
-    try {
-        waiqin::add_sales_leads(#{ code: "tencent-" + lead.id, cus_name: lead.name ?? "?", poolName: "公海" });
-    } catch (e) {
-        if e.kind != "exists" { throw e; }
-    }
-}
-"#;
 
 struct Cluster {
     sim: Simulator,
@@ -98,41 +77,12 @@ impl Cluster {
     }
 
     fn start(&self, name: &str) -> Node {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_leadrelay"))
-            .arg("--config")
-            .arg(self.dir.path().join(format!("{name}.toml")))
-            .arg("run")
-            .current_dir(self.dir.path())
-            .env("LEADRELAY_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(
-                std::fs::File::create(self.dir.path().join(format!("{name}.stderr"))).unwrap(),
-            ))
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stdout)
-                .lines()
-                .map_while(Result::ok)
-            {
-                let _ = tx.send(line);
-            }
-        });
-        let line = rx
-            .recv_timeout(Duration::from_secs(30))
-            .unwrap_or_else(|_| {
-                let _ = child.kill();
-                let log = std::fs::read_to_string(self.dir.path().join(format!("{name}.stderr")));
-                panic!("node {name} did not start: {}", log.unwrap_or_default())
-            });
-        let addr = line
-            .split("http://")
-            .nth(1)
-            .and_then(|rest| rest.split(',').next())
-            .unwrap_or_else(|| panic!("unexpected first line: {line}"))
-            .to_string();
+        let (child, addr) = spawn_daemon(
+            &self.dir.path().join(format!("{name}.toml")),
+            self.dir.path(),
+            "warn",
+            &self.dir.path().join(format!("{name}.stderr")),
+        );
         Node { child, addr }
     }
 
@@ -171,23 +121,12 @@ impl Cluster {
 }
 
 fn push(client: &reqwest::blocking::Client, addr: &str, id: u64) -> bool {
-    let body = json!({"leads_id": id, "leads_type": "LEADS_TYPE_FORM",
-                      "leads_name": format!("客户{id}"), "leads_tel": "13812345678",
-                      "leads_create_time": "2026-11-22 10:00:00"});
-    let headers = sign_push(
-        TENCENT_TOKEN,
-        TENCENT_SECRET,
+    push_tencent(
+        client,
+        addr,
+        &tencent_lead(id),
         chrono::Utc::now().timestamp(),
-        Algorithm::Sha256,
-    );
-    let mut request = client
-        .post(format!("http://{addr}/hooks/tencent"))
-        .header("content-type", "application/json")
-        .body(serde_json::to_vec(&body).unwrap());
-    for (name, value) in headers.pairs() {
-        request = request.header(name, value);
-    }
-    request.send().is_ok_and(|r| r.status().as_u16() == 200)
+    ) == Ok(200)
 }
 
 #[test]

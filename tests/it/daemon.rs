@@ -1,37 +1,16 @@
 //! The real `leadrelay run` as a child process on loopback, against in-process simulators.
 
-use std::io::BufRead;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use leadrelay::connectors::tencent::config::Algorithm;
-use leadrelay::connectors::tencent::webhook::sign_push;
 use leadrelay::connectors::waiqin::webhook::{encode_follow_push, PushMeta};
 use leadrelay::sim::Simulator;
+
+use crate::common::{push_tencent as push, spawn_daemon, tencent_lead, ROUTE};
 use leadrelay::store::Queries;
 use leadrelay::store::{JournalReader, WorkState, WorkStatus};
 use serde_json::{json, Value};
-
-const TENCENT_TOKEN: &str = "10001";
-const TENCENT_SECRET: &str = "sim-tencent-secret-0123456789abcd";
-
-/// A routing script for the tests: every Tencent lead → Xiaolanben (customer keyed by the lead)
-/// and Waiqin (code keyed by the lead; an "already exists" answer after a crash is success).
-const ROUTE: &str = r#"
-on_lead("tencent", "route");
-fn route(lead) {
-    xiaolanben::import_customer(#{
-        customerName: "lead " + lead.id,
-        contacts: [#{ thirdDataId: "tencent:" + lead.id, name: lead.name ?? "?" }],
-    });
-    try {
-        waiqin::add_sales_leads(#{ code: "tencent-" + lead.id, cus_name: lead.name ?? "?", poolName: "公海" });
-    } catch (e) {
-        if e.kind != "exists" { throw e; }
-    }
-}
-"#;
 
 struct Env {
     sim: Simulator,
@@ -71,41 +50,13 @@ impl Env {
 
     /// Starts the daemon; with `log`, its INFO lines go to that file.
     fn start_with_log(&self, log: Option<&std::path::Path>) -> Daemon {
-        let (level, stderr) = match log {
-            Some(path) => ("info", Stdio::from(std::fs::File::create(path).unwrap())),
-            None => ("warn", Stdio::null()),
-        };
-        let mut child = Command::new(env!("CARGO_BIN_EXE_leadrelay"))
-            .arg("--config")
-            .arg(self.dir.path().join("leadrelay.toml"))
-            .arg("run")
-            .env("LEADRELAY_LOG", level)
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stdout)
-                .lines()
-                .map_while(Result::ok)
-            {
-                let _ = tx.send(line);
-            }
-        });
-        let line = rx
-            .recv_timeout(Duration::from_secs(30))
-            .unwrap_or_else(|_| {
-                let _ = child.kill();
-                panic!("leadrelay run did not start")
-            });
-        let addr = line
-            .split("http://")
-            .nth(1)
-            .and_then(|rest| rest.split(',').next())
-            .unwrap_or_else(|| panic!("unexpected first line: {line}"))
-            .to_string();
+        let stderr = self.dir.path().join("daemon.stderr");
+        let (child, addr) = spawn_daemon(
+            &self.dir.path().join("leadrelay.toml"),
+            self.dir.path(),
+            if log.is_some() { "info" } else { "warn" },
+            log.unwrap_or(&stderr),
+        );
         Daemon { child, addr }
     }
 
@@ -170,31 +121,6 @@ impl Drop for Daemon {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn tencent_lead(id: u64) -> Value {
-    json!({"leads_id": id, "leads_type": "LEADS_TYPE_FORM", "leads_name": format!("客户{id}"),
-           "leads_tel": "13812345678", "leads_create_time": "2026-11-22 10:00:00"})
-}
-
-fn push(
-    client: &reqwest::blocking::Client,
-    addr: &str,
-    body: &Value,
-    signed_at: i64,
-) -> Result<u16, String> {
-    let headers = sign_push(TENCENT_TOKEN, TENCENT_SECRET, signed_at, Algorithm::Sha256);
-    let mut request = client
-        .post(format!("http://{addr}/hooks/tencent"))
-        .header("content-type", "application/json")
-        .body(serde_json::to_vec(body).unwrap());
-    for (name, value) in headers.pairs() {
-        request = request.header(name, value);
-    }
-    request
-        .send()
-        .map(|r| r.status().as_u16())
-        .map_err(|e| e.to_string())
 }
 
 fn now() -> i64 {
