@@ -378,8 +378,13 @@ fn render_runs(runs: &[RunStory], attempts: u32, mask: &Masker) -> String {
             "running" | "interrupted" => "-".to_string(),
             _ => format!("{} ms", run.elapsed_ms),
         };
+        let node = run
+            .node
+            .as_deref()
+            .map(|node| format!("  on node {}", mask.text(node)))
+            .unwrap_or_default();
         line(format!(
-            "  run {}  attempt {}  {}  handler {}  version {}  started {}  {took}  {}",
+            "  run {}  attempt {}  {}  handler {}  version {}  started {}  {took}  {}{node}",
             n + 1,
             run.attempt,
             mask.text(&run.script),

@@ -12,8 +12,11 @@
 //! - [`clock`] — the one injected `Clock` (system, skewed, or manual in tests) and Beijing time.
 //! - [`metrics`] — the Prometheus metrics: names, labels, recording, rendering.
 //! - [`lead`] — the normalized `Lead`, the kind vocabulary and the `Vendor` id shared by all.
-//! - [`store`] — the journal (SQLite, one group-committing writer): leads, work items, runs and
-//!   every call as it returns, cron slots, `once` keys, dead letters; the CLI's read queries.
+//! - [`store`] — the journal: role traits (`roles.rs`: intake, work queue, calls, cron ledger,
+//!   claims, checkpoints, maintenance, queries) over two backends, `sqlite/` (the embedded
+//!   default, one group-committing writer) and `postgres/` (several nodes: leased claims,
+//!   LISTEN/NOTIFY, heartbeats); leads, work items, runs and every call as it returns, cron
+//!   slots, `once` keys, dead letters; the read queries.
 //! - [`connectors`] — one folder per vendor (pure signer, typed models, async client, ops table,
 //!   pull/push capabilities), registered by one line in `lead::for_each_vendor!`; accounts, and
 //!   `connectors::AccountClient`, which dispatches an op.

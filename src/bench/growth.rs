@@ -279,25 +279,11 @@ fn synthetic(i: u64) -> Lead {
 }
 
 fn payload_bytes(path: &std::path::Path) -> anyhow::Result<u64> {
-    let conn = rusqlite::Connection::open(path)?;
-    Ok(conn.query_row(
-        // The probe's leads (accepted while pruning, never routed) are not the N measured.
-        "SELECT (SELECT coalesce(sum(length(body)), 0) FROM leads
-                 WHERE vendor_lead_id NOT LIKE 'probe-%')
-              + (SELECT coalesce(sum(length(response)), 0) FROM calls)",
-        [],
-        |r| r.get::<_, i64>(0),
-    )? as u64)
+    Ok(crate::store::sqlite::probe::payload_bytes(path)?)
 }
 
 fn used_bytes(path: &std::path::Path) -> anyhow::Result<(u64, u64)> {
-    let conn = rusqlite::Connection::open(path)?;
-    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
-    let pages: i64 = conn.pragma_query_value(None, "page_count", |r| r.get(0))?;
-    let free: i64 = conn.pragma_query_value(None, "freelist_count", |r| r.get(0))?;
-    let size: i64 = conn.pragma_query_value(None, "page_size", |r| r.get(0))?;
-    let file = std::fs::metadata(path)?.len();
-    Ok((((pages - free) * size) as u64, file))
+    Ok(crate::store::sqlite::probe::used_bytes(path)?)
 }
 
 /// `bench --growth N` in a temporary folder, with the daemon phase (this executable is the
@@ -648,19 +634,8 @@ fn watch_prune(
     seen: &PruneSeen,
     stop: &AtomicBool,
 ) -> anyhow::Result<()> {
-    let conn = rusqlite::Connection::open_with_flags(
-        db,
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
-    conn.busy_timeout(Duration::from_secs(5))?;
-    let oldest_unredacted = || -> rusqlite::Result<Option<i64>> {
-        conn.query_row(
-            "SELECT min(received_ms) FROM leads INDEXED BY leads_unredacted
-             WHERE redacted_ms IS NULL",
-            [],
-            |r| r.get(0),
-        )
-    };
+    let probe = crate::store::sqlite::probe::PruneProbe::open(db)?;
+    let oldest_unredacted = || probe.oldest_unredacted();
     let first = oldest_unredacted()?;
     let began = Instant::now();
     let give_up = FIRST_CHECK_AFTER + Duration::from_secs(120);
@@ -674,11 +649,10 @@ fn watch_prune(
             }
             continue;
         }
-        let oldest: Option<i64> =
-            conn.query_row("SELECT min(received_ms) FROM leads", [], |r| r.get(0))?;
+        let oldest = probe.oldest()?;
         let rows_done = oldest.is_none_or(|t| t >= delete_before)
             && oldest_unredacted()?.is_none_or(|t| t >= redact_before);
-        let free: i64 = conn.pragma_query_value(None, "freelist_count", |r| r.get(0))?;
+        let free = probe.free_pages()?;
         if rows_done && free == 0 {
             seen.mark(&seen.ended);
             return Ok(());

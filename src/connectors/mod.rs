@@ -102,8 +102,8 @@ pub trait VendorSpec {
     /// Whether the vendor pushes to us ([`VendorSpec::push_receiver`] can build a receiver).
     const PUSHES: bool;
     /// Whether its pushes include follow records (sales activity on a lead it holds), which
-    /// `on_follow` handlers receive; implies `PUSHES`. Most vendors have none, hence the default.
-    const FOLLOWS: bool = false;
+    /// `on_follow` handlers receive; implies `PUSHES`. No default: every vendor answers.
+    const FOLLOWS: bool;
     /// The credential keys that are secrets: never shown in Debug output or logs, and a wrong
     /// value must fail authentication (the contract test checks both).
     const SECRET_KEYS: &'static [&'static str];

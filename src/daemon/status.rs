@@ -13,7 +13,7 @@ use tokio::sync::watch;
 use super::breaker::{BreakerState, Breakers};
 use crate::clock::Clock;
 use crate::host::generation::{Host, Verdict};
-use crate::store::JournalTarget;
+use crate::store::{Journal, JournalTarget};
 use crate::trigger::webhook::PushCounters;
 
 /// How often the file is rewritten.
@@ -130,11 +130,26 @@ pub async fn publish(
     path: PathBuf,
     listen: String,
     clock: Clock,
+    journal: Journal,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let started_ms = clock.unix_millis();
     loop {
         let status = snapshot(&host, &breakers, &pushes, &listen, started_ms, clock);
+        journal.report_node(
+            status
+                .scripts
+                .iter()
+                .filter_map(|s| Some(format!("{}@{}", s.path, s.version.as_deref()?)))
+                .collect::<Vec<_>>()
+                .join(", "),
+            status
+                .open_breakers
+                .iter()
+                .map(|(account, failures)| format!("{account} ({failures} failures)"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
         let tmp = path.with_extension("json.tmp");
         // Written beside and renamed over, so a reader never sees half a file.
         let written = serde_json::to_vec_pretty(&status)

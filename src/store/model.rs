@@ -423,6 +423,8 @@ pub struct RunStory {
     pub started_ms: i64,
     /// How long it took.
     pub elapsed_ms: i64,
+    /// The node that made it, on a journal several nodes share (`None` on SQLite).
+    pub node: Option<String>,
     /// Its vendor calls, in order.
     pub calls: Vec<CallStory>,
 }

@@ -278,4 +278,8 @@ pub trait Backend:
     /// Hands the backend the dispatcher's wake-up: a backend other nodes write to (PostgreSQL)
     /// rings it when they add work. A journal only this node writes needs no help.
     fn set_waker(&self, _wake: Arc<tokio::sync::Notify>) {}
+
+    /// What this node runs, for the other nodes and `status`: its live script versions and its
+    /// open circuit breakers, one line each. A journal only this node uses keeps nothing.
+    fn report_node(&self, _scripts: String, _open_breakers: String) {}
 }

@@ -232,13 +232,27 @@ async fn every_query_answers_as_the_sqlite_reader_does() {
         format!("{:?}", p.list_leads(&dead)),
     );
     assert_eq!(p.list_leads(&dead).unwrap().len(), 1);
+    // Runs on PostgreSQL carry the node that made them; SQLite's have none.
+    let unnoded = |runs: &mut Vec<leadrelay::store::RunStory>| {
+        for run in runs {
+            assert_eq!(run.node.take().as_deref().unwrap_or("n1"), "n1");
+        }
+    };
     for id in ["L1", "L2", "L3", "L4", "#2", "4", "nope"] {
+        let mut ps = p.lead_story(id).unwrap();
+        if let Some(story) = &mut ps {
+            unnoded(&mut story.runs);
+        }
         same(
             &format!("leads show {id}"),
-            format!("{:?}", s.lead_story(id)),
-            format!("{:?}", p.lead_story(id)),
+            format!("{:?}", s.lead_story(id).unwrap()),
+            format!("{ps:?}"),
         );
     }
+    assert_eq!(
+        p.lead_story("L1").unwrap().unwrap().runs[0].node.as_deref(),
+        Some("n1")
+    );
     assert_eq!(p.lead_story("L1").unwrap().unwrap().runs[0].calls.len(), 2);
     same(
         "dead",

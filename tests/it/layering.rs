@@ -340,3 +340,29 @@ fn the_crate_map_names_every_module_and_the_layer_table_places_it() {
         }
     }
 }
+
+/// The journal's seam: the database crates stay in their backend's folder, so everything above
+/// `store` works with either backend.
+#[test]
+fn database_crates_stay_in_their_journal_backend() {
+    let mut files = Vec::new();
+    rust_files(&src_dir(), &mut files);
+    let mut outside = Vec::new();
+    for file in files {
+        let relative = file.strip_prefix(src_dir()).unwrap().to_path_buf();
+        let code = code_only(&std::fs::read_to_string(&file).unwrap());
+        for (krate, home) in [
+            ("rusqlite", "store/sqlite"),
+            ("tokio_postgres", "store/postgres"),
+            ("deadpool_postgres", "store/postgres"),
+        ] {
+            if code.contains(&format!("{krate}::")) && !relative.starts_with(home) {
+                outside.push(format!(
+                    "{} uses {krate} outside {home}/",
+                    relative.display()
+                ));
+            }
+        }
+    }
+    assert!(outside.is_empty(), "{outside:#?}");
+}

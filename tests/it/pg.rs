@@ -2,6 +2,7 @@
 //! use (initdb in a temp dir, as the `postgres` user when the tests run as root, on a free
 //! loopback port, trust auth), one fresh database per test. A detached watchdog stops the server
 //! and removes its directory once the test process has exited (statics never drop).
+//! [`private_database`] starts a server of its own for a test that stops and starts it.
 //!
 //! Without PostgreSQL's server binaries the PostgreSQL tests return early after one line on
 //! stderr saying so, unless `LEADRELAY_REQUIRE_PG=1` (set by `.ci/run`), which fails them.
@@ -31,32 +32,52 @@ pub struct Server {
 
 static SERVER: OnceLock<Option<Server>> = OnceLock::new();
 static NEXT: AtomicU32 = AtomicU32::new(0);
+static SERVERS: AtomicU32 = AtomicU32::new(0);
 
 /// A fresh, empty database on this process's server; `None` (after one line on stderr) when
 /// PostgreSQL is not installed and `LEADRELAY_REQUIRE_PG` is not set.
 pub async fn database() -> Option<Db> {
-    let server = server()?;
-    let name = format!(
-        "t{}_{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    );
-    let (client, conn) = tokio_postgres::connect(
-        &format!("{}/postgres", server.base_url()),
-        tokio_postgres::NoTls,
-    )
-    .await
-    .expect("connect to the test server");
-    let conn = tokio::spawn(conn);
-    client
-        .batch_execute(&format!("CREATE DATABASE {name}"))
+    Some(server()?.create_database().await)
+}
+
+impl Server {
+    async fn create_database(&self) -> Db {
+        let server = self;
+        let name = format!(
+            "t{}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let (client, conn) = tokio_postgres::connect(
+            &format!("{}/postgres", server.base_url()),
+            tokio_postgres::NoTls,
+        )
         .await
-        .expect("create a test database");
-    drop(client);
-    let _ = conn.await;
-    Some(Db {
-        url: format!("{}/{name}", server.base_url()),
-    })
+        .expect("connect to the test server");
+        let conn = tokio::spawn(conn);
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create a test database");
+        drop(client);
+        let _ = conn.await;
+        Db {
+            url: format!("{}/{name}", server.base_url()),
+        }
+    }
+}
+
+/// A database on a server of its own, with the means to stop and start that server (the
+/// outage tests): stopping it leaves every other test's server alone. `None` as [`database`].
+pub async fn private_database() -> Option<(String, impl FnOnce(), impl FnOnce())> {
+    let bindir = server()?.bindir.clone();
+    let server: &'static Server = Box::leak(Box::new(
+        tokio::task::spawn_blocking(move || Server::init(bindir))
+            .await
+            .unwrap(),
+    ));
+    let db = server.create_database().await;
+    Some((db.url, move || server.stop(), move || server.start()))
 }
 
 /// This process's server, started on first use; `None` when PostgreSQL is not installed (and
@@ -121,7 +142,11 @@ impl Server {
             .arg("-u")
             .output()
             .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-        let dir = std::env::temp_dir().join(format!("leadrelay-pg-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!(
+            "leadrelay-pg-{}-{}",
+            std::process::id(),
+            SERVERS.fetch_add(1, Ordering::Relaxed)
+        ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("create the server's directory");
         if as_postgres {
@@ -195,10 +220,7 @@ impl Server {
             .args(["-o", &options, "-w", "-t", "60", "start"]));
     }
 
-    // stop/start/restart: for the outage tests (a test restarting the shared server must not
-    // run beside the others).
     /// Stops the server at once (as a crash or an outage would); connections are cut.
-    #[allow(dead_code)]
     pub fn stop(&self) {
         let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
         run(self.command("pg_ctl").arg("-D").arg(self.data()).args([

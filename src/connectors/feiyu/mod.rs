@@ -41,6 +41,7 @@ impl VendorSpec for Spec {
     const OPS: &'static [OpInfo] = ops::OPS;
     const PULLS: bool = true;
     const PUSHES: bool = false;
+    const FOLLOWS: bool = false;
     const SECRET_KEYS: &'static [&'static str] = &["token", "signature_key"];
     type Credentials = config::Credentials;
     type Client = Client;

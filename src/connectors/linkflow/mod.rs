@@ -31,6 +31,7 @@ impl VendorSpec for Spec {
     const OPS: &'static [OpInfo] = ops::OPS;
     const PULLS: bool = false;
     const PUSHES: bool = false;
+    const FOLLOWS: bool = false;
     const SECRET_KEYS: &'static [&'static str] = &["app_key", "app_secret"];
     type Credentials = config::Credentials;
     type Client = Client;

@@ -39,6 +39,7 @@ impl VendorSpec for Spec {
     const OPS: &'static [OpInfo] = ops::OPS;
     const PULLS: bool = true;
     const PUSHES: bool = true;
+    const FOLLOWS: bool = false;
     const SECRET_KEYS: &'static [&'static str] = &["token", "secret"];
     type Credentials = config::Credentials;
     type Client = Client;

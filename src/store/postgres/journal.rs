@@ -67,6 +67,14 @@ struct Inner {
     reader: PgReader,
     handle: tokio::runtime::Handle,
     waker: Mutex<Option<Arc<Notify>>>,
+    // The work this process claimed and has not finished: the only leases it renews. An item
+    // whose finish failed (the database went away) leaves this set, so its lease lapses and it
+    // is claimed again, its succeeded calls replayed.
+    held: Mutex<std::collections::HashSet<i64>>,
+    // (scripts, open breakers) as the daemon last reported them; written by the heartbeat.
+    report: Mutex<(String, String)>,
+    // The other nodes whose scripts differed at the last heartbeat (warned about once).
+    differing: Mutex<Vec<String>>,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     database_down: AtomicBool,
 }
@@ -143,6 +151,9 @@ impl PgJournal {
                 backlog_limit: options.backlog_limit,
                 handle: tokio::runtime::Handle::current(),
                 waker: Mutex::new(None),
+                held: Mutex::new(std::collections::HashSet::new()),
+                report: Mutex::new((String::new(), String::new())),
+                differing: Mutex::new(Vec::new()),
                 tasks: Mutex::new(Vec::new()),
                 database_down: AtomicBool::new(false),
             }),
@@ -209,21 +220,62 @@ impl PgJournal {
         let client = self.client().await?;
         let node = &self.inner.node;
         let lease_until = now + self.inner.lease_ms;
+        let (scripts, breakers) = self
+            .inner
+            .report
+            .lock()
+            .map(|r| r.clone())
+            .unwrap_or_default();
         client
             .execute(
-                "INSERT INTO nodes (name, started_ms, heartbeat_ms, leadrelay)
-                 VALUES ($1, $2, $2, $3)
-                 ON CONFLICT (name) DO UPDATE SET heartbeat_ms = $2, leadrelay = $3",
-                &[node, &now, &env!("CARGO_PKG_VERSION")],
+                "INSERT INTO nodes (name, started_ms, heartbeat_ms, leadrelay, scripts,
+                                    open_breakers)
+                 VALUES ($1, $2, $2, $3, $4, $5)
+                 ON CONFLICT (name) DO UPDATE SET heartbeat_ms = $2, leadrelay = $3,
+                                                  scripts = $4, open_breakers = $5",
+                &[node, &now, &env!("CARGO_PKG_VERSION"), &scripts, &breakers],
             )
             .await?;
-        client
-            .execute(
-                "UPDATE work SET lease_until_ms = $2
-                 WHERE status = 'running' AND claimed_by = $1",
-                &[&self.inner.instance, &lease_until],
+        // Nodes alive within three leases that run other script versions: a deploy that
+        // reached some nodes only. Warned once per change, not every heartbeat.
+        let differing: Vec<String> = client
+            .query(
+                "SELECT name FROM nodes
+                 WHERE name <> $1 AND heartbeat_ms > $2 AND scripts <> $3 AND scripts <> ''
+                 ORDER BY name",
+                &[node, &(now - 3 * self.inner.lease_ms), &scripts],
             )
-            .await?;
+            .await?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        if let Ok(mut known) = self.inner.differing.lock() {
+            if *known != differing && !scripts.is_empty() {
+                if !differing.is_empty() {
+                    tracing::warn!(
+                        node = %node,
+                        others = %differing.join(", "),
+                        "nodes run different script versions; `leadrelay status` lists them"
+                    );
+                }
+                *known = differing;
+            }
+        }
+        let held: Vec<i64> = self
+            .inner
+            .held
+            .lock()
+            .map(|held| held.iter().copied().collect())
+            .unwrap_or_default();
+        if !held.is_empty() {
+            client
+                .execute(
+                    "UPDATE work SET lease_until_ms = $3
+                     WHERE id = ANY($2) AND status = 'running' AND claimed_by = $1",
+                    &[&self.inner.instance, &held, &lease_until],
+                )
+                .await?;
+        }
         let backlog: i64 = client
             .query_one(
                 "SELECT count(*) FROM work WHERE status IN ('pending', 'running', 'retry')",
@@ -664,6 +716,9 @@ impl WorkQueue for PgJournal {
                 }
             }
         }
+        if let Ok(mut held) = self.inner.held.lock() {
+            held.extend(claimed.iter().map(|c| c.id));
+        }
         claimed.into_iter().map(decode_claimed).collect()
     }
 
@@ -675,132 +730,15 @@ impl WorkQueue for PgJournal {
         runs: Vec<RunRecord>,
         outcome: WorkOutcome,
     ) -> Result<(), StoreError> {
-        let mut prepared = Vec::with_capacity(runs.len());
-        for run in runs {
-            let responses = run
-                .calls
-                .iter()
-                .map(|call| serialize_response(work_id, call))
-                .collect::<Result<Vec<_>, _>>()?;
-            prepared.push((run, responses));
+        let finished = self.finish_held(work_id, runs, outcome).await;
+        if let Ok(mut held) = self.inner.held.lock() {
+            held.remove(&work_id);
         }
-        let now = self.inner.clock.unix_millis();
-        let mut client = self.client().await?;
-        let tx = client.transaction().await?;
-        let row = tx
-            .query_opt(
-                "SELECT status, attempts, claimed_by FROM work WHERE id = $1 FOR UPDATE",
-                &[&work_id],
-            )
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("work {work_id}")))?;
-        let status = parse_status(row.get(0))?;
-        let attempts: i64 = row.get(1);
-        let holder: Option<String> = row.get(2);
-        if status != WorkStatus::Running || holder.as_deref() != Some(&self.inner.instance) {
-            return Err(StoreError::Conflict(format!(
-                "work {work_id} is {status} and held by {}, not running on this node ({}); \
-                 its lease lapsed and another node took it over",
-                holder.as_deref().unwrap_or("no node"),
-                self.inner.instance
-            )));
-        }
-        for (run, responses) in &prepared {
-            let status = if run.error.is_some() {
-                "failed"
-            } else if run.skipped.is_some() {
-                "skipped"
-            } else {
-                "ok"
-            };
-            let run_id =
-                match run.id {
-                    Some(id) => {
-                        let completed = tx
-                        .execute(
-                            "UPDATE runs SET status = $3, elapsed_ms = $4, error = $5, note = $6
-                             WHERE id = $1 AND work_id = $2 AND status = 'running'",
-                            &[&id, &work_id, &status, &run.elapsed_ms, &run.error, &run.skipped],
-                        )
-                        .await?;
-                        if completed == 0 {
-                            return Err(StoreError::Conflict(format!(
-                                "run {id} of work {work_id} is not running; it cannot be completed"
-                            )));
-                        }
-                        id
-                    }
-                    None => {
-                        let start = RunStart {
-                            attempt: attempts as u32,
-                            script: run.script.clone(),
-                            handler: run.handler.clone(),
-                            version: run.version.clone(),
-                            started_ms: run.started_ms,
-                        };
-                        self.insert_run(
-                            &tx,
-                            work_id,
-                            &start,
-                            status,
-                            run.elapsed_ms,
-                            &run.error,
-                            &run.skipped,
-                        )
-                        .await?
-                    }
-                };
-            for (call, response) in run.calls.iter().zip(responses) {
-                insert_call(&tx, run_id, call, response.as_deref()).await?;
-            }
-        }
-        let (next, due, reason) = match &outcome {
-            WorkOutcome::Done => (WorkStatus::Done, None, None),
-            WorkOutcome::Retry { at_ms, reason } => {
-                (WorkStatus::Retry, Some(*at_ms), Some(reason.as_str()))
-            }
-            WorkOutcome::Dead { reason } => (WorkStatus::Dead, None, Some(reason.as_str())),
-            WorkOutcome::Unrouted { reason } => (WorkStatus::Unrouted, None, Some(reason.as_str())),
-            WorkOutcome::Skipped { reason } => (WorkStatus::Skipped, None, Some(reason.as_str())),
-        };
-        tx.execute(
-            "UPDATE work SET status = $2, due_ms = coalesce($3, due_ms), reason = $4,
-                             updated_ms = $5, claimed_by = NULL, lease_until_ms = NULL
-             WHERE id = $1",
-            &[&work_id, &next.as_str(), &due, &reason, &now],
-        )
-        .await?;
-        if let WorkOutcome::Dead { reason } = &outcome {
-            tx.execute(
-                "INSERT INTO dead_letters (work_id, reason, attempts, created_ms)
-                 VALUES ($1, $2, $3, $4)",
-                &[&work_id, reason, &attempts, &now],
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        if !next.in_backlog() {
-            self.inner.backlog.fetch_sub(1, Ordering::Relaxed);
-        }
-        Ok(())
+        finished
     }
 
     async fn succeeded_calls(&self, work_id: i64) -> Result<Vec<PriorCall>, StoreError> {
-        let client = self.client().await?;
-        let rows = client
-            .query(
-                "SELECT r.handler, c.seq, c.fingerprint, c.response
-                 FROM calls c JOIN runs r ON r.id = c.run_id
-                 WHERE r.work_id = $1 AND c.ok = 1 AND c.replayed = 0
-                 ORDER BY r.id, c.seq",
-                &[&work_id],
-            )
-            .await?;
-        let rows = rows
-            .iter()
-            .map(|r| (r.get(0), r.get::<_, i64>(1) as u32, r.get(2), r.get(3)))
-            .collect();
-        decode_prior(work_id, rows)
+        self.succeeded_calls_of(work_id).await
     }
 
     async fn retry_dead(&self, which: DeadSelector) -> Result<usize, StoreError> {
@@ -925,6 +863,143 @@ impl WorkQueue for PgJournal {
             .backlog
             .fetch_add(count as i64, Ordering::Relaxed);
         Ok(count)
+    }
+}
+
+impl PgJournal {
+    /// [`WorkQueue::finish`] of an item this process holds.
+    async fn finish_held(
+        &self,
+        work_id: i64,
+        runs: Vec<RunRecord>,
+        outcome: WorkOutcome,
+    ) -> Result<(), StoreError> {
+        let mut prepared = Vec::with_capacity(runs.len());
+        for run in runs {
+            let responses = run
+                .calls
+                .iter()
+                .map(|call| serialize_response(work_id, call))
+                .collect::<Result<Vec<_>, _>>()?;
+            prepared.push((run, responses));
+        }
+        let now = self.inner.clock.unix_millis();
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let row = tx
+            .query_opt(
+                "SELECT status, attempts, claimed_by FROM work WHERE id = $1 FOR UPDATE",
+                &[&work_id],
+            )
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("work {work_id}")))?;
+        let status = parse_status(row.get(0))?;
+        let attempts: i64 = row.get(1);
+        let holder: Option<String> = row.get(2);
+        if status != WorkStatus::Running || holder.as_deref() != Some(&self.inner.instance) {
+            return Err(StoreError::Conflict(format!(
+                "work {work_id} is {status} and held by {}, not running on this node ({}); \
+                 its lease lapsed and another node took it over",
+                holder.as_deref().unwrap_or("no node"),
+                self.inner.instance
+            )));
+        }
+        for (run, responses) in &prepared {
+            let status = if run.error.is_some() {
+                "failed"
+            } else if run.skipped.is_some() {
+                "skipped"
+            } else {
+                "ok"
+            };
+            let run_id =
+                match run.id {
+                    Some(id) => {
+                        let completed = tx
+                        .execute(
+                            "UPDATE runs SET status = $3, elapsed_ms = $4, error = $5, note = $6
+                             WHERE id = $1 AND work_id = $2 AND status = 'running'",
+                            &[&id, &work_id, &status, &run.elapsed_ms, &run.error, &run.skipped],
+                        )
+                        .await?;
+                        if completed == 0 {
+                            return Err(StoreError::Conflict(format!(
+                                "run {id} of work {work_id} is not running; it cannot be completed"
+                            )));
+                        }
+                        id
+                    }
+                    None => {
+                        let start = RunStart {
+                            attempt: attempts as u32,
+                            script: run.script.clone(),
+                            handler: run.handler.clone(),
+                            version: run.version.clone(),
+                            started_ms: run.started_ms,
+                        };
+                        self.insert_run(
+                            &tx,
+                            work_id,
+                            &start,
+                            status,
+                            run.elapsed_ms,
+                            &run.error,
+                            &run.skipped,
+                        )
+                        .await?
+                    }
+                };
+            for (call, response) in run.calls.iter().zip(responses) {
+                insert_call(&tx, run_id, call, response.as_deref()).await?;
+            }
+        }
+        let (next, due, reason) = match &outcome {
+            WorkOutcome::Done => (WorkStatus::Done, None, None),
+            WorkOutcome::Retry { at_ms, reason } => {
+                (WorkStatus::Retry, Some(*at_ms), Some(reason.as_str()))
+            }
+            WorkOutcome::Dead { reason } => (WorkStatus::Dead, None, Some(reason.as_str())),
+            WorkOutcome::Unrouted { reason } => (WorkStatus::Unrouted, None, Some(reason.as_str())),
+            WorkOutcome::Skipped { reason } => (WorkStatus::Skipped, None, Some(reason.as_str())),
+        };
+        tx.execute(
+            "UPDATE work SET status = $2, due_ms = coalesce($3, due_ms), reason = $4,
+                             updated_ms = $5, claimed_by = NULL, lease_until_ms = NULL
+             WHERE id = $1",
+            &[&work_id, &next.as_str(), &due, &reason, &now],
+        )
+        .await?;
+        if let WorkOutcome::Dead { reason } = &outcome {
+            tx.execute(
+                "INSERT INTO dead_letters (work_id, reason, attempts, created_ms)
+                 VALUES ($1, $2, $3, $4)",
+                &[&work_id, reason, &attempts, &now],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        if !next.in_backlog() {
+            self.inner.backlog.fetch_sub(1, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    async fn succeeded_calls_of(&self, work_id: i64) -> Result<Vec<PriorCall>, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT r.handler, c.seq, c.fingerprint, c.response
+                 FROM calls c JOIN runs r ON r.id = c.run_id
+                 WHERE r.work_id = $1 AND c.ok = 1 AND c.replayed = 0
+                 ORDER BY r.id, c.seq",
+                &[&work_id],
+            )
+            .await?;
+        let rows = rows
+            .iter()
+            .map(|r| (r.get(0), r.get::<_, i64>(1) as u32, r.get(2), r.get(3)))
+            .collect();
+        decode_prior(work_id, rows)
     }
 }
 
@@ -1356,6 +1431,12 @@ impl Backend for PgJournal {
 
     fn reader(&self) -> &dyn Queries {
         &self.inner.reader
+    }
+
+    fn report_node(&self, scripts: String, open_breakers: String) {
+        if let Ok(mut report) = self.inner.report.lock() {
+            *report = (scripts, open_breakers);
+        }
     }
 
     fn set_waker(&self, wake: Arc<Notify>) {

@@ -210,7 +210,7 @@ async fn runs_of(tx: &Transaction<'_>, work_id: i64) -> Result<Vec<RunStory>, St
     let runs = rows(
         tx,
         "SELECT id, attempt, script, handler, version, status, error, started_ms, elapsed_ms,
-                note
+                note, node
          FROM runs WHERE work_id = $1 ORDER BY id",
         &[&work_id],
     )
@@ -253,6 +253,7 @@ async fn runs_of(tx: &Transaction<'_>, work_id: i64) -> Result<Vec<RunStory>, St
             started_ms: r.get(7),
             elapsed_ms: r.get(8),
             note: r.get(9),
+            node: r.get(10),
             calls,
         });
     }

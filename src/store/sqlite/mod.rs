@@ -99,6 +99,7 @@ use crate::clock::Clock;
 use crate::lead::Lead;
 
 pub mod offline;
+pub mod probe;
 mod reader;
 mod retention;
 mod schema;

@@ -779,6 +779,7 @@ fn runs_of(conn: &Connection, work_id: i64) -> Result<Vec<RunStory>, StoreError>
                     started_ms: r.get(7)?,
                     elapsed_ms: r.get(8)?,
                     note: r.get(9)?,
+                    node: None,
                     calls: Vec::new(),
                 },
             ))

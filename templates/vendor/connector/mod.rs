@@ -26,6 +26,7 @@ impl VendorSpec for Spec {
     const OPS: &'static [OpInfo] = ops::OPS;
     const PULLS: bool = false;
     const PUSHES: bool = false;
+    const FOLLOWS: bool = false;
     const SECRET_KEYS: &'static [&'static str] = &["secret"];
     type Credentials = config::Credentials;
     type Client = Client;
