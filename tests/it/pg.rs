@@ -242,6 +242,8 @@ impl Server {
 
     /// A detached shell that waits while this process lives, then stops the server and removes
     /// its directory.
+    // Never waited for: it outlives this process on purpose.
+    #[allow(clippy::zombie_processes)]
     fn watchdog(&self) {
         let pg_ctl = self.bindir.join("pg_ctl");
         let stop = if self.as_postgres {
