@@ -250,7 +250,7 @@ impl Host {
                     ScriptStatus {
                         live_version: None,
                         verdict: verdict.clone(),
-                        at: SystemTime::now(),
+                        at: self.services.clock.now().into(),
                     },
                 );
                 return verdict;
