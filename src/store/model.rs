@@ -364,6 +364,25 @@ pub enum WorkState {
     },
 }
 
+impl WorkState {
+    /// The state of a work item stored as `status`, due at `due_ms`, with `reason`.
+    pub(crate) fn from_stored(status: WorkStatus, due_ms: i64, reason: Option<String>) -> Self {
+        let reason = reason.unwrap_or_default();
+        match status {
+            WorkStatus::Pending => WorkState::Pending,
+            WorkStatus::Running => WorkState::Running,
+            WorkStatus::Retry => WorkState::Retry {
+                at_ms: due_ms,
+                reason,
+            },
+            WorkStatus::Done => WorkState::Done,
+            WorkStatus::Dead => WorkState::Dead { reason },
+            WorkStatus::Unrouted => WorkState::Unrouted { reason },
+            WorkStatus::Skipped => WorkState::Skipped { reason },
+        }
+    }
+}
+
 /// Everything the journal knows about one lead: `leads show`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LeadStory {
@@ -440,6 +459,14 @@ pub struct CallStory {
 impl CallStory {
     /// How much of an answer a story shows.
     pub const SUMMARY_CHARS: usize = 200;
+
+    /// The first [`CallStory::SUMMARY_CHARS`] characters of an answer, with `…` when cut.
+    pub(crate) fn summarize(text: &str) -> String {
+        match text.char_indices().nth(CallStory::SUMMARY_CHARS) {
+            Some((cut, _)) => format!("{}…", &text[..cut]),
+            None => text.to_string(),
+        }
+    }
 }
 
 /// One open dead letter.

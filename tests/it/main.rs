@@ -14,6 +14,7 @@ mod fuzz;
 mod host;
 mod inspect;
 mod journal;
+mod journal_pg;
 mod layering;
 mod linkflow;
 mod multinode;

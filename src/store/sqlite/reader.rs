@@ -135,19 +135,7 @@ impl Queries for JournalReader {
                 [lead_id],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
             )?;
-            let reason = reason.unwrap_or_default();
-            let state = match parse_status(&status)? {
-                WorkStatus::Pending => WorkState::Pending,
-                WorkStatus::Running => WorkState::Running,
-                WorkStatus::Retry => WorkState::Retry {
-                    at_ms: due_ms,
-                    reason,
-                },
-                WorkStatus::Done => WorkState::Done,
-                WorkStatus::Dead => WorkState::Dead { reason },
-                WorkStatus::Unrouted => WorkState::Unrouted { reason },
-                WorkStatus::Skipped => WorkState::Skipped { reason },
-            };
+            let state = WorkState::from_stored(parse_status(&status)?, due_ms, reason);
             Ok(Some(LeadStory {
                 id: lead_id,
                 lead,
@@ -736,19 +724,11 @@ fn work_state(conn: &Connection, work_id: i64) -> Result<Option<WorkState>, Stor
     let Some((status, due_ms, reason)) = row else {
         return Ok(None);
     };
-    let reason = reason.unwrap_or_default();
-    Ok(Some(match parse_status(&status)? {
-        WorkStatus::Pending => WorkState::Pending,
-        WorkStatus::Running => WorkState::Running,
-        WorkStatus::Retry => WorkState::Retry {
-            at_ms: due_ms,
-            reason,
-        },
-        WorkStatus::Done => WorkState::Done,
-        WorkStatus::Dead => WorkState::Dead { reason },
-        WorkStatus::Unrouted => WorkState::Unrouted { reason },
-        WorkStatus::Skipped => WorkState::Skipped { reason },
-    }))
+    Ok(Some(WorkState::from_stored(
+        parse_status(&status)?,
+        due_ms,
+        reason,
+    )))
 }
 
 pub(crate) fn find_lead(conn: &Connection, id: &str) -> Result<Option<i64>, StoreError> {
@@ -824,7 +804,9 @@ fn runs_of(conn: &Connection, work_id: i64) -> Result<Vec<RunStory>, StoreError>
                     message: r.get(7)?,
                     attempts: r.get(8)?,
                     replayed: r.get(9)?,
-                    response_summary: r.get::<_, Option<String>>(10)?.map(|s| summarize(&s)),
+                    response_summary: r
+                        .get::<_, Option<String>>(10)?
+                        .map(|s| CallStory::summarize(&s)),
                 })
             })?
             .collect::<Result<_, _>>()?;
@@ -833,23 +815,15 @@ fn runs_of(conn: &Connection, work_id: i64) -> Result<Vec<RunStory>, StoreError>
     Ok(out)
 }
 
-/// The first [`CallStory::SUMMARY_CHARS`] characters, with `…` when cut.
-fn summarize(text: &str) -> String {
-    match text.char_indices().nth(CallStory::SUMMARY_CHARS) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn summaries_cut_on_character_boundaries() {
-        let cut = summarize(&"线".repeat(300));
+        let cut = CallStory::summarize(&"线".repeat(300));
         assert_eq!(cut.chars().count(), CallStory::SUMMARY_CHARS + 1);
         assert!(cut.ends_with('…'));
-        assert_eq!(summarize("{\"ok\":1}"), "{\"ok\":1}");
+        assert_eq!(CallStory::summarize("{\"ok\":1}"), "{\"ok\":1}");
     }
 }

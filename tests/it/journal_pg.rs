@@ -1,0 +1,354 @@
+//! The PostgreSQL journal's schema and read side against a real server (see `pg.rs`):
+//! migrations apply once and a newer database is refused, and every query answers exactly as
+//! the SQLite journal's reader does for the same content written through the same `Journal`
+//! calls.
+
+use leadrelay::clock::Clock;
+use leadrelay::connectors::Vendor;
+use leadrelay::lead::{Lead, LeadKind};
+use leadrelay::store::types::{Arrival, Checkpoint, Quarantined, Via};
+use leadrelay::store::{
+    open_reader, CallRow, CronFire, Journal, JournalOptions, JournalTarget, LeadQuery,
+    RetentionPolicy, RunRecord, StoreError, WorkOutcome,
+};
+use serde_json::json;
+
+use crate::pg;
+
+fn options() -> JournalOptions {
+    JournalOptions {
+        clock: Clock::manual(chrono::DateTime::from_timestamp_millis(1_700_000_000_000).unwrap()),
+        node: "n1".into(),
+        ..JournalOptions::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrations_apply_once_and_a_newer_database_is_refused() {
+    let Some(db) = pg::database().await else {
+        return;
+    };
+    let target = JournalTarget::parse(&db.url).unwrap();
+    let first = Journal::connect(&target, options()).await.unwrap();
+    drop(first);
+    // A second connect finds the schema current and changes nothing.
+    let _second = Journal::connect(&target, options()).await.unwrap();
+    let reader = open_reader(&target).unwrap();
+    assert_eq!(
+        reader.migrations().unwrap(),
+        vec![(1, "initial".to_string())]
+    );
+    drop(reader);
+    let (client, conn) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    let conn = tokio::spawn(conn);
+    client
+        .batch_execute(
+            "INSERT INTO schema_migrations (version, name, applied_ms) VALUES (99, 'future', 0)",
+        )
+        .await
+        .unwrap();
+    drop(client);
+    let _ = conn.await;
+    let err = Journal::connect(&target, options()).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::TooNew {
+                found: 99,
+                known: 1,
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+fn lead(id: &str, name: &str, phone: &str) -> Lead {
+    let mut lead = Lead::new(Vendor::Tencent, "tx_main", id, json!({"leads_id": id}));
+    lead.kind = LeadKind::Form;
+    lead.name = Some(name.into());
+    lead.phone = Some(phone.into());
+    lead
+}
+
+fn arrival(at: i64) -> Arrival {
+    Arrival {
+        via: Via::Pull,
+        endpoint: "/leads/list".into(),
+        received_at_ms: at,
+    }
+}
+
+fn run(calls: Vec<CallRow>, error: Option<&str>) -> RunRecord {
+    RunRecord {
+        id: None,
+        script: "scripts/route.rhai".into(),
+        handler: "on_tencent".into(),
+        version: "v1".into(),
+        started_ms: 1_700_000_000_100,
+        elapsed_ms: 7,
+        error: error.map(str::to_string),
+        skipped: None,
+        calls,
+    }
+}
+
+fn call(seq: u32, ok: bool) -> CallRow {
+    CallRow {
+        seq,
+        vendor: "xiaolanben".into(),
+        account: "xlb".into(),
+        op: "create_clue".into(),
+        fingerprint: format!("fp{seq}"),
+        ok,
+        status: Some(if ok { 200 } else { 500 }),
+        code: (!ok).then(|| "E500".to_string()),
+        message: (!ok).then(|| "server busy".to_string()),
+        response: Some(json!({"data": "线".repeat(300)})),
+        attempts: 2,
+        replayed: seq == 1,
+    }
+}
+
+/// The same content in any journal: leads in every state, runs with calls, a dead letter, a
+/// retry, a checkpoint, a quarantined body and a cron slot.
+async fn seed(journal: &Journal) {
+    let cp = Checkpoint {
+        account: "tx_main".into(),
+        endpoint: "/leads/list".into(),
+        position: "1700000000".into(),
+    };
+    journal
+        .accept_leads(
+            vec![
+                lead("L1", "张三", "13800001234"),
+                lead("L2", "Li_Si", "13900005678"),
+                lead("L3", "王五", "13700001234"),
+            ],
+            arrival(1_699_999_000_000),
+            Some(cp),
+        )
+        .await
+        .unwrap();
+    journal
+        .accept_leads(
+            vec![lead("L4", "赵六", "13600000000")],
+            arrival(1_699_999_100_000),
+            None,
+        )
+        .await
+        .unwrap();
+    let mut work = journal.claim_due(1_700_000_000_000, 3).await.unwrap();
+    work.sort_by_key(|w| w.id);
+    assert_eq!(work.len(), 3);
+    journal
+        .finish(
+            work[0].id,
+            vec![run(vec![call(1, true), call(2, true)], None)],
+            WorkOutcome::Done,
+        )
+        .await
+        .unwrap();
+    journal
+        .finish(
+            work[1].id,
+            vec![run(
+                vec![call(1, false)],
+                Some("scripts/route.rhai:3:5: boom"),
+            )],
+            WorkOutcome::Dead {
+                reason: "boom".into(),
+            },
+        )
+        .await
+        .unwrap();
+    journal
+        .finish(
+            work[2].id,
+            vec![run(vec![call(1, false)], None)],
+            WorkOutcome::Retry {
+                at_ms: 1_700_000_060_000,
+                reason: "vendor busy".into(),
+            },
+        )
+        .await
+        .unwrap();
+    journal
+        .quarantine(Quarantined {
+            account: "tx_main".into(),
+            endpoint: "/hooks/tencent/tx_main".into(),
+            reason: "not JSON".into(),
+            content_type: Some("text/plain".into()),
+            body: b"\x00\xffnot json".to_vec(),
+            received_at_ms: 1_699_999_200_000,
+        })
+        .await
+        .unwrap();
+    assert!(matches!(
+        journal
+            .fire_cron_slot("route.rhai#nightly", 1_700_000_000_000)
+            .await
+            .unwrap(),
+        CronFire::Fired { .. }
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_query_answers_as_the_sqlite_reader_does() {
+    let Some(db) = pg::database().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("leadrelay.db");
+    let sqlite = JournalTarget::parse(file.to_str().unwrap()).unwrap();
+    let postgres = JournalTarget::parse(&db.url).unwrap();
+    for target in [&sqlite, &postgres] {
+        let journal = Journal::connect(target, options()).await.unwrap();
+        seed(&journal).await;
+    }
+    let (s, p) = (
+        open_reader(&sqlite).unwrap(),
+        open_reader(&postgres).unwrap(),
+    );
+    let same = |what: &str, a: String, b: String| assert_eq!(a, b, "{what}: SQLite vs PostgreSQL");
+    let all = LeadQuery::default();
+    same(
+        "leads list",
+        format!("{:?}", s.list_leads(&all)),
+        format!("{:?}", p.list_leads(&all)),
+    );
+    let dead = LeadQuery {
+        status: Some(leadrelay::store::WorkStatus::Dead),
+        vendor: Some("tencent".into()),
+        account: Some("tx_main".into()),
+        since_ms: Some(1_699_999_000_000),
+        ..LeadQuery::default()
+    };
+    same(
+        "leads list --status dead",
+        format!("{:?}", s.list_leads(&dead)),
+        format!("{:?}", p.list_leads(&dead)),
+    );
+    assert_eq!(p.list_leads(&dead).unwrap().len(), 1);
+    // Runs on PostgreSQL carry the node that made them; SQLite's have none.
+    let unnoded = |runs: &mut Vec<leadrelay::store::RunStory>| {
+        for run in runs {
+            assert_eq!(run.node.take().as_deref().unwrap_or("n1"), "n1");
+        }
+    };
+    for id in ["L1", "L2", "L3", "L4", "#2", "4", "nope"] {
+        let mut ps = p.lead_story(id).unwrap();
+        if let Some(story) = &mut ps {
+            unnoded(&mut story.runs);
+        }
+        same(
+            &format!("leads show {id}"),
+            format!("{:?}", s.lead_story(id).unwrap()),
+            format!("{ps:?}"),
+        );
+    }
+    assert_eq!(
+        p.lead_story("L1").unwrap().unwrap().runs[0].node.as_deref(),
+        Some("n1")
+    );
+    assert_eq!(p.lead_story("L1").unwrap().unwrap().runs[0].calls.len(), 2);
+    same(
+        "dead",
+        format!("{:?}", s.dead_letters()),
+        format!("{:?}", p.dead_letters()),
+    );
+    assert_eq!(p.dead_letters().unwrap().len(), 1);
+    same(
+        "quarantine",
+        format!("{:?}", s.quarantined()),
+        format!("{:?}", p.quarantined()),
+    );
+    same(
+        "quarantine show",
+        format!("{:?}", s.quarantine_item(1)),
+        format!("{:?}", p.quarantine_item(1)),
+    );
+    assert_eq!(
+        p.quarantine_item(1).unwrap().unwrap().body,
+        b"\x00\xffnot json"
+    );
+    let (mut ss, mut ps) = (s.status().unwrap(), p.status().unwrap());
+    assert_eq!(ps.schema_version, 1);
+    (ss.schema_version, ps.schema_version) = (0, 0);
+    same("status", format!("{ss:?}"), format!("{ps:?}"));
+    assert_eq!((ps.leads, ps.checkpoints.len(), ps.cron.len()), (4, 1, 1));
+    let policy = RetentionPolicy::default();
+    let (sr, pr) = (
+        s.retention_status(policy, 1_800_000_000_000).unwrap(),
+        p.retention_status(policy, 1_800_000_000_000).unwrap(),
+    );
+    assert!(pr.file_bytes > 0);
+    same(
+        "retention",
+        format!(
+            "{:?}",
+            (
+                sr.oldest_lead_ms,
+                sr.redacted_leads,
+                sr.erasures,
+                sr.last_erasure_ms,
+                sr.next_prune
+            )
+        ),
+        format!(
+            "{:?}",
+            (
+                pr.oldest_lead_ms,
+                pr.redacted_leads,
+                pr.erasures,
+                pr.last_erasure_ms,
+                pr.next_prune
+            )
+        ),
+    );
+    same(
+        "activity",
+        format!("{:?}", s.activity(0, 60_000)),
+        format!("{:?}", p.activity(0, 60_000)),
+    );
+    for text in ["L2", "#3", "3", "1234", "li_", "LI", "张", "100%", ""] {
+        same(
+            &format!("search {text:?}"),
+            format!("{:?}", s.search_leads(text, 10)),
+            format!("{:?}", p.search_leads(text, 10)),
+        );
+    }
+    assert_eq!(p.search_leads("1234", 10).unwrap().len(), 2);
+    same(
+        "recorded",
+        format!("{:?}", s.recorded_leads(None, 100)),
+        format!("{:?}", p.recorded_leads(None, 100)),
+    );
+    for id in 1..=6 {
+        let mut pw = p.work_story(id).unwrap();
+        if let Some((_, runs)) = &mut pw {
+            unnoded(runs);
+        }
+        same(
+            &format!("work {id}"),
+            format!("{:?}", s.work_story(id).unwrap()),
+            format!("{pw:?}"),
+        );
+    }
+    same(
+        "follows",
+        format!("{:?}", s.list_follows(None, None, 10)),
+        format!("{:?}", p.list_follows(None, None, 10)),
+    );
+    same(
+        "follow show",
+        format!("{:?}", s.follow_story("m1")),
+        format!("{:?}", p.follow_story("m1")),
+    );
+    assert!(matches!(
+        p.backup_to(&dir.path().join("copy.db")),
+        Err(StoreError::Conflict(_))
+    ));
+}
