@@ -901,6 +901,10 @@ pub fn status_report_at(
         }
     ));
 
+    if !status.nodes.is_empty() {
+        out.push_str(&nodes_section(&status.nodes, now_ms));
+    }
+
     if status.checkpoints.is_empty() {
         out.push_str("checkpoints: none (no pull has committed yet)\n\n");
     } else {
@@ -1139,6 +1143,60 @@ fn display_width(text: &str) -> usize {
             _ => 1,
         })
         .sum()
+}
+
+/// The nodes sharing a PostgreSQL journal: heartbeat age, version, live scripts and open
+/// breakers, and a warning when the nodes alive run different script versions.
+fn nodes_section(nodes: &[crate::store::NodeRow], now_ms: i64) -> String {
+    // Alive: a heartbeat within the last minute (heartbeats come every few seconds).
+    let alive = |n: &crate::store::NodeRow| now_ms.saturating_sub(n.heartbeat_ms) < 60_000;
+    let mut out = String::from("nodes\n");
+    let mut table = Table::new([
+        "",
+        "NODE",
+        "HEARTBEAT",
+        "STARTED",
+        "VERSION",
+        "SCRIPTS",
+        "OPEN BREAKERS",
+    ]);
+    for node in nodes {
+        table.row([
+            if alive(node) {
+                String::new()
+            } else {
+                "down".to_string()
+            },
+            one_line(&node.name),
+            ago(now_ms, node.heartbeat_ms),
+            ago(now_ms, node.started_ms),
+            one_line(&node.leadrelay),
+            if node.scripts.is_empty() {
+                "-".to_string()
+            } else {
+                one_line(&node.scripts)
+            },
+            if node.open_breakers.is_empty() {
+                "-".to_string()
+            } else {
+                one_line(&node.open_breakers)
+            },
+        ]);
+    }
+    out.push_str(&table.render());
+    let versions: std::collections::BTreeSet<&str> = nodes
+        .iter()
+        .filter(|n| alive(n) && !n.scripts.is_empty())
+        .map(|n| n.scripts.as_str())
+        .collect();
+    if versions.len() > 1 {
+        out.push_str(
+            "WARNING: the nodes alive run different script versions; deploy the same scripts \
+             to every node\n",
+        );
+    }
+    out.push('\n');
+    out
 }
 
 #[cfg(test)]

@@ -321,7 +321,6 @@ pub async fn start_with(
         push_counters,
         status::status_path(&settings.journal, &settings.node),
         addr.to_string(),
-        clock,
         journal.clone(),
         stopped.clone(),
     ));

@@ -129,10 +129,11 @@ pub async fn publish(
     pushes: PushCounters,
     path: PathBuf,
     listen: String,
-    clock: Clock,
     journal: Journal,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    // The daemon's one clock, which the journal stamps with too.
+    let clock = journal.clock();
     let started_ms = clock.unix_millis();
     loop {
         let status = snapshot(&host, &breakers, &pushes, &listen, started_ms, clock);

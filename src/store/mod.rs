@@ -38,9 +38,10 @@ pub mod types;
 pub use fingerprint::{fingerprint, is_volatile};
 pub use model::{
     BackupReport, CallRow, CallStory, CheckpointRow, CronFire, CronRow, DeadLetter, DeadSelector,
-    FollowStory, FollowSummary, JournalStatus, LeadQuery, LeadStory, LeadSummary, PriorCall,
-    QuarantineSummary, RecordedCall, RecordedLead, RecordedRun, RerouteSelector, RetentionStatus,
-    RunRecord, RunRow, RunStart, RunStory, Work, WorkKind, WorkOutcome, WorkState, WorkStatus,
+    FollowStory, FollowSummary, JournalStatus, LeadQuery, LeadStory, LeadSummary, NodeRow,
+    PriorCall, QuarantineSummary, RecordedCall, RecordedLead, RecordedRun, RerouteSelector,
+    RetentionStatus, RunRecord, RunRow, RunStart, RunStory, Work, WorkKind, WorkOutcome, WorkState,
+    WorkStatus,
 };
 pub use retention::{Erasure, ForgetSelector, PruneReport, RetentionPolicy};
 pub use roles::{

@@ -560,6 +560,25 @@ pub struct JournalStatus {
     pub checkpoints: Vec<CheckpointRow>,
     /// Cron schedules.
     pub cron: Vec<CronRow>,
+    /// The nodes sharing the journal, by name (empty on SQLite: one node).
+    pub nodes: Vec<NodeRow>,
+}
+
+/// One node of several sharing a PostgreSQL journal, as its heartbeat last wrote it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NodeRow {
+    /// `[daemon] node`.
+    pub name: String,
+    /// When its current process started (unix ms).
+    pub started_ms: i64,
+    /// Its last heartbeat (unix ms).
+    pub heartbeat_ms: i64,
+    /// Its leadrelay version.
+    pub leadrelay: String,
+    /// Its live scripts, `path@version, …`.
+    pub scripts: String,
+    /// Its open circuit breakers.
+    pub open_breakers: String,
 }
 
 impl JournalStatus {

@@ -299,6 +299,25 @@ fn a_pull_source_on_three_nodes_is_pulled_by_one_at_a_time() {
         pulls >= 3 && pulls <= seconds + 2,
         "{pulls} pulls in {seconds} s by three nodes: the source was not pulled by one at a time"
     );
+    // `status` from any node's config lists the three nodes and their live script.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_leadrelay"))
+        .arg("--config")
+        .arg(cluster.dir.path().join("a.toml"))
+        .arg("status")
+        .current_dir(cluster.dir.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    let nodes = text.split("\nnodes\n").nth(1).unwrap_or_else(|| panic!("{text}"));
+    for name in ["a", "b", "c"] {
+        assert!(
+            nodes.lines().any(|l| l.split_whitespace().next() == Some(name)),
+            "node {name} missing from status:\n{text}"
+        );
+    }
+    assert!(nodes.contains("route.rhai@"), "{text}");
+    assert!(!text.contains("different script versions"), "{text}");
     let state = cluster.state();
     let creates = state["xiaolanben"]["creates_by_key"].as_object().unwrap();
     assert_eq!(creates.len(), 40, "every generated lead routed");

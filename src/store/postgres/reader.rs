@@ -18,7 +18,7 @@ use tokio_postgres::{IsolationLevel, Row};
 use super::pg_error;
 use crate::store::model::{
     BackupReport, CallStory, CheckpointRow, CronRow, DeadLetter, FollowStory, FollowSummary,
-    JournalStatus, LeadQuery, LeadStory, LeadSummary, QuarantineSummary, RecordedCall,
+    JournalStatus, LeadQuery, LeadStory, LeadSummary, NodeRow, QuarantineSummary, RecordedCall,
     RecordedLead, RecordedRun, RetentionStatus, RunStory, WorkState, WorkStatus,
 };
 use crate::store::retention::{PruneReport, RetentionPolicy};
@@ -500,6 +500,23 @@ impl Queries for PgReader {
                     last_skip_reason: r.get(5),
                 })
                 .collect();
+                let nodes = rows(
+                    tx,
+                    "SELECT name, started_ms, heartbeat_ms, leadrelay, scripts, open_breakers
+                     FROM nodes ORDER BY name",
+                    &[],
+                )
+                .await?
+                .iter()
+                .map(|r| NodeRow {
+                    name: r.get(0),
+                    started_ms: r.get(1),
+                    heartbeat_ms: r.get(2),
+                    leadrelay: r.get(3),
+                    scripts: r.get(4),
+                    open_breakers: r.get(5),
+                })
+                .collect();
                 Ok(JournalStatus {
                     schema_version: one(
                         tx,
@@ -520,6 +537,7 @@ impl Queries for PgReader {
                     quarantined: count(tx, "SELECT count(*) FROM quarantine", &[]).await?,
                     checkpoints,
                     cron,
+                    nodes,
                 })
             })
         })

@@ -291,6 +291,7 @@ impl Queries for JournalReader {
                 quarantined: count("SELECT count(*) FROM quarantine")?,
                 checkpoints,
                 cron,
+                nodes: Vec::new(),
             })
         })
     }
