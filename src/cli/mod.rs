@@ -311,7 +311,7 @@ async fn dispatch(cli: Cli, clock: Clock) -> anyhow::Result<ExitCode> {
         Command::Status => status(cli.config, clock),
         Command::Follows { command } => follows(cli.config, command, clock),
         Command::Job { command } => job(cli.config, command, clock).await,
-        Command::Journal { command } => journal(cli.config, command),
+        Command::Journal { command } => journal(cli.config, command).await,
         Command::Demo {
             scripts,
             leads,

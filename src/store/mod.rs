@@ -26,6 +26,7 @@ use crate::clock::Clock;
 use types::{IntakeError, Via};
 
 mod codec;
+pub mod copy;
 mod fingerprint;
 mod model;
 pub mod postgres;

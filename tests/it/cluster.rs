@@ -308,11 +308,20 @@ fn a_pull_source_on_three_nodes_is_pulled_by_one_at_a_time() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
-    let nodes = text.split("\nnodes\n").nth(1).unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let nodes = text
+        .split("\nnodes\n")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{text}"));
     for name in ["a", "b", "c"] {
         assert!(
-            nodes.lines().any(|l| l.split_whitespace().next() == Some(name)),
+            nodes
+                .lines()
+                .any(|l| l.split_whitespace().next() == Some(name)),
             "node {name} missing from status:\n{text}"
         );
     }

@@ -352,3 +352,97 @@ async fn every_query_answers_as_the_sqlite_reader_does() {
         Err(StoreError::Conflict(_))
     ));
 }
+
+/// `leadrelay journal copy` moves the journal the demo made into PostgreSQL and back: every
+/// query answers the same on the original, the PostgreSQL copy and the copy of the copy, ids
+/// included; a non-empty target is refused; and new rows in the PostgreSQL copy get ids past
+/// the copied ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn journal_copy_round_trips_a_journal_made_by_the_demo() {
+    let Some(db) = pg::database().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let leadrelay = || {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_leadrelay"));
+        command.current_dir(dir.path()).env("LEADRELAY_LOG", "error");
+        command
+    };
+    let scripts = format!("{}/scripts", env!("CARGO_MANIFEST_DIR"));
+    let demo = leadrelay()
+        .args(["demo", "--seconds", "3", "--leads", "30", "--scripts", &scripts])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&demo.stdout).into_owned();
+    assert!(demo.status.success(), "{stdout}");
+    let demo_dir = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("journal and config in "))
+        .unwrap_or_else(|| panic!("{stdout}"))
+        .trim()
+        .to_string();
+    let original = format!("{demo_dir}/leadrelay.db");
+    let back = dir.path().join("back.db").display().to_string();
+    for (from, to) in [(&original, &db.url), (&db.url, &back)] {
+        let out = leadrelay()
+            .args(["journal", "copy", "--from", from, "--to", to])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains(" leads"));
+    }
+    let readers: Vec<_> = [&original, &db.url, &back]
+        .iter()
+        .map(|t| open_reader(&JournalTarget::parse(t).unwrap()).unwrap())
+        .collect();
+    let answers = |r: &dyn leadrelay::store::Queries| {
+        let mut status = r.status().unwrap();
+        status.schema_version = 0;
+        let leads = r.list_leads(&LeadQuery::default()).unwrap();
+        assert!(leads.len() >= 20, "the demo journaled {} leads", leads.len());
+        let stories: Vec<_> = leads
+            .iter()
+            .map(|l| r.lead_story(&format!("#{}", l.id)).unwrap())
+            .collect();
+        format!(
+            "{status:?}\n{leads:?}\n{stories:?}\n{:?}\n{:?}",
+            r.dead_letters().unwrap(),
+            r.quarantined().unwrap()
+        )
+    };
+    let first = answers(readers[0].as_ref());
+    assert_eq!(first, answers(readers[1].as_ref()), "SQLite → PostgreSQL");
+    assert_eq!(first, answers(readers[2].as_ref()), "PostgreSQL → SQLite");
+    // The target must be empty.
+    let again = leadrelay()
+        .args(["journal", "copy", "--from", &original, "--to", &db.url])
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("must be an empty journal"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    // New leads in the PostgreSQL copy get ids after the copied ones.
+    let copied_max = readers[1]
+        .list_leads(&LeadQuery::default())
+        .unwrap()
+        .iter()
+        .map(|l| l.id)
+        .max()
+        .unwrap();
+    let journal = Journal::connect(&JournalTarget::parse(&db.url).unwrap(), options())
+        .await
+        .unwrap();
+    journal
+        .accept_leads(vec![lead("after-copy", "新", "13900000000")], arrival(1), None)
+        .await
+        .unwrap();
+    let new_id = readers[1].lead_story("after-copy").unwrap().unwrap().id;
+    assert!(new_id > copied_max, "new id {new_id} after copied {copied_max}");
+}

@@ -40,6 +40,7 @@ use tokio_postgres::config::SslMode;
 use super::target::PgUrl;
 use super::StoreError;
 
+pub(crate) mod copy;
 mod journal;
 pub mod reader;
 

@@ -98,6 +98,7 @@ use super::{JournalOptions, StoreError};
 use crate::clock::Clock;
 use crate::lead::Lead;
 
+pub(crate) mod copy;
 pub mod offline;
 pub mod probe;
 mod reader;
