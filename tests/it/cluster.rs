@@ -313,19 +313,19 @@ fn a_pull_source_on_three_nodes_is_pulled_by_one_at_a_time() {
         "{text}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let nodes = text
+    let listing = text
         .split("\nnodes\n")
         .nth(1)
         .unwrap_or_else(|| panic!("{text}"));
     for name in ["a", "b", "c"] {
         assert!(
-            nodes
+            listing
                 .lines()
                 .any(|l| l.split_whitespace().next() == Some(name)),
             "node {name} missing from status:\n{text}"
         );
     }
-    assert!(nodes.contains("route.rhai@"), "{text}");
+    assert!(listing.contains("route.rhai@"), "{text}");
     assert!(!text.contains("different script versions"), "{text}");
     let state = cluster.state();
     let creates = state["xiaolanben"]["creates_by_key"].as_object().unwrap();

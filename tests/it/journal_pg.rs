@@ -365,12 +365,22 @@ async fn journal_copy_round_trips_a_journal_made_by_the_demo() {
     let dir = tempfile::tempdir().unwrap();
     let leadrelay = || {
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_leadrelay"));
-        command.current_dir(dir.path()).env("LEADRELAY_LOG", "error");
+        command
+            .current_dir(dir.path())
+            .env("LEADRELAY_LOG", "error");
         command
     };
     let scripts = format!("{}/scripts", env!("CARGO_MANIFEST_DIR"));
     let demo = leadrelay()
-        .args(["demo", "--seconds", "3", "--leads", "30", "--scripts", &scripts])
+        .args([
+            "demo",
+            "--seconds",
+            "3",
+            "--leads",
+            "30",
+            "--scripts",
+            &scripts,
+        ])
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&demo.stdout).into_owned();
@@ -403,7 +413,11 @@ async fn journal_copy_round_trips_a_journal_made_by_the_demo() {
         let mut status = r.status().unwrap();
         status.schema_version = 0;
         let leads = r.list_leads(&LeadQuery::default()).unwrap();
-        assert!(leads.len() >= 20, "the demo journaled {} leads", leads.len());
+        assert!(
+            leads.len() >= 20,
+            "the demo journaled {} leads",
+            leads.len()
+        );
         let stories: Vec<_> = leads
             .iter()
             .map(|l| r.lead_story(&format!("#{}", l.id)).unwrap())
@@ -440,9 +454,16 @@ async fn journal_copy_round_trips_a_journal_made_by_the_demo() {
         .await
         .unwrap();
     journal
-        .accept_leads(vec![lead("after-copy", "新", "13900000000")], arrival(1), None)
+        .accept_leads(
+            vec![lead("after-copy", "新", "13900000000")],
+            arrival(1),
+            None,
+        )
         .await
         .unwrap();
     let new_id = readers[1].lead_story("after-copy").unwrap().unwrap().id;
-    assert!(new_id > copied_max, "new id {new_id} after copied {copied_max}");
+    assert!(
+        new_id > copied_max,
+        "new id {new_id} after copied {copied_max}"
+    );
 }
