@@ -240,3 +240,36 @@ fn the_systemd_unit_passes_systemd_analyze_verify() {
         "systemd-analyze verify complains about the unit: {messages}"
     );
 }
+
+/// The README's "Running several nodes" config is what it says: a PostgreSQL journal from the
+/// environment (password never shown), the node's name and its lease.
+#[test]
+fn the_readme_several_nodes_config_reads_as_documented() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let section = readme
+        .split("\n## Running several nodes")
+        .nth(1)
+        .expect("README has a Running several nodes section");
+    let toml = section
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("the section has a toml block");
+    let url = "postgres://leadrelay:s3cret@db.internal:5432/leadrelay";
+    let config = leadrelay::config::Config::parse(toml, "README several nodes", &|name| {
+        (name == "LEADRELAY_JOURNAL").then(|| url.to_string())
+    })
+    .unwrap();
+    let leadrelay::store::JournalTarget::Postgres(pg) = &config.daemon.journal else {
+        panic!("{:?}", config.daemon.journal);
+    };
+    assert_eq!(pg.expose(), url);
+    assert_eq!(
+        config.daemon.journal.to_string(),
+        "postgres://leadrelay:***@db.internal:5432/leadrelay"
+    );
+    assert!(!format!("{config:?}").contains("s3cret"));
+    assert_eq!(config.daemon.node, "relay-1");
+    assert_eq!(config.daemon.lease_secs, 12);
+}
