@@ -277,6 +277,13 @@ async fn every_query_answers_as_the_sqlite_reader_does() {
     let (mut ss, mut ps) = (s.status().unwrap(), p.status().unwrap());
     assert_eq!(ps.schema_version, 1);
     (ss.schema_version, ps.schema_version) = (0, 0);
+    // Only PostgreSQL lists the nodes sharing it (here the one that wrote the content).
+    let nodes: Vec<String> = std::mem::take(&mut ps.nodes)
+        .into_iter()
+        .map(|n| n.name)
+        .collect();
+    assert_eq!(nodes, ["n1"]);
+    assert!(ss.nodes.is_empty());
     same("status", format!("{ss:?}"), format!("{ps:?}"));
     assert_eq!((ps.leads, ps.checkpoints.len(), ps.cron.len()), (4, 1, 1));
     let policy = RetentionPolicy::default();

@@ -382,8 +382,24 @@ where
     }
 }
 
-fn notify_sql() -> String {
-    format!("SELECT pg_notify('{CHANNEL}', '')")
+impl PgJournal {
+    /// Commits `tx`, which made `new` items due (new, revived or woken): other nodes are woken
+    /// on commit (`NOTIFY` is delivered then, and not at all on rollback), and this node's
+    /// backlog figure counts the ones added to it (`backlog` more).
+    async fn commit_due(
+        &self,
+        tx: Transaction<'_>,
+        new: i64,
+        backlog: i64,
+    ) -> Result<(), StoreError> {
+        if new > 0 {
+            tx.execute(&format!("SELECT pg_notify('{CHANNEL}', '')"), &[])
+                .await?;
+        }
+        tx.commit().await?;
+        self.inner.backlog.fetch_add(backlog, Ordering::Relaxed);
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -456,13 +472,7 @@ impl Intake for PgJournal {
             upsert_checkpoint(&tx, cp, now).await?;
         }
         let new = out.iter().filter(|a| **a == Accepted::New).count() as i64;
-        if new > 0 {
-            tx.execute(&notify_sql(), &[])
-                .await
-                .map_err(StoreError::from)?;
-        }
-        tx.commit().await.map_err(StoreError::from)?;
-        self.inner.backlog.fetch_add(new, Ordering::Relaxed);
+        self.commit_due(tx, new, new).await?;
         Ok(out)
     }
 
@@ -509,11 +519,7 @@ impl Intake for PgJournal {
         )
         .await
         .map_err(StoreError::from)?;
-        tx.execute(&notify_sql(), &[])
-            .await
-            .map_err(StoreError::from)?;
-        tx.commit().await.map_err(StoreError::from)?;
-        self.inner.backlog.fetch_add(1, Ordering::Relaxed);
+        self.commit_due(tx, 1, 1).await?;
         Ok(Accepted::New)
     }
 
@@ -784,13 +790,7 @@ impl WorkQueue for PgJournal {
             )
             .await?;
         }
-        if count > 0 {
-            tx.execute(&notify_sql(), &[]).await?;
-        }
-        tx.commit().await?;
-        self.inner
-            .backlog
-            .fetch_add(count as i64, Ordering::Relaxed);
+        self.commit_due(tx, count as i64, count as i64).await?;
         Ok(count)
     }
 
@@ -808,10 +808,8 @@ impl WorkQueue for PgJournal {
                 &[&account, &now],
             )
             .await? as usize;
-        if woken > 0 {
-            tx.execute(&notify_sql(), &[]).await?;
-        }
-        tx.commit().await?;
+        // Woken retries were in the backlog already.
+        self.commit_due(tx, woken as i64, 0).await?;
         Ok(woken)
     }
 
@@ -855,13 +853,7 @@ impl WorkQueue for PgJournal {
                 .await? as usize
             }
         };
-        if count > 0 {
-            tx.execute(&notify_sql(), &[]).await?;
-        }
-        tx.commit().await?;
-        self.inner
-            .backlog
-            .fetch_add(count as i64, Ordering::Relaxed);
+        self.commit_due(tx, count as i64, count as i64).await?;
         Ok(count)
     }
 }
@@ -1266,9 +1258,7 @@ impl CronLedger for PgJournal {
             )
             .await?
             .get(0);
-        tx.execute(&notify_sql(), &[]).await?;
-        tx.commit().await?;
-        self.inner.backlog.fetch_add(1, Ordering::Relaxed);
+        self.commit_due(tx, 1, 1).await?;
         Ok(CronFire::Fired { work_id })
     }
 
