@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use clap::Subcommand;
 
-use super::{journal_reader, optional_config, sqlite_file};
+use super::{journal_reader, optional_config};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::connectors::Accounts;
@@ -118,11 +118,7 @@ pub(super) async fn job(
     let schedule =
         crate::daemon::cron::find_schedule(&schedules, &name).map_err(anyhow::Error::msg)?;
     let now = clock.unix_millis();
-    let work = crate::store::offline::enqueue_job_offline(
-        sqlite_file(&path, "job run")?,
-        &schedule.key,
-        now,
-    )?;
+    let work = crate::store::beside::enqueue_job(&path, &schedule.key, now, clock)?;
     println!("job {} queued as work #{work}", schedule.key);
     let running = crate::daemon::status::read(&path, &config.daemon.node)
         .is_some_and(|d| now - d.written_ms <= 10_000);

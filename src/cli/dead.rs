@@ -36,7 +36,11 @@ pub enum QuarantineCommand {
     },
 }
 
-pub(super) fn dead(config_path: Option<PathBuf>, command: DeadCommand) -> anyhow::Result<ExitCode> {
+pub(super) fn dead(
+    config_path: Option<PathBuf>,
+    command: DeadCommand,
+    clock: crate::clock::Clock,
+) -> anyhow::Result<ExitCode> {
     let (path, reader) = journal_reader(config_path)?;
     match command {
         DeadCommand::List => {
@@ -49,10 +53,7 @@ pub(super) fn dead(config_path: Option<PathBuf>, command: DeadCommand) -> anyhow
                 (Some(id), false) => crate::store::DeadSelector::One(id),
                 (None, false) => bail!("name a dead letter id or --all"),
             };
-            let revived = crate::store::offline::retry_dead_offline(
-                super::sqlite_file(&path, "dead retry")?,
-                selector,
-            )?;
+            let revived = crate::store::beside::retry_dead(&path, selector, clock)?;
             println!("{revived} dead letter(s) queued again; a running daemon routes them within a second");
             Ok(ExitCode::SUCCESS)
         }

@@ -125,10 +125,7 @@ pub(super) fn leads(
                 (Some(id), false) => crate::store::RerouteSelector::Lead(id),
                 (None, false) => bail!("name a lead id or --unrouted"),
             };
-            let rerouted = crate::store::offline::reroute_offline(
-                super::sqlite_file(&path, "leads reroute")?,
-                &selector,
-            )?;
+            let rerouted = crate::store::beside::reroute(&path, &selector, clock)?;
             println!(
                 "{rerouted} unrouted lead(s) queued again; a running daemon routes them within a \
                  second (those still wanted by no handler become unrouted again)"

@@ -306,7 +306,7 @@ async fn dispatch(cli: Cli, clock: Clock) -> anyhow::Result<ExitCode> {
         Command::Init { dir, force } => Ok(crate::init::run(&dir, force)?),
         Command::Run => run_daemon(cli.config, clock).await,
         Command::Leads { command } => leads(cli.config, command, clock),
-        Command::Dead { command } => dead(cli.config, command),
+        Command::Dead { command } => dead(cli.config, command, clock),
         Command::Quarantine { command } => quarantine(cli.config, command),
         Command::Status => status(cli.config, clock),
         Command::Follows { command } => follows(cli.config, command, clock),
@@ -397,8 +397,8 @@ pub(super) fn journal_reader(
     Ok((target, reader))
 }
 
-/// The SQLite file of `journal`, for the commands that write beside a running daemon through
-/// SQLite's file lock; on a PostgreSQL journal they are not built yet and say so.
+/// The SQLite file of `journal`, for `leads forget`, which writes beside a running daemon
+/// through SQLite's file lock; on a PostgreSQL journal it is not built yet and says so.
 pub(super) fn sqlite_file<'a>(
     journal: &'a JournalTarget,
     command: &str,

@@ -25,6 +25,7 @@ use std::sync::Arc;
 use crate::clock::Clock;
 use types::{IntakeError, Via};
 
+pub mod beside;
 mod codec;
 pub mod copy;
 mod fingerprint;

@@ -10,7 +10,8 @@ use leadrelay::connectors::Vendor;
 use leadrelay::lead::{Lead, LeadKind};
 use leadrelay::store::types::{Accepted, Arrival, Via};
 use leadrelay::store::{
-    CronFire, Journal, JournalOptions, JournalTarget, RunRecord, StoreError, WorkOutcome,
+    beside, CronFire, DeadSelector, Journal, JournalOptions, JournalTarget, RerouteSelector,
+    RunRecord, StoreError, WorkOutcome,
 };
 use serde_json::json;
 
@@ -303,4 +304,57 @@ where
         out.push(handle.await.unwrap());
     }
     out
+}
+
+/// The operator's commands beside running nodes: `dead retry`, `leads reroute` and `job run`
+/// on a PostgreSQL journal put work back (or queue it) for any node to claim.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_retry_reroute_and_job_run_work_beside_the_nodes() {
+    let Some(db) = pg::database().await else {
+        return;
+    };
+    let a = node(&db.url, "a", Duration::from_secs(10)).await;
+    let target = JournalTarget::parse(&db.url).unwrap();
+    let clock = a.clock();
+    a.accept_leads(vec![lead("R1"), lead("R2")], push(), None)
+        .await
+        .unwrap();
+    let claimed = a.claim_due(clock.unix_millis(), 10).await.unwrap();
+    let dead = WorkOutcome::Dead {
+        reason: "gave up".into(),
+    };
+    let unrouted = WorkOutcome::Unrouted {
+        reason: "no handler".into(),
+    };
+    a.finish(claimed[0].id, vec![run()], dead).await.unwrap();
+    a.finish(claimed[1].id, vec![run()], unrouted)
+        .await
+        .unwrap();
+    assert!(a
+        .claim_due(clock.unix_millis(), 10)
+        .await
+        .unwrap()
+        .is_empty());
+
+    let revived = beside::retry_dead(&target, DeadSelector::All, clock).unwrap();
+    let rerouted = beside::reroute(&target, &RerouteSelector::Unrouted, clock).unwrap();
+    let job = beside::enqueue_job(&target, "route.rhai::nightly::0 0 2 * * *", 7, clock).unwrap();
+    assert_eq!((revived, rerouted), (1, 1));
+    let mut again: Vec<i64> = a
+        .claim_due(clock.unix_millis(), 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|w| w.id)
+        .collect();
+    again.sort();
+    let mut expected = vec![claimed[0].id, claimed[1].id, job];
+    expected.sort();
+    assert_eq!(
+        again, expected,
+        "both leads and the job are claimable again"
+    );
+    // Nothing to put back twice.
+    let err = beside::retry_dead(&target, DeadSelector::One(999), clock).unwrap_err();
+    assert!(matches!(err, StoreError::NotFound(_)), "{err}");
 }

@@ -138,26 +138,7 @@ impl PgJournal {
                 );
             }
         }
-        let journal = PgJournal {
-            inner: Arc::new(Inner {
-                reader: PgReader::new(pool.clone(), url.to_string()),
-                pool,
-                url: url.clone(),
-                instance: format!("{node}#{}", &uuid::Uuid::new_v4().simple().to_string()[..8]),
-                node,
-                clock: options.clock,
-                lease_ms: options.lease.as_millis() as i64,
-                backlog: AtomicI64::new(0),
-                backlog_limit: options.backlog_limit,
-                handle: tokio::runtime::Handle::current(),
-                waker: Mutex::new(None),
-                held: Mutex::new(std::collections::HashSet::new()),
-                report: Mutex::new((String::new(), String::new())),
-                differing: Mutex::new(Vec::new()),
-                tasks: Mutex::new(Vec::new()),
-                database_down: AtomicBool::new(false),
-            }),
-        };
+        let journal = PgJournal::with_pool(pool, url, options.clone());
         journal.heartbeat(now).await?;
         let weak = Arc::downgrade(&journal.inner);
         let beat = options.lease / 4;
@@ -182,6 +163,70 @@ impl PgJournal {
             .extend([heartbeat, listener]);
         tracing::info!(journal = %url, node = %journal.inner.node, "journal open (PostgreSQL)");
         Ok(journal)
+    }
+
+    /// The handle itself, without recovery, heartbeat or listener.
+    fn with_pool(pool: Pool, url: &PgUrl, options: JournalOptions) -> PgJournal {
+        PgJournal {
+            inner: Arc::new(Inner {
+                reader: PgReader::new(pool.clone(), url.to_string()),
+                pool,
+                url: url.clone(),
+                instance: format!(
+                    "{}#{}",
+                    options.node,
+                    &uuid::Uuid::new_v4().simple().to_string()[..8]
+                ),
+                node: options.node,
+                clock: options.clock,
+                lease_ms: options.lease.as_millis() as i64,
+                backlog: AtomicI64::new(0),
+                backlog_limit: options.backlog_limit,
+                handle: tokio::runtime::Handle::current(),
+                waker: Mutex::new(None),
+                held: Mutex::new(std::collections::HashSet::new()),
+                report: Mutex::new((String::new(), String::new())),
+                differing: Mutex::new(Vec::new()),
+                tasks: Mutex::new(Vec::new()),
+                database_down: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// A handle for one operator command beside running nodes (`dead retry`, `leads reroute`,
+    /// `job run`): it claims nothing, so it neither recovers work, heartbeats nor listens, and it
+    /// is not listed among the nodes.
+    pub async fn connect_tool(url: &PgUrl, clock: Clock) -> Result<PgJournal, StoreError> {
+        let pool = super::connect(url).await?;
+        Ok(PgJournal::with_pool(
+            pool,
+            url,
+            JournalOptions {
+                clock,
+                node: "leadrelay-cli".to_string(),
+                ..JournalOptions::default()
+            },
+        ))
+    }
+
+    /// `leadrelay job run`: a pending work item for job `key` at `slot_ms`, run by whichever
+    /// node claims it first, like a fired cron slot (no cron slot is claimed).
+    pub async fn enqueue_job(&self, key: &str, slot_ms: i64) -> Result<i64, StoreError> {
+        let now = self.inner.clock.unix_millis();
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let id: i64 = tx
+            .query_one(
+                "INSERT INTO work (job_key, slot_ms, account, status, due_ms, first_seen_ms,
+                                   updated_ms)
+                 VALUES ($1, $2, '', 'pending', $3, $3, $3)
+                 RETURNING id",
+                &[&key, &slot_ms, &now],
+            )
+            .await?
+            .get(0);
+        self.commit_due(tx, 1, 1).await?;
+        Ok(id)
     }
 
     /// This node's name, as runs and the `nodes` table record it.
