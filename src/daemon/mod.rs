@@ -198,12 +198,7 @@ pub async fn start_with(
         path: settings.journal.to_string(),
         source,
     })?;
-    if matches!(settings.journal, crate::store::JournalTarget::Postgres(_)) {
-        tracing::warn!(
-            "retention (keep_days, personal_data_days) is not applied on a PostgreSQL journal \
-             yet: nothing is pruned or redacted automatically"
-        );
-    }
+
     let accounts = Accounts::from_config(config, HttpClient::new(), clock);
     let push_routes = webhook::push_routes(config, &config.sources).map_err(config_error)?;
     let pull_sources =

@@ -474,3 +474,81 @@ async fn journal_copy_round_trips_a_journal_made_by_the_demo() {
         "new id {new_id} after copied {copied_max}"
     );
 }
+
+/// Retention on PostgreSQL does what it does on SQLite: the same content, pruned with the same
+/// policy at the same instant, gives the same report and the same answers afterwards (first
+/// redaction only, then deletion).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_prunes_and_redacts_as_on_sqlite() {
+    let Some(db) = pg::database().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("leadrelay.db");
+    let targets = [
+        JournalTarget::parse(file.to_str().unwrap()).unwrap(),
+        JournalTarget::parse(&db.url).unwrap(),
+    ];
+    let mut journals = Vec::new();
+    for target in &targets {
+        let journal = Journal::connect(target, options()).await.unwrap();
+        seed(&journal).await;
+        journals.push(journal);
+    }
+    let now = 1_800_000_000_000;
+    let answers = |journal: &Journal| {
+        let r = journal.reader();
+        let stories: Vec<_> = ["L1", "L2", "L3", "L4"]
+            .iter()
+            .map(|id| {
+                r.lead_story(id).unwrap().map(|mut s| {
+                    for run in &mut s.runs {
+                        run.node = None;
+                    }
+                    s
+                })
+            })
+            .collect();
+        let mut status = r.status().unwrap();
+        (status.schema_version, status.nodes) = (0, Vec::new());
+        format!("{status:?}\n{stories:?}\n{:?}", r.dead_letters().unwrap())
+    };
+    // Redaction only: keep for ten years, personal data for one day.
+    let redact = RetentionPolicy::new(3650, 1).unwrap();
+    let mut reports = Vec::new();
+    for journal in &journals {
+        reports.push(journal.prune(redact, now, 2).await.unwrap());
+    }
+    assert_eq!(reports[0], reports[1], "redaction report");
+    assert!(reports[1].redacted_leads > 0, "{:?}", reports[1]);
+    assert_eq!(
+        answers(&journals[0]),
+        answers(&journals[1]),
+        "after redaction"
+    );
+    let redacted = journals[1].reader().lead_story("L1").unwrap().unwrap();
+    assert!(redacted.lead.redacted_ms.is_some(), "{redacted:?}");
+    assert!(
+        !format!("{redacted:?}").contains("13800001234")
+            && !format!("{redacted:?}").contains("张三"),
+        "the phone and name are gone: {redacted:?}"
+    );
+
+    // Then deletion at the defaults.
+    let mut reports = Vec::new();
+    for journal in &journals {
+        reports.push(
+            journal
+                .prune(RetentionPolicy::default(), now, 2)
+                .await
+                .unwrap(),
+        );
+    }
+    assert_eq!(reports[0], reports[1], "deletion report");
+    assert!(reports[1].deleted_leads > 0, "{:?}", reports[1]);
+    assert_eq!(
+        answers(&journals[0]),
+        answers(&journals[1]),
+        "after deletion"
+    );
+}

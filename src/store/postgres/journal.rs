@@ -1434,15 +1434,22 @@ impl Maintenance for PgJournal {
         self.heartbeat(self.inner.clock.unix_millis()).await
     }
 
-    /// Retention on PostgreSQL is not built yet: nothing is pruned or redacted, and the
-    /// daemon says so once at start (see `daemon::retention`).
+    /// One prune step in a transaction of its own (see `retention.rs`).
     async fn prune_step(
         &self,
-        _policy: RetentionPolicy,
-        _now_ms: i64,
-        _limit: usize,
+        policy: RetentionPolicy,
+        now_ms: i64,
+        limit: usize,
     ) -> Result<PruneReport, StoreError> {
-        Ok(PruneReport::default())
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let report = super::retention::prune_step(&tx, policy, now_ms, limit).await?;
+        tx.commit().await?;
+        let deleted = report.deleted_leads + report.deleted_follows + report.deleted_jobs;
+        if deleted > 0 {
+            tracing::debug!(deleted, "journal: pruned (PostgreSQL)");
+        }
+        Ok(report)
     }
 
     /// PostgreSQL's autovacuum hands space back; nothing to do here.

@@ -135,7 +135,7 @@ async fn count(tx: &Transaction<'_>, sql: &str, params: Params<'_>) -> Result<u6
 }
 
 /// `w` (a `work` row) is final for retention (as in `sqlite/retention.rs`).
-const FINAL: &str = "(w.status IN ('done', 'skipped')
+pub(crate) const FINAL: &str = "(w.status IN ('done', 'skipped')
      OR (w.status = 'dead' AND NOT EXISTS (SELECT 1 FROM dead_letters d
                                          WHERE d.work_id = w.id AND d.retried_ms IS NULL)))";
 
