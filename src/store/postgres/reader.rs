@@ -7,7 +7,6 @@
 
 use std::future::Future;
 use std::path::Path;
-use std::sync::Arc;
 
 use deadpool_postgres::Pool;
 
@@ -32,7 +31,7 @@ pub struct PgReader {
     location: String,
     handle: tokio::runtime::Handle,
     // Kept alive when this reader made its own runtime (a process without one: the CLI).
-    _runtime: Option<Arc<tokio::runtime::Runtime>>,
+    own_runtime: Option<tokio::runtime::Runtime>,
 }
 
 impl std::fmt::Debug for PgReader {
@@ -50,7 +49,7 @@ impl PgReader {
             pool,
             location,
             handle: tokio::runtime::Handle::current(),
-            _runtime: None,
+            own_runtime: None,
         }
     }
 
@@ -67,14 +66,14 @@ impl PgReader {
                         path: url.to_string().into(),
                         message: format!("cannot start a runtime: {e}"),
                     })?;
-                (runtime.handle().clone(), Some(Arc::new(runtime)))
+                (runtime.handle().clone(), Some(runtime))
             }
         };
         let mut reader = PgReader {
             pool: super::pool(url)?,
             location: url.to_string(),
             handle,
-            _runtime: runtime,
+            own_runtime: runtime,
         };
         reader.pool = reader.block(super::connect(url))?;
         Ok(reader)
@@ -106,7 +105,7 @@ impl Drop for PgReader {
     fn drop(&mut self) {
         // A runtime of its own may be dropped from async code (the CLI's); shutting it down in
         // the background is the one way that never blocks.
-        if let Some(runtime) = self._runtime.take().and_then(|r| Arc::try_unwrap(r).ok()) {
+        if let Some(runtime) = self.own_runtime.take() {
             runtime.shutdown_background();
         }
     }
