@@ -10,7 +10,7 @@ use leadrelay::connectors::Vendor;
 use leadrelay::sim::{Faults, Simulator};
 use serde_json::Value;
 
-use crate::common::{push_tencent, spawn_daemon, tencent_lead, ROUTE};
+use crate::common::{push_tencent, signed_tencent_push, spawn_daemon, tencent_lead, ROUTE};
 use crate::pg;
 
 const LEASE_SECS: u64 = 3;
@@ -381,6 +381,23 @@ fn pushes_get_503_while_postgres_is_down_and_the_backlog_drains_after(
         "pushes acknowledged while the database was down: {during_acked:?}"
     );
     assert!(refused > 50, "{refused} pushes refused during the outage");
+    // Refused the way platforms re-deliver: 503 with Retry-After, on both nodes.
+    for node in &nodes {
+        let answer = signed_tencent_push(
+            &client,
+            &node.addr,
+            &tencent_lead(6_999_999),
+            chrono::Utc::now().timestamp(),
+        )
+        .send()
+        .unwrap();
+        assert_eq!(answer.status().as_u16(), 503);
+        assert!(
+            answer.headers().contains_key("retry-after"),
+            "{:?}",
+            answer.headers()
+        );
+    }
     start_database();
     let back = Instant::now();
     let mut after = Vec::new();

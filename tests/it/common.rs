@@ -84,14 +84,13 @@ pub fn tencent_lead(id: u64) -> serde_json::Value {
                        "leads_create_time": "2026-11-22 10:00:00"})
 }
 
-/// Pushes `body` to `http://addr/hooks/tencent`, signed at `signed_at` (unix seconds); the
-/// HTTP status, or why there was none.
-pub fn push_tencent(
+/// A push of `body` to `http://addr/hooks/tencent`, signed at `signed_at` (unix seconds).
+pub fn signed_tencent_push(
     client: &reqwest::blocking::Client,
     addr: &str,
     body: &serde_json::Value,
     signed_at: i64,
-) -> Result<u16, String> {
+) -> reqwest::blocking::RequestBuilder {
     use leadrelay::connectors::tencent::config::Algorithm;
     let headers = leadrelay::connectors::tencent::webhook::sign_push(
         TENCENT_TOKEN,
@@ -107,6 +106,16 @@ pub fn push_tencent(
         request = request.header(name, value);
     }
     request
+}
+
+/// [`signed_tencent_push`] sent: the HTTP status, or why there was none.
+pub fn push_tencent(
+    client: &reqwest::blocking::Client,
+    addr: &str,
+    body: &serde_json::Value,
+    signed_at: i64,
+) -> Result<u16, String> {
+    signed_tencent_push(client, addr, body, signed_at)
         .send()
         .map(|r| r.status().as_u16())
         .map_err(|e| e.to_string())

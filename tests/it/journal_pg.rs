@@ -254,6 +254,11 @@ async fn every_query_answers_as_the_sqlite_reader_does() {
         Some("n1")
     );
     assert_eq!(p.lead_story("L1").unwrap().unwrap().runs[0].calls.len(), 2);
+    // `leads show` says which node made each run.
+    let shown = leadrelay::inspect::lead_show(p.as_ref(), "L1")
+        .unwrap()
+        .unwrap();
+    assert!(shown.contains("on node n1"), "{shown}");
     same(
         "dead",
         format!("{:?}", s.dead_letters()),
