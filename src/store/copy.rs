@@ -261,12 +261,12 @@ pub async fn copy(
             "journal copy: {from} is both the source and the target"
         )));
     }
+    let tables = match from {
+        JournalTarget::Sqlite(path) => super::sqlite::copy::read_tables(path, TABLES)?,
+        JournalTarget::Postgres(url) => super::postgres::copy::read_tables(url, TABLES).await?,
+    };
     let mut dump: Dump = Vec::with_capacity(TABLES.len());
-    for table in TABLES {
-        let rows = match from {
-            JournalTarget::Sqlite(path) => super::sqlite::copy::read_table(path, table)?,
-            JournalTarget::Postgres(url) => super::postgres::copy::read_table(url, table).await?,
-        };
+    for (table, rows) in TABLES.iter().zip(tables) {
         progress(&format!(
             "read {} {} rows from {from}",
             rows.len(),

@@ -11,10 +11,30 @@ use crate::store::StoreError;
 /// PostgreSQL takes at most 65,535 parameters a statement.
 const MAX_PARAMS: usize = 60_000;
 
-/// Every row of `table`, by id (or key) order.
-pub(crate) async fn read_table(url: &PgUrl, table: &Table) -> Result<Vec<Vec<Cell>>, StoreError> {
+/// Every row of every table, by id (or key) order, in one read-only snapshot.
+pub(crate) async fn read_tables(
+    url: &PgUrl,
+    tables: &'static [Table],
+) -> Result<Vec<Vec<Vec<Cell>>>, StoreError> {
     let pool = super::connect(url).await?;
-    let client = pool.get().await?;
+    let mut client = pool.get().await?;
+    let tx = client
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await?;
+    let mut out = Vec::with_capacity(tables.len());
+    for table in tables {
+        out.push(read_table(&tx, table).await?);
+    }
+    Ok(out)
+}
+
+async fn read_table(
+    client: &deadpool_postgres::Transaction<'_>,
+    table: &Table,
+) -> Result<Vec<Vec<Cell>>, StoreError> {
     let rows = client
         .query(
             &format!(

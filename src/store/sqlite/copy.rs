@@ -9,15 +9,23 @@ use rusqlite::{Connection, OpenFlags};
 use crate::store::copy::{not_empty, Cell, Dump, Table};
 use crate::store::{Durability, StoreError};
 
-/// Every row of `table`, by id (or key) order.
-pub(crate) fn read_table(path: &Path, table: &Table) -> Result<Vec<Vec<Cell>>, StoreError> {
-    let conn =
+/// Every row of every table, by id (or key) order, in one read transaction (one snapshot).
+pub(crate) fn read_tables(
+    path: &Path,
+    tables: &'static [Table],
+) -> Result<Vec<Vec<Vec<Cell>>>, StoreError> {
+    let mut conn =
         Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(|e| {
             StoreError::Open {
                 path: path.to_path_buf(),
                 message: e.to_string(),
             }
         })?;
+    let tx = conn.transaction()?;
+    tables.iter().map(|table| read_table(&tx, table)).collect()
+}
+
+fn read_table(conn: &Connection, table: &Table) -> Result<Vec<Vec<Cell>>, StoreError> {
     let mut stmt = conn.prepare(&format!(
         "SELECT {} FROM {} ORDER BY 1",
         table.column_list(),
