@@ -8,7 +8,10 @@
 //!
 //! - `GET /_sim/state` — every vendor's state summary (create/update counts…) as JSON;
 //! - `POST /_sim/faults` — `{"vendor": "xiaolanben"?, "error_rate": 1.0, "status": 503,
-//!   "latency_ms": 0, "timeout": false}`; `DELETE /_sim/faults` clears every fault;
+//!   "latency_ms": 0, "timeout": false, "lost_rate": 0.0}`; `DELETE /_sim/faults` clears every
+//!   fault. A lost answer is a request the vendor served (its effect is applied) whose answer
+//!   never arrives: the connection breaks mid-answer, as when a network drops after the vendor
+//!   committed;
 //! - `POST /_sim/clock` — `{"vendor": "xiaolanben"?, "skew_secs": 30}` moves a vendor's (or
 //!   every vendor's) server clock, to show what clock skew does;
 //! - `/_sim/<vendor>/…` — vendor-specific controls (e.g. generating leads).
@@ -121,6 +124,10 @@ pub struct Faults {
     pub latency_ms: u64,
     /// Never answer (the client times out).
     pub timeout: bool,
+    /// Share of requests (0.0–1.0) that are served — the vendor applies them — but whose
+    /// answer is lost: the connection breaks after the headers, so the caller cannot know the
+    /// outcome.
+    pub lost_rate: f64,
 }
 
 /// Body of `POST /_sim/clock`.
@@ -379,8 +386,26 @@ async fn inject_faults(
             }
             return response;
         }
+        if faults.lost_rate > 0.0 && rand::random::<f64>() < faults.lost_rate {
+            let served = next.run(request).await;
+            return lose_answer(served);
+        }
     }
     next.run(request).await
+}
+
+/// `served`'s status and headers with a body that fails before its first byte: the server
+/// aborts the connection, so the caller sees the request sent and no answer.
+fn lose_answer(served: Response) -> Response {
+    let (mut parts, _) = served.into_parts();
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    let broken = futures_util::stream::once(async {
+        Err::<axum::body::Bytes, _>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "simulated lost answer",
+        ))
+    });
+    Response::from_parts(parts, Body::from_stream(broken))
 }
 
 /// Stamps every answer of `vendor`, faults included, with an HTTP `Date` from that vendor's
@@ -413,11 +438,14 @@ async fn set_faults_handler(
     body: axum::body::Bytes,
 ) -> Response {
     match serde_json::from_slice::<Faults>(&body) {
-        Ok(faults) if (0.0..=1.0).contains(&faults.error_rate) => {
+        Ok(faults)
+            if (0.0..=1.0).contains(&faults.error_rate)
+                && (0.0..=1.0).contains(&faults.lost_rate) =>
+        {
             shared.set_faults(faults.clone());
             Json(json!({"ok": true, "faults": faults})).into_response()
         }
-        Ok(_) => bad_request("error_rate must be between 0.0 and 1.0"),
+        Ok(_) => bad_request("error_rate and lost_rate must be between 0.0 and 1.0"),
         Err(e) => bad_request(&format!("invalid faults: {e}")),
     }
 }

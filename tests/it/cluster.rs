@@ -136,7 +136,8 @@ fn three_nodes_through_thirty_kill_9s_route_every_acknowledged_lead_exactly_once
         return;
     };
     let cluster = Cluster::new(runtime, &db.url, ROUTE);
-    // Vendors fail one call in ten and answer slowly, so kills land mid-call.
+    // Vendors fail one call in ten, lose the answer to one in twenty after applying it, and
+    // answer slowly, so kills land mid-call.
     for vendor in [Vendor::Xiaolanben, Vendor::Waiqin] {
         cluster.sim.shared().set_faults(Faults {
             vendor: Some(vendor),
@@ -144,6 +145,7 @@ fn three_nodes_through_thirty_kill_9s_route_every_acknowledged_lead_exactly_once
             status: Some(503),
             latency_ms: 5,
             timeout: false,
+            lost_rate: 0.05,
         });
     }
     let names = ["a", "b", "c"];
@@ -208,6 +210,14 @@ fn three_nodes_through_thirty_kill_9s_route_every_acknowledged_lead_exactly_once
         creates.values().all(|n| n == 1),
         "a lead was imported into Xiaolanben twice"
     );
+    let waiqin = &cluster.sim.shared().waiqin;
+    for id in acked.iter().chain(&last) {
+        assert_eq!(
+            waiqin.creates(&format!("tencent-{id}")),
+            1,
+            "lead {id} was not created exactly once in Waiqin"
+        );
+    }
     println!(
         "cluster: {} leads acknowledged over {kills} kills, all routed exactly once",
         acked.len() + last.len()

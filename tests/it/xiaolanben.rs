@@ -490,6 +490,29 @@ async fn server_errors_are_retryable_with_retry_after() {
         .is_ok());
 }
 
+/// A lost answer: the vendor applied the import but the answer never arrived. The caller sees a
+/// retryable transport failure, and because the import is an upsert, the retry updates the
+/// customer instead of creating it twice.
+#[tokio::test]
+async fn a_lost_answer_is_a_retryable_transport_failure_and_the_retry_does_not_create_twice() {
+    let h = Harness::start().await;
+    h.sim.shared().set_faults(Faults {
+        vendor: Some(Vendor::Xiaolanben),
+        lost_rate: 1.0,
+        ..Default::default()
+    });
+    let request = single(customer("甲", "u1", "13800000001"));
+    let err = xlb(&h).import_customer(&request).await.unwrap_err();
+    assert_eq!(err.kind, FailureKind::Connect, "{err}");
+    assert!(err.retryable());
+    assert_eq!(snapshot(&h)["creates"], json!(1), "the vendor applied it");
+    h.sim.shared().clear_faults();
+    xlb(&h).import_customer(&request).await.unwrap();
+    let state = snapshot(&h);
+    assert_eq!(state["creates"], json!(1), "{state}");
+    assert_eq!(state["updates"], json!(1), "{state}");
+}
+
 #[tokio::test]
 async fn business_rules_fail_in_the_vendor_shape() {
     let h = Harness::start().await;
