@@ -15,8 +15,8 @@
 //! nothing. "Missed" means after the last slot the schedule fired: a schedule that never fired
 //! has nothing to catch up (it was not running before, so nothing was missed).
 //!
-//! Slots are read on the daemon's one [`Clock`]. The loop looks every [`TICK`], and at once when
-//! a manual clock moves ([`Clock::moves`]): a test advances the clock across a slot and waits
+//! Slots are read on the daemon's one [`Clock`]. The loop sleeps until the next slot (at most
+//! [`TICK`], so a schedule added by a reload is seen), and looks at once when a manual clock moves ([`Clock::moves`]): a test advances the clock across a slot and waits
 //! for the fire, without sleeping a tick (`tests/it/clock.rs`).
 
 use std::sync::Arc;
@@ -32,8 +32,19 @@ use crate::host::schedule::parse_cron;
 use crate::host::script::ScriptVersion;
 use crate::store::{CronFire, Journal};
 
-/// How often due slots are looked for.
-const TICK: Duration = Duration::from_millis(250);
+/// Longest the loop sleeps: a schedule a reload adds is seen within this. Otherwise the loop
+/// sleeps until the next slot of the schedules it knows, so an idle daemon does not tick.
+const TICK: Duration = Duration::from_secs(1);
+
+/// How long to sleep before `next` (a slot) is due on `clock`: at most [`TICK`].
+fn until(next: Option<DateTime<FixedOffset>>, clock: &Clock) -> Duration {
+    let Some(next) = next else {
+        return TICK;
+    };
+    let left = next.timestamp_millis() - clock.unix_millis();
+    // A millisecond late rather than early: a slot is fired once its instant has passed.
+    Duration::from_millis(left.max(0) as u64 + 1).min(TICK)
+}
 
 /// How often expired `once` keys are swept from the journal.
 const ONCE_SWEEP: Duration = Duration::from_secs(3600);
@@ -187,9 +198,10 @@ pub async fn run(
     catch_up(&host, &journal, start, catch_up_max_age, &wake).await;
     let mut checked_up_to = start;
     let mut last_sweep = tokio::time::Instant::now();
+    let mut next_slot = None;
     loop {
         tokio::select! {
-            _ = tokio::time::sleep(TICK) => {}
+            _ = tokio::time::sleep(until(next_slot, &clock)) => {}
             _ = clock_moves.next() => {}
             _ = shutdown.changed() => {}
         }
@@ -197,6 +209,7 @@ pub async fn run(
             break;
         }
         let now = clock.now().with_timezone(&zone);
+        next_slot = None;
         for version in host.generation().scripts.values() {
             for declaration in &version.declarations {
                 let Declaration::Schedule { cron, function, .. } = declaration else {
@@ -208,6 +221,9 @@ pub async fn run(
                 let key = job_key(&version.path, function, cron);
                 for slot in schedule.after(&checked_up_to).take_while(|t| *t <= now) {
                     fire(&journal, &key, slot.timestamp_millis(), &wake).await;
+                }
+                if let Some(next) = schedule.after(&now).next() {
+                    next_slot = Some(next_slot.map_or(next, |n: DateTime<FixedOffset>| n.min(next)));
                 }
             }
         }

@@ -12,8 +12,9 @@
 //! they sent nothing, so there is nothing to lose.
 //!
 //! Time comes from the daemon's one [`Clock`]: a retry is due when the clock passes its
-//! `at_ms`, and the claim loop wakes on new work, on finished runs, every 200 ms (retries come
-//! due without anyone waking it) and when a manual clock moves ([`Clock::moves`]), so a test
+//! `at_ms`, and the claim loop wakes on new work, on finished runs, when the journal's next due
+//! time comes (a retry's; on a shared journal also a lease's lapse), at least every
+//! [`IDLE_LOOK`] (work another process added without waking it), and when a manual clock moves ([`Clock::moves`]), so a test
 //! that advances the clock past a backoff sees the retry run without sleeping.
 //!
 //! Fired cron slots are work items too ([`WorkKind::Job`]): the job runs here with the same
@@ -37,13 +38,17 @@ use crate::host::run::{CallHooks, CallSite};
 use crate::secret::mask_phones_in;
 use crate::store::{
     fingerprint, CallRow, Journal, PriorCall, RunRecord, RunRow, RunStart, Work, WorkKind,
-    WorkOutcome,
+    WorkOutcome, IDLE_LOOK,
 };
 
 /// First retry delay (before jitter).
 pub const BACKOFF_START: Duration = Duration::from_secs(1);
 /// Longest retry delay (before jitter).
 pub const BACKOFF_CAP: Duration = Duration::from_secs(300);
+
+/// Shortest sleep before looking again, so a due time that a claim just missed (clock
+/// rounding) cannot make the loop spin.
+const MIN_LOOK: Duration = Duration::from_millis(2);
 
 /// Runs leads and records what happened.
 pub struct Dispatcher {
@@ -116,11 +121,13 @@ impl Dispatcher {
                     }
                 }
             }
+            // Retries come due without anyone waking us: sleep until the first one. With no
+            // room for more work there is nothing to claim until a run finishes.
+            let until_due = self.until_next_due();
             tokio::select! {
                 _ = self.wake.notified() => {}
                 Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
-                // Retries come due without anyone waking us.
-                _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+                _ = tokio::time::sleep(until_due), if free > 0 => {}
                 // A manual clock moved: retries may be due (never fires on the system clock).
                 _ = clock_moves.next() => {}
                 _ = shutdown.changed() => {}
@@ -138,6 +145,16 @@ impl Dispatcher {
             );
             in_flight.abort_all();
         }
+    }
+
+    /// How long the claim loop may sleep before due work could be waiting: until the
+    /// journal's next due time, and at most [`IDLE_LOOK`].
+    fn until_next_due(&self) -> Duration {
+        let Some(at) = self.journal.next_due_ms() else {
+            return IDLE_LOOK;
+        };
+        let wait = at.saturating_sub(self.clock.unix_millis()).max(0) as u64;
+        Duration::from_millis(wait).clamp(MIN_LOOK, IDLE_LOOK)
     }
 
     /// An account's breaker closed: its waiting retries are due now, so the backlog drains as

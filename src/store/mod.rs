@@ -48,6 +48,7 @@ pub use model::{
 pub use retention::{Erasure, ForgetSelector, PruneReport, RetentionPolicy};
 pub use roles::{
     Backend, CallLog, Checkpoints, Claims, CronLedger, Intake, Maintenance, Queries, WorkQueue,
+    IDLE_LOOK,
 };
 pub use sqlite::{offline, JournalReader, DEFAULT_PATH, RECLAIM_PAGES};
 pub use target::JournalTarget;

@@ -75,12 +75,23 @@ pub trait Checkpoints: Send + Sync {
     }
 }
 
+/// Longest a dispatcher waits between claims when nothing wakes it: work that another process
+/// added without waking this one (`leadrelay dead retry` beside a daemon on a SQLite journal)
+/// is found within this. A journal may answer an idle claim from memory in between.
+pub const IDLE_LOOK: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// The work queue: claiming due work, finishing it, and the operator's ways to put work back.
 #[async_trait]
 pub trait WorkQueue: Send + Sync {
     /// Claims up to `limit` items due at `now_ms` (pending, or retry whose time has come) for
     /// this node, with the calls earlier runs of each already made.
     async fn claim_due(&self, now_ms: i64, limit: usize) -> Result<Vec<Work>, StoreError>;
+
+    /// When, as of the last [`claim_due`](Self::claim_due), work that was not due then becomes
+    /// due (unix milliseconds): the earliest retry and, where nodes share the journal, the
+    /// earliest lease to lapse. `None` when nothing waits on time. The dispatcher sleeps until
+    /// then instead of polling.
+    fn next_due_ms(&self) -> Option<i64>;
 
     /// Completes a claimed item: its runs and their calls, and its new state.
     async fn finish(

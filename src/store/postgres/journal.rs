@@ -64,6 +64,8 @@ struct Inner {
     lease_ms: i64,
     backlog: AtomicI64,
     backlog_limit: u64,
+    // The earliest retry or lease lapse as of the last claim that left room (`i64::MAX`: none).
+    next_due_ms: AtomicI64,
     reader: PgReader,
     handle: tokio::runtime::Handle,
     waker: Mutex<Option<Arc<Notify>>>,
@@ -182,6 +184,7 @@ impl PgJournal {
                 lease_ms: options.lease.as_millis() as i64,
                 backlog: AtomicI64::new(0),
                 backlog_limit: options.backlog_limit,
+                next_due_ms: AtomicI64::new(0),
                 handle: tokio::runtime::Handle::current(),
                 waker: Mutex::new(None),
                 held: Mutex::new(std::collections::HashSet::new()),
@@ -666,6 +669,13 @@ impl WorkQueue for PgJournal {
     /// Claims due work for this node: pending items, retries whose time has come, and running
     /// items whose lease lapsed (their node died). One statement: `FOR UPDATE SKIP LOCKED`
     /// makes concurrent claims from other nodes take other rows.
+    fn next_due_ms(&self) -> Option<i64> {
+        match self.inner.next_due_ms.load(Ordering::Relaxed) {
+            i64::MAX => None,
+            at => Some(at),
+        }
+    }
+
     async fn claim_due(&self, now_ms: i64, limit: usize) -> Result<Vec<Work>, StoreError> {
         if limit == 0 {
             return Ok(Vec::new());
@@ -697,18 +707,25 @@ impl WorkQueue for PgJournal {
                  ORDER BY c.due_ms, c.id",
             )
             .await?;
-        let rows = client
-            .query(
-                &claim,
-                &[
-                    &now_ms,
-                    &(limit as i64),
-                    &now,
-                    &self.inner.instance,
-                    &(now + self.inner.lease_ms),
-                ],
+        // Asked in the same round trip (the connection pipelines it right after the claim,
+        // which it sees committed): when the dispatcher must look again without being woken.
+        let next_due = client
+            .prepare_cached(
+                "SELECT LEAST((SELECT MIN(due_ms) FROM work WHERE status = 'retry'),
+                              (SELECT MIN(lease_until_ms) FROM work WHERE status = 'running'))",
             )
             .await?;
+        let (limit, lease_until) = (limit as i64, now + self.inner.lease_ms);
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
+            [&now_ms, &limit, &now, &self.inner.instance, &lease_until];
+        let (rows, next_due) = tokio::try_join!(
+            client.query(&claim, &params),
+            client.query_one(&next_due, &[]),
+        )?;
+        self.inner.next_due_ms.store(
+            next_due.get::<_, Option<i64>>(0).unwrap_or(i64::MAX),
+            Ordering::Relaxed,
+        );
         let mut claimed: Vec<ClaimedRow> = rows
             .iter()
             .map(|r| {

@@ -74,8 +74,9 @@
 //! every earlier write and never block a runtime thread.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 use std::thread::JoinHandle;
 
 use async_trait::async_trait;
@@ -89,6 +90,7 @@ use super::model::{
 use super::retention::{PruneReport, RetentionPolicy};
 use super::roles::{
     Backend, CallLog, Checkpoints, Claims, CronLedger, Intake, Maintenance, Queries, WorkQueue,
+    IDLE_LOOK,
 };
 use super::types::{
     Accepted, Arrival, AssignmentStore, Checkpoint, FollowArrival, IntakeError, MemoryAssignments,
@@ -137,6 +139,14 @@ struct Inner {
     writer: Mutex<Option<JoinHandle<()>>>,
     backlog: Arc<AtomicI64>,
     backlog_limit: u64,
+    // The earliest retry's time as of the last claim (`i64::MAX`: none).
+    next_due_ms: Arc<AtomicI64>,
+    // What lets a claim that would find nothing be answered without a transaction: every
+    // writer job that may add due work counts itself here as it runs on the writer thread;
+    // a claim that came back short notes the count it saw (`u64::MAX`: look again) and when.
+    writes: Arc<AtomicU64>,
+    seen_writes: Arc<AtomicU64>,
+    looked_at: Mutex<Instant>,
     reader: JournalReader,
     clock: Clock,
 }
@@ -256,6 +266,11 @@ impl SqliteJournal {
                 writer: Mutex::new(Some(handle)),
                 backlog,
                 backlog_limit: options.backlog_limit,
+                // Unknown until the first claim, which the dispatcher makes at once.
+                next_due_ms: Arc::new(AtomicI64::new(0)),
+                writes: Arc::new(AtomicU64::new(0)),
+                seen_writes: Arc::new(AtomicU64::new(u64::MAX)),
+                looked_at: Mutex::new(Instant::now()),
                 reader,
                 clock: options.clock,
             }),
@@ -271,8 +286,34 @@ impl SqliteJournal {
         self.inner.sender.as_ref().ok_or(StoreError::Closed)
     }
 
-    /// Runs `f` on the writer; resolves after the transaction holding it has committed.
+    /// True when a claim at `now_ms` would find nothing, known without a transaction: no job
+    /// that may add work ran since the last claim came back short, no retry is due, and that
+    /// claim is younger than [`IDLE_LOOK`] (work another process added, e.g. `leadrelay dead
+    /// retry` beside the daemon, is found by the next real look).
+    fn nothing_to_claim(&self, now_ms: i64) -> bool {
+        self.inner.seen_writes.load(Ordering::SeqCst) == self.inner.writes.load(Ordering::SeqCst)
+            && now_ms < self.inner.next_due_ms.load(Ordering::SeqCst)
+            && self.inner.looked_at.lock().expect("looked_at lock").elapsed() < IDLE_LOOK
+    }
+
+    /// Runs `f` on the writer; resolves after the transaction holding it has committed. The
+    /// job counts as one that may add due work (see [`claim_due`](WorkQueue::claim_due)).
     async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Ctx<'_>) -> Result<T, StoreError> + Send + 'static,
+    {
+        let writes = self.inner.writes.clone();
+        self.write_quiet(move |ctx| {
+            writes.fetch_add(1, Ordering::SeqCst);
+            f(ctx)
+        })
+        .await
+    }
+
+    /// [`write`](Self::write) for a job that adds no work that could be due before the
+    /// journal's next due time (a claim, a finish, a read).
+    async fn write_quiet<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Ctx<'_>) -> Result<T, StoreError> + Send + 'static,
@@ -489,12 +530,17 @@ impl WorkQueue for SqliteJournal {
     /// Claims up to `limit` items to route — pending ones, and retries due at `now_ms` — oldest
     /// first, and marks them running.
     async fn claim_due(&self, now_ms: i64, limit: usize) -> Result<Vec<Work>, StoreError> {
-        if limit == 0 {
+        if limit == 0 || self.nothing_to_claim(now_ms) {
             return Ok(Vec::new());
         }
         let clock = self.clock();
+        let next_due = self.inner.next_due_ms.clone();
+        let (writes, seen_writes) = (self.inner.writes.clone(), self.inner.seen_writes.clone());
         let rows = self
-            .write(move |ctx| {
+            .write_quiet(move |ctx| {
+                // Jobs run one after another on this thread: every job counted so far is in
+                // this transaction's view.
+                let writes_seen = writes.load(Ordering::SeqCst);
                 const COLUMNS: &str = "SELECT w.id, w.account, w.attempts, w.first_seen_ms,
                         w.due_ms, l.body, f.account, f.msg_id, f.data_id, f.record, w.job_key,
                         w.slot_ms
@@ -563,10 +609,31 @@ impl WorkQueue for SqliteJournal {
                     row.prior = prior_rows(ctx.conn, row.id)?;
                     out.push(row);
                 }
+                let next_retry: Option<i64> = if any_retry {
+                    ctx.conn
+                        .prepare_cached("SELECT MIN(due_ms) FROM work WHERE status = 'retry'")?
+                        .query_row([], |r| r.get(0))?
+                } else {
+                    None
+                };
+                next_due.store(next_retry.unwrap_or(i64::MAX), Ordering::Relaxed);
+                // A full claim may have left pending work behind: the next one must look.
+                seen_writes.store(
+                    if out.len() < limit { writes_seen } else { u64::MAX },
+                    Ordering::SeqCst,
+                );
                 Ok(out)
             })
             .await?;
+        *self.inner.looked_at.lock().expect("looked_at lock") = Instant::now();
         rows.into_iter().map(decode_claimed).collect()
+    }
+
+    fn next_due_ms(&self) -> Option<i64> {
+        match self.inner.next_due_ms.load(Ordering::Relaxed) {
+            i64::MAX => None,
+            at => Some(at),
+        }
     }
 
     /// Records the runs of one claim of `work_id` and moves the item on: done, retry at a
@@ -591,7 +658,8 @@ impl WorkQueue for SqliteJournal {
             prepared.push((run, responses));
         }
         let clock = self.clock();
-        self.write(move |ctx| {
+        let next_due = self.inner.next_due_ms.clone();
+        self.write_quiet(move |ctx| {
             let now = clock.unix_millis();
             let (status, attempts): (String, u32) = ctx
                 .conn
@@ -686,6 +754,10 @@ impl WorkQueue for SqliteJournal {
             }
             if !next.in_backlog() {
                 ctx.backlog_delta -= 1;
+            }
+            if let Some(due) = due {
+                // Before the commit, so no claim can run between it and this.
+                next_due.fetch_min(due, Ordering::SeqCst);
             }
             Ok(())
         })
