@@ -1,9 +1,19 @@
-//! The journal on real SQLite files in a temp dir: schema and migrations, intake de-duplication,
-//! checkpoints, the dispatcher's work lifecycle, calls committed as they return, crash recovery,
-//! cron slots as work items, `once` keys, assignment counters, the CLI's queries and
-//! group-commit throughput.
+//! The journal, on both backends: schema and migrations, intake de-duplication, checkpoints,
+//! the dispatcher's work lifecycle, calls committed as they return, crash recovery, cron slots
+//! as work items, `once` keys, assignment counters, the CLI's queries and group-commit
+//! throughput.
+//!
+//! Each test body is written once against a [`Store`] and runs twice (see [`both!`]):
+//! `journal::sqlite::NAME` on a SQLite file in a temp dir, and `journal::postgres::NAME` on a
+//! fresh database of the test PostgreSQL server (`pg.rs`; it returns early, after one line on
+//! stderr, when PostgreSQL is not installed and not required). SQLite is the reference: a
+//! PostgreSQL variant that fails is a bug in `store/postgres/`.
+//!
+//! "Reopening after a crash" drops the handle without finishing its work and opens the journal
+//! again: on SQLite the same file, on PostgreSQL a new `Journal::connect` under the same node
+//! name (a node takes back at once only the work claimed under its own name).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -14,11 +24,13 @@ use leadrelay::lead::{Lead, LeadKind};
 use leadrelay::store::types::{Accepted, Arrival, Checkpoint, FollowArrival, Quarantined, Via};
 use leadrelay::store::Queries;
 use leadrelay::store::{
-    fingerprint, CallRow, CronFire, DeadSelector, Journal, JournalOptions, JournalReader,
-    LeadQuery, RunRecord, RunRow, RunStart, StoreError, WorkKind, WorkOutcome, WorkState,
-    WorkStatus,
+    fingerprint, open_reader, CallRow, CronFire, DeadSelector, Journal, JournalOptions,
+    JournalReader, JournalTarget, LeadQuery, RunRecord, RunRow, RunStart, StoreError, WorkKind,
+    WorkOutcome, WorkState, WorkStatus,
 };
 use serde_json::json;
+
+use crate::pg;
 
 fn temp() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
@@ -26,8 +38,171 @@ fn temp() -> (tempfile::TempDir, PathBuf) {
     (dir, path)
 }
 
-fn open(path: &Path) -> Journal {
-    Journal::open(path, JournalOptions::default()).unwrap()
+/// Where one test's journal lives.
+enum Store {
+    /// A SQLite file in a temp dir (removed with it).
+    Sqlite {
+        _dir: tempfile::TempDir,
+        path: PathBuf,
+    },
+    /// A fresh database on the test PostgreSQL server.
+    Postgres { url: String },
+}
+
+/// The node name every journal of these tests opens under, so a reopen is the same node
+/// coming back.
+const NODE: &str = "journal-test";
+
+fn options() -> JournalOptions {
+    JournalOptions {
+        node: NODE.into(),
+        ..JournalOptions::default()
+    }
+}
+
+impl Store {
+    fn sqlite() -> Store {
+        let (dir, path) = temp();
+        Store::Sqlite { _dir: dir, path }
+    }
+
+    /// `None` when the PostgreSQL suite is skipped (see `pg.rs`).
+    async fn postgres() -> Option<Store> {
+        Some(Store::Postgres {
+            url: pg::database().await?.url,
+        })
+    }
+
+    fn target(&self) -> JournalTarget {
+        match self {
+            Store::Sqlite { path, .. } => JournalTarget::Sqlite(path.clone()),
+            Store::Postgres { url } => JournalTarget::parse(url).unwrap(),
+        }
+    }
+
+    /// Opens (or reopens) the journal with the tests' options.
+    async fn open(&self) -> Journal {
+        self.open_with(options()).await
+    }
+
+    async fn open_with(&self, options: JournalOptions) -> Journal {
+        Journal::connect(&self.target(), options).await.unwrap()
+    }
+
+    /// A read side of its own, as the CLI opens beside a running daemon.
+    fn reader(&self) -> Box<dyn Queries> {
+        open_reader(&self.target()).unwrap()
+    }
+
+    /// The schema version this build writes (each backend counts its own migrations).
+    fn known_version(&self) -> i64 {
+        match self {
+            Store::Sqlite { .. } => 4,
+            Store::Postgres { .. } => 1,
+        }
+    }
+
+    /// What a message about this journal names it by: the file, or the database.
+    fn named_in_messages(&self) -> String {
+        match self {
+            Store::Sqlite { .. } => "leadrelay.db".to_string(),
+            Store::Postgres { url } => url.rsplit('/').next().unwrap().to_string(),
+        }
+    }
+
+    /// Marks the journal as written by a leadrelay whose schema is at `version`.
+    async fn stamp_schema_version(&self, version: i64) {
+        match self {
+            Store::Sqlite { path, .. } => {
+                let conn = rusqlite::Connection::open(path).unwrap();
+                conn.pragma_update(None, "user_version", version).unwrap();
+            }
+            Store::Postgres { url } => {
+                pg_execute(
+                    url,
+                    &format!(
+                        "INSERT INTO schema_migrations (version, name, applied_ms) \
+                         VALUES ({version}, 'future', 0)"
+                    ),
+                )
+                .await
+            }
+        }
+    }
+
+    /// The `once` keys as stored.
+    async fn stored_once_keys(&self) -> Vec<String> {
+        match self {
+            Store::Sqlite { path, .. } => rusqlite::Connection::open(path)
+                .unwrap()
+                .prepare("SELECT key FROM once_keys")
+                .unwrap()
+                .query_map([], |r| r.get(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap(),
+            Store::Postgres { url } => {
+                let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+                    .await
+                    .unwrap();
+                let conn = tokio::spawn(conn);
+                let keys = client
+                    .query("SELECT key FROM once_keys", &[])
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|r| r.get(0))
+                    .collect();
+                drop(client);
+                let _ = conn.await;
+                keys
+            }
+        }
+    }
+
+    fn backend(&self) -> &'static str {
+        match self {
+            Store::Sqlite { .. } => "SQLite, synchronous=NORMAL",
+            Store::Postgres { .. } => "PostgreSQL, test server without fsync",
+        }
+    }
+}
+
+/// Runs one statement on the PostgreSQL database at `url`, beside the journal.
+async fn pg_execute(url: &str, sql: &str) {
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    let conn = tokio::spawn(conn);
+    client.batch_execute(sql).await.unwrap();
+    drop(client);
+    let _ = conn.await;
+}
+
+/// Runs each named test body (`async fn NAME(store: Store)`) once per backend:
+/// `sqlite::NAME` and `postgres::NAME`.
+macro_rules! both {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Store::sqlite()).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(store) = super::Store::postgres().await else {
+                        return;
+                    };
+                    super::$name(store).await;
+                }
+            )*
+        }
+    };
 }
 
 fn lead(account: &str, id: &str) -> Lead {
@@ -83,49 +258,48 @@ fn call(seq: u32, op: &str, payload: serde_json::Value, ok: bool) -> CallRow {
     }
 }
 
-#[test]
-fn migrations_create_the_schema_and_reopening_is_idempotent() {
-    let (_dir, path) = temp();
-    let first = open(&path);
+async fn migrations_create_the_schema_and_reopening_is_idempotent(store: Store) {
+    let known = store.known_version();
+    let first = store.open().await;
     let status = first.reader().status().unwrap();
-    assert_eq!(status.schema_version, 4);
+    assert_eq!(status.schema_version, known);
     assert_eq!(status.leads, 0);
     assert_eq!(status.backlog(), 0);
     drop(first);
-    let again = open(&path);
-    assert_eq!(again.reader().migrations().unwrap().len(), 4);
-    assert_eq!(again.reader().status().unwrap().schema_version, 4);
+    let again = store.open().await;
+    assert_eq!(again.reader().migrations().unwrap().len() as i64, known);
+    assert_eq!(again.reader().status().unwrap().schema_version, known);
 }
 
-#[test]
-fn a_journal_from_a_newer_leadrelay_is_refused_clearly() {
-    let (_dir, path) = temp();
-    drop(open(&path));
-    let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.pragma_update(None, "user_version", 99).unwrap();
-    drop(conn);
-    let err = Journal::open(&path, JournalOptions::default()).unwrap_err();
+/// Both backends keep a schema version (SQLite's `user_version`, PostgreSQL's
+/// `schema_migrations`) and refuse, for writing and for reading, a journal a newer leadrelay
+/// migrated further.
+async fn a_journal_from_a_newer_leadrelay_is_refused_clearly(store: Store) {
+    let known = store.known_version();
+    drop(store.open().await);
+    store.stamp_schema_version(99).await;
+    let err = Journal::connect(&store.target(), options())
+        .await
+        .unwrap_err();
     assert!(
-        matches!(
-            err,
-            StoreError::TooNew {
-                found: 99,
-                known: 4,
-                ..
-            }
-        ),
+        matches!(err, StoreError::TooNew { found: 99, known: k, .. } if k == known),
         "{err:?}"
     );
     let message = err.to_string();
     assert!(
-        message.contains("schema version 99, newer than this leadrelay knows (4)"),
+        message.contains(&format!(
+            "schema version 99, newer than this leadrelay knows ({known})"
+        )),
         "{message}"
     );
-    assert!(message.contains("leadrelay.db"), "{message}");
-    let err = JournalReader::open(&path).unwrap_err();
+    assert!(message.contains(&store.named_in_messages()), "{message}");
+    let err = open_reader(&store.target()).err().expect("refused");
     assert!(matches!(err, StoreError::TooNew { .. }), "{err:?}");
 }
 
+/// SQLite only: a file path can name nothing or another program's database. (A PostgreSQL
+/// database is named by its URL and migrated on first connect; an unreachable one is the
+/// outage tests' subject.)
 #[test]
 fn the_read_only_open_refuses_missing_files_and_foreign_databases() {
     let (dir, path) = temp();
@@ -142,10 +316,8 @@ fn the_read_only_open_refuses_missing_files_and_foreign_databases() {
     assert!(matches!(err, StoreError::NotAJournal { .. }), "{err:?}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn accept_leads_dedups_per_account_and_vendor_lead_id() {
-    let (_dir, path) = temp();
-    let journal = open(&path);
+async fn accept_leads_dedups_per_account_and_vendor_lead_id(store: Store) {
+    let journal = store.open().await;
     let got = journal
         .accept_leads(
             vec![
@@ -170,10 +342,8 @@ async fn accept_leads_dedups_per_account_and_vendor_lead_id() {
     assert_eq!(journal.backlog(), 2);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn follow_records_dedup_by_account_and_msg_id() {
-    let (_dir, path) = temp();
-    let journal = open(&path);
+async fn follow_records_dedup_by_account_and_msg_id(store: Store) {
+    let journal = store.open().await;
     let follow = |account: &str, msg: &str| FollowArrival {
         account: account.into(),
         msg_id: msg.into(),
@@ -209,10 +379,8 @@ async fn follow_records_dedup_by_account_and_msg_id() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_checkpoint_commits_with_its_leads_and_survives_reopen() {
-    let (_dir, path) = temp();
-    let journal = open(&path);
+async fn a_checkpoint_commits_with_its_leads_and_survives_reopen(store: Store) {
+    let journal = store.open().await;
     assert_eq!(
         journal.checkpoint("tx_main", "/leads/list").await.unwrap(),
         None
@@ -231,7 +399,7 @@ async fn a_checkpoint_commits_with_its_leads_and_survives_reopen() {
         .await
         .unwrap();
     drop(journal);
-    let journal = open(&path);
+    let journal = store.open().await;
     assert_eq!(
         journal
             .checkpoint("tx_main", "/leads/list")
@@ -246,10 +414,8 @@ async fn a_checkpoint_commits_with_its_leads_and_survives_reopen() {
     assert_eq!(status.checkpoints[0].position, "1700000600");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn claimed_work_left_running_by_a_crash_is_pending_after_reopen() {
-    let (_dir, path) = temp();
-    let journal = open(&path);
+async fn claimed_work_left_running_by_a_crash_is_pending_after_reopen(store: Store) {
+    let journal = store.open().await;
     journal
         .accept_leads(
             vec![lead("a", "1"), lead("a", "2"), lead("a", "3")],
@@ -272,7 +438,7 @@ async fn claimed_work_left_running_by_a_crash_is_pending_after_reopen() {
     assert_eq!(status.work[1], (WorkStatus::Running, 2));
     // Crash: drop without finishing.
     drop(journal);
-    let journal = open(&path);
+    let journal = store.open().await;
     let status = journal.reader().status().unwrap();
     assert_eq!(status.work[0], (WorkStatus::Pending, 3));
     assert_eq!(status.work[1], (WorkStatus::Running, 0));
@@ -283,10 +449,8 @@ async fn claimed_work_left_running_by_a_crash_is_pending_after_reopen() {
     assert!(journal.claim_due(10, 10).await.unwrap().is_empty());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_retry_is_due_only_from_its_time() {
-    let (_dir, path) = temp();
-    let journal = open(&path);
+async fn a_retry_is_due_only_from_its_time(store: Store) {
+    let journal = store.open().await;
     journal
         .accept_leads(vec![lead("a", "1")], push(10), None)
         .await
@@ -328,10 +492,8 @@ async fn a_retry_is_due_only_from_its_time() {
     assert_eq!(journal.backlog(), 0);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dead_work_becomes_a_dead_letter_and_retry_dead_revives_it() {
-    let (_dir, path) = temp();
-    let journal = open(&path);
+async fn dead_work_becomes_a_dead_letter_and_retry_dead_revives_it(store: Store) {
+    let journal = store.open().await;
     journal
         .accept_leads(vec![lead("a", "1"), lead("a", "2")], push(10), None)
         .await
@@ -385,10 +547,8 @@ async fn dead_work_becomes_a_dead_letter_and_retry_dead_revives_it() {
     assert_eq!(journal.reader().status().unwrap().dead_letters, 0);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn succeeded_calls_of_earlier_runs_are_returned_for_replay() {
-    let (_dir, path) = temp();
-    let journal = open(&path);
+async fn succeeded_calls_of_earlier_runs_are_returned_for_replay(store: Store) {
+    let journal = store.open().await;
     journal
         .accept_leads(vec![lead("a", "1")], push(10), None)
         .await
@@ -477,10 +637,8 @@ fn fingerprint_ignores_clock_fields_but_not_business_fields() {
     assert_ne!(a, c);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_cron_slot_is_claimed_once_across_reopen_and_skips_are_counted() {
-    let (_dir, path) = temp();
-    let journal = open(&path);
+async fn a_cron_slot_is_claimed_once_across_reopen_and_skips_are_counted(store: Store) {
+    let journal = store.open().await;
     assert!(journal
         .claim_cron_slot("report.rhai#daily", 60_000)
         .await
@@ -498,7 +656,7 @@ async fn a_cron_slot_is_claimed_once_across_reopen_and_skips_are_counted() {
         .await
         .unwrap();
     drop(journal);
-    let journal = open(&path);
+    let journal = store.open().await;
     assert!(!journal
         .claim_cron_slot("report.rhai#daily", 60_000)
         .await
@@ -522,10 +680,8 @@ async fn a_cron_slot_is_claimed_once_across_reopen_and_skips_are_counted() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn old_cron_claims_are_pruned_but_never_fire_again() {
-    let (_dir, path) = temp();
-    let journal = open(&path);
+async fn old_cron_claims_are_pruned_but_never_fire_again(store: Store) {
+    let journal = store.open().await;
     let week = 7 * 24 * 3600 * 1000;
     assert!(journal.claim_cron_slot("k", 0).await.unwrap());
     assert!(journal.claim_cron_slot("k", 2 * week).await.unwrap());
@@ -543,38 +699,34 @@ async fn old_cron_claims_are_pruned_but_never_fire_again() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn assignment_counters_persist_across_reopen() {
-    let (_dir, path) = temp();
-    let journal = open(&path);
-    let store: Arc<dyn AssignmentStore> = journal.assignments();
+async fn assignment_counters_persist_across_reopen(store: Store) {
+    let journal = store.open().await;
+    let counters: Arc<dyn AssignmentStore> = journal.assignments();
     // The stdlib calls it from the blocking threads scripts run on.
     let first = tokio::task::spawn_blocking({
-        let store = store.clone();
+        let counters = counters.clone();
         move || {
             (0..3)
-                .map(|_| store.next("gz"))
-                .chain([store.next("sz")])
+                .map(|_| counters.next("gz"))
+                .chain([counters.next("sz")])
                 .collect::<Vec<_>>()
         }
     })
     .await
     .unwrap();
     assert_eq!(first, [0, 1, 2, 0]);
-    drop(store);
+    drop(counters);
     drop(journal);
-    let journal = open(&path);
-    let store = journal.assignments();
-    let next = tokio::task::spawn_blocking(move || (store.next("gz"), store.next("sz")))
+    let journal = store.open().await;
+    let counters = journal.assignments();
+    let next = tokio::task::spawn_blocking(move || (counters.next("gz"), counters.next("sz")))
         .await
         .unwrap();
     assert_eq!(next, (3, 1));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn lead_story_tells_arrival_runs_calls_and_where_it_is() {
-    let (_dir, path) = temp();
-    let journal = open(&path);
+async fn lead_story_tells_arrival_runs_calls_and_where_it_is(store: Store) {
+    let journal = store.open().await;
     journal
         .accept_leads(vec![lead("tx_main", "4401")], push(1_700_000_000_000), None)
         .await
@@ -664,10 +816,8 @@ async fn lead_story_tells_arrival_runs_calls_and_where_it_is() {
     assert!(reader.list_leads(&since_later).unwrap().is_empty());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn quarantine_keeps_the_body_byte_for_byte() {
-    let (_dir, path) = temp();
-    let journal = open(&path);
+async fn quarantine_keeps_the_body_byte_for_byte(store: Store) {
+    let journal = store.open().await;
     let body: Vec<u8> = (0..=255u8)
         .chain(b"\x00{not json".iter().copied())
         .collect();
@@ -681,7 +831,7 @@ async fn quarantine_keeps_the_body_byte_for_byte() {
     };
     let id = journal.quarantine(item.clone()).await.unwrap();
     drop(journal);
-    let reader = JournalReader::open(&path).unwrap();
+    let reader = store.reader();
     assert_eq!(reader.quarantine_item(id).unwrap(), Some(item));
     assert_eq!(reader.quarantine_item(id + 1).unwrap(), None);
     let list = reader.quarantined().unwrap();
@@ -690,15 +840,14 @@ async fn quarantine_keeps_the_body_byte_for_byte() {
     assert_eq!(reader.status().unwrap().quarantined, 1);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn overload_follows_the_backlog_and_a_reader_sees_a_live_daemon() {
-    let (_dir, path) = temp();
-    let options = JournalOptions {
-        backlog_limit: 2,
-        ..JournalOptions::default()
-    };
-    let journal = Journal::open(&path, options).unwrap();
-    let cli = JournalReader::open(&path).unwrap();
+async fn overload_follows_the_backlog_and_a_reader_sees_a_live_daemon(store: Store) {
+    let journal = store
+        .open_with(JournalOptions {
+            backlog_limit: 2,
+            ..options()
+        })
+        .await;
+    let cli = store.reader();
     journal
         .accept_leads(vec![lead("a", "1"), lead("a", "2")], push(1), None)
         .await
@@ -722,26 +871,22 @@ async fn overload_follows_the_backlog_and_a_reader_sees_a_live_daemon() {
     }
     assert!(!journal.is_overloaded());
     drop(journal);
-    let reopened = Journal::open(
-        &path,
-        JournalOptions {
+    let reopened = store
+        .open_with(JournalOptions {
             backlog_limit: 0,
-            ..JournalOptions::default()
-        },
-    )
-    .unwrap();
+            ..options()
+        })
+        .await;
     assert!(
         !reopened.is_overloaded(),
         "the backlog is recounted on open"
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_accepts_commit_every_lead_exactly_once() {
+async fn concurrent_accepts_commit_every_lead_exactly_once(store: Store) {
     const TASKS: usize = 8;
     const PER_TASK: usize = 500;
-    let (_dir, path) = temp();
-    let journal = open(&path);
+    let journal = store.open().await;
     let started = Instant::now();
     let mut tasks = Vec::new();
     for t in 0..TASKS {
@@ -780,14 +925,54 @@ async fn concurrent_accepts_commit_every_lead_exactly_once() {
     assert_eq!(journal.backlog() as usize, TASKS * PER_TASK);
     let offered = TASKS * PER_TASK * 2;
     println!(
-        "journal accept throughput (debug build, synchronous=NORMAL): {} leads offered \
+        "journal accept throughput (debug build, {}): {} leads offered \
          ({} new) in {:.3}s = {:.0} leads/s",
+        store.backend(),
         offered,
         new,
         elapsed.as_secs_f64(),
         offered as f64 / elapsed.as_secs_f64()
     );
     assert!(elapsed.as_secs() < 60, "took {elapsed:?}");
+}
+
+/// Two batches holding the same leads in opposite orders (one page pulled by two nodes, a push
+/// beside a pull), sent at the same moment, both commit: neither is refused for waiting on the
+/// other (on PostgreSQL that was a deadlock, 40P01), and each lead is new exactly once.
+async fn batches_sharing_leads_in_opposite_orders_both_commit(store: Store) {
+    const ROUNDS: usize = 100;
+    let journal = store.open().await;
+    for round in 0..ROUNDS {
+        let (x, y) = (format!("x{round}"), format!("y{round}"));
+        let barrier = Arc::new(tokio::sync::Barrier::new(2));
+        let batches = [
+            vec![lead("a", &x), lead("b", &y)],
+            vec![lead("b", &y), lead("a", &x)],
+        ];
+        let tasks: Vec<_> = batches
+            .into_iter()
+            .map(|batch| {
+                let (journal, barrier) = (journal.clone(), barrier.clone());
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    journal.accept_leads(batch, push(1), None).await
+                })
+            })
+            .collect();
+        let mut new = 0;
+        for task in tasks {
+            let got = task
+                .await
+                .unwrap()
+                .unwrap_or_else(|e| panic!("round {round}: {e}"));
+            new += got.iter().filter(|a| **a == Accepted::New).count();
+        }
+        assert_eq!(new, 2, "round {round}");
+    }
+    assert_eq!(
+        journal.reader().status().unwrap().leads as usize,
+        2 * ROUNDS
+    );
 }
 
 /// The journal's `Intake` role has the trigger's `Intake` shapes (futures are `Send`), so the
@@ -824,11 +1009,9 @@ impl leadrelay::trigger::Intake for AsIntake {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_journal_serves_as_the_triggers_intake() {
+async fn the_journal_serves_as_the_triggers_intake(store: Store) {
     use leadrelay::trigger::Intake;
-    let (_dir, path) = temp();
-    let intake: Arc<AsIntake> = Arc::new(AsIntake(open(&path)));
+    let intake: Arc<AsIntake> = Arc::new(AsIntake(store.open().await));
     let task = tokio::spawn({
         let intake = intake.clone();
         async move {
@@ -851,10 +1034,8 @@ fn start(handler: &str, attempt: u32) -> RunStart {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_call_committed_as_it_returns_survives_a_crash_mid_run_and_is_replayed() {
-    let (_dir, path) = temp();
-    let journal = open(&path);
+async fn a_call_committed_as_it_returns_survives_a_crash_mid_run_and_is_replayed(store: Store) {
+    let journal = store.open().await;
     journal
         .accept_leads(vec![lead("a", "1")], push(10), None)
         .await
@@ -885,7 +1066,7 @@ async fn a_call_committed_as_it_returns_survives_a_crash_mid_run_and_is_replayed
     );
     // kill -9 before the second call returns: nothing else is written.
     drop(journal);
-    let journal = open(&path);
+    let journal = store.open().await;
     let story = journal.reader().lead_story("1").unwrap().unwrap();
     assert_eq!(story.runs[0].status, "interrupted");
     assert_eq!(story.state, WorkState::Pending);
@@ -959,10 +1140,8 @@ async fn a_call_committed_as_it_returns_survives_a_crash_mid_run_and_is_replayed
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn skipped_runs_keep_their_reason_and_the_work_its_state() {
-    let (_dir, path) = temp();
-    let journal = open(&path);
+async fn skipped_runs_keep_their_reason_and_the_work_its_state(store: Store) {
+    let journal = store.open().await;
     journal
         .accept_leads(vec![lead("a", "1")], push(10), None)
         .await
@@ -992,20 +1171,18 @@ async fn skipped_runs_keep_their_reason_and_the_work_its_state() {
     assert_eq!(journal.backlog(), 0, "skipped is final");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn once_is_claimed_by_exactly_one_of_many_concurrent_work_items() {
-    let (_dir, path) = temp();
-    let journal = open(&path);
-    let store: Arc<dyn OnceStore> = journal.once_keys();
+async fn once_is_claimed_by_exactly_one_of_many_concurrent_work_items(store: Store) {
+    let journal = store.open().await;
+    let once: Arc<dyn OnceStore> = journal.once_keys();
     let day = std::time::Duration::from_secs(86_400);
     // Scripts claim from the blocking threads they run on; 64 at once share the writer's batches.
     let barrier = Arc::new(std::sync::Barrier::new(64));
     let claims: Vec<_> = (1..=64i64)
         .map(|owner| {
-            let (store, barrier) = (store.clone(), barrier.clone());
+            let (once, barrier) = (once.clone(), barrier.clone());
             tokio::task::spawn_blocking(move || {
                 barrier.wait();
-                (owner, store.claim("phone:13812345678", day, owner).unwrap())
+                (owner, once.claim("phone:13812345678", day, owner).unwrap())
             })
         })
         .collect();
@@ -1018,22 +1195,15 @@ async fn once_is_claimed_by_exactly_one_of_many_concurrent_work_items() {
     }
     assert_eq!(winners.len(), 1, "exactly one true: {winners:?}");
     // The key is not kept in clear.
-    let keys: Vec<String> = rusqlite::Connection::open(&path)
-        .unwrap()
-        .prepare("SELECT key FROM once_keys")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let keys = store.stored_once_keys().await;
     assert_eq!(keys.len(), 1);
     assert!(!keys[0].contains("13812345678"), "{keys:?}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn once_answers_a_retried_work_item_true_again_across_restarts_until_it_expires() {
-    let (_dir, path) = temp();
-    let journal = open(&path);
+async fn once_answers_a_retried_work_item_true_again_across_restarts_until_it_expires(
+    store: Store,
+) {
+    let journal = store.open().await;
     let claim = |journal: &Journal, key: &'static str, secs: u64, owner: i64| {
         let store = journal.once_keys();
         tokio::task::spawn_blocking(move || {
@@ -1045,7 +1215,7 @@ async fn once_answers_a_retried_work_item_true_again_across_restarts_until_it_ex
     assert!(claim(&journal, "k", 3600, 7).await.unwrap());
     assert!(!claim(&journal, "k", 3600, 8).await.unwrap());
     drop(journal);
-    let journal = open(&path);
+    let journal = store.open().await;
     assert!(
         claim(&journal, "k", 3600, 7).await.unwrap(),
         "the work item that claimed it, retried after a restart"
@@ -1059,10 +1229,8 @@ async fn once_answers_a_retried_work_item_true_again_across_restarts_until_it_ex
     assert_eq!(journal.sweep_once_keys().await.unwrap(), 1);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_fired_cron_slot_is_a_work_item_that_blocks_overlapping_slots_and_can_die() {
-    let (_dir, path) = temp();
-    let journal = open(&path);
+async fn a_fired_cron_slot_is_a_work_item_that_blocks_overlapping_slots_and_can_die(store: Store) {
+    let journal = store.open().await;
     let key = "scripts/nightly.rhai::report::0 0 9 * * *";
     let CronFire::Fired { work_id } = journal.fire_cron_slot(key, 60_000).await.unwrap() else {
         panic!("the first slot fires");
@@ -1144,10 +1312,10 @@ fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_console_finds_leads_by_id_last_four_phone_digits_or_name_and_counts_per_minute() {
-    let (_dir, path) = temp();
-    let journal = open(&path);
+async fn the_console_finds_leads_by_id_last_four_phone_digits_or_name_and_counts_per_minute(
+    store: Store,
+) {
+    let journal = store.open().await;
     let mut other = lead("tx_main", "2002");
     other.name = Some("李四".into());
     other.phone = Some("13900001111".into());
@@ -1159,7 +1327,7 @@ async fn the_console_finds_leads_by_id_last_four_phone_digits_or_name_and_counts
         )
         .await
         .unwrap();
-    let reader = JournalReader::open(&path).unwrap();
+    let reader = store.reader();
     let ids = |q: &str| -> Vec<String> {
         reader
             .search_leads(q, 50)
@@ -1192,3 +1360,30 @@ async fn the_console_finds_leads_by_id_last_four_phone_digits_or_name_and_counts
     );
     assert!(reader.activity(180_000, 60_000).unwrap().is_empty());
 }
+
+both!(
+    migrations_create_the_schema_and_reopening_is_idempotent,
+    a_journal_from_a_newer_leadrelay_is_refused_clearly,
+    accept_leads_dedups_per_account_and_vendor_lead_id,
+    follow_records_dedup_by_account_and_msg_id,
+    a_checkpoint_commits_with_its_leads_and_survives_reopen,
+    claimed_work_left_running_by_a_crash_is_pending_after_reopen,
+    a_retry_is_due_only_from_its_time,
+    dead_work_becomes_a_dead_letter_and_retry_dead_revives_it,
+    succeeded_calls_of_earlier_runs_are_returned_for_replay,
+    a_cron_slot_is_claimed_once_across_reopen_and_skips_are_counted,
+    old_cron_claims_are_pruned_but_never_fire_again,
+    assignment_counters_persist_across_reopen,
+    lead_story_tells_arrival_runs_calls_and_where_it_is,
+    quarantine_keeps_the_body_byte_for_byte,
+    overload_follows_the_backlog_and_a_reader_sees_a_live_daemon,
+    concurrent_accepts_commit_every_lead_exactly_once,
+    batches_sharing_leads_in_opposite_orders_both_commit,
+    the_journal_serves_as_the_triggers_intake,
+    a_call_committed_as_it_returns_survives_a_crash_mid_run_and_is_replayed,
+    skipped_runs_keep_their_reason_and_the_work_its_state,
+    once_is_claimed_by_exactly_one_of_many_concurrent_work_items,
+    once_answers_a_retried_work_item_true_again_across_restarts_until_it_expires,
+    a_fired_cron_slot_is_a_work_item_that_blocks_overlapping_slots_and_can_die,
+    the_console_finds_leads_by_id_last_four_phone_digits_or_name_and_counts_per_minute,
+);

@@ -484,6 +484,23 @@ impl Intake for PgJournal {
             )
             .await
             .map_err(StoreError::from)?;
+        // Two batches sharing leads (one page pulled by two nodes, a push beside a pull) wait
+        // for each other's uncommitted insert of a shared lead; inserting in batch order, those
+        // waits could form a cycle, which PostgreSQL breaks by refusing a batch (40P01). So a
+        // batch of several leads first takes a transaction lock on each of its leads' keys in
+        // one order common to all nodes; its inserts then wait only on batches that already
+        // hold their keys. The leads themselves go in in the batch's order, as on SQLite.
+        if rows.len() > 1 {
+            let mut keys: Vec<i64> = rows.iter().map(|(_, lead, _)| lead_lock(lead)).collect();
+            keys.sort_unstable();
+            keys.dedup();
+            tx.execute(
+                "SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k",
+                &[&keys],
+            )
+            .await
+            .map_err(StoreError::from)?;
+        }
         let mut out = Vec::with_capacity(rows.len());
         for (phone_hash, lead, body) in &rows {
             let inserted = tx
@@ -602,6 +619,18 @@ impl Intake for PgJournal {
         self.backlog() > self.inner.backlog_limit
             || self.inner.database_down.load(Ordering::Relaxed)
     }
+}
+
+/// The advisory lock key of a lead's unique key (account, vendor lead id): the same on every
+/// node. Two keys whose digests collide share a lock: they wait for each other, no more.
+fn lead_lock(lead: &Lead) -> i64 {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("lead\x1f{}\x1f{}", lead.account, lead.id));
+    i64::from_be_bytes(
+        digest[..8]
+            .try_into()
+            .expect("a SHA-256 digest has 8 bytes"),
+    )
 }
 
 async fn upsert_checkpoint(
