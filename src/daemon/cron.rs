@@ -223,7 +223,8 @@ pub async fn run(
                     fire(&journal, &key, slot.timestamp_millis(), &wake).await;
                 }
                 if let Some(next) = schedule.after(&now).next() {
-                    next_slot = Some(next_slot.map_or(next, |n: DateTime<FixedOffset>| n.min(next)));
+                    next_slot =
+                        Some(next_slot.map_or(next, |n: DateTime<FixedOffset>| n.min(next)));
                 }
             }
         }

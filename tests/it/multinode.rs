@@ -4,6 +4,7 @@
 //! finish), a restarting node leaving the others' work alone, cron slots, `once` keys,
 //! assignment counters and pull-source leases claimed once across nodes.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use leadrelay::connectors::Vendor;
@@ -357,4 +358,59 @@ async fn dead_retry_reroute_and_job_run_work_beside_the_nodes() {
     // Nothing to put back twice.
     let err = beside::retry_dead(&target, DeadSelector::One(999), clock).unwrap_err();
     assert!(matches!(err, StoreError::NotFound(_)), "{err}");
+}
+
+/// Nodes wake each other through `LISTEN/NOTIFY`: work committed on one node rings the other's
+/// dispatcher at once, so routing does not wait for the claim loop's idle look. The journal
+/// itself never polls; only the listener rings the waker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn work_committed_on_one_node_wakes_the_others_through_notify() {
+    let Some(db) = pg::database().await else {
+        return;
+    };
+    let (a, b) = (
+        node(&db.url, "a", Duration::from_secs(10)).await,
+        node(&db.url, "b", Duration::from_secs(10)).await,
+    );
+    let wake = Arc::new(tokio::sync::Notify::new());
+    b.set_waker(wake.clone());
+    // b's listener connects in the background: push until a wake-up shows it listens.
+    let mut listening = false;
+    for i in 0..50 {
+        a.accept_leads(vec![lead(&format!("W{i}"))], push(), None)
+            .await
+            .unwrap();
+        if tokio::time::timeout(Duration::from_millis(200), wake.notified())
+            .await
+            .is_ok()
+        {
+            listening = true;
+            break;
+        }
+    }
+    assert!(listening, "b was never woken by a's commits");
+    // A wake-up of an earlier push arriving late is stored as a permit; let it arrive and use it.
+    let _ = tokio::time::timeout(Duration::from_millis(300), wake.notified()).await;
+    // Now each commit that makes work due on a wakes b: a new lead, a dead letter put back.
+    a.accept_leads(vec![lead("W-new")], push(), None)
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(5), wake.notified())
+        .await
+        .expect("a new lead on a wakes b");
+    let claimed = a.claim_due(a.clock().unix_millis(), 100).await.unwrap();
+    let first = claimed[0].id;
+    a.finish(
+        first,
+        vec![run()],
+        WorkOutcome::Dead {
+            reason: "test".into(),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(a.retry_dead(DeadSelector::All).await.unwrap(), 1);
+    tokio::time::timeout(Duration::from_secs(5), wake.notified())
+        .await
+        .expect("a dead letter put back on a wakes b");
 }

@@ -76,8 +76,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 use std::thread::JoinHandle;
+use std::time::Instant;
 
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -293,7 +293,13 @@ impl SqliteJournal {
     fn nothing_to_claim(&self, now_ms: i64) -> bool {
         self.inner.seen_writes.load(Ordering::SeqCst) == self.inner.writes.load(Ordering::SeqCst)
             && now_ms < self.inner.next_due_ms.load(Ordering::SeqCst)
-            && self.inner.looked_at.lock().expect("looked_at lock").elapsed() < IDLE_LOOK
+            && self
+                .inner
+                .looked_at
+                .lock()
+                .expect("looked_at lock")
+                .elapsed()
+                < IDLE_LOOK
     }
 
     /// Runs `f` on the writer; resolves after the transaction holding it has committed. The
@@ -619,7 +625,11 @@ impl WorkQueue for SqliteJournal {
                 next_due.store(next_retry.unwrap_or(i64::MAX), Ordering::Relaxed);
                 // A full claim may have left pending work behind: the next one must look.
                 seen_writes.store(
-                    if out.len() < limit { writes_seen } else { u64::MAX },
+                    if out.len() < limit {
+                        writes_seen
+                    } else {
+                        u64::MAX
+                    },
                     Ordering::SeqCst,
                 );
                 Ok(out)
