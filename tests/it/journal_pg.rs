@@ -883,3 +883,116 @@ async fn a_reader_checks_the_schema_and_never_creates_it() {
     drop(client);
     let _ = conn.await;
 }
+
+/// `leads forget` beside a running node: while a node holds one of the person's work items
+/// (as it does finishing it), the erasure waits for it instead of overwriting it, and
+/// meanwhile the node keeps taking leads and its prune step skips the rows the erasure holds.
+/// Once the node commits, the erasure completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forget_waits_for_a_node_holding_the_persons_work_and_blocks_no_one() {
+    use std::time::Duration;
+
+    use leadrelay::store::retention::forget;
+    use leadrelay::store::ForgetSelector;
+
+    let Some(db) = pg::database().await else {
+        return;
+    };
+    let target = JournalTarget::parse(&db.url).unwrap();
+    let journal = Journal::connect(&target, options()).await.unwrap();
+    seed(&journal).await;
+    seed_person(&journal).await;
+    let (mut node, conn) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let (watch, conn) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    // A node finishing L1's work holds its row.
+    let holder = node.transaction().await.unwrap();
+    holder
+        .query("SELECT id FROM work WHERE lead_id = 1 FOR UPDATE", &[])
+        .await
+        .unwrap();
+    let erasing = {
+        let target = target.clone();
+        tokio::task::spawn_blocking(move || {
+            forget(
+                &target,
+                &ForgetSelector::Phone("13800001234".into()),
+                "dpo",
+                1_700_000_500_000,
+            )
+        })
+    };
+    // The erasure is waiting for that row lock.
+    let waiting = async {
+        loop {
+            let n: i64 = watch
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity
+                     WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                    &[],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            if n > 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .expect("the erasure waits for the node's lock");
+    assert!(!erasing.is_finished());
+    // Meanwhile the nodes go on: intake commits, and a prune step redacts what is final
+    // except the leads the erasure holds (L1), without waiting for it.
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        journal.accept_leads(
+            vec![lead("L6", "孙七", "13500000000")],
+            arrival(1_700_000_400_000),
+            None,
+        ),
+    )
+    .await
+    .expect("intake is not blocked")
+    .unwrap();
+    let report = tokio::time::timeout(
+        Duration::from_secs(10),
+        journal.prune_step(
+            RetentionPolicy::new(3650, 1).unwrap(),
+            1_800_000_000_000,
+            100,
+        ),
+    )
+    .await
+    .expect("a prune step is not blocked")
+    .unwrap();
+    assert_eq!(report.redacted_leads, 1, "L4 only, L1 is held: {report:?}");
+    assert!(journal
+        .reader()
+        .lead_story("L1")
+        .unwrap()
+        .unwrap()
+        .lead
+        .redacted_ms
+        .is_none());
+    holder.commit().await.unwrap();
+    let erasure = tokio::time::timeout(Duration::from_secs(10), erasing)
+        .await
+        .expect("the erasure completes once the node commits")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        erasure.leads,
+        ["tencent tx_main L1", "tencent tx_main L5"],
+        "{erasure:?}"
+    );
+    let l1 = journal.reader().lead_story("L1").unwrap().unwrap();
+    assert_eq!(l1.lead.redacted_ms, Some(1_700_000_500_000), "{l1:?}");
+}
