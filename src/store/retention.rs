@@ -1,8 +1,9 @@
-//! Retention, redaction and erasure on request: the SQL that keeps the journal bounded and
-//! stops it holding personal data longer than needed. Runs inside a caller's write
-//! transaction — the writer's jobs ([`Journal::prune_step`](super::Journal::prune_step)) or
-//! the CLI's short offline transaction ([`offline::forget_offline`](super::offline::forget_offline)).
-//! It must not log phone numbers, names or bodies: counts and ids only.
+//! Retention, redaction and erasure on request: the rules that keep the journal bounded and
+//! stop it holding personal data longer than needed, and what both backends share to apply
+//! them (`sqlite/retention.rs`, `postgres/retention.rs` hold the SQL). Pruning runs inside a
+//! node's write transaction ([`Maintenance::prune_step`](super::Maintenance::prune_step));
+//! erasure ([`forget`]) in a short transaction of the CLI's beside running nodes. Neither may
+//! log phone numbers, names or bodies: counts and ids only.
 //!
 //! ## What is final
 //!
