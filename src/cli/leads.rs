@@ -132,13 +132,7 @@ pub(super) fn leads(
             );
             Ok(ExitCode::SUCCESS)
         }
-        LeadsCommand::Forget { phone, id, by } => forget(
-            super::sqlite_file(&path, "leads forget")?,
-            phone,
-            id,
-            by,
-            clock,
-        ),
+        LeadsCommand::Forget { phone, id, by } => forget(&path, phone, id, by, clock),
     }
 }
 
@@ -150,7 +144,7 @@ fn os_user() -> String {
 }
 
 fn forget(
-    path: &std::path::Path,
+    journal: &crate::store::JournalTarget,
     phone: Option<String>,
     id: Option<String>,
     by: Option<String>,
@@ -163,7 +157,7 @@ fn forget(
     };
     let by = by.unwrap_or_else(os_user);
     let now = clock.unix_millis();
-    let erasure = crate::store::offline::forget_offline(path, &selector, &by, now)?;
+    let erasure = crate::store::retention::forget(journal, &selector, &by, now)?;
     println!(
         "erasure {} recorded (by {by}): {} lead(s), {} follow record(s) redacted; {} run(s) and \
          {} call(s) scrubbed{}",

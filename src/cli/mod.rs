@@ -397,19 +397,6 @@ pub(super) fn journal_reader(
     Ok((target, reader))
 }
 
-/// The SQLite file of `journal`, for `leads forget`, which writes beside a running daemon
-/// through SQLite's file lock; on a PostgreSQL journal it is not built yet and says so.
-pub(super) fn sqlite_file<'a>(
-    journal: &'a JournalTarget,
-    command: &str,
-) -> anyhow::Result<&'a std::path::Path> {
-    journal.sqlite_path().ok_or_else(|| {
-        anyhow::anyhow!(
-            "`leadrelay {command}` works on a SQLite journal only for now; {journal} is PostgreSQL"
-        )
-    })
-}
-
 pub(super) fn print_or_missing(
     found: Option<String>,
     what: String,

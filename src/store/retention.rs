@@ -1,8 +1,9 @@
-//! Retention, redaction and erasure on request: the SQL that keeps the journal bounded and
-//! stops it holding personal data longer than needed. Runs inside a caller's write
-//! transaction — the writer's jobs ([`Journal::prune_step`](super::Journal::prune_step)) or
-//! the CLI's short offline transaction ([`offline::forget_offline`](super::offline::forget_offline)).
-//! It must not log phone numbers, names or bodies: counts and ids only.
+//! Retention, redaction and erasure on request: the rules that keep the journal bounded and
+//! stop it holding personal data longer than needed, and what both backends share to apply
+//! them (`sqlite/retention.rs`, `postgres/retention.rs` hold the SQL). Pruning runs inside a
+//! node's write transaction ([`Maintenance::prune_step`](super::Maintenance::prune_step));
+//! erasure ([`forget`]) in a short transaction of the CLI's beside running nodes. Neither may
+//! log phone numbers, names or bodies: counts and ids only.
 //!
 //! ## What is final
 //!
@@ -309,6 +310,146 @@ pub struct Erasure {
     /// replaced by [`QUARANTINE_ERASED`] (the account, path, time and reason stay).
     pub quarantined: Vec<i64>,
 }
+
+impl ForgetSelector {
+    /// What the `erasures` row records as matched: `phone` or `id`.
+    pub(crate) fn matched(&self) -> &'static str {
+        match self {
+            ForgetSelector::Phone(_) => "phone",
+            ForgetSelector::Id(_) => "id",
+        }
+    }
+}
+
+/// `leadrelay leads forget` on the journal `target` names, beside running daemons or nodes:
+/// redacts every lead and follow record of one person (by phone or by id), scrubs the runs
+/// and calls quoting them, removes quarantined bodies holding them, closes their unfinished
+/// work as `skipped`, and records the erasure (`by`, when, how many; never the phone). On
+/// SQLite through [`offline::forget_offline`](super::offline::forget_offline); on PostgreSQL
+/// in one transaction of its own that locks what it rewrites (see `postgres/retention.rs`).
+/// Both give the same [`Erasure`] on the same content. Never migrates: a journal from an
+/// older or newer leadrelay is refused. Synchronous, for the CLI; safe to call from inside
+/// its runtime. At `now_ms`.
+pub fn forget(
+    target: &super::JournalTarget,
+    selector: &ForgetSelector,
+    by: &str,
+    now_ms: i64,
+) -> Result<Erasure, super::StoreError> {
+    match target {
+        super::JournalTarget::Sqlite(path) => {
+            super::offline::forget_offline(path, selector, by, now_ms)
+        }
+        super::JournalTarget::Postgres(url) => {
+            super::postgres::retention::forget_beside(url, selector, by, now_ms)
+        }
+    }
+}
+
+/// What an erasure will touch, by journal id, found by either backend's `forget_candidates`
+/// with the rules below; then applied by its `forget`.
+#[derive(Debug, Default)]
+pub(crate) struct ForgetCandidates {
+    /// Leads of the person, by journal id, ascending.
+    pub leads: Vec<i64>,
+    /// Follow records of the person, ascending.
+    pub follows: Vec<i64>,
+    /// Runs of other items quoting the phone (a job's error, a note), ascending.
+    pub runs: Vec<i64>,
+    /// Calls of other items quoting the phone (a response, a message), ascending.
+    pub calls: Vec<i64>,
+    /// Quarantined payloads whose body (read as text) or reason holds the phone or the id.
+    pub quarantine: Vec<i64>,
+    /// The normalized phone asked for (`--phone`), scrubbed wherever it is found.
+    pub target: Option<String>,
+}
+
+/// The normalized phone `--phone` asks for; refused when it holds too few digits to match
+/// only one person.
+pub(crate) fn forget_phone(phone: &str) -> Result<String, super::StoreError> {
+    normalize_phone(phone)
+        .filter(|p| p.len() >= 5)
+        .ok_or_else(|| {
+            super::StoreError::Conflict(
+                "--phone must hold a phone number (at least 5 digits)".into(),
+            )
+        })
+}
+
+/// The `LIKE` pattern finding the phone `target` quoted contiguously in a run's or a call's
+/// text (a number written with separators inside free text is not found).
+pub(crate) fn phone_like(target: &str) -> String {
+    format!("%{target}%")
+}
+
+/// True when the stored lead `body` is the person with phone `target`: its own phone, or the
+/// phone anywhere in its raw payload. A body that cannot be read is not theirs.
+pub(crate) fn lead_body_holds_phone(body: &str, target: &str) -> bool {
+    let Ok(lead) = serde_json::from_str::<Lead>(body) else {
+        return false;
+    };
+    let own = lead.phone.as_deref().and_then(normalize_phone);
+    own.as_deref() == Some(target) || mentions_phone(&lead.raw, target)
+}
+
+/// True when the stored follow `record` holds the phone `target` anywhere.
+pub(crate) fn follow_record_holds_phone(record: &str, target: &str) -> bool {
+    serde_json::from_str::<Value>(record).is_ok_and(|v| mentions_phone(&v, target))
+}
+
+/// The strings scrubbed from a redacted follow record's runs and calls: every value of its
+/// record of at least two characters (shorter ones, "1" or "否", would turn every digit or
+/// word of an error into `***`), then `extra`.
+pub(crate) fn follow_secrets(record: &str, extra: &[String]) -> Vec<String> {
+    let mut secrets = Vec::new();
+    if let Ok(value) = serde_json::from_str::<Value>(record) {
+        collect_strings(&value, &mut secrets);
+    }
+    secrets.retain(|s| s.chars().count() >= 2);
+    secrets.extend(extra.iter().cloned());
+    secrets
+}
+
+/// The ids `--id` searches quarantine for: the id asked for and the vendor ids of what it
+/// found, without internal `#N` ids (no vendor's) and ids under four characters (they would
+/// match by chance); sorted, without repeats.
+pub(crate) fn id_tokens(mut tokens: Vec<String>) -> Vec<String> {
+    tokens.retain(|t| !t.starts_with('#') && t.chars().count() >= 4);
+    tokens.sort();
+    tokens.dedup();
+    tokens
+}
+
+/// True when a quarantined payload is the person's: its body (read as text, invalid UTF-8
+/// replaced) or its reason `matches`. A body already erased is not searched again.
+pub(crate) fn quarantined_matches(
+    body: &[u8],
+    reason: &str,
+    matches: impl Fn(&str) -> bool,
+) -> bool {
+    body != QUARANTINE_ERASED && (matches(&String::from_utf8_lossy(body)) || matches(reason))
+}
+
+/// The error of an `--id` that matches nothing.
+pub(crate) fn forget_not_found(id: &str) -> super::StoreError {
+    super::StoreError::NotFound(format!("lead or follow record `{id}`"))
+}
+
+/// A run's error and note scrubbed of `secrets`; `None` when neither changes.
+pub(crate) fn scrub_run_texts(
+    error: &Option<String>,
+    note: &Option<String>,
+    secrets: &[String],
+) -> Option<(Option<String>, Option<String>)> {
+    let (e2, n2) = (
+        error.as_deref().map(|t| scrub(t, secrets)),
+        note.as_deref().map(|t| scrub(t, secrets)),
+    );
+    (e2 != *error || n2 != *note).then_some((e2, n2))
+}
+
+/// The reason unfinished work of an erased person is closed with.
+pub(crate) const ERASED_REASON: &str = "personal data erased on request";
 
 #[cfg(test)]
 mod tests {

@@ -557,3 +557,442 @@ async fn retention_prunes_and_redacts_as_on_sqlite() {
         "after deletion"
     );
 }
+
+/// More content for an erasure, after [`seed`]: the person of L1 (13800001234) again as a
+/// pending lead with the phone written otherwise, a pending follow record and a quarantined
+/// body holding the phone, and another person's lead whose run quotes it.
+async fn seed_person(journal: &Journal) {
+    let mut work = journal.claim_due(1_700_000_000_000, 10).await.unwrap();
+    work.sort_by_key(|w| w.id);
+    // L4 (another person) and the cron job were pending.
+    assert_eq!(work.len(), 2, "{work:?}");
+    let mut quoting = call(1, false);
+    quoting.message = Some("duplicate of 13800001234 (张三)".into());
+    quoting.response = Some(json!({"msg": "phone 13800001234 exists"}));
+    journal
+        .finish(
+            work[0].id,
+            vec![run(vec![quoting], Some("crm said 13800001234 exists"))],
+            WorkOutcome::Done,
+        )
+        .await
+        .unwrap();
+    journal
+        .finish(work[1].id, vec![run(vec![], None)], WorkOutcome::Done)
+        .await
+        .unwrap();
+    let mut again = lead("L5", "张三", "+86 138-0000-1234");
+    again.raw = json!({"leads_id": "L5", "tel": "138 0000 1234"});
+    journal
+        .accept_leads(vec![again], arrival(1_699_999_300_000), None)
+        .await
+        .unwrap();
+    journal
+        .accept_follow(leadrelay::store::types::FollowArrival {
+            account: "wq_main".into(),
+            msg_id: "m1".into(),
+            data_id: Some("d-0001".into()),
+            record: json!({"customer": "张三", "mobile": "13800001234", "note": "回访"}),
+            arrival: arrival(1_699_999_400_000),
+        })
+        .await
+        .unwrap();
+    journal
+        .quarantine(Quarantined {
+            account: "tx_main".into(),
+            endpoint: "/hooks/tencent/tx_main".into(),
+            reason: "not JSON: tel=138-0000-1234".into(),
+            content_type: Some("text/plain".into()),
+            body: b"tel=+86 138-0000-1234 name=\xe5\xbc\xa0".to_vec(),
+            received_at_ms: 1_699_999_500_000,
+        })
+        .await
+        .unwrap();
+}
+
+/// Everything a person could see of a journal through `Queries`, runs' nodes left out (only
+/// PostgreSQL records them).
+fn visible(r: &dyn leadrelay::store::Queries) -> String {
+    let unnode =
+        |runs: &mut Vec<leadrelay::store::RunStory>| runs.iter_mut().for_each(|r| r.node = None);
+    let leads: Vec<_> = ["L1", "L2", "L3", "L4", "L5"]
+        .iter()
+        .map(|id| {
+            r.lead_story(id).unwrap().map(|mut s| {
+                unnode(&mut s.runs);
+                s
+            })
+        })
+        .collect();
+    let work: Vec<_> = (1..=8)
+        .map(|id| {
+            r.work_story(id).unwrap().map(|(w, mut runs)| {
+                unnode(&mut runs);
+                (w, runs)
+            })
+        })
+        .collect();
+    let follow = r.follow_story("m1").unwrap().map(|mut s| {
+        unnode(&mut s.runs);
+        s
+    });
+    let quarantine: Vec<_> = r
+        .quarantined()
+        .unwrap()
+        .iter()
+        .map(|q| r.quarantine_item(q.id).unwrap())
+        .collect();
+    let mut status = r.status().unwrap();
+    (status.schema_version, status.nodes) = (0, Vec::new());
+    let retention = r
+        .retention_status(RetentionPolicy::default(), 1_800_000_000_000)
+        .unwrap();
+    format!(
+        "{status:?}\n{leads:?}\n{work:?}\n{follow:?}\n{quarantine:?}\n{:?}\n{:?}\n{:?}",
+        r.dead_letters().unwrap(),
+        r.list_follows(None, None, 10).unwrap(),
+        (
+            retention.redacted_leads,
+            retention.erasures,
+            retention.last_erasure_ms
+        )
+    )
+}
+
+/// `leads forget` on PostgreSQL does what it does on SQLite: the same content, erased for the
+/// same person, gives the same report and leaves the same visible data — by phone (however
+/// written), by id, again (nothing left), and for an id nobody has. Then the CLI erases on a
+/// PostgreSQL journal through `--config`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forget_erases_as_on_sqlite_and_the_cli_runs_it() {
+    use leadrelay::store::retention::forget;
+    use leadrelay::store::ForgetSelector;
+
+    let Some(db) = pg::database().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("leadrelay.db");
+    let targets = [
+        JournalTarget::parse(file.to_str().unwrap()).unwrap(),
+        JournalTarget::parse(&db.url).unwrap(),
+    ];
+    let mut journals = Vec::new();
+    for target in &targets {
+        let journal = Journal::connect(target, options()).await.unwrap();
+        seed(&journal).await;
+        seed_person(&journal).await;
+        journals.push(journal);
+    }
+    let same = |what: &str| {
+        let (s, p) = (visible(journals[0].reader()), visible(journals[1].reader()));
+        assert_eq!(s, p, "{what}: SQLite vs PostgreSQL");
+        p
+    };
+    let before = same("before");
+    assert!(before.contains("13800001234"), "{before}");
+    let now = 1_700_000_500_000;
+    // The nodes keep running beside the erasure (their journals stay open).
+    let erase = |selector: ForgetSelector| {
+        let reports: Vec<_> = targets
+            .iter()
+            .map(|t| forget(t, &selector, "dpo", now))
+            .collect();
+        assert_eq!(reports[0], reports[1], "{selector:?}: SQLite vs PostgreSQL");
+        reports.into_iter().next().unwrap()
+    };
+    let erasure = erase(ForgetSelector::Phone("+86 138 0000 1234".into())).unwrap();
+    assert_eq!(erasure.id, 1);
+    assert_eq!(
+        erasure.leads,
+        ["tencent tx_main L1", "tencent tx_main L5"],
+        "{erasure:?}"
+    );
+    assert_eq!(erasure.follows, ["wq_main m1"], "{erasure:?}");
+    assert_eq!(erasure.quarantined, [2], "{erasure:?}");
+    assert_eq!(
+        erasure.closed, 2,
+        "L5 and the follow record were pending: {erasure:?}"
+    );
+    assert!(erasure.runs >= 1 && erasure.calls >= 3, "{erasure:?}");
+    let after = same("after the phone's erasure");
+    // (Another item's texts lose the phone only: the name in L4's call message stays, as
+    // the README says.)
+    for gone in [
+        "13800001234",
+        "1234 name",
+        "138-0000-1234",
+        "138 0000 1234",
+        "回访",
+    ] {
+        assert!(!after.contains(gone), "{gone} is left:\n{after}");
+    }
+    assert!(after.contains("duplicate of *** (张三)"), "{after}");
+    assert!(after.contains("personal data erased on request"), "{after}");
+    // Others are untouched.
+    assert!(
+        after.contains("13900005678") || after.contains("Li_Si"),
+        "{after}"
+    );
+
+    let by_id = erase(ForgetSelector::Id("L2".into())).unwrap();
+    assert_eq!((by_id.id, by_id.leads.len()), (2, 1), "{by_id:?}");
+    same("after the id's erasure");
+    let again = erase(ForgetSelector::Phone("13800001234".into())).unwrap();
+    assert_eq!(again.id, 3);
+    assert!(
+        again.leads.is_empty() && again.follows.is_empty() && again.quarantined.is_empty(),
+        "{again:?}"
+    );
+    assert!(matches!(
+        erase(ForgetSelector::Id("nope".into())),
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        erase(ForgetSelector::Phone("12".into())),
+        Err(StoreError::Conflict(_))
+    ));
+    same("at the end");
+
+    // The CLI on a PostgreSQL journal.
+    let config = dir.path().join("leadrelay.toml");
+    std::fs::write(&config, format!("[daemon]\njournal = {:?}\n", db.url)).unwrap();
+    let cli = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_leadrelay"))
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .env("LEADRELAY_LOG", "error")
+            .output()
+            .unwrap()
+    };
+    let out = cli(&[
+        "leads",
+        "forget",
+        "--phone",
+        "13600000000",
+        "--by",
+        "cli test",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("erasure 4 recorded (by cli test): 1 lead(s), 0 follow record(s)")
+            && stdout.contains("lead tencent tx_main L4"),
+        "{stdout}"
+    );
+    let l4 = journals[1].reader().lead_story("L4").unwrap().unwrap();
+    assert!(l4.lead.redacted_ms.is_some(), "{l4:?}");
+    assert!(!format!("{l4:?}").contains("13600000000"), "{l4:?}");
+    let out = cli(&["leads", "forget", "--id", "nope"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("`nope` not found"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A read-only command never changes the schema: a reader (and `leads forget`) on an empty
+/// database refuses it clearly and leaves it without a table; a journal from a newer
+/// leadrelay is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_checks_the_schema_and_never_creates_it() {
+    let Some(db) = pg::database().await else {
+        return;
+    };
+    let target = JournalTarget::parse(&db.url).unwrap();
+    let err = open_reader(&target).err().unwrap().to_string();
+    assert!(
+        err.contains("no leadrelay journal")
+            && err.contains("run the daemon on it or `leadrelay journal copy` to create it"),
+        "{err}"
+    );
+    assert!(!err.contains("password"), "{err}");
+    let err = leadrelay::store::retention::forget(
+        &target,
+        &leadrelay::store::ForgetSelector::Phone("13800001234".into()),
+        "t",
+        1,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("no leadrelay journal"), "{err}");
+    let (client, conn) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    let conn = tokio::spawn(conn);
+    let tables = |client: tokio_postgres::Client| async move {
+        let n: i64 = client
+            .query_one(
+                "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        (n, client)
+    };
+    let (n, client) = tables(client).await;
+    assert_eq!(n, 0, "the reader created tables");
+    // The CLI's read commands say the same.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("leadrelay.toml");
+    std::fs::write(&config, format!("[daemon]\njournal = {:?}\n", db.url)).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_leadrelay"))
+        .arg("--config")
+        .arg(&config)
+        .args(["leads", "list"])
+        .env("LEADRELAY_LOG", "error")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("`leadrelay journal copy` to create it"),
+        "{stderr}"
+    );
+    let (n, client) = tables(client).await;
+    assert_eq!(n, 0, "`leads list` created tables");
+
+    // A journal of a newer leadrelay.
+    drop(Journal::connect(&target, options()).await.unwrap());
+    assert!(open_reader(&target).is_ok());
+    client
+        .batch_execute(
+            "INSERT INTO schema_migrations (version, name, applied_ms) VALUES (99, 'future', 0)",
+        )
+        .await
+        .unwrap();
+    let err = open_reader(&target).err().unwrap();
+    assert!(
+        matches!(
+            err,
+            StoreError::TooNew {
+                found: 99,
+                known: 1,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    drop(client);
+    let _ = conn.await;
+}
+
+/// `leads forget` beside a running node: while a node holds one of the person's work items
+/// (as it does finishing it), the erasure waits for it instead of overwriting it, and
+/// meanwhile the node keeps taking leads and its prune step skips the rows the erasure holds.
+/// Once the node commits, the erasure completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forget_waits_for_a_node_holding_the_persons_work_and_blocks_no_one() {
+    use std::time::Duration;
+
+    use leadrelay::store::retention::forget;
+    use leadrelay::store::ForgetSelector;
+
+    let Some(db) = pg::database().await else {
+        return;
+    };
+    let target = JournalTarget::parse(&db.url).unwrap();
+    let journal = Journal::connect(&target, options()).await.unwrap();
+    seed(&journal).await;
+    seed_person(&journal).await;
+    let (mut node, conn) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let (watch, conn) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    // A node finishing L1's work holds its row.
+    let holder = node.transaction().await.unwrap();
+    holder
+        .query("SELECT id FROM work WHERE lead_id = 1 FOR UPDATE", &[])
+        .await
+        .unwrap();
+    let erasing = {
+        let target = target.clone();
+        tokio::task::spawn_blocking(move || {
+            forget(
+                &target,
+                &ForgetSelector::Phone("13800001234".into()),
+                "dpo",
+                1_700_000_500_000,
+            )
+        })
+    };
+    // The erasure is waiting for that row lock.
+    let waiting = async {
+        loop {
+            let n: i64 = watch
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity
+                     WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                    &[],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            if n > 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .expect("the erasure waits for the node's lock");
+    assert!(!erasing.is_finished());
+    // Meanwhile the nodes go on: intake commits, and a prune step redacts what is final
+    // except the leads the erasure holds (L1), without waiting for it.
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        journal.accept_leads(
+            vec![lead("L6", "孙七", "13500000000")],
+            arrival(1_700_000_400_000),
+            None,
+        ),
+    )
+    .await
+    .expect("intake is not blocked")
+    .unwrap();
+    let report = tokio::time::timeout(
+        Duration::from_secs(10),
+        journal.prune_step(
+            RetentionPolicy::new(3650, 1).unwrap(),
+            1_800_000_000_000,
+            100,
+        ),
+    )
+    .await
+    .expect("a prune step is not blocked")
+    .unwrap();
+    assert_eq!(report.redacted_leads, 1, "L4 only, L1 is held: {report:?}");
+    assert!(journal
+        .reader()
+        .lead_story("L1")
+        .unwrap()
+        .unwrap()
+        .lead
+        .redacted_ms
+        .is_none());
+    holder.commit().await.unwrap();
+    let erasure = tokio::time::timeout(Duration::from_secs(10), erasing)
+        .await
+        .expect("the erasure completes once the node commits")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        erasure.leads,
+        ["tencent tx_main L1", "tencent tx_main L5"],
+        "{erasure:?}"
+    );
+    let l1 = journal.reader().lead_story("L1").unwrap().unwrap();
+    assert_eq!(l1.lead.redacted_ms, Some(1_700_000_500_000), "{l1:?}");
+}

@@ -43,7 +43,7 @@ use super::StoreError;
 pub(crate) mod copy;
 mod journal;
 pub mod reader;
-mod retention;
+pub(crate) mod retention;
 
 pub use journal::PgJournal;
 pub(crate) mod schema;

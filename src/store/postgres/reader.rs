@@ -69,13 +69,14 @@ impl PgReader {
                 (runtime.handle().clone(), Some(runtime))
             }
         };
-        let mut reader = PgReader {
+        let reader = PgReader {
             pool: super::pool(url)?,
             location: url.to_string(),
             handle,
             own_runtime: runtime,
         };
-        reader.pool = reader.block(super::connect(url))?;
+        // Read-only: the schema is checked, never created or migrated.
+        reader.block(open_checked(&reader.pool, &reader.location))?;
         Ok(reader)
     }
 
@@ -108,6 +109,58 @@ impl Drop for PgReader {
         if let Some(runtime) = self.own_runtime.take() {
             runtime.shutdown_background();
         }
+    }
+}
+
+/// Checks a connection of `pool` and that the database holds a journal of the schema this
+/// build reads, without changing anything: for what must not migrate (read-only commands,
+/// and the CLI's writes beside running nodes). Worded as the SQLite journal's read-only
+/// open is: no schema, too new, too old.
+pub(crate) async fn open_checked(pool: &Pool, location: &str) -> Result<(), StoreError> {
+    let open_error = |message: String| StoreError::Open {
+        path: location.into(),
+        message,
+    };
+    let client = pool.get().await.map_err(|e| {
+        open_error(match super::pool_error(e) {
+            StoreError::Database(m) => m,
+            other => other.to_string(),
+        })
+    })?;
+    let exists: bool = client
+        .query_one("SELECT to_regclass('schema_migrations') IS NOT NULL", &[])
+        .await
+        .map_err(pg_error)?
+        .get(0);
+    let found: i64 = if exists {
+        client
+            .query_one(
+                "SELECT COALESCE(max(version), 0) FROM schema_migrations",
+                &[],
+            )
+            .await
+            .map_err(pg_error)?
+            .get(0)
+    } else {
+        0
+    };
+    let known = super::schema::known_version();
+    match found {
+        0 => Err(open_error(
+            "this database holds no leadrelay journal (no schema); run the daemon on it or \
+             `leadrelay journal copy` to create it, or check `[daemon] journal`"
+                .into(),
+        )),
+        found if found > known => Err(StoreError::TooNew {
+            path: location.into(),
+            found,
+            known,
+        }),
+        found if found < known => Err(StoreError::Conflict(format!(
+            "journal {location} has schema version {found}, older than this leadrelay \
+             ({known}); start the daemon on it once to migrate it, then retry"
+        ))),
+        _ => Ok(()),
     }
 }
 

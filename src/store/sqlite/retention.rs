@@ -3,10 +3,9 @@
 //! [`crate::store::retention`].
 
 use rusqlite::{params, Connection, OptionalExtension};
-use serde_json::Value;
 
 use super::StoreError;
-use crate::lead::{normalize_phone, Lead};
+use crate::lead::Lead;
 use crate::store::retention::*;
 
 /// `w` (a `work` row) is final for retention; see the module doc.
@@ -239,13 +238,7 @@ fn redact_follow(
     let record: String = conn
         .prepare_cached("SELECT record FROM follows WHERE id = ?1")?
         .query_row([follow_id], |r| r.get(0))?;
-    let mut secrets = Vec::new();
-    if let Ok(value) = serde_json::from_str::<Value>(&record) {
-        collect_strings(&value, &mut secrets);
-    }
-    // Short values ("1", "否") would turn every digit or word of an error into `***`.
-    secrets.retain(|s| s.chars().count() >= 2);
-    secrets.extend(extra.iter().cloned());
+    let secrets = follow_secrets(&record, extra);
     conn.prepare_cached(
         "UPDATE follows SET record = '{}', phone_hash = '', redacted_ms = coalesce(redacted_ms, ?2)
          WHERE id = ?1",
@@ -274,11 +267,7 @@ fn scrub_work(
         .query_map([work_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<Result<_, _>>()?;
     for (run_id, error, note) in runs {
-        let (e2, n2) = (
-            error.as_deref().map(|t| scrub(t, secrets)),
-            note.as_deref().map(|t| scrub(t, secrets)),
-        );
-        if e2 != error || n2 != note {
+        if let Some((e2, n2)) = scrub_run_texts(&error, &note, secrets) {
             conn.prepare_cached("UPDATE runs SET error = ?2, note = ?3 WHERE id = ?1")?
                 .execute(params![run_id, e2, n2])?;
             runs_changed += 1;
@@ -318,19 +307,6 @@ fn scrub_work(
     Ok((runs_changed, calls_changed))
 }
 
-/// Candidates an erasure found before taking the write lock (see `forget_offline`).
-#[derive(Debug, Default)]
-pub(crate) struct ForgetCandidates {
-    leads: Vec<i64>,
-    follows: Vec<i64>,
-    /// Runs and calls of other items quoting the phone (a job's error, a response).
-    runs: Vec<i64>,
-    calls: Vec<i64>,
-    /// Quarantined payloads whose body (read as text) or reason holds the phone or the id.
-    quarantine: Vec<i64>,
-    target: Option<String>,
-}
-
 /// Finds what an erasure will touch. Read-only, so it can run outside the write lock: the
 /// scans over runs and calls may take a while on a big journal and must not stall the daemon.
 pub(crate) fn forget_candidates(
@@ -352,7 +328,8 @@ pub(crate) fn forget_candidates(
             } else {
                 let follows: Vec<(i64, String, Option<String>)> = conn
                     .prepare(
-                        "SELECT id, msg_id, data_id FROM follows WHERE msg_id = ?1 OR data_id = ?1",
+                        "SELECT id, msg_id, data_id FROM follows WHERE msg_id = ?1 OR data_id = ?1
+                         ORDER BY id",
                     )?
                     .query_map([id.trim()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
                     .collect::<Result<_, _>>()?;
@@ -363,65 +340,53 @@ pub(crate) fn forget_candidates(
                 }
             }
             // An internal `#N` is no vendor's id; very short ids would match by chance.
-            tokens.retain(|t| !t.starts_with('#') && t.chars().count() >= 4);
-            tokens.sort();
-            tokens.dedup();
+            let tokens = id_tokens(tokens);
             out.quarantine = quarantine_matching(conn, |text| {
                 tokens.iter().any(|t| text_mentions_id(text, t))
             })?;
             if out.leads.is_empty() && out.follows.is_empty() && out.quarantine.is_empty() {
-                return Err(StoreError::NotFound(format!(
-                    "lead or follow record `{id}`"
-                )));
+                return Err(forget_not_found(id));
             }
         }
         ForgetSelector::Phone(phone) => {
-            let target = normalize_phone(phone)
-                .filter(|p| p.len() >= 5)
-                .ok_or_else(|| {
-                    StoreError::Conflict(
-                        "--phone must hold a phone number (at least 5 digits)".into(),
-                    )
-                })?;
+            let target = forget_phone(phone)?;
             let hash = phone_hash(&target);
             // Hash hits are this phone by construction; rows from before migration 3 have no
             // hash and are checked one by one.
             let mut stmt = conn.prepare(
-                "SELECT id, body FROM leads WHERE phone_hash = ?1 OR phone_hash IS NULL",
+                "SELECT id, body FROM leads WHERE phone_hash = ?1 OR phone_hash IS NULL
+                 ORDER BY id",
             )?;
             for row in stmt.query_map([&hash], |r| {
                 Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
             })? {
                 let (id, body) = row?;
-                let Ok(lead) = serde_json::from_str::<Lead>(&body) else {
-                    continue;
-                };
-                let own = lead.phone.as_deref().and_then(normalize_phone);
-                if own.as_deref() == Some(target.as_str()) || mentions_phone(&lead.raw, &target) {
+                if lead_body_holds_phone(&body, &target) {
                     out.leads.push(id);
                 }
             }
             let mut stmt = conn.prepare(
-                "SELECT id, record FROM follows WHERE phone_hash = ?1 OR phone_hash IS NULL",
+                "SELECT id, record FROM follows WHERE phone_hash = ?1 OR phone_hash IS NULL
+                 ORDER BY id",
             )?;
             for row in stmt.query_map([&hash], |r| {
                 Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
             })? {
                 let (id, record) = row?;
-                if serde_json::from_str::<Value>(&record).is_ok_and(|v| mentions_phone(&v, &target))
-                {
+                if follow_record_holds_phone(&record, &target) {
                     out.follows.push(id);
                 }
             }
-            // Other places a script or a vendor may have echoed the number, as written
-            // contiguously (a number written with separators inside free text is not found).
-            let like = format!("%{target}%");
+            // Other places a script or a vendor may have echoed the number.
+            let like = phone_like(&target);
             out.runs = conn
-                .prepare("SELECT id FROM runs WHERE error LIKE ?1 OR note LIKE ?1")?
+                .prepare("SELECT id FROM runs WHERE error LIKE ?1 OR note LIKE ?1 ORDER BY id")?
                 .query_map([&like], |r| r.get(0))?
                 .collect::<Result<_, _>>()?;
             out.calls = conn
-                .prepare("SELECT id FROM calls WHERE response LIKE ?1 OR message LIKE ?1")?
+                .prepare(
+                    "SELECT id FROM calls WHERE response LIKE ?1 OR message LIKE ?1 ORDER BY id",
+                )?
                 .query_map([&like], |r| r.get(0))?
                 .collect::<Result<_, _>>()?;
             // Quarantine holds payloads nobody could parse: searched as text, however the
@@ -444,9 +409,7 @@ fn quarantine_matching(
     let mut rows = stmt.query([])?;
     while let Some(row) = rows.next()? {
         let (id, body, reason): (i64, Vec<u8>, String) = (row.get(0)?, row.get(1)?, row.get(2)?);
-        if body != QUARANTINE_ERASED
-            && (matches(&String::from_utf8_lossy(&body)) || matches(&reason))
-        {
+        if quarantined_matches(&body, &reason, &matches) {
             found.push(id);
         }
     }
@@ -519,18 +482,12 @@ pub(crate) fn forget(
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?;
-        if let Some((error, note)) = texts {
-            let (e2, n2) = (
-                error.as_deref().map(|t| scrub(t, &extra)),
-                note.as_deref().map(|t| scrub(t, &extra)),
-            );
-            if e2 != error || n2 != note {
-                conn.execute(
-                    "UPDATE runs SET error = ?2, note = ?3 WHERE id = ?1",
-                    params![run_id, e2, n2],
-                )?;
-                out.runs += 1;
-            }
+        if let Some((e2, n2)) = texts.and_then(|(e, n)| scrub_run_texts(&e, &n, &extra)) {
+            conn.execute(
+                "UPDATE runs SET error = ?2, note = ?3 WHERE id = ?1",
+                params![run_id, e2, n2],
+            )?;
+            out.runs += 1;
         }
     }
     for call_id in &candidates.calls {
@@ -568,10 +525,9 @@ pub(crate) fn forget(
     // Running work is left to finish (the daemon holds it); see the README.
     for work_id in work_ids {
         out.closed += conn.execute(
-            "UPDATE work SET status = 'skipped', reason = 'personal data erased on request',
-                             updated_ms = ?2
+            "UPDATE work SET status = 'skipped', reason = ?3, updated_ms = ?2
              WHERE id = ?1 AND status IN ('pending', 'retry', 'unrouted')",
-            params![work_id, now_ms],
+            params![work_id, now_ms, ERASED_REASON],
         )? as u64;
     }
     conn.execute(
