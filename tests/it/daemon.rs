@@ -498,7 +498,9 @@ fn cli(env: &Env, args: &[&str]) -> (bool, String) {
     (out.status.success(), text)
 }
 
-fn a_throwing_script_dead_letters_with_its_place_and_dead_retry_routes_it_after_the_fix(backend: Backend) {
+fn a_throwing_script_dead_letters_with_its_place_and_dead_retry_routes_it_after_the_fix(
+    backend: Backend,
+) {
     let broken = "on_lead(\"tencent\", \"route\");\nfn route(lead) {\n    throw \"no owner for \" + lead.kind;\n}\n";
     let env = Env::new(backend, broken, PUSH_SOURCE, "");
     let daemon = env.start();
