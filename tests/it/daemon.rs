@@ -1,4 +1,7 @@
-//! The real `leadrelay run` as a child process on loopback, against in-process simulators.
+//! The real `leadrelay run` as a child process on loopback, against in-process simulators, on
+//! either journal backend: every test body is written once as `fn name(backend: Backend)` and
+//! [`both!`] makes a `sqlite::name` and a `postgres::name` test of it (the PostgreSQL one returns
+//! early, after the skip line of `pg.rs`, when no server is installed).
 
 use std::path::PathBuf;
 use std::process::{Child, Command};
@@ -8,35 +11,102 @@ use leadrelay::connectors::waiqin::webhook::{encode_follow_push, PushMeta};
 use leadrelay::sim::Simulator;
 
 use crate::common::{push_tencent as push, spawn_daemon, tencent_lead, ROUTE};
-use leadrelay::store::Queries;
-use leadrelay::store::{JournalReader, WorkState, WorkStatus};
+use crate::pg;
+use leadrelay::store::{JournalTarget, Queries};
+use leadrelay::store::{WorkState, WorkStatus};
 use serde_json::{json, Value};
+
+/// The journal a test's daemon writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    /// A SQLite file in the test's temp dir.
+    Sqlite,
+    /// A fresh database on the test PostgreSQL server, written by one node of a fixed name (so
+    /// a restarted daemon takes back the work its killed predecessor was running).
+    Postgres,
+}
+
+/// Makes, for each test body `name(backend: Backend)`, the tests `sqlite::name` and
+/// `postgres::name`.
+macro_rules! both {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test]
+            fn $name() {
+                super::$name(super::Backend::Sqlite)
+            })*
+        }
+        mod postgres {
+            $(#[test]
+            fn $name() {
+                if crate::pg::server().is_none() {
+                    return;
+                }
+                super::$name(super::Backend::Postgres)
+            })*
+        }
+    };
+}
+
+both!(
+    pushes_are_verified_journaled_acknowledged_and_routed_once,
+    twenty_kill_9s_under_load_lose_nothing_and_import_nothing_twice,
+    pulls_journal_once_and_route_once_across_overlapping_windows_and_script_edits,
+    an_outage_loses_nothing_probes_once_per_interval_and_drains_after_recovery,
+    cron_slots_fire_once_through_100_saves_and_a_restart,
+    a_throwing_script_dead_letters_with_its_place_and_dead_retry_routes_it_after_the_fix,
+    kill_between_calls_does_not_resend_the_first,
+    a_job_killed_mid_run_reruns_on_restart_without_resending_its_succeeded_calls,
+    a_failing_job_retries_with_backoff_then_dead_letters_and_shows_in_dead_list,
+    cron_catches_up_the_last_slot_missed_while_down_and_none_fires_nothing,
+    once_keeps_a_retried_lead_and_skips_its_duplicate_which_leads_show_explains,
+    job_run_next_fire_times_and_follow_records_work_beside_a_running_daemon,
+    a_saved_script_logs_its_preview_summary_when_preview_on_reload_is_set,
+);
+
+/// The node name of the PostgreSQL tests' daemon.
+const NODE: &str = "solo";
 
 struct Env {
     sim: Simulator,
     dir: tempfile::TempDir,
-    // Serves the simulators; the tests themselves are plain blocking code driving a child process.
-    _runtime: tokio::runtime::Runtime,
+    journal: JournalTarget,
+    // Serves the simulators (and the PostgreSQL queries of `job_slots`); the tests themselves
+    // are plain blocking code driving a child process.
+    runtime: tokio::runtime::Runtime,
 }
 
 impl Env {
-    fn new(script: &str, sources: &str, daemon: &str) -> Env {
+    fn new(backend: Backend, script: &str, sources: &str, daemon: &str) -> Env {
         let runtime = tokio::runtime::Runtime::new().unwrap();
         let sim = runtime.block_on(Simulator::start_local()).unwrap();
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("scripts")).unwrap();
         std::fs::write(dir.path().join("scripts/route.rhai"), script).unwrap();
+        let (journal, node) = match backend {
+            Backend::Sqlite => (
+                dir.path().join("leadrelay.db").display().to_string(),
+                String::new(),
+            ),
+            Backend::Postgres => (
+                runtime
+                    .block_on(pg::database())
+                    .expect("the postgres:: tests run only with a server")
+                    .url,
+                format!("node = \"{NODE}\"\n"),
+            ),
+        };
         let config = format!(
-            "{}\n[daemon]\nlisten = \"127.0.0.1:0\"\njournal = \"{}\"\nscripts = \"{}\"\n{daemon}\n{sources}\n",
+            "{}\n[daemon]\nlisten = \"127.0.0.1:0\"\njournal = \"{journal}\"\n{node}scripts = \"{}\"\n{daemon}\n{sources}\n",
             sim.config_toml(),
-            dir.path().join("leadrelay.db").display(),
             dir.path().join("scripts").display(),
         );
         std::fs::write(dir.path().join("leadrelay.toml"), config).unwrap();
         Env {
             sim,
             dir,
-            _runtime: runtime,
+            journal: JournalTarget::parse(&journal).unwrap(),
+            runtime,
         }
     }
 
@@ -60,8 +130,9 @@ impl Env {
         Daemon { child, addr }
     }
 
-    fn reader(&self) -> JournalReader {
-        JournalReader::open(&self.dir.path().join("leadrelay.db")).unwrap()
+    /// The journal's read side, opened afresh (as the CLI would).
+    fn reader(&self) -> Box<dyn Queries> {
+        leadrelay::store::open_reader(&self.journal).unwrap()
     }
 
     /// Waits until the journal has no work left (routed or dead-lettered).
@@ -130,9 +201,8 @@ fn now() -> i64 {
 const PUSH_SOURCE: &str = "[[sources]]\naccount = \"sim_tencent\"\npush = \"/hooks/tencent\"\n\n\
                            [[sources]]\naccount = \"sim_waiqin\"\npush = \"/hooks/waiqin\"\n";
 
-#[test]
-fn pushes_are_verified_journaled_acknowledged_and_routed_once() {
-    let env = Env::new(ROUTE, PUSH_SOURCE, "");
+fn pushes_are_verified_journaled_acknowledged_and_routed_once(backend: Backend) {
+    let env = Env::new(backend, ROUTE, PUSH_SOURCE, "");
     let daemon = env.start();
     let addr = daemon.addr.clone();
     let results = {
@@ -201,9 +271,8 @@ fn pushes_are_verified_journaled_acknowledged_and_routed_once() {
     assert_eq!(daemon.terminate().code(), Some(0), "SIGTERM exits 0");
 }
 
-#[test]
-fn twenty_kill_9s_under_load_lose_nothing_and_import_nothing_twice() {
-    let env = Env::new(ROUTE, PUSH_SOURCE, "");
+fn twenty_kill_9s_under_load_lose_nothing_and_import_nothing_twice(backend: Backend) {
+    let env = Env::new(backend, ROUTE, PUSH_SOURCE, "");
     let acked = {
         let client = reqwest::blocking::Client::builder()
             .timeout(Duration::from_secs(2))
@@ -265,11 +334,10 @@ fn twenty_kill_9s_under_load_lose_nothing_and_import_nothing_twice() {
     drop(daemon);
 }
 
-#[test]
-fn pulls_journal_once_and_route_once_across_overlapping_windows_and_script_edits() {
+fn pulls_journal_once_and_route_once_across_overlapping_windows_and_script_edits(backend: Backend) {
     let sources =
         "[[sources]]\naccount = \"sim_tencent\"\npull = \"* * * * * *\"\noverlap_secs = 3600\n";
-    let env = Env::new(ROUTE, sources, "");
+    let env = Env::new(backend, ROUTE, sources, "");
     env.sim.shared().tencent.generate(now(), 30, 60);
     let daemon = env.start();
     std::thread::sleep(Duration::from_millis(2500));
@@ -318,9 +386,9 @@ fn rss_kb(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-#[test]
-fn an_outage_loses_nothing_probes_once_per_interval_and_drains_after_recovery() {
+fn an_outage_loses_nothing_probes_once_per_interval_and_drains_after_recovery(backend: Backend) {
     let env = Env::new(
+        backend,
         ROUTE,
         PUSH_SOURCE,
         "breaker_failures = 3\nbreaker_probe_secs = 1\n",
@@ -376,14 +444,13 @@ fn an_outage_loses_nothing_probes_once_per_interval_and_drains_after_recovery() 
     drop(daemon);
 }
 
-#[test]
-fn cron_slots_fire_once_through_100_saves_and_a_restart() {
+fn cron_slots_fire_once_through_100_saves_and_a_restart(backend: Backend) {
     let job = |n: usize| {
         format!(
             "schedule(\"* * * * * *\", \"tick\");\n// save {n}\nfn tick() {{ xiaolanben::list_staffs(#{{ pageIndex: 1, pageSize: 2 }}); }}\n"
         )
     };
-    let env = Env::new(&job(0), "", "");
+    let env = Env::new(backend, &job(0), "", "");
     let daemon = env.start();
     for n in 1..=100 {
         std::fs::write(env.script_path(), job(n)).unwrap();
@@ -419,6 +486,8 @@ fn cli(env: &Env, args: &[&str]) -> (bool, String) {
         .arg("--config")
         .arg(env.dir.path().join("leadrelay.toml"))
         .args(args)
+        // Where the daemon runs: on PostgreSQL its status file is in its working directory.
+        .current_dir(env.dir.path())
         .output()
         .unwrap();
     let text = format!(
@@ -429,10 +498,11 @@ fn cli(env: &Env, args: &[&str]) -> (bool, String) {
     (out.status.success(), text)
 }
 
-#[test]
-fn a_throwing_script_dead_letters_with_its_place_and_dead_retry_routes_it_after_the_fix() {
+fn a_throwing_script_dead_letters_with_its_place_and_dead_retry_routes_it_after_the_fix(
+    backend: Backend,
+) {
     let broken = "on_lead(\"tencent\", \"route\");\nfn route(lead) {\n    throw \"no owner for \" + lead.kind;\n}\n";
-    let env = Env::new(broken, PUSH_SOURCE, "");
+    let env = Env::new(backend, broken, PUSH_SOURCE, "");
     let daemon = env.start();
     let client = reqwest::blocking::Client::new();
     assert_eq!(
@@ -523,8 +593,7 @@ fn requests(env: &Env, vendor: leadrelay::connectors::Vendor) -> u64 {
     env.sim.shared().requests(vendor)
 }
 
-#[test]
-fn kill_between_calls_does_not_resend_the_first() {
+fn kill_between_calls_does_not_resend_the_first(backend: Backend) {
     // Two calls; the second hangs (Waiqin never answers) so the kill lands after the first
     // returned and before the second did.
     let script = r#"
@@ -538,7 +607,7 @@ fn route(lead) {
 }
 "#;
     use leadrelay::connectors::Vendor::{Waiqin, Xiaolanben};
-    let env = Env::new(script, PUSH_SOURCE, "run_budget_ms = 60000\n");
+    let env = Env::new(backend, script, PUSH_SOURCE, "run_budget_ms = 60000\n");
     env.sim.shared().set_faults(waiqin_never_answers());
     let daemon = env.start();
     let client = reqwest::blocking::Client::new();
@@ -603,8 +672,7 @@ fn daily_at(at: chrono::DateTime<chrono::Utc>) -> String {
     format!("{} {} {} * * *", at.second(), at.minute(), at.hour())
 }
 
-#[test]
-fn a_job_killed_mid_run_reruns_on_restart_without_resending_its_succeeded_calls() {
+fn a_job_killed_mid_run_reruns_on_restart_without_resending_its_succeeded_calls(backend: Backend) {
     use leadrelay::connectors::Vendor::{Waiqin, Xiaolanben};
     let job = |cron: &str| {
         format!(
@@ -618,6 +686,7 @@ fn push_job() {{
         )
     };
     let env = Env::new(
+        backend,
         &job("* * * * * *"),
         "",
         "run_budget_ms = 60000\ntimezone = \"UTC\"\n",
@@ -657,8 +726,7 @@ fn push_job() {{
     drop(daemon);
 }
 
-#[test]
-fn a_failing_job_retries_with_backoff_then_dead_letters_and_shows_in_dead_list() {
+fn a_failing_job_retries_with_backoff_then_dead_letters_and_shows_in_dead_list(backend: Backend) {
     use leadrelay::connectors::Vendor::Xiaolanben;
     // A few seconds ahead, so the daemon is up when it comes even on a slow machine.
     let slot = chrono::Utc::now() + chrono::Duration::seconds(5);
@@ -667,6 +735,7 @@ fn a_failing_job_retries_with_backoff_then_dead_letters_and_shows_in_dead_list()
         daily_at(slot)
     );
     let env = Env::new(
+        backend,
         &script,
         "",
         "timezone = \"UTC\"\nretry_max_age_secs = 3\nbreaker_failures = 100\n",
@@ -705,49 +774,64 @@ fn a_failing_job_retries_with_backoff_then_dead_letters_and_shows_in_dead_list()
     drop(daemon);
 }
 
-/// Slots of the job `function` that became work items, oldest first.
+/// Slots of the job `function` that became work items, oldest first. (No query of the read
+/// side lists work items by slot, so each backend is asked in its own SQL.)
 fn job_slots(env: &Env, function: &str) -> Vec<i64> {
-    let conn = rusqlite::Connection::open(env.dir.path().join("leadrelay.db")).unwrap();
-    let mut stmt = conn
-        .prepare("SELECT slot_ms FROM work WHERE job_key LIKE ?1 ORDER BY slot_ms")
-        .unwrap();
-    stmt.query_map([format!("%::{function}::%")], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap()
-}
-
-fn unfinished_jobs(env: &Env) -> i64 {
-    let conn = rusqlite::Connection::open(env.dir.path().join("leadrelay.db")).unwrap();
-    conn.query_row(
-        "SELECT count(*) FROM work
-         WHERE job_key IS NOT NULL AND status IN ('pending', 'running', 'retry')",
-        [],
-        |r| r.get(0),
-    )
-    .unwrap()
+    let pattern = format!("%::{function}::%");
+    match &env.journal {
+        JournalTarget::Sqlite(path) => {
+            let conn = rusqlite::Connection::open(path).unwrap();
+            let mut stmt = conn
+                .prepare("SELECT slot_ms FROM work WHERE job_key LIKE ?1 ORDER BY slot_ms")
+                .unwrap();
+            stmt.query_map([pattern], |r| r.get(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap()
+        }
+        JournalTarget::Postgres(url) => env.runtime.block_on(async {
+            let (client, conn) = tokio_postgres::connect(url.expose(), tokio_postgres::NoTls)
+                .await
+                .unwrap();
+            let conn = tokio::spawn(conn);
+            let slots = client
+                .query(
+                    "SELECT slot_ms FROM work WHERE job_key LIKE $1 ORDER BY slot_ms",
+                    &[&pattern],
+                )
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            drop(client);
+            let _ = conn.await;
+            slots
+        }),
+    }
 }
 
 fn wall_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-#[test]
-fn cron_catches_up_the_last_slot_missed_while_down_and_none_fires_nothing() {
+fn cron_catches_up_the_last_slot_missed_while_down_and_none_fires_nothing(backend: Backend) {
     let script = "schedule(\"* * * * * *\", \"caught\", #{ catch_up: \"last\" });\n\
                   schedule(\"* * * * * *\", \"missed\", #{ catch_up: \"none\" });\n\
                   fn caught() {}\nfn missed() {}\n";
-    let env = Env::new(script, "", "");
+    let env = Env::new(backend, script, "", "");
     let daemon = env.start();
     // Both schedules fire a few slots first: catch-up starts from the last slot fired. The kill
     // comes between two slots with every fired job finished: a job item left unfinished by
     // the kill would rightly make the catch-up slot an overlap, which this test is not about.
     wait_for("both schedules fire", Duration::from_secs(20), || {
-        let into_second = wall_ms().rem_euclid(1000);
-        job_slots(&env, "caught").len() >= 2
+        let fired = job_slots(&env, "caught").len() >= 2
             && job_slots(&env, "missed").len() >= 2
-            && (300..700).contains(&into_second)
-            && unfinished_jobs(&env) == 0
+            // Pending, running or retrying work: here only the jobs'.
+            && env.reader().status().unwrap().backlog() == 0;
+        // Read after the journal: the kill follows at once.
+        let into_second = wall_ms().rem_euclid(1000);
+        fired && (300..700).contains(&into_second)
     });
     daemon.kill9();
     let killed_ms = wall_ms();
@@ -788,8 +872,7 @@ fn cron_catches_up_the_last_slot_missed_while_down_and_none_fires_nothing() {
     );
 }
 
-#[test]
-fn once_keeps_a_retried_lead_and_skips_its_duplicate_which_leads_show_explains() {
+fn once_keeps_a_retried_lead_and_skips_its_duplicate_which_leads_show_explains(backend: Backend) {
     use leadrelay::connectors::Vendor::Xiaolanben;
     let script = r#"
 on_lead("tencent", "route");
@@ -804,7 +887,7 @@ fn route(lead) {
     });
 }
 "#;
-    let env = Env::new(script, PUSH_SOURCE, "breaker_failures = 100\n");
+    let env = Env::new(backend, script, PUSH_SOURCE, "breaker_failures = 100\n");
     env.sim.shared().set_faults(leadrelay::sim::Faults {
         vendor: Some(Xiaolanben),
         error_rate: 1.0,
@@ -881,9 +964,8 @@ fn note(record) {
 }
 "#;
 
-#[test]
-fn job_run_next_fire_times_and_follow_records_work_beside_a_running_daemon() {
-    let env = Env::new(JOB_AND_FOLLOW, PUSH_SOURCE, "");
+fn job_run_next_fire_times_and_follow_records_work_beside_a_running_daemon(backend: Backend) {
+    let env = Env::new(backend, JOB_AND_FOLLOW, PUSH_SOURCE, "");
     let daemon = env.start();
 
     let (ok, out) = cli(&env, &["status"]);
@@ -925,9 +1007,8 @@ fn job_run_next_fire_times_and_follow_records_work_beside_a_running_daemon() {
 
 /// Issue 10, item 5: with `preview_on_reload`, saving a script logs what the new version would
 /// have done to the newest leads.
-#[test]
-fn a_saved_script_logs_its_preview_summary_when_preview_on_reload_is_set() {
-    let env = Env::new(ROUTE, PUSH_SOURCE, "preview_on_reload = 10\n");
+fn a_saved_script_logs_its_preview_summary_when_preview_on_reload_is_set(backend: Backend) {
+    let env = Env::new(backend, ROUTE, PUSH_SOURCE, "preview_on_reload = 10\n");
     let log = env.dir.path().join("daemon.log");
     let daemon = env.start_with_log(Some(&log));
     let client = reqwest::blocking::Client::new();

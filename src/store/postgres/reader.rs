@@ -59,7 +59,10 @@ impl PgReader {
         let (handle, runtime) = match tokio::runtime::Handle::try_current() {
             Ok(handle) => (handle, None),
             Err(_) => {
-                let runtime = tokio::runtime::Builder::new_current_thread()
+                // One worker of its own: only a worker drives the runtime's IO and timers while
+                // `Handle::block_on` waits (a current-thread runtime's handle never would).
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(1)
                     .enable_all()
                     .build()
                     .map_err(|e| StoreError::Open {
