@@ -204,6 +204,9 @@ fn prior_rows(conn: &Connection, work_id: i64) -> Result<Vec<PriorRow>, StoreErr
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
+/// Statements the writer keeps prepared: every distinct statement it runs, with room to spare.
+const WRITER_STATEMENTS: usize = 128;
+
 impl SqliteJournal {
     /// Opens (creating if needed) the journal at `path`, migrates it to the current schema, and
     /// recovers from a crash: work left `running` goes back to `pending`, and runs left
@@ -217,6 +220,9 @@ impl SqliteJournal {
             message: e.to_string(),
         };
         let mut conn = Connection::open(path).map_err(open_error)?;
+        // Every statement of the lead path stays prepared: rusqlite's default cache (16) is
+        // smaller than the writer's working set, and an evicted statement is parsed again.
+        conn.set_prepared_statement_cache_capacity(WRITER_STATEMENTS);
         schema::configure(&conn, options.durability)?;
         schema::migrate(&mut conn, path)?;
         if schema::enable_incremental_vacuum(&conn, path)? {
@@ -577,10 +583,13 @@ impl WorkQueue for SqliteJournal {
                     ))
                 };
                 let mut due: Vec<(i64, ClaimedRow)> = Vec::new();
+                // No `LIMIT ?`: SQLite re-plans a statement whose bound LIMIT changes (a full
+                // parse on every claim). The rows come in index order, and stepping stops at
+                // `limit`.
                 let mut pending = ctx.conn.prepare_cached(&format!(
-                    "{COLUMNS} WHERE w.status = 'pending' ORDER BY w.id LIMIT ?1"
+                    "{COLUMNS} WHERE w.status = 'pending' ORDER BY w.id"
                 ))?;
-                for row in pending.query_map([limit as i64], read)? {
+                for row in pending.query_map([], read)?.take(limit) {
                     due.push(row?);
                 }
                 // The retry query binds a range (`due_ms <= ?1`), which SQLite re-plans for every
@@ -593,9 +602,9 @@ impl WorkQueue for SqliteJournal {
                 if any_retry {
                     let mut retries = ctx.conn.prepare_cached(&format!(
                         "{COLUMNS} WHERE w.status = 'retry' AND w.due_ms <= ?1
-                         ORDER BY w.due_ms, w.id LIMIT ?2"
+                         ORDER BY w.due_ms, w.id"
                     ))?;
-                    for row in retries.query_map(params![now_ms, limit as i64], read)? {
+                    for row in retries.query_map([now_ms], read)?.take(limit) {
                         due.push(row?);
                     }
                 }
