@@ -140,6 +140,10 @@ pub(crate) fn spawn(
 /// [`CHECKPOINT_EVERY`].
 struct Checkpointer {
     wake: std::sync::mpsc::SyncSender<()>,
+    // Set by the first commit after a checkpoint, cleared when the next one starts: only that
+    // commit wakes the thread, so a lead's several commits cost one wake-up per span, not one
+    // each.
+    due: Arc<std::sync::atomic::AtomicBool>,
     thread: JoinHandle<()>,
 }
 
@@ -170,15 +174,17 @@ impl Checkpointer {
         .map_err(|error| tracing::warn!(%error, "journal: no background checkpoints"))
         .ok()?;
         let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
+        let due = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let pending = due.clone();
         let thread = std::thread::Builder::new()
             .name("journal-checkpoint".into())
             .spawn(move || {
                 use std::sync::mpsc::RecvTimeoutError;
                 while woken.recv().is_ok() {
                     // Commits made meanwhile are in this checkpoint; a stop ends the wait.
-                    let due = std::time::Instant::now() + CHECKPOINT_EVERY;
+                    let at = std::time::Instant::now() + CHECKPOINT_EVERY;
                     loop {
-                        let left = due.saturating_duration_since(std::time::Instant::now());
+                        let left = at.saturating_duration_since(std::time::Instant::now());
                         match woken.recv_timeout(left) {
                             Ok(()) => {}
                             Err(RecvTimeoutError::Timeout) => break,
@@ -186,6 +192,8 @@ impl Checkpointer {
                             Err(RecvTimeoutError::Disconnected) => return,
                         }
                     }
+                    // Before checkpointing: a commit from now on needs another checkpoint.
+                    pending.store(false, Ordering::SeqCst);
                     if let Err(error) =
                         conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
                     {
@@ -198,12 +206,14 @@ impl Checkpointer {
         if let Err(error) = writer.pragma_update(None, "wal_autocheckpoint", SAFETY_NET_PAGES) {
             tracing::warn!(%error, "journal: cannot raise the writer's automatic checkpoint");
         }
-        Some(Checkpointer { wake, thread })
+        Some(Checkpointer { wake, due, thread })
     }
 
-    /// After a commit: wakes the thread unless a wake-up is already pending.
+    /// After a commit: wakes the thread unless a checkpoint is already due.
     fn committed(&self) {
-        let _ = self.wake.try_send(());
+        if !self.due.swap(true, Ordering::SeqCst) {
+            let _ = self.wake.try_send(());
+        }
     }
 
     /// Lets the last checkpoint finish and ends the thread.
