@@ -185,26 +185,6 @@ pub(super) async fn closed_loop(
     pushes
 }
 
-/// Pushes one at a time until one is answered 503 (the backlog is full) or `max` were sent;
-/// the ids acknowledged, and whether a push was answered 503.
-pub(super) async fn fill_backlog(
-    pusher: &Pusher,
-    url: &str,
-    max: u64,
-    ids: &Ids,
-) -> (Vec<u64>, bool) {
-    let mut acked = Vec::new();
-    for _ in 0..max {
-        let id = ids.next();
-        match pusher.send(url, id).await {
-            200 => acked.push(id),
-            503 => return (acked, true),
-            _ => {}
-        }
-    }
-    (acked, false)
-}
-
 /// `count` pushes sent as fast as `senders` loops can (each sends its next push when the
 /// previous one is answered, with no back-off), stopping early at `until`; each push's id and
 /// status (0: no answer).

@@ -35,14 +35,15 @@
 //! - **Overload**: open loop at twice the closed-loop throughput. The daemon must shed with 503
 //!   once its backlog limit is reached instead of buffering, so its peak RSS stays bounded.
 //! - **CPU per shed push**: a fresh daemon with a small `backlog_limit` (200) and the simulated
-//!   vendor answering only after 10 s (`sim::Faults::latency_ms`), so nothing drains: pushes are
-//!   sent one at a time until one is answered 503 (the backlog is full and stays full), then
-//!   after a 1 s settle a burst of up to 5,000 pushes from 16 senders without back-off (stopped
-//!   after 5 s, before the first vendor answer). Every burst push should be answered 503 (the
-//!   table counts any other answer). CPU per shed push is the daemon's CPU over the burst over
-//!   the pushes answered 503; the few in-flight vendor calls are waiting, so the only other
-//!   cost in the window is the idle cost (above). Then the fault is cleared and the filled
-//!   leads must all be routed like every other acknowledged lead.
+//!   vendor answering only after 1.5 s (`sim::Faults::latency_ms`; below the scripts' 2 s run
+//!   budget, so a held call never fails and retries): 16 senders fill the backlog at once (some
+//!   pushes answered 503: it is full, and nothing finishes before the first vendor answer),
+//!   then after a 300 ms settle a burst of up to 5,000 pushes from 16 senders without back-off,
+//!   stopped 200 ms before the first vendor answer. Every burst push should be answered 503
+//!   (the table counts any other answer). CPU per shed push is the daemon's CPU over the burst
+//!   over the pushes answered 503; the in-flight vendor calls are only waiting, so the only
+//!   other cost in the window is the idle cost (above). Then the fault is cleared and every
+//!   acknowledged lead must be routed like in every other run.
 //! - **CPU readings**: the rate and overload runs use the process's clock ticks (±1 tick, hence
 //!   their lengths). The idle and shedding windows are short or nearly empty, so they sum the
 //!   growth of each thread's `/proc/PID/task/TID/schedstat` run time (nanoseconds); a thread
@@ -84,7 +85,7 @@ pub use report::{
 };
 
 use daemon::{cpu_secs_between, customer_name, script, Daemon, DaemonDir, TempDir};
-use load::{burst, closed_loop, fill_backlog, open_loop, Ids, Push, Pusher};
+use load::{burst, closed_loop, open_loop, Ids, Push, Pusher};
 use report::median_f64;
 
 use crate::sim::Simulator;
@@ -100,6 +101,9 @@ const PUSH_PATH: &str = "/hooks/tencent";
 /// Fewest leads of a (non-quick) open-loop run: a low rate runs longer than `--seconds` so its
 /// CPU per lead spans many clock ticks (15 s at 30 leads/s).
 pub const LOW_RATE_MIN_LEADS: u32 = 450;
+
+/// The shedding burst ends this long before the first vendor answer.
+const SHED_MARGIN: Duration = Duration::from_millis(200);
 
 /// How long a run may take to deliver what was acknowledged before the rest counts as lost.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(60);
@@ -166,7 +170,6 @@ struct Plan {
     shed_vendor_latency: Duration,
     shed_settle: Duration,
     shed_pushes: u64,
-    shed_burst_limit: Duration,
 }
 
 impl Plan {
@@ -184,10 +187,9 @@ impl Plan {
                 idle_settle: Duration::from_millis(200),
                 idle_window: Duration::from_millis(500),
                 shed_backlog_limit: 20,
-                shed_vendor_latency: Duration::from_secs(2),
-                shed_settle: Duration::from_millis(200),
+                shed_vendor_latency: Duration::from_millis(1500),
+                shed_settle: Duration::from_millis(100),
                 shed_pushes: 200,
-                shed_burst_limit: Duration::from_millis(800),
             }
         } else {
             Plan {
@@ -203,10 +205,10 @@ impl Plan {
                 idle_settle: Duration::from_secs(2),
                 idle_window: Duration::from_secs(10),
                 shed_backlog_limit: 200,
-                shed_vendor_latency: Duration::from_secs(10),
-                shed_settle: Duration::from_secs(1),
+                // Below the scripts' 2 s run budget, so a held call never fails and retries.
+                shed_vendor_latency: Duration::from_millis(1500),
+                shed_settle: Duration::from_millis(300),
                 shed_pushes: 5000,
-                shed_burst_limit: Duration::from_secs(5),
             }
         }
     }
@@ -492,11 +494,29 @@ impl Bench {
             ..Default::default()
         });
         let max_fill = 2 * plan.shed_backlog_limit + 100;
-        let (mut acked, full) =
-            fill_backlog(&self.pusher, &daemon.push_url, max_fill, &self.ids).await;
-        if !full {
+        let senders = self.plan.closed_loop_senders;
+        // The first vendor calls start now and answer `shed_vendor_latency` later, when the
+        // backlog starts to drain: the burst must be over by then.
+        let filling = Instant::now();
+        let drains = filling + plan.shed_vendor_latency;
+        let fill = burst(
+            &self.pusher,
+            &daemon.push_url,
+            max_fill,
+            senders,
+            filling + plan.shed_vendor_latency / 2,
+            &self.ids,
+        )
+        .await;
+        let mut acked: Vec<u64> = fill
+            .iter()
+            .filter(|(_, s)| *s == 200)
+            .map(|(id, _)| *id)
+            .collect();
+        if !fill.iter().any(|(_, s)| *s == 503) {
             bail!(
-                "shedding: {max_fill} pushes did not fill a backlog of {}",
+                "shedding: {} pushes did not fill a backlog of {}",
+                fill.len(),
                 plan.shed_backlog_limit
             );
         }
@@ -507,8 +527,8 @@ impl Bench {
             &self.pusher,
             &daemon.push_url,
             plan.shed_pushes,
-            self.plan.closed_loop_senders,
-            began + plan.shed_burst_limit,
+            senders,
+            drains.checked_sub(SHED_MARGIN).unwrap_or(drains),
             &self.ids,
         )
         .await;

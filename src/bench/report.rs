@@ -529,7 +529,7 @@ pub(super) fn write_scenario(f: &mut fmt::Formatter<'_>, s: &Scenario) -> fmt::R
 pub(super) fn write_shedding(f: &mut fmt::Formatter<'_>, s: &Shedding) -> fmt::Result {
     writeln!(
         f,
-        "\nShedding: backlog held full (backlog_limit {}, the vendor answering after {:.0} s), \
+        "\nShedding: backlog held full (backlog_limit {}, the vendor answering after {:.1} s), \
          then a burst of pushes",
         s.backlog_limit,
         s.vendor_latency.as_secs_f64()
