@@ -1,6 +1,7 @@
 //! The daemon under test as a child process: its temporary folder, config and script, start-up,
 //! CPU and memory read from `/proc`, and stopping it.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -111,6 +112,32 @@ impl DaemonDir {
     }
 }
 
+/// The daemon's CPU at one instant: the process's clock ticks, and each live thread's
+/// nanoseconds when the kernel gives them.
+#[derive(Debug, Clone, Default)]
+pub(super) struct CpuSample {
+    pub(super) ticks: u64,
+    pub(super) threads: Option<HashMap<u32, u64>>,
+}
+
+/// CPU seconds from `before` to `after`. With both per-thread readings: the sum over the threads
+/// alive at `after` of their growth (the whole reading for a thread born in between), to the
+/// nanosecond; a thread that exited in between loses its share of the window, which for the
+/// short idle and shedding windows is a parked thread's exit, next to nothing. Otherwise the
+/// process's clock ticks (`ticks_per_sec` each, so ±1 tick).
+pub(super) fn cpu_secs_between(before: &CpuSample, after: &CpuSample, ticks_per_sec: f64) -> f64 {
+    match (&before.threads, &after.threads) {
+        (Some(b), Some(a)) => {
+            let ns: u64 = a
+                .iter()
+                .map(|(tid, ns)| ns.saturating_sub(b.get(tid).copied().unwrap_or(0)))
+                .sum();
+            ns as f64 / 1e9
+        }
+        _ => after.ticks.saturating_sub(before.ticks) as f64 / ticks_per_sec,
+    }
+}
+
 pub(super) struct Daemon {
     pub(super) child: tokio::process::Child,
     pub(super) pid: u32,
@@ -186,6 +213,33 @@ impl Daemon {
         Ok(field(11)? + field(12)?)
     }
 
+    /// The CPU of every live thread in nanoseconds (first field of
+    /// `/proc/PID/task/TID/schedstat`), by thread id; `None` when the kernel does not expose it.
+    pub(super) fn thread_cpu_ns(&self) -> Option<HashMap<u32, u64>> {
+        let tasks = std::fs::read_dir(format!("/proc/{}/task", self.pid)).ok()?;
+        let mut threads = HashMap::new();
+        for task in tasks.flatten() {
+            let Ok(tid) = task.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            // A thread may exit between the listing and the read: skip it.
+            let Ok(stat) = std::fs::read_to_string(task.path().join("schedstat")) else {
+                continue;
+            };
+            let ns = stat.split_whitespace().next()?.parse().ok()?;
+            threads.insert(tid, ns);
+        }
+        (!threads.is_empty()).then_some(threads)
+    }
+
+    /// A CPU reading for [`cpu_secs_between`].
+    pub(super) fn cpu_sample(&self) -> anyhow::Result<CpuSample> {
+        Ok(CpuSample {
+            ticks: self.cpu_ticks()?,
+            threads: self.thread_cpu_ns(),
+        })
+    }
+
     /// (VmRSS, VmHWM) in KiB.
     pub(super) fn memory_kib(&self) -> anyhow::Result<(u64, u64)> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid))
@@ -215,5 +269,37 @@ impl Daemon {
             let _ = self.child.start_kill();
             let _ = self.child.wait().await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_between_sums_each_live_threads_growth_to_the_nanosecond() {
+        let sample = |ticks, threads: &[(u32, u64)]| CpuSample {
+            ticks,
+            threads: Some(threads.iter().copied().collect()),
+        };
+        // Thread 1 grew 2 ms, thread 3 was born with 0.5 ms, thread 2 exited (not counted).
+        let before = sample(10, &[(1, 5_000_000), (2, 9_000_000)]);
+        let after = sample(11, &[(1, 7_000_000), (3, 500_000)]);
+        let secs = cpu_secs_between(&before, &after, 100.0);
+        assert!((secs - 0.0025).abs() < 1e-12, "{secs}");
+    }
+
+    #[test]
+    fn cpu_between_falls_back_to_clock_ticks() {
+        let before = CpuSample {
+            ticks: 10,
+            threads: None,
+        };
+        let after = CpuSample {
+            ticks: 13,
+            threads: Some(HashMap::from([(1, 1)])),
+        };
+        assert_eq!(cpu_secs_between(&before, &after, 100.0), 0.03);
+        assert_eq!(cpu_secs_between(&after, &before, 100.0), 0.0);
     }
 }

@@ -184,3 +184,40 @@ pub(super) async fn closed_loop(
     }
     pushes
 }
+
+/// `count` pushes sent as fast as `senders` loops can (each sends its next push when the
+/// previous one is answered, with no back-off), stopping early at `until`; each push's id and
+/// status (0: no answer).
+pub(super) async fn burst(
+    pusher: &Pusher,
+    url: &str,
+    count: u64,
+    senders: usize,
+    until: Instant,
+    ids: &Arc<Ids>,
+) -> Vec<(u64, u16)> {
+    let left = Arc::new(AtomicU64::new(count));
+    let mut tasks = Vec::new();
+    for _ in 0..senders {
+        let (pusher, url, ids, left) = (pusher.clone(), url.to_string(), ids.clone(), left.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut statuses = Vec::new();
+            while Instant::now() < until
+                && left
+                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+                    .is_ok()
+            {
+                let id = ids.next();
+                statuses.push((id, pusher.send(&url, id).await));
+            }
+            statuses
+        }));
+    }
+    let mut statuses = Vec::new();
+    for task in tasks {
+        if let Ok(mut s) = task.await {
+            statuses.append(&mut s);
+        }
+    }
+    statuses
+}

@@ -21,11 +21,34 @@
 //!   Push→vendor latency is intended send → the simulator receiving the routed call for that
 //!   lead: the script names each customer after its lead id, and the simulator records when it
 //!   first received a call for a name ([`crate::sim::xiaolanben::State::received_at`]).
+//! - **Low rates** (30 and 100 leads/s by default, the rates real users run at): open loop as
+//!   above, each run lasting at least [`LOW_RATE_MIN_LEADS`] leads (15 s at 30/s) so the daemon's
+//!   CPU spans many clock ticks. **Daemon CPU per lead** (µs, every open-loop and closed-loop
+//!   row) is the daemon's CPU from the first push until the journal's backlog is empty (the
+//!   drain included) over the routed leads; at a few leads a second it shows any cost paid per
+//!   wake-up or per second rather than per lead.
+//! - **Idle CPU**: a fresh daemon with the same config, no traffic at all: after a settle
+//!   (2 s: start-up's own work done), its CPU over a 10 s window as a percent of one core.
 //! - **Closed loop**: a fixed number of senders, each sending its next push as soon as the
 //!   previous one is answered; leads/s is the saturation throughput, routed leads over the time
 //!   from the first push to the last lead reaching the simulator (the backlog drained).
 //! - **Overload**: open loop at twice the closed-loop throughput. The daemon must shed with 503
 //!   once its backlog limit is reached instead of buffering, so its peak RSS stays bounded.
+//! - **CPU per shed push**: a fresh daemon with a small `backlog_limit` (200) and the simulated
+//!   vendor answering only after 1.5 s (`sim::Faults::latency_ms`; below the scripts' 2 s run
+//!   budget, so a held call never fails and retries): 16 senders fill the backlog at once (some
+//!   pushes answered 503: it is full, and nothing finishes before the first vendor answer),
+//!   then after a 300 ms settle a burst of up to 5,000 pushes from 16 senders without back-off,
+//!   stopped 200 ms before the first vendor answer. Every burst push should be answered 503
+//!   (the table counts any other answer). CPU per shed push is the daemon's CPU over the burst
+//!   over the pushes answered 503; the in-flight vendor calls are only waiting, so the only
+//!   other cost in the window is the idle cost (above). Then the fault is cleared and every
+//!   acknowledged lead must be routed like in every other run.
+//! - **CPU readings**: the rate and overload runs use the process's clock ticks (±1 tick, hence
+//!   their lengths). The idle and shedding windows are short or nearly empty, so they sum the
+//!   growth of each thread's `/proc/PID/task/TID/schedstat` run time (nanoseconds); a thread
+//!   exiting inside the window would lose its share of it, which for the parked threads of an
+//!   idle or shedding daemon is next to nothing (clock ticks when schedstat is missing).
 //! - **Nothing acknowledged is lost**: after every run we wait (bounded) until every lead
 //!   answered 200 has reached the simulator and the journal's backlog is empty; a lead that
 //!   never arrives is counted as lost.
@@ -56,10 +79,13 @@ mod load;
 mod report;
 
 pub use growth::{growth, growth_with, GrowthReport};
-pub use report::{BenchReport, Latencies, Reload, RunResult, Scenario, Startup, TargetCheck};
+pub use report::{
+    cpu_us_per, percent_of_core, BenchReport, Idle, Latencies, Reload, RunResult, Scenario,
+    ShedRun, Shedding, Startup, TargetCheck,
+};
 
-use daemon::{customer_name, script, Daemon, DaemonDir, TempDir};
-use load::{closed_loop, open_loop, Ids, Push, Pusher};
+use daemon::{cpu_secs_between, customer_name, script, Daemon, DaemonDir, TempDir};
+use load::{burst, closed_loop, open_loop, Ids, Push, Pusher};
 use report::median_f64;
 
 use crate::sim::Simulator;
@@ -71,6 +97,13 @@ pub const OPEN_LOOP_IN_FLIGHT: usize = 512;
 
 /// The push path of the benchmark's Tencent source.
 const PUSH_PATH: &str = "/hooks/tencent";
+
+/// Fewest leads of a (non-quick) open-loop run: a low rate runs longer than `--seconds` so its
+/// CPU per lead spans many clock ticks (15 s at 30 leads/s).
+pub const LOW_RATE_MIN_LEADS: u32 = 450;
+
+/// The shedding burst ends this long before the first vendor answer.
+const SHED_MARGIN: Duration = Duration::from_millis(200);
 
 /// How long a run may take to deliver what was acknowledged before the rest counts as lost.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(60);
@@ -97,7 +130,7 @@ pub struct BenchOptions {
 impl Default for BenchOptions {
     fn default() -> Self {
         BenchOptions {
-            rates: vec![500, 1000, 2000],
+            rates: vec![30, 100, 500, 1000, 2000],
             run_time: Duration::from_secs(5),
             repeat: 3,
             quick: false,
@@ -129,6 +162,14 @@ struct Plan {
     reload_saves: usize,
     startup_samples: usize,
     idle_wait: Duration,
+    /// Fewest leads of an open-loop run (0: `run_time` alone).
+    min_open_leads: u32,
+    idle_settle: Duration,
+    idle_window: Duration,
+    shed_backlog_limit: u64,
+    shed_vendor_latency: Duration,
+    shed_settle: Duration,
+    shed_pushes: u64,
 }
 
 impl Plan {
@@ -142,6 +183,13 @@ impl Plan {
                 reload_saves: 3,
                 startup_samples: 2,
                 idle_wait: Duration::from_millis(300),
+                min_open_leads: 0,
+                idle_settle: Duration::from_millis(200),
+                idle_window: Duration::from_millis(500),
+                shed_backlog_limit: 20,
+                shed_vendor_latency: Duration::from_millis(1500),
+                shed_settle: Duration::from_millis(100),
+                shed_pushes: 200,
             }
         } else {
             Plan {
@@ -153,9 +201,25 @@ impl Plan {
                 reload_saves: 30,
                 startup_samples: 5,
                 idle_wait: Duration::from_secs(1),
+                min_open_leads: LOW_RATE_MIN_LEADS,
+                idle_settle: Duration::from_secs(2),
+                idle_window: Duration::from_secs(10),
+                shed_backlog_limit: 200,
+                // Below the scripts' 2 s run budget, so a held call never fails and retries.
+                shed_vendor_latency: Duration::from_millis(1500),
+                shed_settle: Duration::from_millis(300),
+                shed_pushes: 5000,
             }
         }
     }
+}
+
+/// How long an open-loop run at `rate` sends: `run_time`, or longer so it sends at least
+/// `min_leads`.
+fn open_loop_duration(rate: u32, run_time: Duration, min_leads: u32) -> Duration {
+    run_time.max(Duration::from_secs_f64(
+        f64::from(min_leads) / f64::from(rate.max(1)),
+    ))
 }
 
 enum Load {
@@ -176,7 +240,11 @@ struct Bench {
 
 impl Bench {
     async fn daemon(&self) -> anyhow::Result<Daemon> {
-        let dir = DaemonDir::new(&self.sim, self.plan.backlog_limit, self.journal.as_ref())?;
+        self.daemon_with_backlog(self.plan.backlog_limit).await
+    }
+
+    async fn daemon_with_backlog(&self, backlog_limit: Option<u64>) -> anyhow::Result<Daemon> {
+        let dir = DaemonDir::new(&self.sim, backlog_limit, self.journal.as_ref())?;
         Daemon::start(&self.exe, dir).await
     }
 
@@ -212,7 +280,8 @@ impl Bench {
             }
         };
         let acked: Vec<&Push> = pushes.iter().filter(|p| p.status == 200).collect();
-        let received = self.wait_routed(&acked).await;
+        let acked_ids: Vec<u64> = acked.iter().map(|p| p.id).collect();
+        let received = self.wait_routed(&acked_ids).await;
         self.wait_journal_idle(&daemon.dir.journal()).await;
         let cpu_ticks = daemon.cpu_ticks()?.saturating_sub(cpu_before);
         let db_cpu_secs = db_before
@@ -263,6 +332,7 @@ impl Bench {
             } else {
                 0.0
             },
+            cpu_us_per_lead: cpu_us_per(cpu_secs, routed),
             db_cpu_secs,
             leads_per_db_cpu_sec: if db_cpu_secs > 0.0 {
                 routed as f64 / db_cpu_secs
@@ -284,7 +354,7 @@ impl Bench {
 
     /// Waits (bounded) until every acknowledged lead reached the simulator; their arrival
     /// instants, `None` for the ones that never did.
-    async fn wait_routed(&self, acked: &[&Push]) -> Vec<Option<Instant>> {
+    async fn wait_routed(&self, acked: &[u64]) -> Vec<Option<Instant>> {
         let state = &self.sim.shared().xiaolanben;
         let mut arrived: Vec<Option<Instant>> = vec![None; acked.len()];
         let mut missing: Vec<usize> = (0..acked.len()).collect();
@@ -293,7 +363,7 @@ impl Bench {
         loop {
             let before = missing.len();
             missing.retain(|&i| {
-                arrived[i] = state.received_at(&customer_name(acked[i].id, "v0"));
+                arrived[i] = state.received_at(&customer_name(acked[i], "v0"));
                 arrived[i].is_none()
             });
             if missing.len() < before {
@@ -354,6 +424,132 @@ impl Bench {
             idle_rss_median_kib,
             idle_wait: self.plan.idle_wait,
         })
+    }
+
+    /// The daemon's CPU with no traffic, one fresh daemon per repetition.
+    async fn idle(&self, repeat: usize) -> anyhow::Result<Idle> {
+        let mut percent = Vec::new();
+        for i in 0..repeat {
+            progress(&format!("idle CPU: daemon {}/{repeat}", i + 1));
+            let daemon = self.daemon().await?;
+            tokio::time::sleep(self.plan.idle_settle).await;
+            let before = daemon.cpu_sample()?;
+            let began = Instant::now();
+            tokio::time::sleep(self.plan.idle_window).await;
+            let after = daemon.cpu_sample()?;
+            let window = began.elapsed();
+            daemon.stop().await;
+            let cpu = cpu_secs_between(&before, &after, self.clock_ticks);
+            percent.push(percent_of_core(cpu, window));
+        }
+        Ok(Idle {
+            settle: self.plan.idle_settle,
+            window: self.plan.idle_window,
+            median_percent: median_f64(percent.iter().copied()),
+            percent,
+        })
+    }
+
+    /// CPU per shed push: the backlog held full by a vendor that does not answer yet, then a
+    /// burst of pushes that should all be answered 503.
+    async fn shedding(&self, repeat: usize) -> anyhow::Result<Shedding> {
+        let plan = &self.plan;
+        let mut runs = Vec::new();
+        for i in 0..repeat {
+            progress(&format!("shedding: run {}/{repeat}", i + 1));
+            self.clear_customers().await?;
+            let daemon = self
+                .daemon_with_backlog(Some(plan.shed_backlog_limit))
+                .await?;
+            let result = self.shed_run(&daemon).await;
+            self.sim.shared().clear_faults();
+            let run = result?;
+            // The filled leads (and any burst push acknowledged) must all be routed.
+            let received = self.wait_routed(&run.1).await;
+            self.wait_journal_idle(&daemon.dir.journal()).await;
+            let lost = received.iter().filter(|r| r.is_none()).count() as u64;
+            if lost > 0 {
+                progress(&format!(
+                    "shedding: {lost} acknowledged leads did not reach the simulator"
+                ));
+            }
+            *self.lost.lock().expect("lost lock") += lost;
+            daemon.stop().await;
+            runs.push(run.0);
+        }
+        Ok(Shedding {
+            backlog_limit: plan.shed_backlog_limit,
+            vendor_latency: plan.shed_vendor_latency,
+            median_cpu_us_per_shed: median_f64(runs.iter().map(|r| r.cpu_us_per_shed)),
+            runs,
+        })
+    }
+
+    /// One shedding run against `daemon`; the run and the ids of every acknowledged push.
+    async fn shed_run(&self, daemon: &Daemon) -> anyhow::Result<(ShedRun, Vec<u64>)> {
+        let plan = &self.plan;
+        self.sim.shared().set_faults(crate::sim::Faults {
+            vendor: Some(crate::connectors::Vendor::Xiaolanben),
+            latency_ms: plan.shed_vendor_latency.as_millis() as u64,
+            ..Default::default()
+        });
+        let max_fill = 2 * plan.shed_backlog_limit + 100;
+        let senders = self.plan.closed_loop_senders;
+        // The first vendor calls start now and answer `shed_vendor_latency` later, when the
+        // backlog starts to drain: the burst must be over by then.
+        let filling = Instant::now();
+        let drains = filling + plan.shed_vendor_latency;
+        let fill = burst(
+            &self.pusher,
+            &daemon.push_url,
+            max_fill,
+            senders,
+            filling + plan.shed_vendor_latency / 2,
+            &self.ids,
+        )
+        .await;
+        let mut acked: Vec<u64> = fill
+            .iter()
+            .filter(|(_, s)| *s == 200)
+            .map(|(id, _)| *id)
+            .collect();
+        if !fill.iter().any(|(_, s)| *s == 503) {
+            bail!(
+                "shedding: {} pushes did not fill a backlog of {}",
+                fill.len(),
+                plan.shed_backlog_limit
+            );
+        }
+        tokio::time::sleep(plan.shed_settle).await;
+        let before = daemon.cpu_sample()?;
+        let began = Instant::now();
+        let answers = burst(
+            &self.pusher,
+            &daemon.push_url,
+            plan.shed_pushes,
+            senders,
+            drains.checked_sub(SHED_MARGIN).unwrap_or(drains),
+            &self.ids,
+        )
+        .await;
+        let after = daemon.cpu_sample()?;
+        let window = began.elapsed();
+        let cpu_secs = cpu_secs_between(&before, &after, self.clock_ticks);
+        let filled = acked.len() as u64;
+        acked.extend(answers.iter().filter(|(_, s)| *s == 200).map(|(id, _)| *id));
+        let shed = answers.iter().filter(|(_, s)| *s == 503).count() as u64;
+        Ok((
+            ShedRun {
+                filled,
+                sent: answers.len() as u64,
+                shed,
+                other: answers.len() as u64 - shed,
+                window,
+                cpu_secs,
+                cpu_us_per_shed: cpu_us_per(cpu_secs, shed),
+            },
+            acked,
+        ))
     }
 
     async fn reload(&self) -> anyhow::Result<Reload> {
@@ -444,12 +640,22 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
 
     progress("start-up and idle RSS");
     let startup = bench.startup().await?;
+    let idle = bench.idle(options.repeat).await?;
     let mut open = Vec::new();
     for rate in &options.rates {
-        let name = format!("Open loop, {rate} leads/s");
+        let duration = open_loop_duration(*rate, options.run_time, bench.plan.min_open_leads);
+        let name = if duration > options.run_time {
+            format!(
+                "Open loop, {rate} leads/s for {:.0} s (at least {} leads)",
+                duration.as_secs_f64(),
+                bench.plan.min_open_leads
+            )
+        } else {
+            format!("Open loop, {rate} leads/s")
+        };
         let load = Load::Open {
             rate: f64::from(*rate),
-            duration: options.run_time,
+            duration,
         };
         open.push(bench.scenario(name, load, options.repeat).await?);
     }
@@ -478,6 +684,7 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
             options.repeat,
         )
         .await?;
+    let shedding = bench.shedding(options.repeat).await?;
     progress("hot reload");
     let reload = bench.reload().await?;
     let lost = *bench.lost.lock().expect("lost lock");
@@ -487,10 +694,12 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
         clock_ticks_assumed: ticks_assumed,
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         startup,
+        idle,
         open_loop: open,
         closed_loop: closed,
         closed_loop_senders: senders,
         overload,
+        shedding,
         reload,
         lost,
         elapsed: began.elapsed(),

@@ -65,6 +65,9 @@ pub struct RunResult {
     pub cpu_secs: f64,
     /// Routed leads per daemon CPU-second.
     pub leads_per_cpu_sec: f64,
+    /// Daemon CPU microseconds per routed lead (`cpu_secs / routed`; NaN when nothing was
+    /// routed).
+    pub cpu_us_per_lead: f64,
     /// The `postgres` processes' CPU seconds over the same span (0 on SQLite).
     pub db_cpu_secs: f64,
     /// Routed leads per PostgreSQL CPU-second (0 on SQLite).
@@ -113,6 +116,70 @@ pub struct Startup {
     pub idle_wait: Duration,
 }
 
+/// The daemon's CPU while idle: started, then no traffic at all.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Idle {
+    /// Wait after start-up before the window opens.
+    pub settle: Duration,
+    /// The measured window.
+    pub window: Duration,
+    /// Percent of one core over the window, per daemon.
+    pub percent: Vec<f64>,
+    /// Median of `percent`.
+    pub median_percent: f64,
+}
+
+/// One run of the shedding scenario: the backlog held full, then a burst of pushes.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ShedRun {
+    /// Pushes acknowledged while filling the backlog.
+    pub filled: u64,
+    /// Pushes sent in the burst.
+    pub sent: u64,
+    /// Burst pushes answered 503.
+    pub shed: u64,
+    /// Burst pushes answered otherwise (200 means the backlog was not full) or not at all.
+    pub other: u64,
+    /// The burst's wall time: the CPU window.
+    pub window: Duration,
+    /// The daemon's CPU seconds over the window.
+    pub cpu_secs: f64,
+    /// Daemon CPU microseconds per push answered 503 (NaN when none was).
+    pub cpu_us_per_shed: f64,
+}
+
+/// CPU per shed push.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Shedding {
+    /// The daemon's `backlog_limit` in this scenario.
+    pub backlog_limit: u64,
+    /// The simulated vendor's answer delay that keeps the backlog from draining.
+    pub vendor_latency: Duration,
+    /// Each repetition.
+    pub runs: Vec<ShedRun>,
+    /// Median of the runs' `cpu_us_per_shed`.
+    pub median_cpu_us_per_shed: f64,
+}
+
+/// Microseconds of CPU per item: `cpu_secs / count`, NaN when `count` is 0 (a rate over nothing
+/// is not 0, and must not pass a "≤" target).
+pub fn cpu_us_per(cpu_secs: f64, count: u64) -> f64 {
+    if count == 0 {
+        f64::NAN
+    } else {
+        cpu_secs * 1e6 / count as f64
+    }
+}
+
+/// Percent of one core: `cpu_secs` over `window` of wall time (NaN for an empty window).
+pub fn percent_of_core(cpu_secs: f64, window: Duration) -> f64 {
+    if window.is_zero() {
+        f64::NAN
+    } else {
+        100.0 * cpu_secs / window.as_secs_f64()
+    }
+}
+
 /// Save → live of the hot reload.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Reload {
@@ -150,6 +217,8 @@ pub struct BenchReport {
     pub cores: usize,
     /// Start-up and idle RSS.
     pub startup: Startup,
+    /// The daemon's CPU while idle.
+    pub idle: Idle,
     /// One scenario per open-loop rate.
     pub open_loop: Vec<Scenario>,
     /// Closed-loop saturation.
@@ -158,6 +227,8 @@ pub struct BenchReport {
     pub closed_loop_senders: usize,
     /// Twice the saturation rate.
     pub overload: Scenario,
+    /// CPU per shed push, the backlog held full.
+    pub shedding: Shedding,
     /// Hot reload.
     pub reload: Reload,
     /// Acknowledged leads never routed, summed over every run (must be 0).
@@ -175,16 +246,49 @@ impl BenchReport {
             measured,
             pass,
         };
-        let at_1000 = self
-            .open_loop
-            .iter()
-            .find(|s| s.runs.first().is_some_and(|r| r.offered_per_sec == 1000.0));
+        let at_rate = |rate: f64| {
+            self.open_loop
+                .iter()
+                .find(|s| s.runs.first().is_some_and(|r| r.offered_per_sec == rate))
+        };
+        let at_1000 = at_rate(1000.0);
         let sat = &self.closed_loop.median;
         let mut checks = vec![check(
-            "leads per daemon CPU-second ≥ 5,000 (closed loop)",
-            format!("{:.0}", sat.leads_per_cpu_sec),
-            Some(sat.leads_per_cpu_sec >= 5000.0),
+            "leads per daemon CPU-second ≥ 10,000 (closed loop)",
+            format!(
+                "{:.0} ({:.0} µs per lead)",
+                sat.leads_per_cpu_sec, sat.cpu_us_per_lead
+            ),
+            Some(sat.leads_per_cpu_sec >= 10_000.0),
         )];
+        for rate in [30, 100] {
+            let target = format!("daemon CPU per lead ≤ 250 µs at {rate} leads/s");
+            checks.push(match at_rate(f64::from(rate)) {
+                Some(s) => check(
+                    &target,
+                    format!(
+                        "{:.0} µs ({} leads)",
+                        s.median.cpu_us_per_lead, s.median.routed
+                    ),
+                    Some(at_most(s.median.cpu_us_per_lead, 250.0)),
+                ),
+                None => check(&target, format!("not run (add {rate} to --rates)"), None),
+            });
+        }
+        checks.push(check(
+            "idle daemon CPU ≤ 0.2 % of one core",
+            format!("{:.3} %", self.idle.median_percent),
+            Some(at_most(self.idle.median_percent, 0.2)),
+        ));
+        let shed: u64 = self.shedding.runs.iter().map(|r| r.shed).sum();
+        checks.push(check(
+            "daemon CPU per shed push (503) ≤ 20 µs",
+            format!(
+                "{:.1} µs ({shed} shed)",
+                self.shedding.median_cpu_us_per_shed
+            ),
+            Some(at_most(self.shedding.median_cpu_us_per_shed, 20.0)),
+        ));
         match at_1000 {
             Some(s) => {
                 let lag = format!(" (lag p99 {})", ms(s.median.send_lag.p99));
@@ -244,6 +348,11 @@ impl BenchReport {
         ));
         checks
     }
+}
+
+/// `value ≤ limit`, false for NaN (nothing measured never passes).
+fn at_most(value: f64, limit: f64) -> bool {
+    value.is_finite() && value <= limit
 }
 
 pub(super) fn mib(kib: u64) -> String {
@@ -307,11 +416,26 @@ impl fmt::Display for BenchReport {
                 .collect::<Vec<_>>()
                 .join(", ")
         )?;
+        let idle = &self.idle;
+        writeln!(
+            f,
+            "Idle daemon CPU over {:.1} s without traffic (after a {:.1} s settle): median {:.3} % \
+             of one core [{}]",
+            idle.window.as_secs_f64(),
+            idle.settle.as_secs_f64(),
+            idle.median_percent,
+            idle.percent
+                .iter()
+                .map(|p| format!("{p:.3}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )?;
         for scenario in &self.open_loop {
             write_scenario(f, scenario)?;
         }
         write_scenario(f, &self.closed_loop)?;
         write_scenario(f, &self.overload)?;
+        write_shedding(f, &self.shedding)?;
         writeln!(f)?;
         let r = &self.reload.save_to_live;
         writeln!(
@@ -351,7 +475,7 @@ pub(super) fn write_scenario(f: &mut fmt::Formatter<'_>, s: &Scenario) -> fmt::R
     writeln!(f, "\n{}", s.name)?;
     writeln!(
         f,
-        "  {:<7}{:>7}{:>7}{:>7}{:>5}{:>6}{:>9}{:>7}{:>9}  {:<20}{:<26}{:>8}{:>8}",
+        "  {:<7}{:>7}{:>7}{:>7}{:>5}{:>6}{:>9}{:>7}{:>9}{:>8}  {:<20}{:<26}{:>8}{:>8}",
         "run",
         "sent",
         "acked",
@@ -361,6 +485,7 @@ pub(super) fn write_scenario(f: &mut fmt::Formatter<'_>, s: &Scenario) -> fmt::R
         "leads/s",
         "CPU s",
         "lds/CPUs",
+        "µs/lead",
         "ack p50/p99/p99.9",
         "push→vendor p50/p99/p99.9",
         "lag p99",
@@ -369,7 +494,7 @@ pub(super) fn write_scenario(f: &mut fmt::Formatter<'_>, s: &Scenario) -> fmt::R
     let row = |f: &mut fmt::Formatter<'_>, label: &str, r: &RunResult| {
         writeln!(
             f,
-            "  {:<7}{:>7}{:>7}{:>7}{:>5}{:>6}{:>9.0}{:>7.2}{:>9.0}  {:<20}{:<26}{:>8.1}{:>8.1}",
+            "  {:<7}{:>7}{:>7}{:>7}{:>5}{:>6}{:>9.0}{:>7.2}{:>9.0}{:>8.0}  {:<20}{:<26}{:>8.1}{:>8.1}",
             label,
             r.sent,
             r.acked,
@@ -379,6 +504,7 @@ pub(super) fn write_scenario(f: &mut fmt::Formatter<'_>, s: &Scenario) -> fmt::R
             r.leads_per_sec,
             r.cpu_secs,
             r.leads_per_cpu_sec,
+            r.cpu_us_per_lead,
             triple(&r.ack),
             triple(&r.push_to_vendor),
             r.send_lag.p99.as_secs_f64() * 1e3,
@@ -398,6 +524,36 @@ pub(super) fn write_scenario(f: &mut fmt::Formatter<'_>, s: &Scenario) -> fmt::R
         )?;
     }
     Ok(())
+}
+
+pub(super) fn write_shedding(f: &mut fmt::Formatter<'_>, s: &Shedding) -> fmt::Result {
+    writeln!(
+        f,
+        "\nShedding: backlog held full (backlog_limit {}, the vendor answering after {:.1} s), \
+         then a burst of pushes",
+        s.backlog_limit,
+        s.vendor_latency.as_secs_f64()
+    )?;
+    writeln!(
+        f,
+        "  {:<7}{:>8}{:>7}{:>7}{:>7}{:>10}{:>9}{:>11}",
+        "run", "filled", "sent", "503", "other", "window s", "CPU ms", "µs per 503"
+    )?;
+    for (i, r) in s.runs.iter().enumerate() {
+        writeln!(
+            f,
+            "  {:<7}{:>8}{:>7}{:>7}{:>7}{:>10.2}{:>9.1}{:>11.1}",
+            format!("#{}", i + 1),
+            r.filled,
+            r.sent,
+            r.shed,
+            r.other,
+            r.window.as_secs_f64(),
+            r.cpu_secs * 1e3,
+            r.cpu_us_per_shed
+        )?;
+    }
+    writeln!(f, "  median µs per 503: {:.1}", s.median_cpu_us_per_shed)
 }
 
 pub(super) fn triple(l: &Latencies) -> String {
@@ -434,6 +590,7 @@ pub(super) fn median_run(runs: &[RunResult]) -> RunResult {
         leads_per_sec: m(|r| r.leads_per_sec),
         cpu_secs: m(|r| r.cpu_secs),
         leads_per_cpu_sec: m(|r| r.leads_per_cpu_sec),
+        cpu_us_per_lead: m(|r| r.cpu_us_per_lead),
         db_cpu_secs: m(|r| r.db_cpu_secs),
         leads_per_db_cpu_sec: m(|r| r.leads_per_db_cpu_sec),
         ack: lat(|r| &r.ack),
@@ -472,5 +629,189 @@ mod tests {
         };
         let m = median_run(&[run(3.0, 10), run(1.0, 30), run(2.0, 20)]);
         assert_eq!((m.leads_per_sec, m.peak_rss_kib), (2.0, 20));
+    }
+
+    #[test]
+    fn cpu_per_lead_is_microseconds_over_the_count() {
+        // 0.6 s of CPU for 300 leads: 2 ms each (the issue's 30 leads/s figure).
+        assert!((cpu_us_per(0.6, 300) - 2000.0).abs() < 1e-9);
+        assert!((cpu_us_per(0.075, 300) - 250.0).abs() < 1e-9);
+        assert!(
+            cpu_us_per(0.5, 0).is_nan(),
+            "no leads: not a number, never 0"
+        );
+        assert_eq!(cpu_us_per(0.0, 10), 0.0);
+        assert!((percent_of_core(0.02, Duration::from_secs(10)) - 0.2).abs() < 1e-12);
+        assert!(percent_of_core(0.02, Duration::ZERO).is_nan());
+    }
+
+    /// A report meeting every target, at the given open-loop rates.
+    fn report(rates: &[f64]) -> BenchReport {
+        let good = RunResult {
+            leads_per_cpu_sec: 12_000.0,
+            cpu_us_per_lead: 200.0,
+            routed: 450,
+            shed: 10,
+            peak_rss_kib: 100 * 1024,
+            ack: Latencies {
+                p99: Duration::from_millis(4),
+                ..Latencies::default()
+            },
+            push_to_vendor: Latencies {
+                p99: Duration::from_millis(9),
+                ..Latencies::default()
+            },
+            ..RunResult::default()
+        };
+        let scenario = |offered: f64| {
+            Scenario::new(
+                format!("Open loop, {offered} leads/s"),
+                vec![RunResult {
+                    offered_per_sec: offered,
+                    ..good.clone()
+                }],
+            )
+        };
+        BenchReport {
+            options: BenchOptions::default(),
+            debug_build: false,
+            clock_ticks: 100,
+            clock_ticks_assumed: false,
+            cores: 2,
+            startup: Startup {
+                median: Duration::from_millis(50),
+                idle_rss_median_kib: 10 * 1024,
+                ..Startup::default()
+            },
+            idle: Idle {
+                percent: vec![0.1],
+                median_percent: 0.1,
+                ..Idle::default()
+            },
+            open_loop: rates.iter().map(|r| scenario(*r)).collect(),
+            closed_loop: Scenario::new("closed".into(), vec![good.clone()]),
+            closed_loop_senders: 16,
+            overload: Scenario::new("overload".into(), vec![good.clone()]),
+            shedding: Shedding {
+                runs: vec![ShedRun {
+                    shed: 5000,
+                    cpu_us_per_shed: 15.0,
+                    ..ShedRun::default()
+                }],
+                median_cpu_us_per_shed: 15.0,
+                ..Shedding::default()
+            },
+            reload: Reload {
+                saves: 3,
+                live: 3,
+                save_to_live: Latencies {
+                    p99: Duration::from_millis(90),
+                    ..Latencies::default()
+                },
+            },
+            lost: 0,
+            elapsed: Duration::from_secs(1),
+        }
+    }
+
+    fn verdict(report: &BenchReport, starts: &str) -> Option<bool> {
+        let found = report
+            .targets()
+            .into_iter()
+            .find(|t| t.target.starts_with(starts));
+        found.unwrap_or_else(|| panic!("no target {starts}")).pass
+    }
+
+    #[test]
+    fn the_issue_13_targets_pass_when_met() {
+        let r = report(&[30.0, 100.0, 1000.0]);
+        let targets = r.targets();
+        assert_eq!(targets.len(), 12);
+        for t in &targets {
+            assert_eq!(t.pass, Some(true), "{} ({})", t.target, t.measured);
+        }
+        let text = r.to_string();
+        for t in &targets {
+            assert!(text.contains(&t.target), "{}", t.target);
+        }
+        assert!(!targets.iter().any(|t| t.target.contains("5,000")));
+    }
+
+    #[test]
+    fn each_issue_13_target_misses_past_its_limit() {
+        let saturation = "leads per daemon CPU-second ≥ 10,000";
+        let mut r = report(&[30.0, 100.0, 1000.0]);
+        r.closed_loop.median.leads_per_cpu_sec = 9_999.0;
+        assert_eq!(verdict(&r, saturation), Some(false));
+        r.closed_loop.median.leads_per_cpu_sec = 10_000.0;
+        assert_eq!(verdict(&r, saturation), Some(true));
+
+        for (i, rate) in [(0, "30"), (1, "100")] {
+            let target = format!("daemon CPU per lead ≤ 250 µs at {rate} leads/s");
+            let mut r = report(&[30.0, 100.0, 1000.0]);
+            r.open_loop[i].median.cpu_us_per_lead = 250.0;
+            assert_eq!(verdict(&r, &target), Some(true));
+            r.open_loop[i].median.cpu_us_per_lead = 251.0;
+            assert_eq!(verdict(&r, &target), Some(false));
+            r.open_loop[i].median.cpu_us_per_lead = f64::NAN;
+            assert_eq!(
+                verdict(&r, &target),
+                Some(false),
+                "nothing routed never passes"
+            );
+        }
+
+        let idle = "idle daemon CPU ≤ 0.2 %";
+        let mut r = report(&[]);
+        r.idle.median_percent = 0.2;
+        assert_eq!(verdict(&r, idle), Some(true));
+        r.idle.median_percent = 0.21;
+        assert_eq!(verdict(&r, idle), Some(false));
+
+        let shed = "daemon CPU per shed push (503) ≤ 20 µs";
+        r.shedding.median_cpu_us_per_shed = 20.0;
+        assert_eq!(verdict(&r, shed), Some(true));
+        r.shedding.median_cpu_us_per_shed = 20.5;
+        assert_eq!(verdict(&r, shed), Some(false));
+        r.shedding.median_cpu_us_per_shed = f64::NAN;
+        assert_eq!(verdict(&r, shed), Some(false), "no push shed never passes");
+
+        let mut r = report(&[1000.0]);
+        r.open_loop[0].median.ack.p99 = Duration::from_micros(5_001);
+        assert_eq!(verdict(&r, "ack p99 ≤ 5 ms"), Some(false));
+        r.open_loop[0].median.push_to_vendor.p99 = Duration::from_micros(10_001);
+        assert_eq!(verdict(&r, "push→vendor p99 ≤ 10 ms"), Some(false));
+        r.lost = 1;
+        assert_eq!(verdict(&r, "every acknowledged lead routed"), Some(false));
+    }
+
+    #[test]
+    fn a_rate_not_run_is_not_measured_rather_than_passed() {
+        let r = report(&[500.0]);
+        for target in [
+            "daemon CPU per lead ≤ 250 µs at 30 leads/s",
+            "daemon CPU per lead ≤ 250 µs at 100 leads/s",
+            "ack p99 ≤ 5 ms",
+        ] {
+            assert_eq!(verdict(&r, target), None, "{target}");
+        }
+        let low = r
+            .targets()
+            .into_iter()
+            .find(|t| t.target.ends_with("at 30 leads/s"))
+            .expect("the 30 leads/s target");
+        assert_eq!(low.measured, "not run (add 30 to --rates)");
+    }
+
+    #[test]
+    fn the_median_row_takes_the_median_cpu_per_lead() {
+        let run = |us: f64| RunResult {
+            cpu_us_per_lead: us,
+            ..RunResult::default()
+        };
+        assert_eq!(
+            median_run(&[run(900.0), run(300.0), run(500.0)]).cpu_us_per_lead,
+            500.0
+        );
     }
 }

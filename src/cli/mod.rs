@@ -177,13 +177,15 @@ pub enum Command {
         scripts: PathBuf,
     },
     /// Benchmark end to end against the built-in simulators, on 127.0.0.1 only: throughput,
-    /// latency, daemon CPU and memory, start-up and hot reload (a few minutes; build with
-    /// --release). Exits non-zero only if an acknowledged lead was lost.
+    /// latency, daemon CPU (per lead, idle, per shed push) and memory, start-up and hot reload
+    /// (a few minutes; build with --release). Exits non-zero only if an acknowledged lead was
+    /// lost.
     Bench {
         /// Tiny counts and one run each: seconds in all, numbers not meaningful.
         #[arg(long)]
         quick: bool,
-        /// Open-loop rates in leads per second, comma-separated [default: 500,1000,2000].
+        /// Open-loop rates in leads per second, comma-separated; a run sends at least 450 leads
+        /// [default: 30,100,500,1000,2000].
         #[arg(long, value_delimiter = ',')]
         rates: Vec<u32>,
         /// Seconds each run sends [default: 5].

@@ -55,13 +55,26 @@ async fn quick_bench_reports_every_number_and_loses_nothing() {
     }
     assert!(report.overload.runs[0].offered_per_sec >= report.closed_loop.median.leads_per_sec);
 
+    assert_eq!(report.idle.percent.len(), 1);
+    assert!(report.idle.percent[0].is_finite() && report.idle.percent[0] >= 0.0);
+    assert_eq!(report.shedding.runs.len(), 1);
+    let shed = &report.shedding.runs[0];
+    assert!(shed.filled > 0, "the backlog was not filled");
+    assert!(shed.shed > 0, "no burst push was shed: {shed:?}");
+    assert_eq!(shed.sent, shed.shed + shed.other);
+    assert!(shed.cpu_us_per_shed.is_finite() && shed.cpu_us_per_shed >= 0.0);
+    for run in report.open_loop.iter().chain([&report.closed_loop]) {
+        let r = &run.median;
+        assert!(r.cpu_us_per_lead.is_finite() && r.cpu_us_per_lead >= 0.0);
+    }
+
     assert_eq!(report.reload.saves, 3);
     assert!(report.reload.live > 0, "no reload was seen going live");
     assert_eq!(report.reload.save_to_live.samples, report.reload.live);
 
     let text = report.to_string();
     let targets = report.targets();
-    assert_eq!(targets.len(), 8);
+    assert_eq!(targets.len(), 12);
     for target in &targets {
         assert!(text.contains(&target.target), "missing {}", target.target);
     }
