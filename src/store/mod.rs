@@ -40,7 +40,7 @@ pub mod types;
 pub use fingerprint::{fingerprint, is_volatile};
 pub use model::{
     BackupReport, CallRow, CallStory, CheckpointRow, CronFire, CronRow, DeadLetter, DeadSelector,
-    FollowStory, FollowSummary, JournalStatus, LeadQuery, LeadStory, LeadSummary, NodeRow,
+    FollowStory, FollowSummary, Handoff, JournalStatus, LeadQuery, LeadStory, LeadSummary, NodeRow,
     PriorCall, QuarantineSummary, RecordedCall, RecordedLead, RecordedRun, RerouteSelector,
     RetentionStatus, RunRecord, RunRow, RunStart, RunStory, Work, WorkKind, WorkOutcome, WorkState,
     WorkStatus,

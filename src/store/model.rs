@@ -719,3 +719,57 @@ pub struct FollowStory {
     /// Where it is now.
     pub state: WorkState,
 }
+
+/// New work handed from the intake straight to this node's dispatcher, and the dispatcher's
+/// room for work in flight. A journal that can (SQLite, where this node is the only writer)
+/// commits a new lead as already claimed when the dispatcher has room and nothing older is
+/// waiting, and sends it here after the commit: the lead skips the claim's transaction and the
+/// hops to and from the writer. Everything else is claimed as before, within the same room.
+#[derive(Debug, Clone)]
+pub struct Handoff {
+    room: std::sync::Arc<std::sync::atomic::AtomicI64>,
+    sender: tokio::sync::mpsc::UnboundedSender<Work>,
+}
+
+impl Handoff {
+    /// A handoff for a dispatcher that runs at most `capacity` items at once, and the receiving
+    /// end the dispatcher reads handed work from.
+    pub fn new(capacity: usize) -> (Handoff, tokio::sync::mpsc::UnboundedReceiver<Work>) {
+        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+        let room = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(capacity as i64));
+        (Handoff { room, sender }, receiver)
+    }
+
+    /// How many more items the dispatcher may start.
+    pub fn room(&self) -> usize {
+        self.room.load(std::sync::atomic::Ordering::SeqCst).max(0) as usize
+    }
+
+    /// Takes one place for an item to hand over; false when there is none.
+    pub fn reserve(&self) -> bool {
+        use std::sync::atomic::Ordering;
+        self.room
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |r| {
+                (r > 0).then(|| r - 1)
+            })
+            .is_ok()
+    }
+
+    /// Takes `n` places for claimed items.
+    pub fn take(&self, n: usize) {
+        self.room
+            .fetch_sub(n as i64, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Gives `n` places back (items finished, or reserved for a commit that failed).
+    pub fn release(&self, n: usize) {
+        self.room
+            .fetch_add(n as i64, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Hands over committed work. False when the dispatcher has stopped; the item stays
+    /// claimed in the journal and is pending again after a restart, like any item in flight.
+    pub fn send(&self, work: Work) -> bool {
+        self.sender.send(work).is_ok()
+    }
+}

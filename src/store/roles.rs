@@ -13,7 +13,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::model::{
-    BackupReport, CallRow, CronFire, DeadLetter, DeadSelector, FollowStory, FollowSummary,
+    BackupReport, CallRow, CronFire, DeadLetter, DeadSelector, FollowStory, FollowSummary, Handoff,
     JournalStatus, LeadQuery, LeadStory, LeadSummary, PriorCall, QuarantineSummary, RecordedLead,
     RerouteSelector, RetentionStatus, RunRecord, RunRow, RunStory, Work, WorkOutcome, WorkState,
 };
@@ -289,6 +289,10 @@ pub trait Backend:
     /// Hands the backend the dispatcher's wake-up: a backend other nodes write to (PostgreSQL)
     /// rings it when they add work. A journal only this node writes needs no help.
     fn set_waker(&self, _wake: Arc<tokio::sync::Notify>) {}
+
+    /// Hands the backend the dispatcher's [`Handoff`]: a backend that can commit new work as
+    /// already claimed sends it there. Others ignore it; their work is claimed.
+    fn set_handoff(&self, _handoff: Handoff) {}
 
     /// What this node runs, for the other nodes and `status`: its live script versions and its
     /// open circuit breakers, one line each. A journal only this node uses keeps nothing.

@@ -84,8 +84,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::mpsc;
 
 use super::model::{
-    CallRow, CronFire, DeadSelector, PriorCall, RerouteSelector, RunRecord, RunRow, RunStart, Work,
-    WorkOutcome, WorkStatus,
+    CallRow, CronFire, DeadSelector, Handoff, PriorCall, RerouteSelector, RunRecord, RunRow,
+    RunStart, Work, WorkKind, WorkOutcome, WorkStatus,
 };
 use super::retention::{PruneReport, RetentionPolicy};
 use super::roles::{
@@ -147,6 +147,7 @@ struct Inner {
     writes: Arc<AtomicU64>,
     seen_writes: Arc<AtomicU64>,
     looked_at: Mutex<Instant>,
+    handoff: std::sync::OnceLock<Handoff>,
     reader: JournalReader,
     clock: Clock,
 }
@@ -176,17 +177,6 @@ pub(crate) use super::{now_ms, parse_status, parse_via};
 
 fn via_str(via: Via) -> &'static str {
     via.as_str()
-}
-
-/// A lead made ready for the writer: serialized on the caller's thread so the single writer
-/// spends its time on SQLite only.
-struct LeadRow {
-    vendor: &'static str,
-    account: String,
-    id: String,
-    kind: &'static str,
-    body: String,
-    phone_hash: String,
 }
 
 /// The calls that succeeded in earlier runs of a work item (replays excluded: they repeat an
@@ -277,6 +267,7 @@ impl SqliteJournal {
                 writes: Arc::new(AtomicU64::new(0)),
                 seen_writes: Arc::new(AtomicU64::new(u64::MAX)),
                 looked_at: Mutex::new(Instant::now()),
+                handoff: std::sync::OnceLock::new(),
                 reader,
                 clock: options.clock,
             }),
@@ -369,22 +360,25 @@ impl Intake for SqliteJournal {
                 let body = serde_json::to_string(&lead)
                     .map_err(|e| StoreError::Corrupt(format!("lead {}: {e}", lead.id)))?;
                 let phone_hash = crate::store::retention::lead_phone_hash(&lead);
-                Ok(LeadRow {
-                    phone_hash,
-                    vendor: lead.vendor.as_str(),
-                    kind: lead.kind.as_str(),
-                    account: lead.account,
-                    id: lead.id,
-                    body,
-                })
+                Ok((lead, body, phone_hash))
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
         let clock = self.clock();
+        let handoff = self.inner.handoff.get().cloned();
+        let reserved = Arc::new(AtomicU64::new(0));
+        let (writes, seen_writes) = (self.inner.writes.clone(), self.inner.seen_writes.clone());
+        let held = reserved.clone();
         let result = self
-            .write(move |ctx| {
+            .write_quiet(move |ctx| {
                 let now = clock.unix_millis();
+                // Handed over only when nothing older waits to be claimed (the last claim
+                // came back short and no work was added since), so leads keep their order.
+                let mut hand_over = handoff.filter(|_| {
+                    seen_writes.load(Ordering::SeqCst) == writes.load(Ordering::SeqCst)
+                });
                 let mut out = Vec::with_capacity(rows.len());
-                for row in &rows {
+                let mut handed = Vec::new();
+                for (lead, body, phone_hash) in rows {
                     let inserted = ctx
                         .conn
                         .prepare_cached(
@@ -394,38 +388,79 @@ impl Intake for SqliteJournal {
                              ON CONFLICT (account, vendor_lead_id) DO NOTHING",
                         )?
                         .execute(params![
-                            row.vendor,
-                            row.account,
-                            row.id,
-                            row.kind,
-                            row.body,
+                            lead.vendor.as_str(),
+                            lead.account,
+                            lead.id,
+                            lead.kind.as_str(),
+                            body,
                             via_str(arrival.via),
                             arrival.endpoint,
                             arrival.received_at_ms,
-                            row.phone_hash,
+                            phone_hash,
                         ])?;
                     if inserted == 0 {
                         out.push(Accepted::Duplicate);
                         continue;
                     }
                     let lead_id = ctx.conn.last_insert_rowid();
+                    let claimed = hand_over.as_ref().is_some_and(|h| h.reserve());
+                    if claimed {
+                        held.fetch_add(1, Ordering::SeqCst);
+                    } else {
+                        // From here on this batch queues its leads behind this one.
+                        hand_over = None;
+                        writes.fetch_add(1, Ordering::SeqCst);
+                    }
                     ctx.conn
                         .prepare_cached(
-                            "INSERT INTO work (lead_id, account, status, due_ms, first_seen_ms,
-                                               updated_ms)
-                             VALUES (?1, ?2, 'pending', ?3, ?3, ?4)",
+                            "INSERT INTO work (lead_id, account, status, attempts, due_ms,
+                                               first_seen_ms, updated_ms)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
                         )?
-                        .execute(params![lead_id, row.account, arrival.received_at_ms, now])?;
+                        .execute(params![
+                            lead_id,
+                            lead.account,
+                            if claimed { "running" } else { "pending" },
+                            claimed as u32,
+                            arrival.received_at_ms,
+                            now
+                        ])?;
+                    if claimed {
+                        handed.push(Work {
+                            id: ctx.conn.last_insert_rowid(),
+                            account: lead.account.clone(),
+                            kind: WorkKind::Lead(Box::new(lead)),
+                            attempts: 1,
+                            first_seen_ms: arrival.received_at_ms,
+                            prior: Vec::new(),
+                        });
+                    }
                     ctx.backlog_delta += 1;
                     out.push(Accepted::New);
                 }
                 if let Some(cp) = &checkpoint {
                     upsert_checkpoint(ctx.conn, cp, now)?;
                 }
-                Ok(out)
+                Ok((out, handed))
             })
-            .await?;
-        Ok(result)
+            .await;
+        match result {
+            Ok((accepted, handed)) => {
+                if let Some(handoff) = self.inner.handoff.get() {
+                    for work in handed {
+                        handoff.send(work);
+                    }
+                }
+                Ok(accepted)
+            }
+            Err(e) => {
+                // Nothing was committed: the places taken for it are free again.
+                if let Some(handoff) = self.inner.handoff.get() {
+                    handoff.release(reserved.load(Ordering::SeqCst) as usize);
+                }
+                Err(e.into())
+            }
+        }
     }
 
     /// Commits a Waiqin follow record (de-duplicated by account + msgId); a new one gets a
@@ -1055,6 +1090,10 @@ impl Backend for SqliteJournal {
     /// The read side: queries for the CLI on a separate read-only connection.
     fn reader(&self) -> &dyn Queries {
         &self.inner.reader
+    }
+
+    fn set_handoff(&self, handoff: Handoff) {
+        let _ = self.inner.handoff.set(handoff);
     }
 }
 

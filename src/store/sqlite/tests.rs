@@ -272,3 +272,81 @@ fn prune_queries_use_their_indexes() {
     let forget = plan("SELECT id FROM leads WHERE phone_hash = 'x' OR phone_hash IS NULL");
     assert!(forget.contains("leads_phone_hash"), "{forget}");
 }
+
+/// New leads go straight to the dispatcher, already claimed in their intake's commit, while it
+/// has room and nothing older waits; the rest queue up and are claimed in order, and a
+/// duplicate is never handed over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_leads_are_handed_to_the_dispatcher_while_it_has_room_and_nothing_older_waits() {
+    use crate::store::types::{Accepted, Arrival, Via};
+    use crate::store::{Handoff, WorkKind, WorkState};
+    let (_dir, path) = temp();
+    let journal = SqliteJournal::open(&path, JournalOptions::default()).unwrap();
+    let (handoff, mut handed) = Handoff::new(2);
+    journal.set_handoff(handoff.clone());
+    let lead = |id: &str| {
+        Lead::new(
+            crate::lead::Vendor::Tencent,
+            "tx",
+            id,
+            serde_json::json!({}),
+        )
+    };
+    let arrival = Arrival {
+        via: Via::Push,
+        endpoint: "/hooks/tencent".into(),
+        received_at_ms: 1,
+    };
+    let ids = |works: &[Work]| -> Vec<String> {
+        works
+            .iter()
+            .map(|w| match &w.kind {
+                WorkKind::Lead(lead) => lead.id.clone(),
+                other => panic!("{other:?}"),
+            })
+            .collect()
+    };
+    // Before the dispatcher's first claim nothing is known about older work: it queues.
+    journal
+        .accept_leads(vec![lead("A")], arrival.clone(), None)
+        .await
+        .unwrap();
+    assert!(handed.try_recv().is_err());
+    let claimed = journal.claim_due(1, handoff.room()).await.unwrap();
+    handoff.take(claimed.len());
+    assert_eq!(ids(&claimed), ["A"]);
+    // One place left: B is handed over, C and D queue behind it, B's duplicate is not handed.
+    let accepted = journal
+        .accept_leads(
+            vec![lead("B"), lead("C"), lead("B"), lead("D")],
+            arrival.clone(),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        accepted,
+        [
+            Accepted::New,
+            Accepted::New,
+            Accepted::Duplicate,
+            Accepted::New
+        ]
+    );
+    let b = handed.try_recv().expect("B was handed over");
+    assert_eq!(ids(std::slice::from_ref(&b)), ["B"]);
+    assert_eq!(b.attempts, 1);
+    assert!(handed.try_recv().is_err(), "only one place was free");
+    assert_eq!(handoff.room(), 0);
+    let story = journal.reader().lead_story("B").unwrap().unwrap();
+    assert_eq!(story.state, WorkState::Running);
+    // B finishes and frees its place; C and D are claimed, oldest first.
+    journal
+        .finish(b.id, Vec::new(), crate::store::WorkOutcome::Done)
+        .await
+        .unwrap();
+    handoff.release(1);
+    let claimed = journal.claim_due(1, handoff.room()).await.unwrap();
+    assert_eq!(ids(&claimed), ["C"]);
+    assert_eq!(journal.backlog(), 3, "A, C and D");
+}
