@@ -69,15 +69,5 @@ where
     F: FnOnce(PgJournal) -> Fut,
     Fut: Future<Output = Result<T, StoreError>>,
 {
-    let work = async move { f(PgJournal::connect_tool(url, clock).await?).await };
-    match tokio::runtime::Handle::try_current() {
-        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-            tokio::task::block_in_place(|| handle.block_on(work))
-        }
-        _ => tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| StoreError::Database(format!("cannot start a runtime: {e}")))?
-            .block_on(work),
-    }
+    super::postgres::block_on(async move { f(PgJournal::connect_tool(url, clock).await?).await })
 }

@@ -122,3 +122,20 @@ pub(crate) async fn connect(url: &PgUrl) -> Result<Pool, StoreError> {
     schema::migrate(&mut client, &url.to_string()).await?;
     Ok(pool)
 }
+
+/// Runs `work` to completion from synchronous code (the CLI's commands): inside a
+/// multi-threaded runtime on it, otherwise on a small runtime of its own.
+pub(crate) fn block_on<T>(
+    work: impl std::future::Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(|| handle.block_on(work))
+        }
+        _ => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError::Database(format!("cannot start a runtime: {e}")))?
+            .block_on(work),
+    }
+}

@@ -18,8 +18,6 @@
 //! with a node (which PostgreSQL breaks by failing one side) makes the whole erasure run
 //! again, at most three times.
 
-use std::future::Future;
-
 use deadpool_postgres::{GenericClient, Transaction};
 
 use super::reader::FINAL;
@@ -343,26 +341,12 @@ pub(crate) fn forget_beside(
             }
         }
     };
-    block(work)
+    super::block_on(work)
 }
 
 /// A deadlock or serialization failure: the transaction may simply run again.
 fn is_deadlock(error: &StoreError) -> bool {
     matches!(error, StoreError::Database(m) if m.starts_with("40P01:") || m.starts_with("40001:"))
-}
-
-/// Runs `work` to completion from synchronous code, as `store::beside` does.
-fn block<T>(work: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
-    match tokio::runtime::Handle::try_current() {
-        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-            tokio::task::block_in_place(|| handle.block_on(work))
-        }
-        _ => tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| StoreError::Database(format!("cannot start a runtime: {e}")))?
-            .block_on(work),
-    }
 }
 
 /// Finds what an erasure will touch, inside `tx` (a plain snapshot read: it locks nothing).
