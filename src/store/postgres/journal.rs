@@ -218,16 +218,7 @@ impl PgJournal {
         let now = self.inner.clock.unix_millis();
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        let id: i64 = tx
-            .query_one(
-                "INSERT INTO work (job_key, slot_ms, account, status, due_ms, first_seen_ms,
-                                   updated_ms)
-                 VALUES ($1, $2, '', 'pending', $3, $3, $3)
-                 RETURNING id",
-                &[&key, &slot_ms, &now],
-            )
-            .await?
-            .get(0);
+        let id = insert_job_work(&tx, key, slot_ms, now).await?;
         self.commit_due(tx, 1, 1).await?;
         Ok(id)
     }
@@ -1262,6 +1253,25 @@ async fn claim_slot(
     Ok(true)
 }
 
+/// A pending work item running job `key` for `slot_ms`, inside `tx`; its id.
+async fn insert_job_work(
+    tx: &Transaction<'_>,
+    key: &str,
+    slot_ms: i64,
+    now: i64,
+) -> Result<i64, StoreError> {
+    Ok(tx
+        .query_one(
+            "INSERT INTO work (job_key, slot_ms, account, status, due_ms, first_seen_ms,
+                               updated_ms)
+             VALUES ($1, $2, '', 'pending', $3, $3, $3)
+             RETURNING id",
+            &[&key, &slot_ms, &now],
+        )
+        .await?
+        .get(0))
+}
+
 async fn count_fired_slot(
     tx: &Transaction<'_>,
     key: &str,
@@ -1339,16 +1349,7 @@ impl CronLedger for PgJournal {
             return Ok(CronFire::Overlap);
         }
         count_fired_slot(&tx, schedule_key, slot_ms, now).await?;
-        let work_id: i64 = tx
-            .query_one(
-                "INSERT INTO work (job_key, slot_ms, account, status, due_ms, first_seen_ms,
-                                   updated_ms)
-                 VALUES ($1, $2, '', 'pending', $3, $3, $3)
-                 RETURNING id",
-                &[&schedule_key, &slot_ms, &now],
-            )
-            .await?
-            .get(0);
+        let work_id = insert_job_work(&tx, schedule_key, slot_ms, now).await?;
         self.commit_due(tx, 1, 1).await?;
         Ok(CronFire::Fired { work_id })
     }
