@@ -16,8 +16,9 @@
 //! has nothing to catch up (it was not running before, so nothing was missed).
 //!
 //! Slots are read on the daemon's one [`Clock`]. The loop sleeps until the next slot (at most
-//! [`TICK`], so a schedule added by a reload is seen), and looks at once when a manual clock moves ([`Clock::moves`]): a test advances the clock across a slot and waits
-//! for the fire, without sleeping a tick (`tests/it/clock.rs`).
+//! [`TICK`], so a schedule added by a reload is seen), and looks at once when a manual clock
+//! moves ([`Clock::moves`]): a test advances the clock across a slot and waits for the fire,
+//! without sleeping a tick (`tests/it/clock.rs`).
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -14,8 +14,9 @@
 //! Time comes from the daemon's one [`Clock`]: a retry is due when the clock passes its
 //! `at_ms`, and the claim loop wakes on new work, on finished runs, when the journal's next due
 //! time comes (a retry's; on a shared journal also a lease's lapse), at least every
-//! [`IDLE_LOOK`] (work another process added without waking it), and when a manual clock moves ([`Clock::moves`]), so a test
-//! that advances the clock past a backoff sees the retry run without sleeping.
+//! [`IDLE_LOOK`] (work another process added without waking it), and when a manual clock moves
+//! ([`Clock::moves`]), so a test that advances the clock past a backoff sees the retry run
+//! without sleeping.
 //!
 //! On SQLite a new lead usually skips the claim: while the dispatcher has room and nothing older
 //! waits, the intake commits the lead's work item as already claimed and hands it over through a
