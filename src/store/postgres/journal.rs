@@ -63,6 +63,10 @@ struct Inner {
     clock: Clock,
     lease_ms: i64,
     backlog: AtomicI64,
+    // This node's own changes to `backlog`, made and in the making: a heartbeat's recount is
+    // kept only when none was committed while it ran (its snapshot may or may not hold it).
+    backlog_changes: std::sync::atomic::AtomicU64,
+    backlog_committing: AtomicI64,
     backlog_limit: u64,
     // The earliest retry or lease lapse as of the last claim that left room (`i64::MAX`: none).
     next_due_ms: AtomicI64,
@@ -183,6 +187,8 @@ impl PgJournal {
                 clock: options.clock,
                 lease_ms: options.lease.as_millis() as i64,
                 backlog: AtomicI64::new(0),
+                backlog_changes: std::sync::atomic::AtomicU64::new(0),
+                backlog_committing: AtomicI64::new(0),
                 backlog_limit: options.backlog_limit,
                 next_due_ms: AtomicI64::new(0),
                 handle: tokio::runtime::Handle::current(),
@@ -315,6 +321,7 @@ impl PgJournal {
                 )
                 .await?;
         }
+        let changes = self.inner.backlog_changes.load(Ordering::SeqCst);
         let backlog: i64 = client
             .query_one(
                 "SELECT count(*) FROM work WHERE status IN ('pending', 'running', 'retry')",
@@ -322,8 +329,25 @@ impl PgJournal {
             )
             .await?
             .get(0);
-        self.inner.backlog.store(backlog, Ordering::Relaxed);
+        // Otherwise the next heartbeat recounts; this node's own changes are counted anyway.
+        if self.inner.backlog_changes.load(Ordering::SeqCst) == changes
+            && self.inner.backlog_committing.load(Ordering::SeqCst) == 0
+        {
+            self.inner.backlog.store(backlog, Ordering::SeqCst);
+        }
         Ok(())
+    }
+
+    /// Commits `tx`, which changed the backlog by `by`, and counts it in this node's figure.
+    async fn commit_counted(&self, tx: Transaction<'_>, by: i64) -> Result<(), StoreError> {
+        self.inner.backlog_committing.fetch_add(1, Ordering::SeqCst);
+        let committed = tx.commit().await;
+        if committed.is_ok() {
+            self.inner.backlog.fetch_add(by, Ordering::SeqCst);
+            self.inner.backlog_changes.fetch_add(1, Ordering::SeqCst);
+        }
+        self.inner.backlog_committing.fetch_sub(1, Ordering::SeqCst);
+        Ok(committed?)
     }
 
     fn wake(&self) {
@@ -435,9 +459,7 @@ impl PgJournal {
             tx.execute(&format!("SELECT pg_notify('{CHANNEL}', '')"), &[])
                 .await?;
         }
-        tx.commit().await?;
-        self.inner.backlog.fetch_add(backlog, Ordering::Relaxed);
-        Ok(())
+        self.commit_counted(tx, backlog).await
     }
 }
 
@@ -1051,11 +1073,8 @@ impl PgJournal {
             )
             .await?;
         }
-        tx.commit().await?;
-        if !next.in_backlog() {
-            self.inner.backlog.fetch_sub(1, Ordering::Relaxed);
-        }
-        Ok(())
+        self.commit_counted(tx, if next.in_backlog() { 0 } else { -1 })
+            .await
     }
 
     async fn succeeded_calls_of(&self, work_id: i64) -> Result<Vec<PriorCall>, StoreError> {
