@@ -190,6 +190,7 @@ pub async fn start_with(
             clock,
             node: settings.node.clone(),
             lease: Duration::from_secs(settings.lease_secs.max(1)),
+            finish_linger: crate::store::FINISH_LINGER,
             ..JournalOptions::default()
         },
     )

@@ -142,7 +142,16 @@ pub struct JournalOptions {
     /// How long a claim on work (or on a pull source) outlives its node's last heartbeat
     /// before another node may take it over (PostgreSQL only).
     pub lease: std::time::Duration,
+    /// How long a finished run's outcome may wait to share the writer's next commit before it
+    /// gets one of its own (SQLite only; zero: commit at once). The daemon uses
+    /// [`FINISH_LINGER`].
+    pub finish_linger: std::time::Duration,
 }
+
+/// The daemon's [`JournalOptions::finish_linger`]: at 10 leads a second or more, a run's
+/// outcome rides along with the next lead's intake commit instead of taking a transaction of
+/// its own. The only cost is that the outcome shows in the journal this much later at most.
+pub const FINISH_LINGER: std::time::Duration = std::time::Duration::from_millis(100);
 
 impl Default for JournalOptions {
     fn default() -> Self {
@@ -154,6 +163,7 @@ impl Default for JournalOptions {
             clock: Clock::system(),
             node: default_node_name(),
             lease: DEFAULT_LEASE,
+            finish_linger: std::time::Duration::ZERO,
         }
     }
 }

@@ -77,11 +77,11 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use super::model::{
     CallRow, CronFire, DeadSelector, Handoff, PriorCall, RerouteSelector, RunRecord, RunRow,
@@ -109,7 +109,7 @@ mod schema;
 mod writer;
 
 pub use reader::JournalReader;
-use writer::{Ctx, Job};
+use writer::{Ctx, Deferred, Job, Queued};
 
 /// Where the journal lives when the config names no path.
 pub const DEFAULT_PATH: &str = "./leadrelay.db";
@@ -135,7 +135,10 @@ pub struct SqliteJournal {
 
 struct Inner {
     path: PathBuf,
-    sender: Option<mpsc::Sender<Job>>,
+    sender: Option<mpsc::Sender<Queued>>,
+    // Finishes waiting to ride along with the writer's next batch (see `write_deferred`).
+    deferred: Deferred,
+    finish_linger: Duration,
     writer: Mutex<Option<JoinHandle<()>>>,
     backlog: Arc<AtomicI64>,
     backlog_limit: u64,
@@ -249,16 +252,25 @@ impl SqliteJournal {
         let reader = JournalReader::open(path)?;
         let backlog = Arc::new(AtomicI64::new(backlog));
         let (sender, receiver) = mpsc::channel(options.queue_capacity.max(1));
-        let handle = writer::spawn(conn, receiver, backlog.clone(), options.max_batch.max(1))
-            .map_err(|e| StoreError::Open {
-                path: path.to_path_buf(),
-                message: format!("cannot start the writer thread: {e}"),
-            })?;
+        let deferred = Deferred::default();
+        let handle = writer::spawn(
+            conn,
+            receiver,
+            deferred.clone(),
+            backlog.clone(),
+            options.max_batch.max(1),
+        )
+        .map_err(|e| StoreError::Open {
+            path: path.to_path_buf(),
+            message: format!("cannot start the writer thread: {e}"),
+        })?;
         tracing::info!(path = %path.display(), backlog = backlog.load(Ordering::Relaxed), "journal open");
         Ok(SqliteJournal {
             inner: Arc::new(Inner {
                 path: path.to_path_buf(),
                 sender: Some(sender),
+                deferred,
+                finish_linger: options.finish_linger,
                 writer: Mutex::new(Some(handle)),
                 backlog,
                 backlog_limit: options.backlog_limit,
@@ -279,7 +291,7 @@ impl SqliteJournal {
         &self.inner.path
     }
 
-    fn sender(&self) -> Result<&mpsc::Sender<Job>, StoreError> {
+    fn sender(&self) -> Result<&mpsc::Sender<Queued>, StoreError> {
         self.inner.sender.as_ref().ok_or(StoreError::Closed)
     }
 
@@ -321,9 +333,45 @@ impl SqliteJournal {
         T: Send + 'static,
         F: FnOnce(&mut Ctx<'_>) -> Result<T, StoreError> + Send + 'static,
     {
-        let (job, answer) = writer::job(f);
+        self.submit(writer::job(f)).await
+    }
+
+    /// Queues a job made by [`writer::job`] or [`writer::job_failing_its_batch`] and waits for
+    /// its commit.
+    async fn submit<T>(
+        &self,
+        (job, answer): (Job, oneshot::Receiver<Result<T, StoreError>>),
+    ) -> Result<T, StoreError> {
         self.sender()?
-            .send(job)
+            .send(Queued::Job(job))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// [`write_quiet`](Self::write_quiet) for a job whose caller can wait up to `linger`: it
+    /// waits beside the channel for the writer's next batch instead of waking the writer for a
+    /// transaction of its own, and asks for one only if no batch took it meanwhile. At a few
+    /// leads a second a finished run's outcome so shares the next lead's intake commit: one
+    /// transaction and one writer wake-up fewer per lead.
+    async fn write_deferred<T, F>(&self, linger: Duration, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Ctx<'_>) -> Result<T, StoreError> + Send + 'static,
+    {
+        let sender = self.sender()?;
+        let (job, mut answer) = writer::job(f);
+        self.inner
+            .deferred
+            .lock()
+            .expect("deferred jobs lock")
+            .push(job);
+        tokio::select! {
+            committed = &mut answer => return committed.map_err(|_| StoreError::Closed)?,
+            _ = tokio::time::sleep(linger) => {}
+        }
+        sender
+            .send(Queued::Flush)
             .await
             .map_err(|_| StoreError::Closed)?;
         answer.await.map_err(|_| StoreError::Closed)?
@@ -337,7 +385,7 @@ impl SqliteJournal {
     {
         let (job, answer) = writer::job(f);
         self.sender()?
-            .blocking_send(job)
+            .blocking_send(Queued::Job(job))
             .map_err(|_| StoreError::Closed)?;
         answer.blocking_recv().map_err(|_| StoreError::Closed)?
     }
@@ -368,8 +416,9 @@ impl Intake for SqliteJournal {
         let reserved = Arc::new(AtomicU64::new(0));
         let (writes, seen_writes) = (self.inner.writes.clone(), self.inner.seen_writes.clone());
         let held = reserved.clone();
+        // Nothing in it can fail but the database itself: no savepoint (see the writer).
         let result = self
-            .write_quiet(move |ctx| {
+            .submit(writer::job_failing_its_batch(move |ctx| {
                 let now = clock.unix_millis();
                 // Handed over only when nothing older waits to be claimed (the last claim
                 // came back short and no work was added since), so leads keep their order.
@@ -442,7 +491,7 @@ impl Intake for SqliteJournal {
                     upsert_checkpoint(ctx.conn, cp, now)?;
                 }
                 Ok((out, handed))
-            })
+            }))
             .await;
         match result {
             Ok((accepted, handed)) => {
@@ -713,7 +762,7 @@ impl WorkQueue for SqliteJournal {
         }
         let clock = self.clock();
         let next_due = self.inner.next_due_ms.clone();
-        self.write_quiet(move |ctx| {
+        let finish = move |ctx: &mut Ctx<'_>| {
             let now = clock.unix_millis();
             let (status, attempts): (String, u32) = ctx
                 .conn
@@ -814,8 +863,14 @@ impl WorkQueue for SqliteJournal {
                 next_due.fetch_min(due, Ordering::SeqCst);
             }
             Ok(())
-        })
-        .await
+        };
+        // Nothing waits on the outcome's commit but the dispatcher's room for more work: its
+        // calls are journaled already, and a crash before the commit leaves the work running,
+        // so it is pending again after restart and its calls are replayed, not sent again.
+        match self.inner.finish_linger {
+            linger if linger.is_zero() => self.write_quiet(finish).await,
+            linger => self.write_deferred(linger, finish).await,
+        }
     }
 
     /// Calls that succeeded in earlier runs of `work_id` (replays excluded: they repeat an

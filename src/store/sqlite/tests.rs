@@ -350,3 +350,132 @@ async fn new_leads_are_handed_to_the_dispatcher_while_it_has_room_and_nothing_ol
     assert_eq!(ids(&claimed), ["C"]);
     assert_eq!(journal.backlog(), 3, "A, C and D");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deferred_job_rides_along_with_the_next_batch_or_commits_alone_after_its_linger() {
+    let (_dir, path) = temp();
+    let journal = SqliteJournal::open(&path, JournalOptions::default()).unwrap();
+    let insert = |key: &'static str| {
+        move |ctx: &mut Ctx<'_>| {
+            ctx.conn
+                .execute("INSERT INTO assignments (key, next) VALUES (?1, 1)", [key])?;
+            Ok(())
+        }
+    };
+    let count = |key: &'static str| {
+        move |ctx: &mut Ctx<'_>| -> Result<i64, StoreError> {
+            Ok(ctx.conn.query_row(
+                "SELECT count(*) FROM assignments WHERE key = ?1",
+                [key],
+                |r| r.get(0),
+            )?)
+        }
+    };
+
+    // A long linger: the job waits for the next batch.
+    let deferred = tokio::spawn({
+        let journal = journal.clone();
+        async move {
+            journal
+                .write_deferred(Duration::from_secs(30), insert("rides"))
+                .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!deferred.is_finished(), "a deferred job waits for a batch");
+    let committed: i64 = Connection::open(&path)
+        .unwrap()
+        .query_row("SELECT count(*) FROM assignments", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(committed, 0, "nothing is committed before a batch takes it");
+    // The next batch takes it first, in its own transaction.
+    let seen_by_the_next_job = journal.write(count("rides")).await.unwrap();
+    assert_eq!(seen_by_the_next_job, 1);
+    tokio::time::timeout(Duration::from_secs(5), deferred)
+        .await
+        .expect("the deferred job is answered with the batch that took it")
+        .unwrap()
+        .unwrap();
+
+    // With nothing else to ride along with, it commits alone once its linger is over.
+    let started = Instant::now();
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        journal.write_deferred(Duration::from_millis(50), insert("alone")),
+    )
+    .await
+    .expect("a lone deferred job commits after its linger")
+    .unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(50));
+    assert_eq!(journal.write(count("alone")).await.unwrap(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_without_a_savepoint_that_fails_rolls_back_its_whole_batch_and_only_that() {
+    let (_dir, path) = temp();
+    let journal = SqliteJournal::open(&path, JournalOptions::default()).unwrap();
+    let insert = |key: &'static str| {
+        move |ctx: &mut Ctx<'_>| -> Result<(), StoreError> {
+            ctx.conn
+                .execute("INSERT INTO assignments (key, next) VALUES (?1, 1)", [key])?;
+            Ok(())
+        }
+    };
+    // Holds the writer so that the next three jobs queue up and share one batch.
+    let holding = tokio::spawn({
+        let journal = journal.clone();
+        async move {
+            journal
+                .write(|_| {
+                    std::thread::sleep(Duration::from_millis(400));
+                    Ok(())
+                })
+                .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let before = tokio::spawn({
+        let journal = journal.clone();
+        async move { journal.write(insert("before")).await }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let failing = tokio::spawn({
+        let journal = journal.clone();
+        async move {
+            journal
+                .submit(writer::job_failing_its_batch(move |ctx| {
+                    insert("failing")(ctx)?;
+                    Err::<(), _>(StoreError::Database("disk full".into()))
+                }))
+                .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let after = tokio::spawn({
+        let journal = journal.clone();
+        async move { journal.write(insert("after")).await }
+    });
+    holding.await.unwrap().unwrap();
+    assert_eq!(
+        failing.await.unwrap(),
+        Err(StoreError::Database("disk full".into()))
+    );
+    assert!(before.await.unwrap().is_err(), "its batch is rolled back");
+    assert!(after.await.unwrap().is_err(), "its batch is rolled back");
+    let rows: i64 = Connection::open(&path)
+        .unwrap()
+        .query_row("SELECT count(*) FROM assignments", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows, 0, "nothing of the batch was committed");
+    // The next batch is unaffected.
+    journal.write(insert("next")).await.unwrap();
+    journal
+        .submit(writer::job_failing_its_batch(insert("unguarded")))
+        .await
+        .unwrap();
+    let rows: i64 = Connection::open(&path)
+        .unwrap()
+        .query_row("SELECT count(*) FROM assignments", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows, 2);
+}
