@@ -232,6 +232,24 @@ impl Daemon {
         (!threads.is_empty()).then_some(threads)
     }
 
+    /// How many times the kernel has switched to one of the daemon's threads so far: the sum
+    /// over its live threads of the third field of `/proc/PID/task/TID/schedstat` (time slices
+    /// run). Every hand-off of a lead from one thread to a sleeping other costs one, so this
+    /// counts the lead path's thread hops, unlike CPU time independent of the host's speed.
+    /// A thread that exits takes its count along (the blocking pool keeps idle threads for
+    /// 10 s, longer than a run's gaps). `None` when the kernel does not expose it.
+    pub(super) fn switches(&self) -> Option<u64> {
+        let tasks = std::fs::read_dir(format!("/proc/{}/task", self.pid)).ok()?;
+        let mut total = 0;
+        for task in tasks.flatten() {
+            let Ok(stat) = std::fs::read_to_string(task.path().join("schedstat")) else {
+                continue;
+            };
+            total += stat.split_whitespace().nth(2)?.parse::<u64>().ok()?;
+        }
+        Some(total)
+    }
+
     /// A CPU reading for [`cpu_secs_between`].
     pub(super) fn cpu_sample(&self) -> anyhow::Result<CpuSample> {
         Ok(CpuSample {

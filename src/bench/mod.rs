@@ -265,6 +265,7 @@ impl Bench {
         self.clear_customers().await?;
         let daemon = self.daemon().await?;
         let cpu_before = daemon.cpu_ticks()?;
+        let switches_before = daemon.switches();
         let db_before = self.journal.as_ref().map(|_| postgres_cpu_ticks());
         let began = Instant::now();
         let (pushes, offered) = match *load {
@@ -284,6 +285,9 @@ impl Bench {
         let received = self.wait_routed(&acked_ids).await;
         self.wait_journal_idle(&daemon.dir.journal()).await;
         let cpu_ticks = daemon.cpu_ticks()?.saturating_sub(cpu_before);
+        let switches = switches_before
+            .zip(daemon.switches())
+            .map(|(before, after)| after.saturating_sub(before));
         let db_cpu_secs = db_before
             .map(|before| postgres_cpu_ticks().saturating_sub(before) as f64 / self.clock_ticks)
             .unwrap_or(0.0);
@@ -333,6 +337,10 @@ impl Bench {
                 0.0
             },
             cpu_us_per_lead: cpu_us_per(cpu_secs, routed),
+            switches_per_lead: match switches {
+                Some(n) if routed > 0 => n as f64 / routed as f64,
+                _ => f64::NAN,
+            },
             db_cpu_secs,
             leads_per_db_cpu_sec: if db_cpu_secs > 0.0 {
                 routed as f64 / db_cpu_secs

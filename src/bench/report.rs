@@ -68,6 +68,9 @@ pub struct RunResult {
     /// Daemon CPU microseconds per routed lead (`cpu_secs / routed`; NaN when nothing was
     /// routed).
     pub cpu_us_per_lead: f64,
+    /// Switches to a daemon thread per routed lead, over the same span: the lead path's
+    /// thread hand-offs (NaN when the kernel does not tell or nothing was routed).
+    pub switches_per_lead: f64,
     /// The `postgres` processes' CPU seconds over the same span (0 on SQLite).
     pub db_cpu_secs: f64,
     /// Routed leads per PostgreSQL CPU-second (0 on SQLite).
@@ -475,7 +478,7 @@ pub(super) fn write_scenario(f: &mut fmt::Formatter<'_>, s: &Scenario) -> fmt::R
     writeln!(f, "\n{}", s.name)?;
     writeln!(
         f,
-        "  {:<7}{:>7}{:>7}{:>7}{:>5}{:>6}{:>9}{:>7}{:>9}{:>8}  {:<20}{:<26}{:>8}{:>8}",
+        "  {:<7}{:>7}{:>7}{:>7}{:>5}{:>6}{:>9}{:>7}{:>9}{:>8}{:>8}  {:<20}{:<26}{:>8}{:>8}",
         "run",
         "sent",
         "acked",
@@ -486,6 +489,7 @@ pub(super) fn write_scenario(f: &mut fmt::Formatter<'_>, s: &Scenario) -> fmt::R
         "CPU s",
         "lds/CPUs",
         "µs/lead",
+        "sw/lead",
         "ack p50/p99/p99.9",
         "push→vendor p50/p99/p99.9",
         "lag p99",
@@ -494,7 +498,7 @@ pub(super) fn write_scenario(f: &mut fmt::Formatter<'_>, s: &Scenario) -> fmt::R
     let row = |f: &mut fmt::Formatter<'_>, label: &str, r: &RunResult| {
         writeln!(
             f,
-            "  {:<7}{:>7}{:>7}{:>7}{:>5}{:>6}{:>9.0}{:>7.2}{:>9.0}{:>8.0}  {:<20}{:<26}{:>8.1}{:>8.1}",
+            "  {:<7}{:>7}{:>7}{:>7}{:>5}{:>6}{:>9.0}{:>7.2}{:>9.0}{:>8.0}{:>8.1}  {:<20}{:<26}{:>8.1}{:>8.1}",
             label,
             r.sent,
             r.acked,
@@ -505,6 +509,7 @@ pub(super) fn write_scenario(f: &mut fmt::Formatter<'_>, s: &Scenario) -> fmt::R
             r.cpu_secs,
             r.leads_per_cpu_sec,
             r.cpu_us_per_lead,
+            r.switches_per_lead,
             triple(&r.ack),
             triple(&r.push_to_vendor),
             r.send_lag.p99.as_secs_f64() * 1e3,
@@ -591,6 +596,7 @@ pub(super) fn median_run(runs: &[RunResult]) -> RunResult {
         cpu_secs: m(|r| r.cpu_secs),
         leads_per_cpu_sec: m(|r| r.leads_per_cpu_sec),
         cpu_us_per_lead: m(|r| r.cpu_us_per_lead),
+        switches_per_lead: m(|r| r.switches_per_lead),
         db_cpu_secs: m(|r| r.db_cpu_secs),
         leads_per_db_cpu_sec: m(|r| r.leads_per_db_cpu_sec),
         ack: lat(|r| &r.ack),

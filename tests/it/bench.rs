@@ -41,6 +41,14 @@ async fn quick_bench_reports_every_number_and_loses_nothing() {
             assert!(run.leads_per_sec > 0.0, "{name}");
             assert!(run.cpu_secs.is_finite() && run.cpu_secs >= 0.0, "{name}");
             assert!(run.leads_per_cpu_sec.is_finite(), "{name}");
+            if std::path::Path::new("/proc/self/schedstat").exists() {
+                // At least the switch to the worker that reads the push.
+                assert!(
+                    run.switches_per_lead.is_finite() && run.switches_per_lead >= 1.0,
+                    "{name}: {} switches per lead",
+                    run.switches_per_lead
+                );
+            }
             assert!(run.peak_rss_kib > 0, "{name}");
             assert_eq!(run.push_to_vendor.samples as u64, run.routed, "{name}");
             assert!(run.ack.samples as u64 >= run.acked, "{name}");

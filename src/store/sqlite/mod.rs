@@ -11,7 +11,12 @@
 //! promise that the leads (and the checkpoint passed with them) are in the journal. Jobs that
 //! queue up while a commit is in progress share the next commit, so durability costs one commit
 //! per batch, not per lead. A failing job is rolled back to its own savepoint and does not
-//! affect the others in its batch. The bounded channel is the only queue: when the writer falls
+//! affect the others in its batch; a lead's intake, which can fail only with the database
+//! itself, skips the savepoint and fails its batch instead (a savepoint copies every page the
+//! batch already changed). A run's outcome ([`SqliteJournal::finish`]) does not wake the
+//! writer: in the daemon it waits up to [`FINISH_LINGER`](crate::store::FINISH_LINGER) beside
+//! the channel and rides along with the next batch, usually the next lead's intake, so a lead
+//! costs two commits, not three, even when nothing else could share them. The bounded channel is the only queue: when the writer falls
 //! behind, callers wait (and pushes see [`SqliteJournal::is_overloaded`]), memory does not grow.
 //!
 //! ## Durability
