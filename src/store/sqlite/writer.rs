@@ -29,21 +29,32 @@ pub(crate) struct Ctx<'c> {
     pub conn: &'c Connection,
     /// Change to the backlog (pending + running + retry) made by the current job.
     pub backlog_delta: i64,
-    /// Set when a savepoint could not be rolled back: the batch must not commit.
+    /// Set when a savepoint could not be rolled back or a job without one failed: the batch
+    /// must not commit.
     broken: bool,
 }
 
 impl Ctx<'_> {
-    /// Runs `f` inside a savepoint: on error its writes and its backlog change are undone,
-    /// and the other jobs of the batch are unaffected.
-    fn savepoint<T>(
+    /// Runs `f` as `isolation` says. In a savepoint, an error undoes its writes and its
+    /// backlog change, and the other jobs of the batch are unaffected; without one, an error
+    /// aborts the batch.
+    fn run<T>(
         &mut self,
+        isolation: Isolation,
         f: impl FnOnce(&mut Ctx<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         if self.broken {
             return Err(StoreError::Database(
                 "an earlier failure aborted this commit".into(),
             ));
+        }
+        if let Isolation::Batch = isolation {
+            let result = f(self);
+            if let Err(error) = &result {
+                tracing::error!(%error, "journal job failed without a savepoint; aborting batch");
+                self.broken = true;
+            }
+            return result;
         }
         let before = self.backlog_delta;
         // Cached statements: every job pays for these, so they are parsed once, not per job.
@@ -64,24 +75,6 @@ impl Ctx<'_> {
                 Err(error)
             }
         }
-    }
-
-    /// Runs `f` without a savepoint; a failure aborts the batch.
-    fn unguarded<T>(
-        &mut self,
-        f: impl FnOnce(&mut Ctx<'_>) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        if self.broken {
-            return Err(StoreError::Database(
-                "an earlier failure aborted this commit".into(),
-            ));
-        }
-        let result = f(self);
-        if let Err(error) = &result {
-            tracing::error!(%error, "journal job failed without a savepoint; aborting batch");
-            self.broken = true;
-        }
-        result
     }
 }
 
@@ -141,10 +134,9 @@ where
 {
     let (tx, rx) = oneshot::channel();
     let job: Job = Box::new(move |ctx| {
-        let result = match (ctx, isolation) {
-            (Ok(ctx), Isolation::Savepoint) => ctx.savepoint(f),
-            (Ok(ctx), Isolation::Batch) => ctx.unguarded(f),
-            (Err(e), _) => Err(e.clone()),
+        let result = match ctx {
+            Ok(ctx) => ctx.run(isolation, f),
+            Err(e) => Err(e.clone()),
         };
         Box::new(move |committed| {
             let answer = result.and_then(|value| committed.map(|()| value).map_err(Clone::clone));
