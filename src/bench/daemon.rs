@@ -235,7 +235,8 @@ impl Daemon {
     /// How many times the kernel has switched to one of the daemon's threads so far: the sum
     /// over its live threads of the third field of `/proc/PID/task/TID/schedstat` (time slices
     /// run). Every hand-off of a lead from one thread to a sleeping other costs one, so this
-    /// counts the lead path's thread hops, unlike CPU time independent of the host's speed.
+    /// counts the lead path's thread hops, and unlike CPU time it does not depend on how fast
+    /// the host is.
     /// A thread that exits takes its count along (the blocking pool keeps idle threads for
     /// 10 s, longer than a run's gaps). `None` when the kernel does not expose it.
     pub(super) fn switches(&self) -> Option<u64> {
