@@ -115,7 +115,7 @@ mod schema;
 mod writer;
 
 pub use reader::JournalReader;
-use writer::{Ctx, Deferred, Job, Queued};
+use writer::{Ctx, Job, Queued, Writer};
 
 /// Where the journal lives when the config names no path.
 pub const DEFAULT_PATH: &str = "./leadrelay.db";
@@ -142,10 +142,11 @@ pub struct SqliteJournal {
 struct Inner {
     path: PathBuf,
     sender: Option<mpsc::Sender<Queued>>,
-    // Finishes waiting to ride along with the writer's next batch (see `write_deferred`).
-    deferred: Deferred,
+    // The write connection, shared with the writer thread (see `write_blocking`) and holding
+    // the finishes that wait to ride along with its next batch (see `write_deferred`).
+    writer: Arc<Writer>,
     finish_linger: Duration,
-    writer: Mutex<Option<JoinHandle<()>>>,
+    writer_thread: Mutex<Option<JoinHandle<()>>>,
     backlog: Arc<AtomicI64>,
     backlog_limit: u64,
     // The earliest retry's time as of the last claim (`i64::MAX`: none).
@@ -166,7 +167,7 @@ impl Drop for Inner {
         // Closing the channel lets the writer finish what is queued and close the file; waiting
         // for it means a reopen of the same path sees every committed write.
         self.sender.take();
-        if let Some(handle) = self.writer.lock().ok().and_then(|mut h| h.take()) {
+        if let Some(handle) = self.writer_thread.lock().ok().and_then(|mut h| h.take()) {
             let _ = handle.join();
         }
     }
@@ -258,26 +259,21 @@ impl SqliteJournal {
         let reader = JournalReader::open(path)?;
         let backlog = Arc::new(AtomicI64::new(backlog));
         let (sender, receiver) = mpsc::channel(options.queue_capacity.max(1));
-        let deferred = Deferred::default();
-        let handle = writer::spawn(
-            conn,
-            receiver,
-            deferred.clone(),
-            backlog.clone(),
-            options.max_batch.max(1),
-        )
-        .map_err(|e| StoreError::Open {
-            path: path.to_path_buf(),
-            message: format!("cannot start the writer thread: {e}"),
-        })?;
+        let (handle, writer) =
+            writer::spawn(conn, receiver, backlog.clone(), options.max_batch.max(1)).map_err(
+                |e| StoreError::Open {
+                    path: path.to_path_buf(),
+                    message: format!("cannot start the writer thread: {e}"),
+                },
+            )?;
         tracing::info!(path = %path.display(), backlog = backlog.load(Ordering::Relaxed), "journal open");
         Ok(SqliteJournal {
             inner: Arc::new(Inner {
                 path: path.to_path_buf(),
                 sender: Some(sender),
-                deferred,
+                writer,
                 finish_linger: options.finish_linger,
-                writer: Mutex::new(Some(handle)),
+                writer_thread: Mutex::new(Some(handle)),
                 backlog,
                 backlog_limit: options.backlog_limit,
                 // Unknown until the first claim, which the dispatcher makes at once.
@@ -367,11 +363,7 @@ impl SqliteJournal {
     {
         let sender = self.sender()?;
         let (job, mut answer) = writer::job(f);
-        self.inner
-            .deferred
-            .lock()
-            .expect("deferred jobs lock")
-            .push(job);
+        self.inner.writer.defer(job);
         tokio::select! {
             committed = &mut answer => return committed.map_err(|_| StoreError::Closed)?,
             _ = tokio::time::sleep(linger) => {}
@@ -390,9 +382,20 @@ impl SqliteJournal {
         F: FnOnce(&mut Ctx<'_>) -> Result<T, StoreError> + Send + 'static,
     {
         let (job, answer) = writer::job(f);
-        self.sender()?
-            .blocking_send(Queued::Job(job))
-            .map_err(|_| StoreError::Closed)?;
+        let sender = self.sender()?;
+        // Nothing queued and the connection free: the writer thread is idle, so commit here
+        // rather than wake it and wait to be woken in turn (two thread switches per call a
+        // script makes).
+        let left = if sender.capacity() == sender.max_capacity() {
+            self.inner.writer.commit_here(job).err()
+        } else {
+            Some(job)
+        };
+        if let Some(job) = left {
+            sender
+                .blocking_send(Queued::Job(job))
+                .map_err(|_| StoreError::Closed)?;
+        }
         answer.blocking_recv().map_err(|_| StoreError::Closed)?
     }
 }

@@ -479,3 +479,59 @@ async fn a_job_without_a_savepoint_that_fails_rolls_back_its_whole_batch_and_onl
         .unwrap();
     assert_eq!(rows, 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocking_write_commits_on_its_own_thread_while_the_writer_is_idle_and_queues_otherwise()
+{
+    let (_dir, path) = temp();
+    let journal = SqliteJournal::open(&path, JournalOptions::default()).unwrap();
+    let insert_and_name_the_thread = |key: &'static str| {
+        move |ctx: &mut Ctx<'_>| -> Result<(std::thread::ThreadId, Option<String>), StoreError> {
+            ctx.conn
+                .execute("INSERT INTO assignments (key, next) VALUES (?1, 1)", [key])?;
+            let thread = std::thread::current();
+            Ok((thread.id(), thread.name().map(str::to_string)))
+        }
+    };
+
+    // Idle: the caller's own thread runs and commits it.
+    let (caller, (ran_on, _)) = tokio::task::spawn_blocking({
+        let journal = journal.clone();
+        move || {
+            let ran = journal.write_blocking(insert_and_name_the_thread("idle"));
+            (std::thread::current().id(), ran.unwrap())
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(ran_on, caller);
+
+    // Busy: it queues for the writer thread.
+    let holding = tokio::spawn({
+        let journal = journal.clone();
+        async move {
+            journal
+                .write(|_| {
+                    std::thread::sleep(Duration::from_millis(300));
+                    Ok(())
+                })
+                .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let (_, name) = tokio::task::spawn_blocking({
+        let journal = journal.clone();
+        move || journal.write_blocking(insert_and_name_the_thread("busy"))
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(name.as_deref(), Some("journal-writer"));
+    holding.await.unwrap().unwrap();
+
+    let rows: i64 = Connection::open(&path)
+        .unwrap()
+        .query_row("SELECT count(*) FROM assignments", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows, 2, "both committed");
+}

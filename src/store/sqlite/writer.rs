@@ -14,7 +14,7 @@
 //! [`Queued::Flush`] only if no batch took it within the linger.
 
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use rusqlite::Connection;
@@ -93,9 +93,53 @@ pub(crate) enum Queued {
     Flush,
 }
 
-/// Jobs that may wait for the next batch instead of waking the writer: every batch takes them
-/// first, in the order they were deferred. Shared by the journal and its writer thread.
-pub(crate) type Deferred = Arc<std::sync::Mutex<Vec<Job>>>;
+/// The write connection and what every batch needs besides its jobs, shared by the writer
+/// thread and the journal: a blocking caller commits its own job here while the writer thread
+/// is idle ([`Writer::commit_here`]) instead of waking it and waiting to be woken in turn.
+pub(crate) struct Writer {
+    conn: Mutex<Connection>,
+    /// Jobs that may wait for the next batch instead of waking the writer: every batch takes
+    /// them first, in the order they were deferred.
+    deferred: Mutex<Vec<Job>>,
+    backlog: Arc<AtomicI64>,
+    checkpoints: Option<CheckpointSignal>,
+}
+
+impl Writer {
+    /// Leaves `job` for the next batch (see [`Queued::Flush`]).
+    pub(crate) fn defer(&self, job: Job) {
+        self.deferred.lock().expect("deferred jobs lock").push(job);
+    }
+
+    /// Commits `job` (with the deferred jobs) on the calling thread when the connection is
+    /// free; gives it back when the writer thread holds it. Blocking: never call it from an
+    /// async task.
+    pub(crate) fn commit_here(&self, job: Job) -> Result<(), Job> {
+        let Ok(conn) = self.conn.try_lock() else {
+            return Err(job);
+        };
+        self.commit(&conn, &mut vec![job]);
+        Ok(())
+    }
+
+    /// Runs the deferred jobs and then `jobs` as one batch.
+    fn commit(&self, conn: &Connection, jobs: &mut Vec<Job>) {
+        {
+            let mut waiting = self.deferred.lock().expect("deferred jobs lock");
+            if !waiting.is_empty() {
+                jobs.splice(0..0, waiting.drain(..));
+            }
+        }
+        // A flush whose jobs an earlier batch already took.
+        if jobs.is_empty() {
+            return;
+        }
+        run_batch(conn, jobs, &self.backlog);
+        if let Some(c) = &self.checkpoints {
+            c.committed();
+        }
+    }
+}
 
 /// Wraps `f` as a [`Job`] whose result arrives on the returned receiver only after commit.
 pub(crate) fn job<T, F>(f: F) -> (Job, oneshot::Receiver<Result<T, StoreError>>)
@@ -147,25 +191,26 @@ where
     (job, rx)
 }
 
-/// Starts the writer thread. It runs until every sender is dropped, then closes the connection.
+/// Starts the writer thread. It runs until every sender is dropped, then checkpoints the WAL
+/// away; the connection closes with the last [`Writer`].
 pub(crate) fn spawn(
     conn: Connection,
     mut rx: mpsc::Receiver<Queued>,
-    deferred: Deferred,
     backlog: Arc<AtomicI64>,
     max_batch: usize,
-) -> std::io::Result<JoinHandle<()>> {
-    std::thread::Builder::new()
+) -> std::io::Result<(JoinHandle<()>, Arc<Writer>)> {
+    let checkpointer = Checkpointer::start(&conn);
+    let writer = Arc::new(Writer {
+        conn: Mutex::new(conn),
+        deferred: Mutex::new(Vec::new()),
+        backlog,
+        checkpoints: checkpointer.as_ref().map(|c| c.signal.clone()),
+    });
+    let shared = writer.clone();
+    let thread = std::thread::Builder::new()
         .name("journal-writer".into())
         .spawn(move || {
-            let checkpointer = Checkpointer::start(&conn);
             let mut jobs: Vec<Job> = Vec::with_capacity(max_batch);
-            let take_deferred = |jobs: &mut Vec<Job>| {
-                let mut waiting = deferred.lock().expect("deferred jobs lock");
-                if !waiting.is_empty() {
-                    jobs.splice(0..0, waiting.drain(..));
-                }
-            };
             while let Some(first) = rx.blocking_recv() {
                 let mut next = Some(first);
                 while let Some(item) = next {
@@ -176,21 +221,12 @@ pub(crate) fn spawn(
                         .then(|| rx.try_recv().ok())
                         .flatten();
                 }
-                take_deferred(&mut jobs);
-                // A flush whose jobs an earlier batch already took.
-                if jobs.is_empty() {
-                    continue;
-                }
-                run_batch(&conn, &mut jobs, &backlog);
-                if let Some(c) = &checkpointer {
-                    c.committed();
-                }
+                let conn = shared.conn.lock().expect("write connection lock");
+                shared.commit(&conn, &mut jobs);
             }
+            let conn = shared.conn.lock().expect("write connection lock");
             // Stopping: what still waits beside the channel commits too.
-            take_deferred(&mut jobs);
-            if !jobs.is_empty() {
-                run_batch(&conn, &mut jobs, &backlog);
-            }
+            shared.commit(&conn, &mut jobs);
             if let Some(c) = checkpointer {
                 c.stop();
             }
@@ -201,7 +237,8 @@ pub(crate) fn spawn(
                 tracing::warn!(%error, "journal: final WAL checkpoint failed");
             }
             tracing::debug!("journal writer stopped");
-        })
+        })?;
+    Ok((thread, writer))
 }
 
 /// Background WAL checkpoints, off the commit path.
@@ -216,6 +253,14 @@ pub(crate) fn spawn(
 /// woken by the first commit after a checkpoint only (an idle journal costs nothing) and runs
 /// at the end of the first busy [`CHECKPOINT_EVERY`] span, or after [`CHECKPOINT_QUIET_EVERY`].
 struct Checkpointer {
+    signal: CheckpointSignal,
+    stopping: Arc<std::sync::atomic::AtomicBool>,
+    thread: JoinHandle<()>,
+}
+
+/// What a commit tells the checkpoint thread, from whichever thread committed.
+#[derive(Clone)]
+struct CheckpointSignal {
     wake: std::sync::mpsc::SyncSender<()>,
     // Commits since the last checkpoint started.
     commits: Arc<std::sync::atomic::AtomicU64>,
@@ -223,7 +268,6 @@ struct Checkpointer {
     // commit wakes the thread, so a lead's several commits cost one wake-up per span, not one
     // each.
     due: Arc<std::sync::atomic::AtomicBool>,
-    thread: JoinHandle<()>,
 }
 
 /// The writer's own automatic checkpoint, kept only as a safety net: 10,000 pages (40 MB of
@@ -263,20 +307,23 @@ impl Checkpointer {
         let pending = due.clone();
         let commits = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let counted = commits.clone();
+        let stopping = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop = stopping.clone();
         let thread = std::thread::Builder::new()
             .name("journal-checkpoint".into())
             .spawn(move || {
                 use std::sync::mpsc::RecvTimeoutError;
-                while woken.recv().is_ok() {
+                // The writer truncates the WAL itself as it stops.
+                while woken.recv().is_ok() && !stop.load(Ordering::SeqCst) {
                     // Commits made meanwhile are in this checkpoint; a stop ends the wait.
                     let first = std::time::Instant::now();
                     let mut at = first + CHECKPOINT_EVERY;
                     loop {
                         let left = at.saturating_duration_since(std::time::Instant::now());
                         match woken.recv_timeout(left) {
+                            Ok(()) if stop.load(Ordering::SeqCst) => return,
                             Ok(()) => continue,
                             Err(RecvTimeoutError::Timeout) => {}
-                            // The writer truncates the WAL itself as it stops.
                             Err(RecvTimeoutError::Disconnected) => return,
                         }
                         if counted.load(Ordering::SeqCst) >= BUSY_SPAN_COMMITS
@@ -302,25 +349,28 @@ impl Checkpointer {
             tracing::warn!(%error, "journal: cannot raise the writer's automatic checkpoint");
         }
         Some(Checkpointer {
-            wake,
-            commits,
-            due,
+            signal: CheckpointSignal { wake, commits, due },
+            stopping,
             thread,
         })
     }
 
+    /// Lets the last checkpoint finish and ends the thread.
+    fn stop(self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        // A full channel means the thread is already woken and sees the flag.
+        let _ = self.signal.wake.try_send(());
+        let _ = self.thread.join();
+    }
+}
+
+impl CheckpointSignal {
     /// After a commit: wakes the thread unless a checkpoint is already due.
     fn committed(&self) {
         self.commits.fetch_add(1, Ordering::SeqCst);
         if !self.due.swap(true, Ordering::SeqCst) {
             let _ = self.wake.try_send(());
         }
-    }
-
-    /// Lets the last checkpoint finish and ends the thread.
-    fn stop(self) {
-        drop(self.wake);
-        let _ = self.thread.join();
     }
 }
 
