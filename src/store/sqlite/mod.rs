@@ -16,7 +16,9 @@
 //! batch already changed). A run's outcome ([`SqliteJournal::finish`]) does not wake the
 //! writer: in the daemon it waits up to [`FINISH_LINGER`](crate::store::FINISH_LINGER) beside
 //! the channel and rides along with the next batch, usually the next lead's intake, so a lead
-//! costs two commits, not three, even when nothing else could share them. The bounded channel
+//! costs two commits, not three, even when nothing else could share them. A blocking caller
+//! (the thread running a script, recording its call) commits its own job on the shared
+//! connection while the writer thread is idle rather than wake it. The bounded channel
 //! is the only queue: when the writer falls behind, callers wait (and pushes see
 //! [`SqliteJournal::is_overloaded`]), memory does not grow.
 //!
