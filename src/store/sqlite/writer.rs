@@ -1,4 +1,7 @@
-//! The one writer: a dedicated thread that owns the write connection and commits in groups.
+//! The one writer: a dedicated thread that commits in groups on the one write connection
+//! ([`Writer`]). A blocking caller whose job finds the thread idle (nothing queued, the
+//! connection free) commits it itself instead ([`Writer::commit_here`]): waking the thread and
+//! being woken by it cost two thread switches per call a script makes.
 //!
 //! Callers send a [`Job`] on a bounded channel. The thread takes the first job, drains up to
 //! `max_batch - 1` more that are already queued, runs them all inside one `BEGIN IMMEDIATE …
@@ -8,7 +11,7 @@
 //! rolled back alone and the rest of its batch still commits; only a job that cannot fail but
 //! with the database itself (a lead's intake) skips it ([`job_failing_its_batch`]).
 //!
-//! A job whose caller can wait (a finished run's outcome, see [`Deferred`]) does not start a
+//! A job whose caller can wait (a finished run's outcome, see [`Writer::defer`]) does not start a
 //! transaction of its own: it waits beside the channel and rides along with the next batch,
 //! which at a few leads a second is the next lead's intake. Its caller sends
 //! [`Queued::Flush`] only if no batch took it within the linger.
