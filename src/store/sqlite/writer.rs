@@ -92,7 +92,8 @@ pub(crate) type Job = Box<dyn FnOnce(Result<&mut Ctx<'_>, &StoreError>) -> Reply
 pub(crate) enum Queued {
     /// A job to run in the next batch.
     Job(Job),
-    /// Commit the [`Deferred`] jobs now: a caller's linger ran out with no batch to ride.
+    /// Commit the deferred jobs ([`Writer::defer`]) now: a caller's linger ran out with no
+    /// batch to ride.
     Flush,
 }
 
