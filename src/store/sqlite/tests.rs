@@ -10,6 +10,31 @@ fn temp() -> (tempfile::TempDir, PathBuf) {
     (dir, path)
 }
 
+/// Keeps the writer thread busy for `ms` with a job of its own, so that jobs sent meanwhile
+/// queue up behind it.
+fn hold_the_writer(
+    journal: &SqliteJournal,
+    ms: u64,
+) -> tokio::task::JoinHandle<Result<(), StoreError>> {
+    let journal = journal.clone();
+    tokio::spawn(async move {
+        journal
+            .write(move |_| {
+                std::thread::sleep(Duration::from_millis(ms));
+                Ok(())
+            })
+            .await
+    })
+}
+
+/// Rows in `assignments`, read on a connection of its own: what is committed.
+fn committed_assignments(path: &Path) -> i64 {
+    Connection::open(path)
+        .unwrap()
+        .query_row("SELECT count(*) FROM assignments", [], |r| r.get(0))
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_job_does_not_poison_its_batch() {
     let (_dir, path) = temp();
@@ -383,10 +408,7 @@ async fn a_deferred_job_rides_along_with_the_next_batch_or_commits_alone_after_i
     });
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(!deferred.is_finished(), "a deferred job waits for a batch");
-    let committed: i64 = Connection::open(&path)
-        .unwrap()
-        .query_row("SELECT count(*) FROM assignments", [], |r| r.get(0))
-        .unwrap();
+    let committed: i64 = committed_assignments(&path);
     assert_eq!(committed, 0, "nothing is committed before a batch takes it");
     // The next batch takes it first, in its own transaction.
     let seen_by_the_next_job = journal.write(count("rides")).await.unwrap();
@@ -422,17 +444,7 @@ async fn a_job_without_a_savepoint_that_fails_rolls_back_its_whole_batch_and_onl
         }
     };
     // Holds the writer so that the next three jobs queue up and share one batch.
-    let holding = tokio::spawn({
-        let journal = journal.clone();
-        async move {
-            journal
-                .write(|_| {
-                    std::thread::sleep(Duration::from_millis(400));
-                    Ok(())
-                })
-                .await
-        }
-    });
+    let holding = hold_the_writer(&journal, 400);
     tokio::time::sleep(Duration::from_millis(100)).await;
     let before = tokio::spawn({
         let journal = journal.clone();
@@ -462,10 +474,7 @@ async fn a_job_without_a_savepoint_that_fails_rolls_back_its_whole_batch_and_onl
     );
     assert!(before.await.unwrap().is_err(), "its batch is rolled back");
     assert!(after.await.unwrap().is_err(), "its batch is rolled back");
-    let rows: i64 = Connection::open(&path)
-        .unwrap()
-        .query_row("SELECT count(*) FROM assignments", [], |r| r.get(0))
-        .unwrap();
+    let rows: i64 = committed_assignments(&path);
     assert_eq!(rows, 0, "nothing of the batch was committed");
     // The next batch is unaffected.
     journal.write(insert("next")).await.unwrap();
@@ -473,10 +482,7 @@ async fn a_job_without_a_savepoint_that_fails_rolls_back_its_whole_batch_and_onl
         .submit(writer::job_failing_its_batch(insert("unguarded")))
         .await
         .unwrap();
-    let rows: i64 = Connection::open(&path)
-        .unwrap()
-        .query_row("SELECT count(*) FROM assignments", [], |r| r.get(0))
-        .unwrap();
+    let rows: i64 = committed_assignments(&path);
     assert_eq!(rows, 2);
 }
 
@@ -507,17 +513,7 @@ async fn a_blocking_write_commits_on_its_own_thread_while_the_writer_is_idle_and
     assert_eq!(ran_on, caller);
 
     // Busy: it queues for the writer thread.
-    let holding = tokio::spawn({
-        let journal = journal.clone();
-        async move {
-            journal
-                .write(|_| {
-                    std::thread::sleep(Duration::from_millis(300));
-                    Ok(())
-                })
-                .await
-        }
-    });
+    let holding = hold_the_writer(&journal, 300);
     tokio::time::sleep(Duration::from_millis(50)).await;
     let (_, name) = tokio::task::spawn_blocking({
         let journal = journal.clone();
@@ -529,9 +525,6 @@ async fn a_blocking_write_commits_on_its_own_thread_while_the_writer_is_idle_and
     assert_eq!(name.as_deref(), Some("journal-writer"));
     holding.await.unwrap().unwrap();
 
-    let rows: i64 = Connection::open(&path)
-        .unwrap()
-        .query_row("SELECT count(*) FROM assignments", [], |r| r.get(0))
-        .unwrap();
+    let rows: i64 = committed_assignments(&path);
     assert_eq!(rows, 2, "both committed");
 }
