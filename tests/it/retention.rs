@@ -577,9 +577,13 @@ async fn growth_bench_small_run_shrinks_on_redaction_and_empties_on_delete() {
         report.redact.probes > 0 && report.redact.p99_ms > 0.0,
         "{report}"
     );
-    // Deleted and reclaimed: the file is back to a small fraction of its full size.
+    // Deleted and reclaimed: what is left is the probe's leads (written while both prunes
+    // ran, so their number depends on how busy the machine is) and at most a tenth of the
+    // deleted leads' space. Without reclaiming, the file would keep all 2,000 leads' pages.
+    let probe_leads = (report.redact.probes + report.delete.probes) as f64;
     assert!(
-        (report.file_bytes_after_delete as f64) < report.bytes_per_lead_full * 2_000.0 * 0.3,
+        (report.file_bytes_after_delete as f64)
+            < report.bytes_per_lead_full * (probe_leads + 2_000.0 * 0.1),
         "{report}"
     );
 }
